@@ -1,0 +1,89 @@
+import uuid
+import zoneinfo
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+TIME_ZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+    def _create_user(self, email: str, password: str | None, **extra_fields):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).strip(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+def avatar_path(instance: "User", filename: str) -> str:
+    # The stored name never comes from the uploader: a fresh random name per upload.
+    return f"avatars/{instance.public_id}/{uuid.uuid4().hex}.webp"
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField("e-mail address", max_length=254)
+    first_name = models.CharField(max_length=80)
+    last_name = models.CharField(max_length=80)
+    university = models.CharField(max_length=120, blank=True, db_index=True)
+    course = models.CharField(max_length=120, blank=True, db_index=True)
+    bio = models.TextField(max_length=1000, blank=True)
+    interests = models.CharField(max_length=300, blank=True, help_text="Comma-separated, e.g. robotics, jazz, chess")
+    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    avatar = models.ImageField(upload_to=avatar_path, blank=True, max_length=200)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = ["first_name", "last_name"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+        indexes = [models.Index(fields=["university", "course"], name="accounts_uni_course_idx")]
+        ordering = ["first_name", "last_name"]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    def get_absolute_url(self) -> str:
+        return reverse("accounts:profile", kwargs={"public_id": self.public_id})
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name
+
+    @property
+    def initials(self) -> str:
+        return ((self.first_name[:1] + self.last_name[:1]) or self.email[:1]).upper()
+
+    @property
+    def interest_list(self) -> list[str]:
+        return [item.strip() for item in self.interests.split(",") if item.strip()]

@@ -1,0 +1,2 @@
+def lockout(request, credentials=None, *args, **kwargs):
+    raise NotImplementedError

@@ -1,0 +1,43 @@
+"""Request id for every request: set on the response and carried into the logs."""
+
+import contextvars
+import logging
+import time
+import uuid
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+user_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("user_id", default="-")
+
+logger = logging.getLogger("lyceum.request")
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (or keeps a sane one from the proxy) and logs one line for it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if incoming.isascii() and 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                user_id_var.set(str(user.pk))
+            response["X-Request-ID"] = request_id
+            if not request.path.startswith(("/static/", "/healthz")):
+                logger.info(
+                    "%s %s %s %.1fms",
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    (time.monotonic() - started) * 1000,
+                )
+            return response
+        finally:
+            request_id_var.reset(token)
+            user_id_var.set("-")

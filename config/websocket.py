@@ -1,0 +1,72 @@
+"""Authentication and Origin checks in front of the live WebSocket.
+
+Browsers authenticate with their session cookie and always send an Origin header, which must
+name one of ALLOWED_HOSTS (cross-site WebSocket hijacking is refused). API clients first
+exchange their JWT for a single-use ticket (`POST /api/v1/live/ticket/`, valid seconds) and
+connect with `?ticket=…`: no long-lived token ever sits in a URL or a proxy log. A non-browser
+client may omit Origin, but only together with a ticket.
+"""
+
+from urllib.parse import parse_qs, urlsplit
+
+from channels.auth import get_user
+from channels.db import database_sync_to_async
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http.request import is_same_domain
+
+from accounts import services as account_services
+
+
+def _query(scope) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+
+def _origin(scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"origin":
+            return value.decode("latin-1")
+    return None
+
+
+def origin_allowed(origin: str) -> bool:
+    parts = urlsplit(origin)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return False
+    hosts = settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return any(pattern == "*" or is_same_domain(host, pattern) for pattern in hosts)
+
+
+class OriginCheckMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        origin = _origin(scope)
+        has_ticket = bool(_query(scope).get("ticket"))
+        if origin is None and not has_ticket:
+            return await WebsocketDenier()(scope, receive, send)
+        if origin is not None and not origin_allowed(origin):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+class LiveAuthMiddleware:
+    """Sets scope["user"] from a live ticket if one is given, else from the session."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope)
+        tickets = _query(scope).get("ticket")
+        if tickets:
+            user = await database_sync_to_async(account_services.redeem_live_ticket)(ticket=tickets[0])
+            scope["user"] = user or AnonymousUser()
+            scope["auth_method"] = "ticket"
+        else:
+            scope["user"] = await get_user(scope)
+            scope["auth_method"] = "session"
+        return await self.app(scope, receive, send)

@@ -1,0 +1,77 @@
+from django.conf import settings
+from django.db import models
+
+
+class NotificationKind(models.TextChoices):
+    """Every kind of thing Lyceum tells a user. Later features add their kinds here."""
+
+    WELCOME = "welcome", "Welcome to Lyceum"
+    PASSWORD_CHANGED = "password_changed", "Your password was changed"
+    SYSTEM = "system", "Announcement"
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40, choices=NotificationKind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, max_length=2000)
+    url = models.CharField(max_length=300, blank=True, help_text="Where the notification leads, a path on this site.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="notif_recipient_recent_idx"),
+            models.Index(fields=["recipient", "read_at"], name="notif_recipient_unread_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.recipient_id}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class EmailDelivery(models.Model):
+    """The outbox row for one notification e-mail: survives a broker outage, sent exactly once.
+
+    The Celery task claims the row, sends, and marks it sent; a periodic sweep re-queues rows
+    still pending after a while (broker down at commit time, worker killed mid-send).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    notification = models.OneToOneField(Notification, on_delete=models.CASCADE, related_name="email_delivery")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "e-mail deliveries"
+
+    def __str__(self) -> str:
+        return f"e-mail for notification {self.notification_id}: {self.status}"
+
+
+class NotificationPreference(models.Model):
+    """An explicit choice by a user for one kind; with no row the kind's default applies."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences")
+    kind = models.CharField(max_length=40, choices=NotificationKind.choices)
+    email = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="notif_pref_user_kind_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}: e-mail {'on' if self.email else 'off'}"
