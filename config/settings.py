@@ -5,6 +5,7 @@ Celery, console e-mail, local file storage, local meeting provider). Each variab
 switches one part to the real service; README.md lists them all.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -104,7 +105,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: live-server browser tests serve from another thread.
-    _db["TEST"] = {"NAME": str(BASE_DIR / f"test_db{env.str('PYTEST_XDIST_WORKER', default='')}.sqlite3")}
+    # One file per test process, so parallel runs on one checkout do not share it.
+    _db["TEST"] = {"NAME": env.str("LYCEUM_TEST_DB", default=str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3"))}
     _db.setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 elif _db["ENGINE"] == "django.db.backends.mysql":
     _db.setdefault("OPTIONS", {}).update(
@@ -121,6 +123,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache and Celery broker switch together ----------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# A test run gets its own key space on a shared Redis (pytest sets PYTEST_VERSION).
+_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default=f"lyceum-test-{os.getpid()}" if "PYTEST_VERSION" in os.environ else "lyceum")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -129,7 +133,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                "prefix": env.str("CHANNELS_PREFIX", default="lyceum"),
+                "prefix": _KEY_PREFIX,
             },
         }
     }
@@ -137,7 +141,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_PREFIX", default="lyceum"),
+            "KEY_PREFIX": _KEY_PREFIX,
         }
     }
 else:

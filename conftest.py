@@ -1,0 +1,45 @@
+"""Project-wide test setup. App fixtures live in <app>/tests/conftest.py."""
+
+import os
+
+import pytest
+
+from config.celery import app as celery_app
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM calls from that
+# thread are still synchronous and safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager_in_tests():
+    """Tests run tasks in-process unless a test starts a real worker itself."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttles and lockouts live in the cache: no test inherits another's counters."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        pytest.skip("REDIS_URL is not set: this test needs a real Redis (make test-services)")
+    return url
+
+
+@pytest.fixture
+def mysql_database():
+    from django.db import connection
+
+    if connection.vendor != "mysql":
+        pytest.skip("DATABASE_URL does not point at MySQL/MariaDB: this test needs it (make test-services)")
+    return connection
