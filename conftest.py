@@ -22,9 +22,17 @@ def _celery_eager_in_tests():
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttles and lockouts live in the cache: no test inherits another's counters."""
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    if settings.REDIS_URL:
+        # Never FLUSHDB a shared Redis: remove only this run's keys.
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
     yield
 
 
