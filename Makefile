@@ -1,0 +1,75 @@
+# Lyceum — one command to run, one to test. See README.md.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# The services suite's database and Redis (the machine's MariaDB and Redis by default).
+SERVICES_DATABASE_URL ?= mysql://root@127.0.0.1:3306/lyceum
+SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
+EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u EMAIL_URL -u AWS_STORAGE_BUCKET_NAME
+
+.PHONY: run install test test-services test-browser test-all lint check-deploy schema compose-check lock demo worker beat clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: set everything up and serve the site with demo data on http://127.0.0.1:8000
+run: install
+	$(EMBEDDED) $(PY) manage.py migrate --noinput
+	$(EMBEDDED) $(PY) manage.py seed_demo
+	@echo "Serving on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
+	$(EMBEDDED) $(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+
+demo: install
+	$(PY) manage.py migrate --noinput && $(PY) manage.py seed_demo
+
+## make test: the whole suite on the embedded default (no database or Redis server needed)
+test: install
+	$(EMBEDDED) $(VENV)/bin/pytest -m "not browser"
+
+## make test-services: the same suite against real MariaDB/MySQL and Redis
+test-services: install
+	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(VENV)/bin/pytest -m "not browser"
+
+## make test-browser: Playwright + Debian Chromium (/usr/bin/chromium), its own pytest run
+test-browser: install
+	$(EMBEDDED) $(VENV)/bin/pytest -m browser tests/browser
+
+test-all: test test-services test-browser
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(EMBEDDED) $(PY) manage.py makemigrations --check --dry-run
+
+## Production-like settings must pass Django's deployment checklist without a warning.
+check-deploy: install
+	$(EMBEDDED) DJANGO_DEBUG=false DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	  DJANGO_ALLOWED_HOSTS=lyceum.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+schema: install
+	$(EMBEDDED) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+compose-check: install
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+## Regenerate constraints.txt (exact pins of everything installed) after changing requirements.
+lock:
+	rm -rf /tmp/lyceum-lock && $$(scripts/find-python) -m venv /tmp/lyceum-lock
+	/tmp/lyceum-lock/bin/pip install -q -r requirements-dev.txt
+	/tmp/lyceum-lock/bin/pip freeze --exclude-editable > constraints.txt
+
+worker: install
+	$(VENV)/bin/celery -A config worker -l info
+
+beat: install
+	$(VENV)/bin/celery -A config beat -l info
+
+clean:
+	rm -rf $(VENV) db.sqlite3 test_db_*.sqlite3 media staticfiles

@@ -1,0 +1,55 @@
+"""A newcomer registers, logs in, and sees a notification arrive live, without reloading."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "a-Long-unusual-passphrase-42"
+NEW_PASSWORD = "another-Long-passphrase-77"
+
+
+def register(page, site: str) -> None:
+    page.goto(site + reverse("accounts:register"))
+    page.fill("input[name=first_name]", "Ada")
+    page.fill("input[name=last_name]", "Lovelace")
+    page.fill("input[name=email]", "Ada@Example.org")
+    page.fill("input[name=university]", "University of London")
+    page.fill("input[name=course]", "Mathematics")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("form button[type=submit]")
+
+
+def test_a_new_student_registers_logs_in_and_sees_a_live_notification(browser, site):
+    # Given a visitor who registers and then logs out and in again (e-mail in another case)
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    register(page, site)
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
+    page.locator("nav button[aria-label='Profile menu']").click()
+    page.locator("nav form button", has_text="Log out").click()
+    page.goto(site + reverse("accounts:login"))
+    page.fill("input[name=username]", "ada@example.org")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    expect(page.get_by_text("Ada", exact=False).first).to_be_visible()
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
+    badge = page.locator("#notif-badge")
+    expect(badge).to_have_text("1")  # the welcome notification
+
+    # When, in a second tab, the student changes their password
+    other_tab = context.new_page()
+    other_tab.goto(site + reverse("accounts:password_change"))
+    other_tab.fill("input[name=old_password]", PASSWORD)
+    other_tab.fill("input[name=new_password1]", NEW_PASSWORD)
+    other_tab.fill("input[name=new_password2]", NEW_PASSWORD)
+    other_tab.click("form button[type=submit]")
+
+    # Then the first tab, never reloaded, shows the notification and the badge counts it
+    expect(badge).to_have_text("2", timeout=10_000)
+    expect(page.locator("#toasts")).to_contain_text(re.compile("password", re.IGNORECASE), timeout=10_000)
+    context.close()
