@@ -36,6 +36,13 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """bcrypt costs ~0.4 s a hash here. The production order (bcrypt first) is asserted in
+    accounts/tests/test_services.py, which overrides this for itself."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("REDIS_URL", "")

@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from accounts import forms
+from accounts.models import User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin, with the e-mail address as the login."""
+
+    form = forms.AdminUserChangeForm
+    add_form = forms.AdminUserCreationForm
+    change_password_form = forms.AdminPasswordChangeForm
+
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "public_id")}),
+        ("Studies and profile", {"fields": ("university", "course", "bio", "interests", "time_zone", "avatar")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "first_name", "last_name", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    # Pictures only ever come through the avatar service (type check, metadata stripped).
+    readonly_fields = ("public_id", "avatar", "last_login", "date_joined")
+    list_display = ("email", "first_name", "last_name", "university", "course", "is_staff", "is_active", "date_joined")
+    list_filter = ("university", "course", "is_staff", "is_active", "is_superuser", "date_joined", "groups")
+    search_fields = ("email", "first_name", "last_name", "university", "course")
+    ordering = ("email",)
+    date_hierarchy = "date_joined"
+    show_facets = admin.ShowFacets.NEVER  # the university list can be long; counts on demand only

@@ -1,1 +1,16 @@
-urlpatterns: list = []
+"""Included under /api/v1/ by config/urls.py, inside the "api" namespace."""
+
+from django.urls import path
+
+from accounts import api
+
+urlpatterns = [
+    path("auth/register/", api.RegisterView.as_view(), name="register"),
+    path("auth/token/", api.TokenObtainView.as_view(), name="token_obtain_pair"),
+    path("auth/token/refresh/", api.TokenRefreshRotateView.as_view(), name="token_refresh"),
+    path("auth/logout/", api.LogoutView.as_view(), name="logout"),
+    path("auth/password/", api.PasswordChangeView.as_view(), name="password_change"),
+    path("me/", api.MeView.as_view(), name="me"),
+    path("me/avatar/", api.AvatarView.as_view(), name="me_avatar"),
+    path("live/ticket/", api.LiveTicketView.as_view(), name="live_ticket"),
+]

@@ -1,0 +1,196 @@
+"""HTML forms of the accounts app. They parse and validate; services do the writing."""
+
+from django import forms
+from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+
+from accounts import images, selectors, services
+from accounts.models import User
+
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+
+
+def _email_field(**kwargs) -> forms.EmailField:
+    return forms.EmailField(
+        label="E-mail address",
+        max_length=EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@university.edu"}),
+        **kwargs,
+    )
+
+
+class RegistrationForm(forms.ModelForm):
+    """A new student: name, e-mail, password twice, and optionally where they study."""
+
+    email = _email_field()
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 10 characters; not a common password, not all digits, not like your name or e-mail.",
+    )
+    password2 = forms.CharField(
+        label="Confirm password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "email", "university", "course"]
+        widgets = {
+            "first_name": forms.TextInput(attrs={"autocomplete": "given-name", "autofocus": True}),
+            "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
+            "university": forms.TextInput(attrs={"placeholder": "e.g. University of Bologna"}),
+            "course": forms.TextInput(attrs={"placeholder": "e.g. Computer Engineering"}),
+        }
+
+    def clean_email(self) -> str:
+        email = services.normalize_email(self.cleaned_data["email"])
+        if selectors.email_in_use(email=email):
+            raise ValidationError(services.EMAIL_TAKEN, code="unique")
+        return email
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", ValidationError("The two passwords do not match.", code="password_mismatch"))
+        return cleaned
+
+    def _post_clean(self):
+        super()._post_clean()
+        # After super(): self.instance carries the names and address the similarity check needs.
+        password = self.cleaned_data.get("password1")
+        if password:
+            try:
+                password_validation.validate_password(password, self.instance)
+            except ValidationError as error:
+                self.add_error("password1", error)
+
+    def registration_data(self) -> dict:
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        data["password"] = self.cleaned_data["password1"]
+        return data
+
+
+class LoginForm(auth_forms.AuthenticationForm):
+    """E-mail and password, checked by django.contrib.auth.authenticate (so django-axes counts)."""
+
+    username = forms.EmailField(
+        label="E-mail address",
+        max_length=EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    error_messages = {
+        "invalid_login": "That e-mail address and password do not match an account.",
+        "inactive": "This account is inactive.",
+    }
+
+    def clean_username(self) -> str:
+        # One spelling per address, so failed attempts in any letter case count together.
+        return self.cleaned_data["username"].strip().lower()
+
+
+class ProfileForm(forms.ModelForm):
+    """Everything a student can say about themselves, plus the picture."""
+
+    email = _email_field(help_text="You log in with this address.")
+    avatar = forms.FileField(
+        label="Profile picture",
+        required=False,
+        widget=forms.FileInput(attrs={"accept": images.ACCEPT_ATTRIBUTE}),
+        help_text="JPEG, PNG, WEBP or GIF. It is cropped to a square.",
+    )
+    remove_avatar = forms.BooleanField(label="Remove my current picture", required=False)
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "email", "university", "course", "bio", "interests", "time_zone"]
+        labels = {"time_zone": "Time zone", "bio": "About me"}
+        widgets = {
+            "bio": forms.Textarea(attrs={"rows": 4, "placeholder": "What are you studying, what are you into?"}),
+            "interests": forms.TextInput(attrs={"placeholder": "robotics, jazz, chess"}),
+        }
+
+    def clean_email(self) -> str:
+        email = services.normalize_email(self.cleaned_data["email"])
+        if selectors.email_in_use(email=email, exclude_user=self.instance):
+            raise ValidationError(services.EMAIL_TAKEN, code="unique")
+        return email
+
+    def clean_avatar(self):
+        upload = self.cleaned_data.get("avatar")
+        if upload:
+            images.inspect_avatar(upload)  # cheap header checks; full decoding happens in the service
+        return upload
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("remove_avatar") and cleaned.get("avatar"):
+            self.add_error("avatar", "Either upload a new picture or remove the current one, not both.")
+        return cleaned
+
+    def profile_data(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    error_messages = {
+        **auth_forms.PasswordChangeForm.error_messages,
+        "password_incorrect": "Your current password was entered incorrectly. Please enter it again.",
+        "password_mismatch": "The two passwords do not match.",
+    }
+
+
+class SetPasswordForm(auth_forms.SetPasswordForm):
+    error_messages = {
+        **auth_forms.SetPasswordForm.error_messages,
+        "password_mismatch": "The two passwords do not match.",
+    }
+
+
+class PasswordResetForm(forms.Form):
+    email = _email_field()
+
+
+# --- Admin ------------------------------------------------------------------------------
+
+
+class AdminUserCreationForm(auth_forms.AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ["email", "first_name", "last_name"]
+
+    def clean_email(self) -> str:
+        email = services.normalize_email(self.cleaned_data["email"])
+        if selectors.email_in_use(email=email):
+            raise ValidationError(services.EMAIL_TAKEN, code="unique")
+        return email
+
+
+class AdminUserChangeForm(auth_forms.UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+    def clean_email(self) -> str:
+        email = services.normalize_email(self.cleaned_data["email"])
+        if selectors.email_in_use(email=email, exclude_user=self.instance):
+            raise ValidationError(services.EMAIL_TAKEN, code="unique")
+        return email
+
+
+class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
+    """Staff setting a password goes through the same service: API tokens are revoked too."""
+
+    def save(self, commit: bool = True):
+        if commit and self.cleaned_data.get("set_usable_password", True):
+            return services.change_password(user=self.user, new_password=self.cleaned_data["password1"])
+        user = super().save(commit=commit)
+        if commit:
+            services.revoke_api_tokens(user=user)
+        return user

@@ -43,6 +43,16 @@ def avatar_path(instance: "User", filename: str) -> str:
 class User(AbstractBaseUser, PermissionsMixin):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField("e-mail address", max_length=254)
+    # The address in lower case, kept by the database itself. Its unique index makes e-mail
+    # case-insensitively unique on SQLite, MySQL and MariaDB alike (MariaDB has no unique
+    # constraints on expressions, so UniqueConstraint(Lower("email")) would be skipped there).
+    email_lower = models.GeneratedField(
+        expression=Lower("email"),
+        output_field=models.CharField(max_length=254),
+        db_persist=True,
+        unique=True,
+        editable=False,
+    )
     first_name = models.CharField(max_length=80)
     last_name = models.CharField(max_length=80)
     university = models.CharField(max_length=120, blank=True, db_index=True)
@@ -62,9 +72,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS = ["first_name", "last_name"]
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
-        ]
         indexes = [models.Index(fields=["university", "course"], name="accounts_uni_course_idx")]
         ordering = ["first_name", "last_name"]
 

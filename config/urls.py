@@ -23,7 +23,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-if settings.DEBUG and not settings.AWS_STORAGE_BUCKET_NAME:
-    from django.conf.urls.static import static
+if not settings.AWS_STORAGE_BUCKET_NAME:
+    # Local storage: uploads are served by Django (nginx may serve MEDIA_ROOT instead).
+    # Only re-encoded images with random names live there; nosniff is set globally.
+    from django.urls import re_path
+    from django.views.static import serve
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]

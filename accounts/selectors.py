@@ -1,0 +1,27 @@
+"""Reads about accounts that more than one view or app needs."""
+
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+
+
+def active_users() -> QuerySet[User]:
+    return User.objects.filter(is_active=True)
+
+
+def profile_for(*, public_id: UUID | str) -> User | None:
+    """The active user whose profile page lives at this public id, or None."""
+    try:
+        return active_users().get(public_id=public_id)
+    except (User.DoesNotExist, ValueError):
+        return None
+
+
+def email_in_use(*, email: str, exclude_user: User | None = None) -> bool:
+    """Whether any account already has this address, in any letter case."""
+    users = User.objects.filter(email__iexact=email.strip())
+    if exclude_user is not None and exclude_user.pk is not None:
+        users = users.exclude(pk=exclude_user.pk)
+    return users.exists()
