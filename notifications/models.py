@@ -10,6 +10,19 @@ class NotificationKind(models.TextChoices):
     SYSTEM = "system", "Announcement"
 
 
+# Whether a kind sends e-mail when the user has made no choice (no NotificationPreference
+# row). The one place these defaults live: a new kind adds its line here.
+EMAIL_BY_DEFAULT: dict[str, bool] = {
+    NotificationKind.WELCOME: True,
+    NotificationKind.PASSWORD_CHANGED: True,
+    NotificationKind.SYSTEM: True,
+}
+
+
+def email_by_default(kind: str) -> bool:
+    return EMAIL_BY_DEFAULT.get(kind, True)
+
+
 class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40, choices=NotificationKind.choices)
@@ -58,6 +71,7 @@ class EmailDelivery(models.Model):
 
     class Meta:
         verbose_name_plural = "e-mail deliveries"
+        indexes = [models.Index(fields=["status", "updated_at"], name="notif_delivery_sweep_idx")]
 
     def __str__(self) -> str:
         return f"e-mail for notification {self.notification_id}: {self.status}"
@@ -66,7 +80,9 @@ class EmailDelivery(models.Model):
 class NotificationPreference(models.Model):
     """An explicit choice by a user for one kind; with no row the kind's default applies."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
     kind = models.CharField(max_length=40, choices=NotificationKind.choices)
     email = models.BooleanField(default=True)
 

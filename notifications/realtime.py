@@ -4,12 +4,21 @@ Every event pushed to a socket is a dict with a "type" the consumer maps to a ha
 reaches the browser is {"type": <event type>, ...payload}.
 """
 
+import logging
+from typing import Any
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
 
 # Event types sent to the browser.
 NOTIFICATION_NEW = "notification.new"
 NOTIFICATION_READ = "notification.read"  # carries the new unread count
+
+# The channel-layer message type every pushed event travels in; the live consumer's
+# `live_event` handler forwards its "event" to the socket as-is.
+LIVE_EVENT = "live.event"
 
 
 def user_group(user_id: int) -> str:
@@ -27,8 +36,28 @@ def push_to_user(user_id: int, event: dict) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(user_group(user_id), {"type": "live.event", "event": event})
-    except Exception:  # noqa: BLE001 - a push must never undo or break the write it follows
-        import logging
+        async_to_sync(layer.group_send)(user_group(user_id), {"type": LIVE_EVENT, "event": event})
+    except Exception:  # a push must never undo or break the write it follows
+        logger.exception("live push to user %s failed", user_id)
 
-        logging.getLogger(__name__).exception("live push to user %s failed", user_id)
+
+def notification_payload(notification) -> dict[str, Any]:
+    """The JSON shape of one notification on the socket (the API serializer matches it)."""
+    return {
+        "id": notification.id,
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "url": notification.url,
+        "created_at": notification.created_at.isoformat(),
+        "read": notification.read_at is not None,
+    }
+
+
+def notification_new_event(notification, *, unread: int) -> dict[str, Any]:
+    return {"type": NOTIFICATION_NEW, "notification": notification_payload(notification), "unread": unread}
+
+
+def notification_read_event(*, ids: list[int] | None, unread: int) -> dict[str, Any]:
+    """`ids` None means "all of them" (mark all read)."""
+    return {"type": NOTIFICATION_READ, "ids": ids, "all": ids is None, "unread": unread}

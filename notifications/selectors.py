@@ -1,11 +1,14 @@
 from django.db.models import QuerySet
 
-from notifications.models import Notification
+from notifications.models import EmailDelivery, Notification, NotificationKind, NotificationPreference, email_by_default
 
 
-def notifications_for(*, user) -> QuerySet[Notification]:
+def notifications_for(*, user, unread_only: bool = False) -> QuerySet[Notification]:
     """A user's notifications, newest first. Only ever the user's own."""
-    return Notification.objects.filter(recipient=user).order_by("-created_at", "-id")
+    queryset = Notification.objects.filter(recipient=user)
+    if unread_only:
+        queryset = queryset.filter(read_at__isnull=True)
+    return queryset.order_by("-created_at", "-id")
 
 
 def recent_for(*, user, limit: int = 5) -> list[Notification]:
@@ -13,4 +16,28 @@ def recent_for(*, user, limit: int = 5) -> list[Notification]:
 
 
 def unread_count(*, user) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    return unread_count_for_user_id(user_id=user.pk)
+
+
+def unread_count_for_user_id(*, user_id: int) -> int:
+    return Notification.objects.filter(recipient_id=user_id, read_at__isnull=True).count()
+
+
+def email_preferences_for(*, user) -> dict[str, bool]:
+    """Every kind, in declaration order, with the user's e-mail choice or the kind's default."""
+    chosen = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "email"))
+    return {kind.value: chosen.get(kind.value, email_by_default(kind.value)) for kind in NotificationKind}
+
+
+def wants_email(*, user, kind: str) -> bool:
+    """Whether this user should get an e-mail for this kind now (active, has an address, opted in)."""
+    if not user.is_active or not user.email:
+        return False
+    choice = NotificationPreference.objects.filter(user=user, kind=kind).values_list("email", flat=True).first()
+    return email_by_default(kind) if choice is None else choice
+
+
+def delivery_with_notification(*, delivery_id: int) -> EmailDelivery | None:
+    return (
+        EmailDelivery.objects.select_related("notification", "notification__recipient").filter(pk=delivery_id).first()
+    )

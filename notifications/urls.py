@@ -1,2 +1,12 @@
+from django.urls import path
+
+from notifications import views
+
 app_name = "notifications"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.notification_list, name="list"),
+    path("read-all/", views.mark_all_read, name="read_all"),
+    path("preferences/", views.preferences, name="preferences"),
+    path("<int:pk>/read/", views.mark_read, name="read"),
+    path("<int:pk>/open/", views.open_notification, name="open"),
+]
