@@ -34,7 +34,9 @@ def _required(name: str, dev_default: str) -> str:
 
 
 SECRET_KEY = _required("DJANGO_SECRET_KEY", "dev-insecure-key-only-for-local-development-0123456789")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[] if not DEBUG else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=[] if not DEBUG else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -128,7 +130,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: channel layer, cache and Celery broker switch together ----------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 # A test run gets its own key space on a shared Redis (pytest sets PYTEST_VERSION).
-_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default=f"lyceum-test-{os.getpid()}" if "PYTEST_VERSION" in os.environ else "lyceum")
+_KEY_PREFIX = env.str(
+    "REDIS_KEY_PREFIX", default=f"lyceum-test-{os.getpid()}" if "PYTEST_VERSION" in os.environ else "lyceum"
+)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

@@ -12,6 +12,7 @@ from notifications import selectors as notification_selectors
 
 
 def home(request):
+    """The landing page for visitors; the dashboard (with recent notifications) for students."""
     if not request.user.is_authenticated:
         return render(request, "home_public.html")
     return render(
@@ -31,7 +32,7 @@ def healthz(request):
 @never_cache
 @require_GET
 def readyz(request):
-    """Ready to take traffic: the database and (when configured) Redis answer."""
+    """Ready to take traffic: the database, Redis (when configured) and a separate Celery broker answer."""
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:
@@ -45,5 +46,20 @@ def readyz(request):
             checks["redis"] = "ok" if cache.get("readyz") == "1" else "error: no round trip"
         except Exception as exc:  # noqa: BLE001
             checks["redis"] = f"error: {type(exc).__name__}"
+    if settings.CELERY_BROKER_URL and settings.CELERY_BROKER_URL != settings.REDIS_URL:
+        checks["broker"] = _broker_check(settings.CELERY_BROKER_URL)
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+def _broker_check(url: str) -> str:
+    """One cheap connection attempt to a Celery broker that is not REDIS_URL (at most ~2 s)."""
+    from kombu import Connection
+
+    options = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    try:
+        with Connection(url, connect_timeout=2, transport_options=options) as broker:
+            broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {type(exc).__name__}"
+    return "ok"

@@ -1,0 +1,92 @@
+"""Presentation helpers available in every template (TEMPLATES OPTIONS "builtins").
+
+Widgets render their own attributes, so a template cannot add Bootstrap classes to them; these
+filters can, without each form having to know about the CSS framework.
+"""
+
+import zlib
+
+from django import template
+from django.forms.boundfield import BoundField
+from django.urls import NoReverseMatch, reverse
+
+register = template.Library()
+
+# widget_type (BoundField.widget_type) -> the Bootstrap class of the control.
+_WIDGET_CLASSES = {
+    "checkbox": "form-check-input",
+    "radio": "form-check-input",
+    "select": "form-select",
+    "selectmultiple": "form-select",
+    "nullbooleanselect": "form-select",
+    "selectdate": "form-select",
+    "range": "form-range",
+    "color": "form-control form-control-color",
+}
+
+AVATAR_TONES = 8
+
+
+@register.filter
+def add_class(field: BoundField, css: str):
+    """Render the field's widget with extra classes, keeping the ones the form set."""
+    existing = field.field.widget.attrs.get("class", "")
+    return field.as_widget(attrs={"class": f"{existing} {css}".strip()})
+
+
+@register.filter
+def bootstrap_class(field: BoundField) -> str:
+    """The Bootstrap class for this field's control, plus `is-invalid` when it has errors."""
+    css = _WIDGET_CLASSES.get(field.widget_type, "form-control")
+    if field.errors:
+        css += " is-invalid"
+    return css
+
+
+@register.filter
+def bootstrap_widget(field: BoundField):
+    """The widget rendered with its Bootstrap class (and `is-invalid` when the field has errors)."""
+    return add_class(field, bootstrap_class(field))
+
+
+@register.filter
+def avatar_tone(person) -> int:
+    """A stable colour (0..7) for an initials avatar, the same on every page for one person."""
+    key = str(getattr(person, "public_id", None) or getattr(person, "pk", "") or person)
+    return zlib.crc32(key.encode()) % AVATAR_TONES
+
+
+def _url(name: str, fallback: str = "") -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return fallback
+
+
+@register.simple_tag
+def profile_checklist(user) -> dict:
+    """What a student's profile still lacks, for the dashboard's nudge.
+
+    Returns {"steps": [{"label", "done", "icon"}], "done": n, "total": n, "complete": bool}.
+    """
+    steps = [
+        {"label": "Add a profile photo", "icon": "bi-camera", "done": bool(user.avatar)},
+        {"label": "Say which university you are at", "icon": "bi-building", "done": bool(user.university)},
+        {"label": "Add your course", "icon": "bi-journal-bookmark", "done": bool(user.course)},
+        {"label": "Write a short bio", "icon": "bi-chat-quote", "done": bool(user.bio)},
+        {"label": "List a few interests", "icon": "bi-stars", "done": bool(user.interests)},
+    ]
+    done = sum(step["done"] for step in steps)
+    return {
+        "steps": steps,
+        "done": done,
+        "total": len(steps),
+        "complete": done == len(steps),
+        "edit_url": _url("accounts:profile_edit", "#"),
+    }
+
+
+@register.filter
+def page_range(page, on_each_side: int = 1):
+    """Page numbers around the current one, with Paginator.ELLIPSIS where pages are skipped."""
+    return page.paginator.get_elided_page_range(page.number, on_each_side=on_each_side, on_ends=1)

@@ -1,0 +1,159 @@
+"""Screenshots of Lyceum's main pages on a phone and a laptop, for a design review.
+
+Against a running server (e.g. `daphne -b 127.0.0.1 -p 8123 config.asgi:application`):
+
+    .venv/bin/python tools/screenshots.py http://127.0.0.1:8123 \
+        --email ada@example.com --password 'correct-horse-battery' --out /tmp/shots
+
+Captures the public home, log-in and sign-up pages signed out, then logs in and captures the
+dashboard, the user's profile, profile edit, notifications and notification settings, each at
+390x844 (phone) and 1366x900 (laptop), full page. Also records, per page, the HTTP status,
+console errors (CSP violations show up there) and whether the page scrolls sideways.
+Uses Debian's Chromium (`/usr/bin/chromium`), not a Playwright download.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORTS = {"phone": (390, 844), "laptop": (1366, 900)}
+# Log-in and sign-up are found from the navbar's buttons on the public home.
+NAVBAR_PUBLIC = {"login": "Log in", "register": "Sign up"}
+# Pages reached from the navbar's profile menu are found by their link text, so this script
+# does not hard-code another app's URLs.
+MENU_PAGES = {
+    "profile": "My profile",
+    "profile_edit": "Edit profile",
+    "password_change": "Change password",
+    "notification_settings": "Notification settings",
+}
+
+
+def _capture(page: Page, base: str, name: str, path: str, out: Path, label: str, report: list[dict]) -> None:
+    errors: list[str] = []
+
+    def on_console(msg) -> None:
+        if msg.type == "error":
+            errors.append(msg.text)
+
+    page.on("console", on_console)
+    response = page.goto(base + path, wait_until="networkidle")
+    # Let live.js settle on a connection state and the dropdown/transition CSS finish.
+    page.wait_for_timeout(600)
+    overflow = page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+    file = out / f"{name}-{label}.png"
+    page.screenshot(path=str(file), full_page=True)
+    report.append(
+        {
+            "page": name,
+            "viewport": label,
+            "url": page.url,
+            "status": response.status if response else None,
+            "horizontal_overflow": overflow,
+            "console_errors": errors,
+            "file": str(file),
+        }
+    )
+    page.remove_listener("console", on_console)
+
+
+def _public_pages(page: Page, base: str) -> dict[str, str]:
+    page.goto(base + "/", wait_until="networkidle")
+    pages = {"home_public": "/"}
+    for name, text in NAVBAR_PUBLIC.items():
+        link = page.locator("nav.navbar a", has_text=text)
+        if link.count():
+            pages[name] = link.first.get_attribute("href") or ""
+    pages["404"] = "/no-such-page/"
+    return pages
+
+
+def _log_in(page: Page, base: str, login_path: str, email: str, password: str) -> None:
+    page.goto(base + login_path, wait_until="networkidle")
+    page.fill("input[name=username], input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def _private_pages(page: Page, base: str) -> dict[str, str]:
+    page.goto(base + "/", wait_until="networkidle")
+    pages = {"dashboard": "/", "notifications": "/notifications/"}
+    for name, text in MENU_PAGES.items():
+        link = page.locator(".dropdown-menu a.dropdown-item", has_text=text)
+        if link.count():
+            pages[name] = link.first.get_attribute("href") or ""
+    return pages
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("base_url", help="e.g. http://127.0.0.1:8123")
+    parser.add_argument("--email", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--out", default="/tmp/shots", type=Path)  # noqa: S108 (a developer's scratch folder)
+    parser.add_argument("--dark", action="store_true", help="emulate prefers-color-scheme: dark")
+    parser.add_argument("--only", nargs="*", help="page names to capture (default: all)")
+    parser.add_argument("--path", action="append", default=[], help="extra private page as name=/path/")
+    args = parser.parse_args(argv)
+
+    base = args.base_url.rstrip("/")
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    extra = dict(item.split("=", 1) for item in args.path)
+    wanted = set(args.only or [])
+    report: list[dict] = []
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            for label, (width, height) in VIEWPORTS.items():
+                suffix = f"{label}-dark" if args.dark else label
+                scheme = "dark" if args.dark else "light"
+                context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+                page = context.new_page()
+                public = _public_pages(page, base)
+                for name, path in public.items():
+                    if path and (not wanted or name in wanted):
+                        _capture(page, base, name, path, out, suffix, report)
+                _log_in(page, base, public.get("login", "/accounts/login/"), args.email, args.password)
+                pages = {**_private_pages(page, base), **extra}
+                for name, path in pages.items():
+                    if path and (not wanted or name in wanted):
+                        _capture(page, base, name, path, out, suffix, report)
+                context.close()
+        finally:
+            browser.close()
+
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    for row in report:
+        flags = []
+        if row["status"] and row["status"] >= 400 and row["page"] != "404":
+            flags.append(f"HTTP {row['status']}")
+        if row["horizontal_overflow"]:
+            flags.append("OVERFLOWS SIDEWAYS")
+        # The 404 page's own status shows up as a console error; that one is expected.
+        if row["page"] == "404":
+            row["console_errors"] = [e for e in row["console_errors"] if "404" not in e]
+        if row["console_errors"]:
+            flags.append(f"{len(row['console_errors'])} console error(s): {row['console_errors'][0][:120]}")
+        print(f"{row['file']}: {', '.join(flags) or 'ok'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
