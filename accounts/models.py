@@ -72,7 +72,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS = ["first_name", "last_name"]
 
     class Meta:
-        indexes = [models.Index(fields=["university", "course"], name="accounts_uni_course_idx")]
+        indexes = [
+            models.Index(fields=["university", "course"], name="accounts_uni_course_idx"),
+            # Directory name search (first OR last name prefix): MariaDB merges the two.
+            models.Index(fields=["first_name"], name="accounts_first_name_idx"),
+            models.Index(fields=["last_name"], name="accounts_last_name_idx"),
+        ]
         ordering = ["first_name", "last_name"]
 
     def __str__(self) -> str:

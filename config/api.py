@@ -8,9 +8,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
-        exc = serializers.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        )
+        exc = serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -19,7 +19,11 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if incoming.isascii() and 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        request_id = (
+            incoming
+            if incoming.isascii() and 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum()
+            else uuid.uuid4().hex
+        )
         request.request_id = request_id
         token = request_id_var.set(request_id)
         started = time.monotonic()

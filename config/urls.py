@@ -8,6 +8,7 @@ from config import views
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("notifications.api_urls")),
+    path("", include("social.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="redoc"),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
+    path("people/", include("social.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("admin/", admin.site.urls),
 ]

@@ -8,6 +8,8 @@ class NotificationKind(models.TextChoices):
     WELCOME = "welcome", "Welcome to Lyceum"
     PASSWORD_CHANGED = "password_changed", "Your password was changed"
     SYSTEM = "system", "Announcement"
+    FRIEND_REQUEST = "friend_request", "New friend request"
+    FRIEND_ACCEPTED = "friend_accepted", "Friend request accepted"
 
 
 # Whether a kind sends e-mail when the user has made no choice (no NotificationPreference
@@ -16,6 +18,8 @@ EMAIL_BY_DEFAULT: dict[str, bool] = {
     NotificationKind.WELCOME: True,
     NotificationKind.PASSWORD_CHANGED: True,
     NotificationKind.SYSTEM: True,
+    NotificationKind.FRIEND_REQUEST: True,
+    NotificationKind.FRIEND_ACCEPTED: True,
 }
 
 

@@ -116,6 +116,18 @@ def mark_read(*, user, notification_id: int) -> Notification:
 
 
 @transaction.atomic
+def mark_read_matching(*, user, kind: str, url: str) -> int:
+    """The user has seen what these notifications point at (e.g. the incoming friend requests
+    page): mark their unread notifications of that kind and link read. One push, not one each."""
+    changed = Notification.objects.filter(recipient=user, kind=kind, url=url, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    if changed:
+        transaction.on_commit(partial(_push_unread, user.pk, ids=None))
+    return changed
+
+
+@transaction.atomic
 def mark_all_read(*, user) -> int:
     """Mark every unread notification of the user read; returns how many changed."""
     changed = Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())

@@ -57,10 +57,9 @@ def wait_until_serving(url: str, process: subprocess.Popen, timeout: float = 30.
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before serving {url}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            if response.status == 200:
+                return
         time.sleep(0.2)
     raise RuntimeError(f"server at {url} did not answer within {timeout}s")
 

@@ -9,6 +9,8 @@ KIND_ICONS: dict[str, str] = {
     NotificationKind.WELCOME: "bi-stars",
     NotificationKind.PASSWORD_CHANGED: "bi-shield-lock",
     NotificationKind.SYSTEM: "bi-megaphone",
+    NotificationKind.FRIEND_REQUEST: "bi-person-plus",
+    NotificationKind.FRIEND_ACCEPTED: "bi-people",
 }
 
 

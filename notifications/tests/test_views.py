@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from notifications.models import Notification, NotificationPreference
+from notifications.models import Notification, NotificationKind, NotificationPreference
 from notifications.tests.factories import NotificationFactory
 
 pytestmark = pytest.mark.django_db
@@ -197,10 +197,10 @@ def test_the_preferences_page_shows_one_checkbox_per_kind_with_defaults(signed_i
     response = signed_in_client.get(reverse("notifications:preferences"))
 
     assert response.status_code == 200
-    for label in ["Welcome to Lyceum", "Your password was changed", "Announcement"]:
+    for label in NotificationKind.labels:
         assertContains(response, label)
-    assert response.content.decode().count('type="checkbox"') == 3
-    assert response.content.decode().count(" checked") == 3
+    assert response.content.decode().count('type="checkbox"') == len(NotificationKind.values)
+    assert response.content.decode().count(" checked") == len(NotificationKind.values)
 
 
 def test_saving_preferences_turns_unticked_kinds_off(signed_in_client, user):
@@ -208,9 +208,7 @@ def test_saving_preferences_turns_unticked_kinds_off(signed_in_client, user):
 
     assertContains(response, "Your e-mail preferences are saved.")
     assert dict(NotificationPreference.objects.filter(user=user).values_list("kind", "email")) == {
-        "welcome": True,
-        "password_changed": False,
-        "system": False,
+        kind: kind == "welcome" for kind in NotificationKind.values
     }
     assert response.content.decode().count(" checked") == 1
 
@@ -219,8 +217,6 @@ def test_saving_preferences_with_unknown_fields_ignores_them(signed_in_client, u
     response = signed_in_client.post(reverse("notifications:preferences"), {"bogus": "on", "system": "on"})
 
     assert response.status_code == 302
-    assert set(NotificationPreference.objects.filter(user=user).values_list("kind", flat=True)) == {
-        "welcome",
-        "password_changed",
-        "system",
-    }
+    assert set(NotificationPreference.objects.filter(user=user).values_list("kind", flat=True)) == set(
+        NotificationKind.values
+    )
