@@ -6,29 +6,26 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.browser.pages import PASSWORD, register
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-Long-unusual-passphrase-42"
 NEW_PASSWORD = "another-Long-passphrase-77"
-
-
-def register(page, site: str) -> None:
-    page.goto(site + reverse("accounts:register"))
-    page.fill("input[name=first_name]", "Ada")
-    page.fill("input[name=last_name]", "Lovelace")
-    page.fill("input[name=email]", "Ada@Example.org")
-    page.fill("input[name=university]", "University of London")
-    page.fill("input[name=course]", "Mathematics")
-    page.fill("input[name=password1]", PASSWORD)
-    page.fill("input[name=password2]", PASSWORD)
-    page.click("main form button[type=submit]")
 
 
 def test_a_new_student_registers_logs_in_and_sees_a_live_notification(browser, site):
     # Given a visitor who registers and then logs out and in again (e-mail in another case)
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
-    register(page, site)
+    register(
+        page,
+        site,
+        first_name="Ada",
+        last_name="Lovelace",
+        email="Ada@Example.org",
+        university="University of London",
+        course="Mathematics",
+    )
     expect(page.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
     page.locator("nav button.profile-toggle").click()
     page.locator("nav form button", has_text="Log out").click()
