@@ -10,6 +10,25 @@ class NotificationKind(models.TextChoices):
     SYSTEM = "system", "Announcement"
     FRIEND_REQUEST = "friend_request", "New friend request"
     FRIEND_ACCEPTED = "friend_accepted", "Friend request accepted"
+    # chat
+    UNREAD_MESSAGES = "unread_messages", "Unread messages"
+    MENTION = "mention", "You were mentioned"
+    MESSAGE_REQUEST = "message_request", "New message request"
+    # experts
+    EXPERT_APPROVED = "expert_approved", "Expert application approved"
+    EXPERT_REJECTED = "expert_rejected", "Expert application not approved"
+    # helpdesk
+    HELP_REQUEST_NEW = "help_request_new", "New help request in your categories"
+    HELP_REQUEST_ACCEPTED = "help_request_accepted", "Your help request was accepted"
+    HELP_REQUEST_SCHEDULED = "help_request_scheduled", "Help session scheduled"
+    HELP_MEETING_READY = "help_meeting_ready", "Meeting link ready"
+    HELP_MEETING_FAILED = "help_meeting_failed", "Meeting could not be created"
+    HELP_SESSION_REMINDER = "help_session_reminder", "Help session reminder"
+    HELP_REQUEST_RELEASED = "help_request_released", "Help request released"
+    HELP_REQUEST_CANCELLED = "help_request_cancelled", "Help request cancelled"
+    HELP_REQUEST_EXPIRED = "help_request_expired", "Help request expired"
+    HELP_REQUEST_COMPLETED = "help_request_completed", "Help session completed"
+    HELP_RATING_RECEIVED = "help_rating_received", "New rating"
 
 
 # Whether a kind sends e-mail when the user has made no choice (no NotificationPreference
@@ -20,6 +39,8 @@ EMAIL_BY_DEFAULT: dict[str, bool] = {
     NotificationKind.SYSTEM: True,
     NotificationKind.FRIEND_REQUEST: True,
     NotificationKind.FRIEND_ACCEPTED: True,
+    # A new request in an expert's categories shows live in the queue; e-mail would be noise.
+    NotificationKind.HELP_REQUEST_NEW: False,
 }
 
 

@@ -3,7 +3,7 @@ from unittest import mock
 import pytest
 from rest_framework.test import APIClient
 
-from notifications.models import Notification, NotificationKind, NotificationPreference
+from notifications.models import Notification, NotificationKind, NotificationPreference, email_by_default
 from notifications.tests.factories import NotificationFactory
 
 pytestmark = pytest.mark.django_db
@@ -150,13 +150,13 @@ def test_unread_count_counts_only_own_unread(api_client, user, other_user):
 
 
 def test_preferences_read_defaults_and_write_a_subset(api_client, user):
-    every_kind_on = dict.fromkeys(NotificationKind.values, True)
-    assert api_client.get(PREFS).json() == {"email": every_kind_on}
+    defaults = {kind: email_by_default(kind) for kind in NotificationKind.values}
+    assert api_client.get(PREFS).json() == {"email": defaults}
 
     response = api_client.put(PREFS, {"email": {"system": False}}, format="json")
 
     assert response.status_code == 200
-    assert response.json() == {"email": {**every_kind_on, "system": False}}
+    assert response.json() == {"email": {**defaults, "system": False}}
     assert NotificationPreference.objects.get(user=user).kind == "system"
 
 

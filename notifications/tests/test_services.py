@@ -5,7 +5,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from notifications import services
-from notifications.models import EMAIL_BY_DEFAULT, EmailDelivery, Notification, NotificationKind, NotificationPreference
+from notifications.models import (
+    EMAIL_BY_DEFAULT,
+    EmailDelivery,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    email_by_default,
+)
 from notifications.tests.factories import NotificationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -200,7 +207,11 @@ def test_set_email_preferences_upserts_the_given_kinds_and_keeps_the_others(user
     services.set_email_preferences(user=user, kinds={"system": False})
     choices = services.set_email_preferences(user=user, kinds={"system": True, "welcome": False})
 
-    assert choices == {kind: kind != "welcome" for kind in NotificationKind.values}
+    assert choices == {
+        **{kind: email_by_default(kind) for kind in NotificationKind.values},
+        "system": True,
+        "welcome": False,
+    }
     assert NotificationPreference.objects.filter(user=user).count() == 2
 
 
