@@ -334,6 +334,10 @@ TEAMS_CLIENT_SECRET = env.str("TEAMS_CLIENT_SECRET", default="")
 TEAMS_ORGANIZER_ID = env.str("TEAMS_ORGANIZER_ID", default="")
 TEAMS_AUTHORITY_HOST = env.str("TEAMS_AUTHORITY_HOST", default="https://login.microsoftonline.com")
 TEAMS_GRAPH_URL = env.str("TEAMS_GRAPH_URL", default="https://graph.microsoft.com/v1.0")
+# PEM bundle of the CA to trust for TEAMS_AUTHORITY_HOST and TEAMS_GRAPH_URL (a TLS-inspecting
+# proxy, the test stub). Unset: public CAs (certifi). REQUESTS_CA_BUNDLE is deliberately ignored.
+TEAMS_CA_BUNDLE = env.str("TEAMS_CA_BUNDLE", default="") or None
+# "graph" (Microsoft Teams), "local" (a join page on this site, for development) or "memory" (tests).
 MEETING_PROVIDER = env.str("MEETING_PROVIDER", default="graph" if TEAMS_TENANT_ID else "local")
 
 # --- Security -------------------------------------------------------------------------
