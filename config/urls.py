@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("notifications.api_urls")),
     path("", include("social.api_urls")),
+    path("", include("experts.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="redoc"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
     path("people/", include("social.urls")),
+    path("experts/", include("experts.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("admin/", admin.site.urls),
 ]

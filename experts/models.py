@@ -77,6 +77,10 @@ class ExpertProfile(models.Model):
         return self.status == self.Status.APPROVED
 
     @property
+    def language_list(self) -> list[str]:
+        return [item.strip() for item in self.languages.split(",") if item.strip()]
+
+    @property
     def rating_average(self) -> Decimal | None:
         if not self.rating_count:
             return None

@@ -1,0 +1,139 @@
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from experts import services
+from experts.models import Category, ExpertProfile
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "is_active", "expert_count"]
+    list_filter = ["is_active"]
+    list_editable = ["is_active"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_experts=Count("experts"))
+
+    @admin.display(description="experts", ordering="_experts")
+    def expert_count(self, category: Category) -> int:
+        return category._experts
+
+
+@admin.register(ExpertProfile)
+class ExpertProfileAdmin(admin.ModelAdmin):
+    """Review applications: open ones first. The actions go through the services, so every
+    applicant is notified of the decision exactly once."""
+
+    list_display = ["user", "headline", "status", "category_names", "rating", "sessions_completed", "created_at"]
+    list_filter = ["status", "categories", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["user__email", "user__first_name", "user__last_name", "headline"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    filter_horizontal = ["categories"]
+    readonly_fields = [
+        "status",
+        "review_note",
+        "reviewed_by",
+        "reviewed_at",
+        "rating_count",
+        "rating_sum",
+        "sessions_completed",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["user", "headline", "bio", "categories", "languages", "availability_note"]}),
+        ("Review", {"fields": ["status", "review_note", "reviewed_by", "reviewed_at", "max_active_requests"]}),
+        ("Track record", {"fields": ["rating_count", "rating_sum", "sessions_completed", "created_at", "updated_at"]}),
+    ]
+    actions = ["approve_selected", "reject_selected"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("categories")
+
+    def get_ordering(self, request):
+        # Pending applications first, oldest first: the review queue.
+        pending_first = Case(
+            When(status=ExpertProfile.Status.PENDING, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        return [pending_first.asc(), "created_at"]
+
+    @admin.display(description="areas")
+    def category_names(self, profile: ExpertProfile) -> str:
+        return ", ".join(category.name for category in profile.categories.all())
+
+    @admin.display(description="rating", ordering="rating_count")
+    def rating(self, profile: ExpertProfile) -> str:
+        if not profile.rating_count:
+            return "—"
+        return f"{profile.rating_average} ★ ({profile.rating_count})"
+
+    def _review(
+        self, request: HttpRequest, queryset: QuerySet[ExpertProfile], *, approve: bool, note: str = ""
+    ) -> None:
+        done, skipped = 0, []
+        for profile in queryset.select_related("user"):
+            try:
+                if approve:
+                    services.approve_expert(profile_id=profile.pk, reviewer=request.user, note=note)
+                else:
+                    services.reject_expert(profile_id=profile.pk, reviewer=request.user, note=note)
+            except (ValidationError, ExpertProfile.DoesNotExist) as error:
+                reason = " ".join(error.messages) if isinstance(error, ValidationError) else "it no longer exists"
+                skipped.append(f"{profile.user}: {reason}")
+            except PermissionDenied as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return
+            else:
+                done += 1
+        verb = "Approved" if approve else "Rejected"
+        if done:
+            plural = done != 1
+            told = "the applicants were notified" if plural else "the applicant was notified"
+            self.message_user(request, f"{verb} {done} application{'s' if plural else ''}; {told}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Skipped {len(skipped)}: " + "; ".join(skipped), messages.WARNING)
+
+    @admin.action(description="Approve selected applications", permissions=["change"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[ExpertProfile]) -> None:
+        self._review(request, queryset, approve=True)
+
+    @admin.action(description="Reject selected applications", permissions=["change"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[ExpertProfile]) -> HttpResponse | None:
+        """First an intermediate page asks for the note the applicants will read; then reject."""
+        note = request.POST.get("review_note", "").strip() if "confirm" in request.POST else None
+        error = ""
+        if note is not None:
+            if note and len(note) <= services.REVIEW_NOTE_MAX:
+                self._review(request, queryset, approve=False, note=note)
+                return None
+            error = (
+                "Write a note for the applicants: it tells them why, and what to improve."
+                if not note
+                else f"Keep the note to {services.REVIEW_NOTE_MAX} characters or fewer."
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject expert applications",
+            "opts": self.model._meta,
+            "profiles": queryset.select_related("user"),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "note": note if note is not None else REJECTION_DEFAULT_NOTE,
+            "note_max": services.REVIEW_NOTE_MAX,
+            "error": error,
+        }
+        return TemplateResponse(
+            request, "experts/admin/reject_confirmation.html", context, status=400 if error else 200
+        )
+
+
+# The note proposed on the rejection page; staff edit it before confirming.
+REJECTION_DEFAULT_NOTE = (
+    "Thank you for applying. We could not approve your application as it stands: add more detail "
+    "about your experience in the areas you chose, and apply again."
+)

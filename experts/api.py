@@ -1,0 +1,277 @@
+"""JSON API of the experts app, under /api/v1/ (see api_urls.py).
+
+`experts/me/` is always the caller's own profile: it carries no id, so nobody can read or change
+someone else's application through it. Other experts are visible only once approved.
+Errors are JSON with `detail` (and `errors` per field, `code` for refusals of the rules):
+400 for bad input, 404 for what the caller cannot see, 409 when the current state refuses it.
+"""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from experts import selectors, services
+from experts.forms import SEARCH_MAX_LENGTH
+from experts.models import Category, ExpertProfile
+
+CONFLICT_CODES = {"already_applied", "already_expert", "rejected", "inactive", "needs_review"}
+NO_SUCH_EXPERT = "No such expert."
+NO_PROFILE = "You have not applied to be an expert yet."
+
+# Service field names -> API field names.
+_API_FIELDS = {"category_ids": "categories"}
+
+
+# --- Serializers ---------------------------------------------------------------------------------
+
+
+class ExpertsDetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ExpertsRefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False, help_text="A stable name for the rule that refused it.")
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+BAD_REQUEST = OpenApiResponse(ExpertsRefusalSerializer, description="Invalid input; `errors` lists it by field.")
+NOT_FOUND = OpenApiResponse(ExpertsDetailSerializer, description="No such expert, or not visible to you.")
+CONFLICT = OpenApiResponse(ExpertsRefusalSerializer, description="The current state refuses it (already applied, …).")
+UNAUTHORIZED = OpenApiResponse(ExpertsDetailSerializer, description="Missing or invalid credentials.")
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "slug", "description"]
+        read_only_fields = fields
+
+
+class ExpertUserSerializer(serializers.Serializer):
+    public_id = serializers.UUIDField(read_only=True)
+    first_name = serializers.CharField(read_only=True)
+    last_name = serializers.CharField(read_only=True)
+    full_name = serializers.CharField(source="get_full_name", read_only=True)
+    avatar_url = serializers.SerializerMethodField()
+
+    def get_avatar_url(self, user) -> str | None:
+        if not user.avatar:
+            return None
+        url = user.avatar.url
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
+
+
+class ExpertSerializer(serializers.ModelSerializer):
+    """An expert as the directory shows them."""
+
+    user = ExpertUserSerializer(read_only=True)
+    categories = CategorySerializer(many=True, read_only=True)
+    languages = serializers.ListField(child=serializers.CharField(), source="language_list", read_only=True)
+    rating_average = serializers.DecimalField(
+        max_digits=2, decimal_places=1, read_only=True, allow_null=True, help_text="null until the first rating."
+    )
+
+    class Meta:
+        model = ExpertProfile
+        fields = [
+            "id",
+            "user",
+            "headline",
+            "bio",
+            "categories",
+            "languages",
+            "availability_note",
+            "rating_average",
+            "rating_count",
+            "sessions_completed",
+        ]
+        read_only_fields = fields
+
+
+class FeedbackSerializer(serializers.Serializer):
+    stars = serializers.IntegerField(read_only=True)
+    text = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    requester_first_name = serializers.CharField(read_only=True)
+
+
+class ExpertDetailSerializer(ExpertSerializer):
+    recent_feedback = serializers.SerializerMethodField()
+
+    class Meta(ExpertSerializer.Meta):
+        fields = [*ExpertSerializer.Meta.fields, "recent_feedback"]
+        read_only_fields = fields
+
+    @extend_schema_field(FeedbackSerializer(many=True))
+    def get_recent_feedback(self, profile: ExpertProfile) -> list:
+        return FeedbackSerializer(selectors.recent_feedback_for(profile=profile), many=True).data
+
+
+class MyExpertProfileSerializer(ExpertSerializer):
+    """My own profile, with the review: status, the staff note and when it was reviewed."""
+
+    class Meta(ExpertSerializer.Meta):
+        fields = [*ExpertSerializer.Meta.fields, "status", "review_note", "reviewed_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ApplicationSerializer(serializers.Serializer):
+    headline = serializers.CharField(max_length=services.HEADLINE_MAX)
+    bio = serializers.CharField(max_length=services.BIO_MAX)
+    categories = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        min_length=1,
+        max_length=services.MAX_CATEGORIES,
+        help_text="Ids of active categories (GET categories/).",
+    )
+    languages = serializers.CharField(
+        max_length=services.LANGUAGES_MAX, required=False, allow_blank=True, default="", help_text="Comma-separated."
+    )
+    availability_note = serializers.CharField(
+        max_length=services.AVAILABILITY_MAX, required=False, allow_blank=True, default=""
+    )
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.validated_data)
+        if "categories" in data:
+            data["category_ids"] = data.pop("categories")
+        return data
+
+
+class DirectoryQuerySerializer(serializers.Serializer):
+    category = serializers.SlugField(max_length=80, required=False, default="", allow_blank=True)
+    sort = serializers.ChoiceField(choices=list(selectors.SORTS), required=False, default=selectors.SORT_RATING)
+    q = serializers.CharField(max_length=SEARCH_MAX_LENGTH, required=False, allow_blank=True, default="")
+
+
+# --- Helpers -------------------------------------------------------------------------------------
+
+
+def refused(error: ValidationError) -> Response:
+    """A service's ValidationError as JSON: per-field errors under `errors`, 409 for state."""
+    if hasattr(error, "error_dict"):
+        errors = {_API_FIELDS.get(field, field): messages for field, messages in error.message_dict.items()}
+        codes = {item.code for items in error.error_dict.values() for item in items}
+        code = next((c for c in codes if c in CONFLICT_CODES), "")
+        body = {"detail": " ".join(m for messages in errors.values() for m in messages), "errors": errors}
+    else:
+        code = getattr(error, "code", None) or ""
+        body = {"detail": " ".join(error.messages)}
+    if code:
+        body["code"] = code
+    http_status = status.HTTP_409_CONFLICT if code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
+    return Response(body, status=http_status)
+
+
+# --- Views ---------------------------------------------------------------------------------------
+
+
+@extend_schema(
+    tags=["experts"],
+    summary="Areas of expertise",
+    description="The active categories, by name: for filtering the directory and for applying.",
+    responses={200: CategorySerializer(many=True), 401: UNAUTHORIZED},
+)
+class CategoryListView(generics.ListAPIView):
+    serializer_class = CategorySerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.active_categories()
+
+
+@extend_schema(
+    tags=["experts"],
+    summary="The expert directory",
+    description=(
+        "Approved experts. `sort=rating` (default) orders by a weighted average — every expert starts "
+        f"with {selectors.PRIOR_WEIGHT} imaginary ratings of {selectors.PRIOR_MEAN} stars, so one 5-star "
+        "review does not top the list — then by the number of ratings. `sessions`: most sessions first. "
+        "`newest`: most recently approved first."
+    ),
+    parameters=[DirectoryQuerySerializer],
+    responses={200: ExpertSerializer(many=True), 400: BAD_REQUEST, 401: UNAUTHORIZED},
+)
+class ExpertListView(generics.ListAPIView):
+    serializer_class = ExpertSerializer
+
+    def get_queryset(self):
+        query = DirectoryQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        return selectors.expert_directory(category_slug=data["category"], sort=data["sort"], q=data["q"].strip())
+
+
+class ExpertDetailView(APIView):
+    @extend_schema(
+        tags=["experts"],
+        summary="An expert's page",
+        description="Approved experts only (your own profile in any status). With their recent feedback.",
+        responses={200: ExpertDetailSerializer, 404: NOT_FOUND, 401: UNAUTHORIZED},
+    )
+    def get(self, request, pk: int):
+        profile = selectors.expert_detail(pk=pk, viewer=request.user)
+        if profile is None:
+            raise NotFound(NO_SUCH_EXPERT)
+        return Response(ExpertDetailSerializer(profile, context={"request": request}).data)
+
+
+class MyExpertProfileView(APIView):
+    def _mine(self, request) -> ExpertProfile:
+        profile = selectors.expert_for_user(user=request.user)
+        if profile is None:
+            raise NotFound(NO_PROFILE)
+        return profile
+
+    def _answer(self, request, code: int = status.HTTP_200_OK) -> Response:
+        return Response(MyExpertProfileSerializer(self._mine(request), context={"request": request}).data, status=code)
+
+    @extend_schema(
+        tags=["experts"],
+        summary="My expert profile and its review status",
+        responses={200: MyExpertProfileSerializer, 404: NOT_FOUND, 401: UNAUTHORIZED},
+    )
+    def get(self, request):
+        return self._answer(request)
+
+    @extend_schema(
+        tags=["experts"],
+        summary="Apply to be an expert (or apply again after a rejection)",
+        description="201 with the pending application. 409 if you already applied or are an expert.",
+        request=ApplicationSerializer,
+        responses={201: MyExpertProfileSerializer, 400: BAD_REQUEST, 409: CONFLICT, 401: UNAUTHORIZED},
+    )
+    def post(self, request):
+        serializer = ApplicationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.apply_as_expert(user=request.user, **serializer.service_kwargs())
+        except ValidationError as error:
+            return refused(error)
+        return self._answer(request, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        tags=["experts"],
+        summary="Edit my expert profile",
+        description=(
+            "Only the fields given change. An approved expert may remove categories but not add new ones "
+            "(409 `needs_review`); a rejected application is changed by applying again (409 `rejected`)."
+        ),
+        request=ApplicationSerializer(partial=True),
+        responses={200: MyExpertProfileSerializer, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT, 401: UNAUTHORIZED},
+    )
+    def patch(self, request):
+        serializer = ApplicationSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.update_expert_profile(user=request.user, **serializer.service_kwargs())
+        except ExpertProfile.DoesNotExist:
+            raise NotFound(NO_PROFILE) from None
+        except ValidationError as error:
+            return refused(error)
+        return self._answer(request)

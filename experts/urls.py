@@ -1,0 +1,14 @@
+"""HTML pages of the experts app, included at /experts/ by config/urls.py (namespace "experts")."""
+
+from django.urls import path
+
+from experts import views
+
+app_name = "experts"
+
+urlpatterns = [
+    path("", views.directory, name="directory"),
+    path("apply/", views.apply, name="apply"),
+    path("me/", views.mine, name="mine"),
+    path("<int:pk>/", views.detail, name="detail"),
+]

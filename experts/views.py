@@ -1,0 +1,117 @@
+"""The expert pages: directory, expert page, application, and the applicant's own page.
+
+Adapters: parse, call one service or selector, render. Mounted at /experts/ (namespace "experts").
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from experts import selectors, services
+from experts.forms import DirectoryFilterForm, ExpertApplicationForm
+from experts.models import ExpertProfile
+
+PAGE_SIZE = 12
+
+# Service field names -> form field names.
+_FORM_FIELDS = {"category_ids": "categories"}
+
+
+def _add_service_error(form: ExpertApplicationForm, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            name = _FORM_FIELDS.get(field, field)
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@login_required
+@require_GET
+def directory(request: HttpRequest) -> HttpResponse:
+    form = DirectoryFilterForm(request.GET or None)
+    filters = form.filters()
+    experts = selectors.expert_directory(**filters)
+    page_obj = Paginator(experts, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page_obj": page_obj,
+        "categories": selectors.active_categories(),
+        "current_category": filters["category_slug"],
+        "current_sort": filters["sort"],
+        "q": filters["q"],
+        "sort_label": selectors.SORTS.get(filters["sort"], selectors.SORTS[selectors.SORT_RATING]),
+        "filtered": bool(filters["q"] or filters["category_slug"]),
+        "my_profile": selectors.expert_for_user(user=request.user),
+    }
+    return render(request, "experts/directory.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    profile = selectors.expert_detail(pk=pk, viewer=request.user)
+    if profile is None:
+        raise Http404("No such expert.")
+    context = {
+        "profile": profile,
+        "person": profile.user,
+        "is_me": profile.user_id == request.user.pk,
+        # Filled by helpdesk's ratings once it registers its provider (see selectors); empty before.
+        "recent_feedback": selectors.recent_feedback_for(profile=profile),
+    }
+    return render(request, "experts/detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def apply(request: HttpRequest) -> HttpResponse:
+    """Become an expert (or apply again after a rejection). With a live application, go to it."""
+    profile = selectors.expert_for_user(user=request.user)
+    if profile is not None and profile.status != ExpertProfile.Status.REJECTED:
+        return redirect("experts:mine")
+    if request.method == "POST":
+        form = ExpertApplicationForm(request.POST)
+        if form.is_valid():
+            try:
+                services.apply_as_expert(user=request.user, **form.service_kwargs())
+            except ValidationError as error:
+                _add_service_error(form, error)
+            else:
+                messages.success(request, "Thank you! Your application is with our staff; we will let you know.")
+                return redirect("experts:mine")
+    else:
+        initial = ExpertApplicationForm.initial_for(profile) if profile is not None else None
+        form = ExpertApplicationForm(initial=initial)
+    context = {"form": form, "profile": profile}
+    return render(request, "experts/apply.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mine(request: HttpRequest) -> HttpResponse:
+    """My expert profile: the application's status and the staff note, and the edit form."""
+    profile = selectors.expert_for_user(user=request.user)
+    if profile is None:
+        return redirect("experts:apply")
+    editable = profile.status != ExpertProfile.Status.REJECTED
+    if request.method == "POST" and editable:
+        form = ExpertApplicationForm(request.POST)
+        if form.is_valid():
+            try:
+                services.update_expert_profile(user=request.user, **form.service_kwargs())
+            except ValidationError as error:
+                _add_service_error(form, error)
+            else:
+                messages.success(request, "Your expert profile is saved.")
+                return redirect("experts:mine")
+    elif request.method == "POST":
+        return redirect("experts:apply")
+    else:
+        form = ExpertApplicationForm(initial=ExpertApplicationForm.initial_for(profile))
+    context = {"profile": profile, "form": form, "editable": editable}
+    return render(request, "experts/mine.html", context, status=400 if form.errors else 200)
