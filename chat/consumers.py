@@ -26,6 +26,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from chat import realtime as chat_realtime
+from chat import selectors as chat_selectors
+from chat import services as chat_services
+from chat.models import Conversation, Membership
 from notifications import realtime
 from notifications import selectors as notification_selectors
 
@@ -53,12 +57,16 @@ def frame_handler(frame_type: str) -> Callable[[FrameHandler], FrameHandler]:
 
 
 class FrameError(Exception):
-    """A client frame we refuse; becomes an {"type": "error"} frame and counts as bad."""
+    """A client frame we refuse; becomes an {"type": "error"} frame and counts as bad.
 
-    def __init__(self, code: str, detail: str):
+    `extra` (e.g. the frame's client_id and conversation) is copied into the error frame so
+    the client knows which of its messages was refused."""
+
+    def __init__(self, code: str, detail: str, **extra):
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.extra = {key: value for key, value in extra.items() if value is not None}
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -107,7 +115,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 raise FrameError("unknown_type", f"Unknown frame type {frame['type']!r}.")
             await handler(self, frame)
         except FrameError as error:
-            await self.reject_frame(error.code, error.detail)
+            await self.reject_frame(error.code, error.detail, **error.extra)
 
     def _parse(self, text_data, bytes_data) -> dict:
         if text_data is None:
@@ -124,13 +132,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             raise FrameError("missing_type", 'A frame needs a "type" string.')
         return frame
 
-    async def reject_frame(self, code: str, detail: str) -> None:
+    async def reject_frame(self, code: str, detail: str, **extra) -> None:
         """Answer a bad frame with an error frame; close the socket on a flood of them."""
         now = time.monotonic()
         self.bad_frames.append(now)
         while self.bad_frames and now - self.bad_frames[0] > BAD_FRAME_WINDOW_SECONDS:
             self.bad_frames.popleft()
-        await self.send_json({"type": "error", "code": code, "detail": detail})
+        await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
         if len(self.bad_frames) >= BAD_FRAME_LIMIT:
             logger.warning("live socket of user %s closed: %s bad frames", self.user_id, len(self.bad_frames))
             self.closing = True
@@ -146,3 +154,155 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 @frame_handler("ping")
 async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
     await consumer.send_json({"type": "pong"})
+
+
+# --- Chat frames --------------------------------------------------------------------------------
+# The database is the queue: "message.send" stores first (chat.services.send_message pushes
+# "message.new" to every member's tabs after commit) and acks the sending socket; "resync"
+# answers from the database what a client missed while it was away.
+
+SEND_BURST = 10  # a sender may send this many messages at once ...
+SEND_REFILL_PER_SECOND = 2.0  # ... and then 2 a second: 10 messages per 5 s
+RESYNC_MAX_CONVERSATIONS = 50
+TYPING_MIN_INTERVAL_SECONDS = 3.0
+MEMBERS_CACHE_SECONDS = 30.0
+
+
+def _conversation_id(frame: dict, **extra) -> int:
+    value = frame.get("conversation")
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise FrameError("invalid_conversation", '"conversation" must be a conversation id.', **extra)
+    return value
+
+
+def _take_send_token(consumer: LiveConsumer) -> bool:
+    """A token bucket per socket: bursts of SEND_BURST, then SEND_REFILL_PER_SECOND."""
+    now = time.monotonic()
+    tokens, last = getattr(consumer, "send_bucket", (float(SEND_BURST), now))
+    tokens = min(float(SEND_BURST), tokens + (now - last) * SEND_REFILL_PER_SECOND)
+    if tokens < 1.0:
+        consumer.send_bucket = (tokens, now)
+        return False
+    consumer.send_bucket = (tokens - 1.0, now)
+    return True
+
+
+def _store_message(user, conversation_id: int, body, client_id):
+    return chat_services.send_message(sender=user, conversation_id=conversation_id, body=body, client_id=client_id)
+
+
+@frame_handler(chat_realtime.FRAME_SEND)
+async def send_chat_message(consumer: LiveConsumer, frame: dict) -> None:
+    """{"type": "message.send", "conversation", "body", "client_id"} → "message.ack" to this socket."""
+    client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+    if client_id is not None and len(client_id) > 64:
+        client_id = None
+    conversation_id = _conversation_id(frame, client_id=client_id)
+    refused = {"client_id": client_id, "conversation": conversation_id}
+    if not _take_send_token(consumer):
+        # Not a bad frame: a fast typist is not an attacker. Nothing is stored.
+        await consumer.send_json(
+            {"type": "error", "code": "rate_limited", "detail": "You are sending messages too fast.", **refused}
+        )
+        return
+    try:
+        message, _created = await database_sync_to_async(_store_message)(
+            consumer.scope["user"], conversation_id, frame.get("body"), frame.get("client_id")
+        )
+    except chat_services.ChatError as error:
+        if error.code == "rate_limited":
+            await consumer.send_json({"type": "error", "code": error.code, "detail": error.message, **refused})
+            return
+        raise FrameError(error.code, error.message, **refused) from None
+    except Conversation.DoesNotExist:
+        raise FrameError("not_found", "No such conversation.", **refused) from None
+    # The message ends this typing spell: the next "typing" frame goes out at once.
+    consumer.__dict__.get("typing_sent", {}).pop(conversation_id, None)
+    await consumer.send_json(chat_realtime.message_ack_event(message))
+
+
+def _resync_batches(user, wanted: dict[int, int]) -> list[dict]:
+    frames = []
+    for conversation_id, after_seq in wanted.items():
+        try:
+            messages, more = chat_selectors.messages_since(
+                user=user, conversation_id=conversation_id, after_seq=after_seq
+            )
+        except Conversation.DoesNotExist:
+            frames.append(
+                {
+                    "type": "error",
+                    "code": "not_found",
+                    "detail": "No such conversation.",
+                    "conversation": conversation_id,
+                }
+            )
+            continue
+        frames.append(chat_realtime.message_batch_event(conversation_id=conversation_id, messages=messages, more=more))
+    return frames
+
+
+@frame_handler(chat_realtime.FRAME_RESYNC)
+async def resync(consumer: LiveConsumer, frame: dict) -> None:
+    """{"type": "resync", "conversations": {"<id>": <last seq seen>}} → one "message.batch" each."""
+    wanted = frame.get("conversations")
+    if not isinstance(wanted, dict) or not 0 < len(wanted) <= RESYNC_MAX_CONVERSATIONS:
+        raise FrameError(
+            "invalid_resync", f'"conversations" must map up to {RESYNC_MAX_CONVERSATIONS} conversation ids to seqs.'
+        )
+    parsed: dict[int, int] = {}
+    for key, seq in wanted.items():
+        conversation_id = _conversation_id({"conversation": key})
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise FrameError("invalid_resync", "Each seq must be a non-negative integer.")
+        parsed[conversation_id] = seq
+    for batch in await database_sync_to_async(_resync_batches)(consumer.scope["user"], parsed):
+        await consumer.send_json(batch)
+
+
+async def _member_ids(consumer: LiveConsumer, conversation_id: int) -> list[int]:
+    cache = consumer.__dict__.setdefault("chat_members", {})
+    now = time.monotonic()
+    cached = cache.get(conversation_id)
+    if cached and cached[0] > now:
+        return cached[1]
+    try:
+        ids = await database_sync_to_async(chat_selectors.active_member_ids)(
+            user=consumer.scope["user"], conversation_id=conversation_id
+        )
+    except Conversation.DoesNotExist:
+        raise FrameError("not_found", "No such conversation.", conversation=conversation_id) from None
+    cache[conversation_id] = (now + MEMBERS_CACHE_SECONDS, ids)
+    return ids
+
+
+@frame_handler(chat_realtime.FRAME_TYPING)
+async def typing(consumer: LiveConsumer, frame: dict) -> None:
+    """{"type": "typing", "conversation"} → pushed to the other members (not stored, throttled)."""
+    conversation_id = _conversation_id(frame)
+    sent = consumer.__dict__.setdefault("typing_sent", {})
+    now = time.monotonic()
+    if now - sent.get(conversation_id, -TYPING_MIN_INTERVAL_SECONDS) < TYPING_MIN_INTERVAL_SECONDS:
+        return
+    sent[conversation_id] = now
+    others = [uid for uid in await _member_ids(consumer, conversation_id) if uid != consumer.user_id]
+    await chat_realtime.apush_to_users(
+        others, chat_realtime.typing_event(conversation_id=conversation_id, user=consumer.scope["user"])
+    )
+
+
+@frame_handler(chat_realtime.FRAME_READ)
+async def read(consumer: LiveConsumer, frame: dict) -> None:
+    """{"type": "read", "conversation", "seq"}: move my read marker (pushed as "read")."""
+    conversation_id = _conversation_id(frame)
+    seq = frame.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise FrameError("invalid_seq", '"seq" must be a non-negative integer.', conversation=conversation_id)
+    try:
+        await database_sync_to_async(chat_services.mark_read)(
+            user=consumer.scope["user"], conversation_id=conversation_id, seq=seq
+        )
+    except Membership.DoesNotExist:
+        raise FrameError("not_found", "No such conversation.", conversation=conversation_id) from None

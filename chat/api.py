@@ -1,0 +1,397 @@
+"""JSON API of the chat app, under /api/v1/chat/ (see api_urls.py).
+
+Conversations and messages are named by id, people by `public_id`. A conversation or message
+the caller cannot see is 404, exactly like one that does not exist. Refusals carry `detail`
+and a stable `code`: 400 bad input, 403 not allowed, 409 the current state refuses, 429 too fast.
+Sending is idempotent by `client_id`: a retry answers 200 with the stored message (201 when new).
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from chat import realtime, selectors, services
+from chat.models import BODY_MAX_LENGTH, CLIENT_ID_MAX_LENGTH, NAME_MAX_LENGTH, Conversation, Membership, Message
+from chat.services import ChatError
+
+STATUS_BY_CODE = {
+    "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+    "not_allowed": status.HTTP_403_FORBIDDEN,
+    "not_sender": status.HTTP_403_FORBIDDEN,
+    "blocked": status.HTTP_403_FORBIDDEN,
+    "member_limit": status.HTTP_409_CONFLICT,
+    "duplicate_client_id": status.HTTP_409_CONFLICT,
+    "deleted": status.HTTP_409_CONFLICT,
+    "not_a_group": status.HTTP_409_CONFLICT,
+    "inactive": status.HTTP_409_CONFLICT,
+}
+
+
+def refused(error: ChatError) -> Response:
+    return Response(
+        {"detail": error.message, "code": error.code},
+        status=STATUS_BY_CODE.get(error.code, status.HTTP_400_BAD_REQUEST),
+    )
+
+
+# --- Serializers --------------------------------------------------------------------------------
+
+
+class ChatRefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False)
+
+
+class ChatUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The user's id on the live socket.")
+    public_id = serializers.UUIDField()
+    name = serializers.CharField()
+    initials = serializers.CharField()
+
+
+class MessageSerializer(serializers.Serializer):
+    """The same shape as a message on the live socket (chat.realtime.message_payload)."""
+
+    id = serializers.IntegerField()
+    conversation = serializers.IntegerField()
+    seq = serializers.IntegerField(help_text="Position in the conversation: 1, 2, 3… without gaps.")
+    kind = serializers.CharField(help_text='"text", or "system" for membership changes.')
+    sender = ChatUserSerializer(allow_null=True, help_text="null for system messages.")
+    body = serializers.CharField(help_text="Empty once deleted.")
+    client_id = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField()
+
+    def to_representation(self, instance):
+        return realtime.message_payload(instance)
+
+
+class MessagePageSerializer(serializers.Serializer):
+    results = MessageSerializer(many=True)
+    more = serializers.BooleanField(help_text="More messages exist in the direction asked.")
+
+
+class MemberSerializer(serializers.Serializer):
+    user = ChatUserSerializer()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    joined_at = serializers.DateTimeField()
+
+    def to_representation(self, instance):
+        return {
+            "user": realtime.user_payload(instance.user),
+            "role": instance.role,
+            "joined_at": instance.joined_at.isoformat(),
+        }
+
+
+class ConversationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text='"direct" or "group".')
+    title = serializers.CharField(help_text="The group's name, or the other person's name.")
+    other = ChatUserSerializer(allow_null=True, help_text="The other person of a direct conversation.")
+    last_seq = serializers.IntegerField()
+    last_message = MessageSerializer(allow_null=True)
+    last_message_at = serializers.DateTimeField()
+    unread = serializers.IntegerField()
+    last_read_seq = serializers.IntegerField()
+    other_last_read_seq = serializers.IntegerField(help_text='Direct only: for a "Seen" marker.')
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    muted = serializers.BooleanField()
+    archived = serializers.BooleanField()
+    accepted = serializers.BooleanField(help_text="False: a message request waiting for my answer.")
+
+    def to_representation(self, summary: selectors.ConversationSummary):
+        conversation, membership = summary.conversation, summary.membership
+        return {
+            "id": conversation.pk,
+            "kind": conversation.kind,
+            "title": summary.title,
+            "other": realtime.user_payload(summary.other),
+            "last_seq": conversation.last_seq,
+            "last_message": realtime.message_payload(conversation.last_message) if conversation.last_message else None,
+            "last_message_at": conversation.last_message_at.isoformat(),
+            "unread": summary.unread,
+            "last_read_seq": membership.last_read_seq,
+            "other_last_read_seq": summary.other_last_read_seq,
+            "role": membership.role,
+            "muted": membership.muted,
+            "archived": membership.archived,
+            "accepted": membership.accepted,
+        }
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    members = MemberSerializer(many=True, help_text="Groups: the active members.")
+
+    def to_representation(self, summary):
+        data = super().to_representation(summary)
+        data["members"] = [MemberSerializer(m).data for m in summary.members]
+        return data
+
+
+class GroupCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    members = serializers.ListField(child=serializers.UUIDField(), max_length=300, default=list)
+
+
+class DirectOpenSerializer(serializers.Serializer):
+    user = serializers.UUIDField(help_text="The other person's public_id.")
+
+
+class ConversationUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH, required=False, help_text="Groups; owners and admins.")
+    muted = serializers.BooleanField(required=False)
+    archived = serializers.BooleanField(required=False)
+
+
+class SendSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=BODY_MAX_LENGTH, trim_whitespace=False)
+    client_id = serializers.CharField(max_length=CLIENT_ID_MAX_LENGTH, help_text="A UUID made by the client.")
+
+
+class EditSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=BODY_MAX_LENGTH, trim_whitespace=False)
+
+
+class ReadSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(min_value=0)
+
+
+class MembersAddSerializer(serializers.Serializer):
+    users = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=300)
+
+
+class MessagesQuerySerializer(serializers.Serializer):
+    before = serializers.IntegerField(required=False, min_value=1)
+    after = serializers.IntegerField(required=False, min_value=0)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+
+
+REFUSED = OpenApiResponse(ChatRefusalSerializer, description="Refused by a rule; `code` names it.")
+NOT_FOUND = OpenApiResponse(ChatRefusalSerializer, description="No such conversation or message, or not yours.")
+
+
+def _valid(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _people(public_ids) -> list[User]:
+    ids = set(public_ids)
+    people = list(User.objects.filter(public_id__in=ids, is_active=True))
+    if len(people) != len(ids):
+        raise NotFound("No such student.")
+    return people
+
+
+def _person(public_id) -> User:
+    return _people([public_id])[0]
+
+
+class ChatAPIView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, Conversation.DoesNotExist | Membership.DoesNotExist):
+            exc = NotFound("No such conversation.")
+        elif isinstance(exc, Message.DoesNotExist):
+            exc = NotFound("No such message.")
+        elif isinstance(exc, ChatError):
+            return refused(exc)
+        return super().handle_exception(exc)
+
+    def summary(self, pk: int, *, detail: bool = False):
+        summary = selectors.conversation_for(user=self.request.user, conversation_id=pk)
+        serializer = ConversationDetailSerializer if detail else ConversationSerializer
+        return serializer(summary).data
+
+
+# --- Views --------------------------------------------------------------------------------------
+
+
+class ConversationListView(ChatAPIView):
+    @extend_schema(
+        summary="My conversations, most recent activity first",
+        parameters=[
+            OpenApiParameter("archived", OpenApiTypes.BOOL, description="Archived ones instead."),
+            OpenApiParameter("requests", OpenApiTypes.BOOL, description="Message requests instead."),
+        ],
+        responses=ConversationSerializer(many=True),
+    )
+    def get(self, request):
+        flag = lambda name: request.query_params.get(name) in {"1", "true", "yes"}  # noqa: E731
+        rows = selectors.list_conversations_for(user=request.user, archived=flag("archived"), requests=flag("requests"))
+        return Response(ConversationSerializer(rows, many=True).data)
+
+    @extend_schema(
+        summary="Create a group with friends",
+        request=GroupCreateSerializer,
+        responses={201: ConversationDetailSerializer, 400: REFUSED, 404: NOT_FOUND, 409: REFUSED},
+    )
+    def post(self, request):
+        data = _valid(GroupCreateSerializer, request.data)
+        group = services.create_group(owner=request.user, name=data["name"], members=_people(data["members"]))
+        return Response(self.summary(group.pk, detail=True), status=status.HTTP_201_CREATED)
+
+
+class DirectConversationView(ChatAPIView):
+    @extend_schema(
+        summary="Open (or create) the direct conversation with a student",
+        request=DirectOpenSerializer,
+        responses={200: ConversationDetailSerializer, 403: REFUSED, 404: NOT_FOUND},
+    )
+    def post(self, request):
+        data = _valid(DirectOpenSerializer, request.data)
+        conversation = services.open_direct_conversation(user=request.user, other=_person(data["user"]))
+        return Response(self.summary(conversation.pk, detail=True))
+
+
+class ConversationDetailView(ChatAPIView):
+    @extend_schema(
+        summary="One conversation with its members", responses={200: ConversationDetailSerializer, 404: NOT_FOUND}
+    )
+    def get(self, request, pk: int):
+        return Response(self.summary(pk, detail=True))
+
+    @extend_schema(
+        summary="Rename (groups), mute or archive",
+        request=ConversationUpdateSerializer,
+        responses={200: ConversationDetailSerializer, 403: REFUSED, 404: NOT_FOUND},
+    )
+    def patch(self, request, pk: int):
+        data = _valid(ConversationUpdateSerializer, request.data)
+        selectors.conversation_for(user=request.user, conversation_id=pk)
+        if "name" in data:
+            services.rename_group(actor=request.user, conversation_id=pk, name=data["name"])
+        if "muted" in data:
+            services.set_muted(user=request.user, conversation_id=pk, muted=data["muted"])
+        if "archived" in data:
+            services.set_archived(user=request.user, conversation_id=pk, archived=data["archived"])
+        return Response(self.summary(pk, detail=True))
+
+
+class MessagesView(ChatAPIView):
+    @extend_schema(
+        summary="Messages: the newest page, older ones (`before`) or newer ones (`after`)",
+        parameters=[MessagesQuerySerializer],
+        responses={200: MessagePageSerializer, 404: NOT_FOUND},
+    )
+    def get(self, request, pk: int):
+        query = _valid(MessagesQuerySerializer, request.query_params)
+        if "after" in query:
+            page, more = selectors.messages_since(
+                user=request.user, conversation_id=pk, after_seq=query["after"], limit=query["limit"]
+            )
+        else:
+            page, more = selectors.history(
+                user=request.user, conversation_id=pk, before_seq=query.get("before"), limit=query["limit"]
+            )
+        return Response({"results": MessageSerializer(page, many=True).data, "more": more})
+
+    @extend_schema(
+        summary="Send a message (idempotent by client_id)",
+        request=SendSerializer,
+        responses={
+            201: MessageSerializer,
+            200: MessageSerializer,
+            400: REFUSED,
+            403: REFUSED,
+            404: NOT_FOUND,
+            429: REFUSED,
+        },
+    )
+    def post(self, request, pk: int):
+        data = _valid(SendSerializer, request.data)
+        message, created = services.send_message(
+            sender=request.user, conversation_id=pk, body=data["body"], client_id=data["client_id"]
+        )
+        return Response(
+            MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class MessageDetailView(ChatAPIView):
+    @extend_schema(
+        summary="Edit my message",
+        request=EditSerializer,
+        responses={200: MessageSerializer, 403: REFUSED, 404: NOT_FOUND},
+    )
+    def patch(self, request, pk: int):
+        data = _valid(EditSerializer, request.data)
+        return Response(
+            MessageSerializer(services.edit_message(user=request.user, message_id=pk, body=data["body"])).data
+        )
+
+    @extend_schema(
+        summary="Delete my message (a tombstone stays)",
+        responses={200: MessageSerializer, 403: REFUSED, 404: NOT_FOUND},
+    )
+    def delete(self, request, pk: int):
+        return Response(MessageSerializer(services.delete_message(user=request.user, message_id=pk)).data)
+
+
+class ReadView(ChatAPIView):
+    @extend_schema(
+        summary="Mark read up to seq", request=ReadSerializer, responses={200: ConversationSerializer, 404: NOT_FOUND}
+    )
+    def post(self, request, pk: int):
+        data = _valid(ReadSerializer, request.data)
+        services.mark_read(user=request.user, conversation_id=pk, seq=data["seq"])
+        return Response(self.summary(pk))
+
+
+class AcceptRequestView(ChatAPIView):
+    @extend_schema(
+        summary="Accept a message request", request=None, responses={200: ConversationSerializer, 404: NOT_FOUND}
+    )
+    def post(self, request, pk: int):
+        services.accept_message_request(user=request.user, conversation_id=pk)
+        return Response(self.summary(pk))
+
+
+class LeaveView(ChatAPIView):
+    @extend_schema(summary="Leave a group", request=None, responses={204: None, 404: NOT_FOUND, 409: REFUSED})
+    def post(self, request, pk: int):
+        services.leave_group(user=request.user, conversation_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MembersView(ChatAPIView):
+    @extend_schema(summary="Active members", responses={200: MemberSerializer(many=True), 404: NOT_FOUND})
+    def get(self, request, pk: int):
+        summary = selectors.conversation_for(user=request.user, conversation_id=pk)
+        members = summary.members or list(selectors.members_of(conversation=summary.conversation))
+        return Response(MemberSerializer(members, many=True).data)
+
+    @extend_schema(
+        summary="Add friends to a group (owners and admins)",
+        request=MembersAddSerializer,
+        responses={200: MemberSerializer(many=True), 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
+    )
+    def post(self, request, pk: int):
+        data = _valid(MembersAddSerializer, request.data)
+        services.add_members(actor=request.user, conversation_id=pk, users=_people(data["users"]))
+        return self.get(request, pk)
+
+
+class MemberDetailView(ChatAPIView):
+    @extend_schema(summary="Remove a member (owners and admins)", responses={204: None, 403: REFUSED, 404: NOT_FOUND})
+    def delete(self, request, pk: int, public_id):
+        services.remove_member(actor=request.user, conversation_id=pk, user=_person(public_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PromoteView(ChatAPIView):
+    @extend_schema(
+        summary="Make a member an admin", request=None, responses={200: MemberSerializer, 403: REFUSED, 404: NOT_FOUND}
+    )
+    def post(self, request, pk: int, public_id):
+        membership = services.promote_member(actor=request.user, conversation_id=pk, user=_person(public_id))
+        return Response(MemberSerializer(membership).data)

@@ -1,0 +1,23 @@
+"""Included under /api/v1/ by config/urls.py, inside the "api" namespace."""
+
+from django.urls import path
+
+from chat import api
+
+urlpatterns = [
+    path("chat/conversations/", api.ConversationListView.as_view(), name="chat-conversations"),
+    path("chat/conversations/direct/", api.DirectConversationView.as_view(), name="chat-direct"),
+    path("chat/conversations/<int:pk>/", api.ConversationDetailView.as_view(), name="chat-conversation"),
+    path("chat/conversations/<int:pk>/messages/", api.MessagesView.as_view(), name="chat-messages"),
+    path("chat/conversations/<int:pk>/read/", api.ReadView.as_view(), name="chat-read"),
+    path("chat/conversations/<int:pk>/accept/", api.AcceptRequestView.as_view(), name="chat-accept"),
+    path("chat/conversations/<int:pk>/leave/", api.LeaveView.as_view(), name="chat-leave"),
+    path("chat/conversations/<int:pk>/members/", api.MembersView.as_view(), name="chat-members"),
+    path("chat/conversations/<int:pk>/members/<uuid:public_id>/", api.MemberDetailView.as_view(), name="chat-member"),
+    path(
+        "chat/conversations/<int:pk>/members/<uuid:public_id>/promote/",
+        api.PromoteView.as_view(),
+        name="chat-member-promote",
+    ),
+    path("chat/messages/<int:pk>/", api.MessageDetailView.as_view(), name="chat-message"),
+]

@@ -1,0 +1,58 @@
+from django import forms
+
+from chat.models import BODY_MAX_LENGTH, CLIENT_ID_MAX_LENGTH, NAME_MAX_LENGTH
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        max_length=BODY_MAX_LENGTH,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 1, "placeholder": "Write a message…", "autocomplete": "off"}),
+        error_messages={"required": "Write something before sending."},
+    )
+    client_id = forms.CharField(max_length=CLIENT_ID_MAX_LENGTH, widget=forms.HiddenInput)
+
+
+class EditMessageForm(forms.Form):
+    body = forms.CharField(
+        max_length=BODY_MAX_LENGTH, strip=True, widget=forms.Textarea(attrs={"rows": 3}), label="Message"
+    )
+
+
+class FriendsChoiceMixin:
+    def set_friends(self, friends) -> None:
+        self.fields["members"].queryset = friends
+        self.fields["members"].label_from_instance = lambda user: user.get_full_name()
+
+
+class GroupForm(FriendsChoiceMixin, forms.Form):
+    name = forms.CharField(
+        max_length=NAME_MAX_LENGTH, label="Group name", widget=forms.TextInput(attrs={"placeholder": "Study group"})
+    )
+    members = forms.ModelMultipleChoiceField(
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Friends to add",
+        help_text="You can add more later.",
+    )
+
+    def __init__(self, *args, friends, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_friends(friends)
+
+
+class AddMembersForm(FriendsChoiceMixin, forms.Form):
+    members = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple, label="Friends to add")
+
+    def __init__(self, *args, friends, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_friends(friends)
+
+
+class RenameForm(forms.Form):
+    name = forms.CharField(max_length=NAME_MAX_LENGTH, label="Group name")
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(max_length=100, min_length=2, label="Search messages", required=False)

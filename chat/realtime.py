@@ -1,0 +1,110 @@
+"""Chat event types and their JSON shapes, defined once.
+
+Every chat event goes to each member's USER group (notifications.realtime.user_group), so every
+open tab of a member gets it, across daphne processes. Events are hints: the database is the
+queue, and a client that missed one resyncs from it (frame "resync" → "message.batch").
+"""
+
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from notifications import realtime as live
+
+# Server → client event types.
+MESSAGE_NEW = "message.new"
+MESSAGE_ACK = "message.ack"  # to the sending socket only
+MESSAGE_UPDATED = "message.updated"
+MESSAGE_DELETED = "message.deleted"
+MESSAGE_BATCH = "message.batch"  # the answer to a "resync" frame, one per conversation
+CONVERSATION_UPDATED = "conversation.updated"
+TYPING = "typing"
+READ = "read"
+
+# Client → server frame types (chat.consumers registers their handlers).
+FRAME_SEND = "message.send"
+FRAME_RESYNC = "resync"
+FRAME_TYPING = "typing"
+FRAME_READ = "read"
+
+
+def user_payload(user) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.pk, "public_id": str(user.public_id), "name": user.get_full_name(), "initials": user.initials}
+
+
+def message_payload(message) -> dict[str, Any]:
+    """One message as every client sees it (API serializer and socket share this shape)."""
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "seq": message.seq,
+        "kind": message.kind,
+        "sender": user_payload(message.sender) if message.sender_id else None,
+        "body": "" if deleted else message.body,
+        "client_id": message.client_id,
+        "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted": deleted,
+    }
+
+
+def message_new_event(message) -> dict[str, Any]:
+    return {"type": MESSAGE_NEW, "conversation": message.conversation_id, "message": message_payload(message)}
+
+
+def message_ack_event(message) -> dict[str, Any]:
+    return {
+        "type": MESSAGE_ACK,
+        "client_id": message.client_id,
+        "id": message.pk,
+        "seq": message.seq,
+        "conversation": message.conversation_id,
+        "message": message_payload(message),
+    }
+
+
+def message_updated_event(message) -> dict[str, Any]:
+    kind = MESSAGE_DELETED if message.deleted_at is not None else MESSAGE_UPDATED
+    return {"type": kind, "conversation": message.conversation_id, "message": message_payload(message)}
+
+
+def message_batch_event(*, conversation_id: int, messages: list, more: bool) -> dict[str, Any]:
+    return {
+        "type": MESSAGE_BATCH,
+        "conversation": conversation_id,
+        "messages": [message_payload(m) for m in messages],
+        "more": more,
+    }
+
+
+def conversation_updated_event(*, conversation_id: int, reason: str) -> dict[str, Any]:
+    return {"type": CONVERSATION_UPDATED, "conversation": conversation_id, "reason": reason}
+
+
+def typing_event(*, conversation_id: int, user) -> dict[str, Any]:
+    return {"type": TYPING, "conversation": conversation_id, "user": user_payload(user)}
+
+
+def read_event(*, conversation_id: int, user_id: int, seq: int) -> dict[str, Any]:
+    return {"type": READ, "conversation": conversation_id, "user": user_id, "seq": seq}
+
+
+def push_to_users(user_ids, event: dict) -> None:
+    """Push one event to every tab of each user. Call it from transaction.on_commit."""
+    for user_id in user_ids:
+        live.push_to_user(user_id, event)
+
+
+async def apush_to_users(user_ids, event: dict) -> None:
+    """The same, from async code (the live consumer): never raises, like push_to_user."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for user_id in user_ids:
+        try:
+            await layer.group_send(live.user_group(user_id), {"type": live.LIVE_EVENT, "event": event})
+        except Exception:  # noqa: BLE001 - a hint that did not go out costs nothing
+            live.logger.exception("live push to user %s failed", user_id)

@@ -1,0 +1,229 @@
+"""Reads of the chat app, with their joins and access checks decided here.
+
+A conversation the user is not an active member of does not exist for them: every selector
+that takes a conversation id raises `Conversation.DoesNotExist` for it (404 / an error frame).
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+
+from accounts.models import User
+from chat.models import Conversation, Membership, Message
+
+HISTORY_PAGE = 50
+HISTORY_MAX = 200
+SINCE_MAX = 200
+SEARCH_MAX = 50
+CONVERSATIONS_MAX = 100
+
+
+@dataclass
+class ConversationSummary:
+    """One row of the recent-conversations list (and the header of a conversation page)."""
+
+    conversation: Conversation
+    membership: Membership
+    other: User | None = None  # the other person of a direct conversation
+    other_last_read_seq: int = 0
+    members: list[Membership] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.conversation.pk
+
+    @property
+    def title(self) -> str:
+        if self.conversation.is_group:
+            return self.conversation.name
+        return self.other.get_full_name() if self.other else "Conversation"
+
+    @property
+    def unread(self) -> int:
+        # The sender's own marker moves with each message they send: own messages never count.
+        return max(0, self.conversation.last_seq - self.membership.last_read_seq)
+
+    @property
+    def first_unread_seq(self) -> int | None:
+        return self.membership.last_read_seq + 1 if self.unread else None
+
+    @property
+    def last_message(self) -> Message | None:
+        return self.conversation.last_message
+
+    @property
+    def preview(self) -> str:
+        message = self.last_message
+        if message is None:
+            return "No messages yet"
+        if message.deleted_at is not None:
+            return "Message deleted"
+        return message.body[:120]
+
+    @property
+    def preview_sender(self) -> str:
+        message = self.last_message
+        if message is None or message.sender_id is None or message.kind != Message.Kind.TEXT:
+            return ""
+        if message.sender_id == self.membership.user_id:
+            return "You"
+        return message.sender.first_name if message.sender else ""
+
+
+def _my_memberships(user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user, left_at__isnull=True)
+
+
+def list_conversations_for(
+    *, user: User, archived: bool = False, requests: bool = False, limit: int = CONVERSATIONS_MAX
+) -> list[ConversationSummary]:
+    """The user's conversations, most recent activity first, each with preview, unread count,
+    muted/archived state and, for direct ones, the other person. Two queries, whatever the count.
+
+    `requests=True` lists message requests instead: direct conversations a non-friend started
+    that the user has not accepted yet (only those with a message in them).
+    """
+    memberships = _my_memberships(user).select_related(
+        "conversation", "conversation__last_message", "conversation__last_message__sender"
+    )
+    if requests:
+        memberships = memberships.filter(accepted=False, conversation__last_seq__gt=0)
+    else:
+        memberships = memberships.filter(accepted=True, archived=archived)
+    rows = list(memberships.order_by("-conversation__last_message_at", "-conversation_id")[:limit])
+    return _with_others(user, [ConversationSummary(conversation=m.conversation, membership=m) for m in rows])
+
+
+def _with_others(user: User, summaries: list[ConversationSummary]) -> list[ConversationSummary]:
+    direct = {s.conversation.pk: s for s in summaries if s.conversation.is_direct}
+    if direct:
+        others = Membership.objects.filter(conversation_id__in=list(direct)).exclude(user=user).select_related("user")
+        for other in others:
+            direct[other.conversation_id].other = other.user
+            direct[other.conversation_id].other_last_read_seq = other.last_read_seq
+    return summaries
+
+
+def unread_conversations_count(*, user: User) -> int:
+    """How many accepted, unmuted conversations have unread messages (for a badge)."""
+    return (
+        _my_memberships(user).filter(accepted=True, muted=False, conversation__last_seq__gt=F("last_read_seq")).count()
+    )
+
+
+def conversation_for(*, user: User, conversation_id: int) -> ConversationSummary:
+    """One conversation with the user's membership, the other person (direct) and the active
+    members (groups). Raises Conversation.DoesNotExist unless the user is an active member."""
+    membership = (
+        _my_memberships(user)
+        .select_related("conversation", "conversation__last_message", "conversation__last_message__sender")
+        .filter(conversation_id=conversation_id)
+        .first()
+    )
+    if membership is None:
+        raise Conversation.DoesNotExist("No such conversation.")
+    summary = ConversationSummary(conversation=membership.conversation, membership=membership)
+    if summary.conversation.is_direct:
+        _with_others(user, [summary])
+    else:
+        summary.members = list(members_of(conversation=summary.conversation))
+    return summary
+
+
+def members_of(*, conversation: Conversation) -> QuerySet[Membership]:
+    """Active members of a conversation (no access check: call after conversation_for), owner first."""
+    role_order = Case(
+        When(role=Membership.Role.OWNER, then=Value(0)),
+        When(role=Membership.Role.ADMIN, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return (
+        Membership.objects.filter(conversation=conversation, left_at__isnull=True)
+        .select_related("user")
+        .order_by(role_order, "user__first_name", "user__last_name", "pk")
+    )
+
+
+def _require_member(user: User, conversation_id: int) -> None:
+    if not _my_memberships(user).filter(conversation_id=conversation_id).exists():
+        raise Conversation.DoesNotExist("No such conversation.")
+
+
+def _clamp(limit: int, ceiling: int) -> int:
+    return max(1, min(int(limit), ceiling))
+
+
+def history(
+    *, user: User, conversation_id: int, before_seq: int | None = None, limit: int = HISTORY_PAGE
+) -> tuple[list[Message], bool]:
+    """Up to `limit` messages before `before_seq` (the newest when None), oldest first, and
+    whether older ones exist. A backward range scan of the (conversation, seq) unique index."""
+    _require_member(user, conversation_id)
+    limit = _clamp(limit, HISTORY_MAX)
+    messages = Message.objects.filter(conversation_id=conversation_id).select_related("sender")
+    if before_seq is not None:
+        messages = messages.filter(seq__lt=before_seq)
+    page = list(messages.order_by("-seq")[: limit + 1])
+    more = len(page) > limit
+    return list(reversed(page[:limit])), more
+
+
+def messages_since(
+    *, user: User, conversation_id: int, after_seq: int, limit: int = SINCE_MAX
+) -> tuple[list[Message], bool]:
+    """Messages after `after_seq`, oldest first, capped; `more` says the client should ask again."""
+    _require_member(user, conversation_id)
+    limit = _clamp(limit, SINCE_MAX)
+    page = list(
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=max(0, after_seq))
+        .select_related("sender")
+        .order_by("seq")[: limit + 1]
+    )
+    return page[:limit], len(page) > limit
+
+
+def messages_around(
+    *, user: User, conversation_id: int, seq: int, limit: int = HISTORY_PAGE
+) -> tuple[list[Message], bool]:
+    """A page that starts a little before `seq` (for "jump to first unread")."""
+    return history(user=user, conversation_id=conversation_id, before_seq=seq + limit, limit=limit)
+
+
+def search_messages(*, user: User, q: str, limit: int = SEARCH_MAX) -> list[Message]:
+    """Text messages containing `q` in the user's active conversations, newest first."""
+    q = " ".join(q.split())
+    if len(q) < 2:
+        return []
+    mine = _my_memberships(user).values("conversation_id")
+    return list(
+        Message.objects.filter(
+            Q(body__icontains=q), conversation_id__in=mine, kind=Message.Kind.TEXT, deleted_at__isnull=True
+        )
+        .select_related("sender", "conversation")
+        .order_by("-created_at", "-pk")[: _clamp(limit, SEARCH_MAX)]
+    )
+
+
+def active_member_ids(*, user: User, conversation_id: int) -> list[int]:
+    """The active members' ids, if the user is one of them (typing indicators); else DoesNotExist."""
+    ids = list(
+        Membership.objects.filter(conversation_id=conversation_id, left_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    if user.pk not in ids:
+        raise Conversation.DoesNotExist("No such conversation.")
+    return ids
+
+
+def message_for(*, user: User, message_id: int) -> Message:
+    """A message in one of the user's conversations, or Message.DoesNotExist."""
+    message = (
+        Message.objects.select_related("sender")
+        .filter(pk=message_id, conversation_id__in=_my_memberships(user).values("conversation_id"))
+        .first()
+    )
+    if message is None:
+        raise Message.DoesNotExist("No such message.")
+    return message

@@ -1,0 +1,151 @@
+"""What every chat service shares: the refusal type, input rules, access and append helpers."""
+
+import logging
+import re
+from collections.abc import Iterable
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from chat import realtime
+from chat.models import (
+    BODY_MAX_LENGTH,
+    CLIENT_ID_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    Conversation,
+    Membership,
+    Message,
+)
+from social.models import Block, Friendship
+
+logger = logging.getLogger(__name__)
+
+Role = Membership.Role
+CLIENT_ID_RE = re.compile(rf"^[A-Za-z0-9_.:-]{{8,{CLIENT_ID_MAX_LENGTH}}}$")
+MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z][\w.-]{0,60})")
+# Messages per user per window, for every way of sending (the live consumer also keeps its own,
+# stricter token bucket so a flood is refused before it reaches the database).
+DEFAULT_SEND_RATE = (30, 10)  # 30 messages per 10 seconds
+DEFAULT_UNREAD_EMAIL_DELAY_SECONDS = 300
+UNREAD_EMAIL_LOOKBACK = 1000  # seqs; an e-mail summarises, it does not need every message
+
+
+class ChatError(Exception):
+    """A chat rule refused the action. `code` is stable (API, error frames), `message` is for people."""
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def _name(user: User | None) -> str:
+    if user is None:
+        return "Someone"
+    return user.get_full_name() or "A student"
+
+
+def clean_body(body: object) -> str:
+    if not isinstance(body, str):
+        raise ChatError("A message must be text.", code="invalid_body")
+    body = body.strip()
+    if not body:
+        raise ChatError("Write something before sending.", code="empty_body")
+    if len(body) > BODY_MAX_LENGTH:
+        raise ChatError(f"Keep a message to {BODY_MAX_LENGTH} characters or fewer.", code="body_too_long")
+    return body
+
+
+def clean_client_id(client_id: object) -> str:
+    if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+        raise ChatError(
+            f"client_id must be 8 to {CLIENT_ID_MAX_LENGTH} letters, digits or - _ . : (a UUID is ideal).",
+            code="invalid_client_id",
+        )
+    return client_id
+
+
+def clean_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise ChatError("Give the group a name.", code="invalid_name")
+    name = " ".join(name.split())
+    if not name:
+        raise ChatError("Give the group a name.", code="invalid_name")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ChatError(f"Keep the name to {NAME_MAX_LENGTH} characters or fewer.", code="invalid_name")
+    return name
+
+
+def _blocked_either_way(a_id: int, b_id: int) -> bool:
+    return Block.objects.filter(Q(blocker_id=a_id, blocked_id=b_id) | Q(blocker_id=b_id, blocked_id=a_id)).exists()
+
+
+def _are_friends(a_id: int, b_id: int) -> bool:
+    low, high = Friendship.ordered_ids(a_id, b_id)
+    return Friendship.objects.filter(user_low_id=low, user_high_id=high).exists()
+
+
+def _locked_conversation(conversation_id: int) -> Conversation:
+    return Conversation.objects.select_for_update().get(pk=conversation_id)
+
+
+def _active_membership(conversation: Conversation, user: User) -> Membership:
+    """The user's active membership, or Conversation.DoesNotExist: a non-member sees nothing."""
+    membership = Membership.objects.filter(conversation=conversation, user=user, left_at__isnull=True).first()
+    if membership is None:
+        raise Conversation.DoesNotExist("No such conversation.")
+    return membership
+
+
+def _manager_membership(conversation: Conversation, user: User) -> Membership:
+    membership = _active_membership(conversation, user)
+    if not conversation.is_group:
+        raise ChatError("Only group conversations have members to manage.", code="not_a_group")
+    if not membership.can_manage:
+        raise ChatError("Only the group's owner and admins can do that.", code="not_allowed")
+    return membership
+
+
+def _active_member_ids(conversation: Conversation) -> list[int]:
+    return list(
+        Membership.objects.filter(conversation=conversation, left_at__isnull=True).values_list("user_id", flat=True)
+    )
+
+
+def _conversation_url(conversation_id: int) -> str:
+    return reverse("chat:conversation", args=[conversation_id])
+
+
+def _append(conversation: Conversation, *, sender: User | None, kind: str, body: str, client_id=None) -> Message:
+    """Store the next message of a LOCKED conversation and move the conversation's head."""
+    seq = conversation.last_seq + 1
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=conversation, seq=seq, sender=sender, kind=kind, body=body, client_id=client_id, created_at=now
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message=message, last_message_at=now)
+    conversation.last_seq, conversation.last_message, conversation.last_message_at = seq, message, now
+    # A conversation someone archived comes back when it has news.
+    Membership.objects.filter(conversation=conversation, archived=True, left_at__isnull=True).update(archived=False)
+    return message
+
+
+def _push_after_commit(user_ids: Iterable[int], event: dict) -> None:
+    transaction.on_commit(partial(realtime.push_to_users, list(user_ids), event))
+
+
+def _system_message(conversation: Conversation, text: str, *, extra_recipients: Iterable[int] = ()) -> Message:
+    message = _append(conversation, sender=None, kind=Message.Kind.SYSTEM, body=text)
+    recipients = set(_active_member_ids(conversation)) | set(extra_recipients)
+    _push_after_commit(recipients, realtime.message_new_event(message))
+    _push_after_commit(
+        recipients, realtime.conversation_updated_event(conversation_id=conversation.pk, reason="members")
+    )
+    return message

@@ -1,0 +1,31 @@
+"""HTML pages of the chat app; config/urls.py includes them at /chat/ (namespace "chat")."""
+
+from django.urls import path
+
+from chat import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("", views.conversation_list, name="list"),
+    path("requests/", views.message_requests, name="requests"),
+    path("archived/", views.archived, name="archived"),
+    path("search/", views.search, name="search"),
+    path("new/", views.new_group, name="new_group"),
+    path("with/<uuid:public_id>/", views.direct, name="direct"),
+    path("<int:pk>/", views.conversation, name="conversation"),
+    path("<int:pk>/messages/", views.messages_fragment, name="messages"),
+    path("<int:pk>/send/", views.send, name="send"),
+    path("<int:pk>/messages/<int:message_id>/edit/", views.edit_message, name="edit_message"),
+    path("<int:pk>/messages/<int:message_id>/delete/", views.delete_message, name="delete_message"),
+    path("<int:pk>/settings/", views.group_settings, name="settings"),
+    path("<int:pk>/rename/", views.rename, name="rename"),
+    path("<int:pk>/members/add/", views.add_members, name="add_members"),
+    path("<int:pk>/members/<uuid:public_id>/remove/", views.remove_member, name="remove_member"),
+    path("<int:pk>/members/<uuid:public_id>/promote/", views.promote, name="promote"),
+    path("<int:pk>/leave/", views.leave, name="leave"),
+    path("<int:pk>/mute/", views.mute, name="mute"),
+    path("<int:pk>/archive/", views.archive, name="archive"),
+    path("<int:pk>/accept/", views.accept_request, name="accept"),
+    path("<int:pk>/decline/", views.decline_request, name="decline"),
+]

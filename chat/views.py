@@ -1,0 +1,376 @@
+"""The chat pages: conversation list, a conversation, groups, message requests, search.
+
+Adapters: parse, call one service or selector, render or redirect. Every action is a plain
+POST form that works without JavaScript; with JavaScript the conversation page sends over the
+live socket instead (static/js/chat.js). Someone else's conversation or message is a 404.
+"""
+
+import uuid
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chat import selectors, services
+from chat.forms import AddMembersForm, EditMessageForm, GroupForm, MessageForm, RenameForm, SearchForm
+from chat.models import Conversation, Membership, Message
+from chat.services import ChatError
+from social import selectors as social_selectors
+
+
+def chat_view(view):
+    """Login required; what the user cannot see is a 404, never a 500."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except (Conversation.DoesNotExist, Membership.DoesNotExist, Message.DoesNotExist):
+            raise Http404("No such conversation.") from None
+
+    return wrapper
+
+
+def _to_conversation(pk: int) -> HttpResponse:
+    return redirect("chat:conversation", pk=pk)
+
+
+def _refused(request: HttpRequest, error: ChatError, pk: int | None = None) -> HttpResponse:
+    messages.error(request, error.message)
+    return _to_conversation(pk) if pk else redirect("chat:list")
+
+
+def _seq(value: str | None) -> int | None:
+    try:
+        number = int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+    return number if number is None or number >= 0 else None
+
+
+def _person_or_404(public_id):
+    person = social_selectors.active_person(public_id=public_id)
+    if person is None:
+        raise Http404("No such student.")
+    return person
+
+
+# --- Lists ------------------------------------------------------------------------------------
+
+
+def _list_page(request: HttpRequest, *, tab: str, rows) -> HttpResponse:
+    context = {
+        "tab": tab,
+        "rows": rows,
+        "request_count": len(selectors.list_conversations_for(user=request.user, requests=True))
+        if tab != "requests"
+        else len(rows),
+    }
+    return render(request, "chat/list.html", context)
+
+
+@chat_view
+@require_GET
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    return _list_page(request, tab="chats", rows=selectors.list_conversations_for(user=request.user))
+
+
+@chat_view
+@require_GET
+def message_requests(request: HttpRequest) -> HttpResponse:
+    return _list_page(request, tab="requests", rows=selectors.list_conversations_for(user=request.user, requests=True))
+
+
+@chat_view
+@require_GET
+def archived(request: HttpRequest) -> HttpResponse:
+    return _list_page(request, tab="archived", rows=selectors.list_conversations_for(user=request.user, archived=True))
+
+
+@chat_view
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    results = []
+    if form.is_bound and form.is_valid():
+        results = selectors.search_messages(user=request.user, q=form.cleaned_data["q"])
+    return render(request, "chat/search.html", {"form": form, "results": results}, status=400 if form.errors else 200)
+
+
+# --- Opening conversations -------------------------------------------------------------------
+
+
+@chat_view
+@require_http_methods(["GET", "POST"])
+def direct(request: HttpRequest, public_id) -> HttpResponse:
+    """The "Message" button of a profile: open (or create) the direct conversation, go there."""
+    other = _person_or_404(public_id)
+    try:
+        conversation = services.open_direct_conversation(user=request.user, other=other)
+    except ChatError as error:
+        messages.error(request, error.message)
+        return redirect(other.get_absolute_url())
+    return _to_conversation(conversation.pk)
+
+
+@chat_view
+@require_http_methods(["GET", "POST"])
+def new_group(request: HttpRequest) -> HttpResponse:
+    friends = social_selectors.friends_of(user=request.user)
+    form = GroupForm(request.POST or None, friends=friends)
+    if request.method == "POST" and form.is_valid():
+        try:
+            conversation = services.create_group(
+                owner=request.user, name=form.cleaned_data["name"], members=list(form.cleaned_data["members"])
+            )
+        except ChatError as error:
+            form.add_error(None, error.message)
+        else:
+            return _to_conversation(conversation.pk)
+    status = 400 if form.errors else 200
+    return render(request, "chat/new_group.html", {"form": form, "has_friends": friends.exists()}, status=status)
+
+
+# --- A conversation --------------------------------------------------------------------------
+
+
+def _composer(conversation_id: int, data=None) -> MessageForm:
+    return MessageForm(data, initial={"client_id": uuid.uuid4().hex}, auto_id=f"c{conversation_id}-%s")
+
+
+@chat_view
+@require_GET
+def conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    return _conversation_page(request, pk)
+
+
+def _conversation_page(
+    request: HttpRequest, pk: int, form: MessageForm | None = None, status: int = 200
+) -> HttpResponse:
+    summary = selectors.conversation_for(user=request.user, conversation_id=pk)
+    first_unread = summary.first_unread_seq
+    if first_unread and summary.unread > selectors.HISTORY_PAGE:
+        page, more = selectors.messages_around(user=request.user, conversation_id=pk, seq=first_unread)
+    else:
+        page, more = selectors.history(
+            user=request.user, conversation_id=pk, before_seq=_seq(request.GET.get("before"))
+        )
+    if summary.conversation.last_seq and request.GET.get("before") is None:
+        # Opening the conversation reads it (without JavaScript too); the page still marks
+        # where the unread messages began.
+        services.mark_read(user=request.user, conversation_id=pk, seq=summary.conversation.last_seq)
+    context = {
+        "summary": summary,
+        "conversation": summary.conversation,
+        "page": page,
+        "more": more,
+        "newer": bool(page) and page[-1].seq < summary.conversation.last_seq,
+        "first_unread": first_unread,
+        "is_group": summary.conversation.is_group,
+        "form": form or _composer(pk),
+    }
+    return render(request, "chat/conversation.html", context, status=status)
+
+
+@chat_view
+@require_GET
+def messages_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+    """Older messages (`?before=seq`) or newer ones (`?after=seq`) as list items, for scrolling."""
+    summary = selectors.conversation_for(user=request.user, conversation_id=pk)
+    after = _seq(request.GET.get("after"))
+    if after is not None:
+        page, more = selectors.messages_since(user=request.user, conversation_id=pk, after_seq=after, limit=50)
+    else:
+        before = _seq(request.GET.get("before"))
+        page, more = selectors.history(user=request.user, conversation_id=pk, before_seq=before)
+    context = {
+        "page": page,
+        "more": more,
+        "is_group": summary.conversation.is_group,
+        "direction": "after" if after is not None else "before",
+    }
+    return render(request, "chat/_messages.html", context)
+
+
+@chat_view
+@require_POST
+def send(request: HttpRequest, pk: int) -> HttpResponse:
+    """The composer without JavaScript. The hidden client_id makes a resubmitted form harmless."""
+    form = _composer(pk, request.POST)
+    if not form.is_valid():
+        return _conversation_page(request, pk, form=form, status=400)
+    try:
+        services.send_message(
+            sender=request.user,
+            conversation_id=pk,
+            body=form.cleaned_data["body"],
+            client_id=form.cleaned_data["client_id"],
+        )
+    except ChatError as error:
+        form.add_error("body" if "body" in error.code else None, error.message)
+        return _conversation_page(request, pk, form=form, status=429 if error.code == "rate_limited" else 400)
+    return redirect(reverse("chat:conversation", args=[pk]) + "#composer")
+
+
+@chat_view
+@require_http_methods(["GET", "POST"])
+def edit_message(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    message = selectors.message_for(user=request.user, message_id=message_id)
+    if message.conversation_id != pk:
+        raise Http404("No such message.")
+    form = EditMessageForm(request.POST or None, initial={"body": message.body})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.edit_message(user=request.user, message_id=message_id, body=form.cleaned_data["body"])
+        except ChatError as error:
+            form.add_error(None, error.message)
+        else:
+            return redirect(reverse("chat:conversation", args=[pk]) + f"#m-{message.seq}")
+    elif request.method == "GET" and message.sender_id != request.user.pk:
+        raise Http404("No such message.")
+    return render(
+        request, "chat/edit_message.html", {"form": form, "message": message}, status=400 if form.errors else 200
+    )
+
+
+@chat_view
+@require_POST
+def delete_message(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    message = selectors.message_for(user=request.user, message_id=message_id)
+    if message.conversation_id != pk:
+        raise Http404("No such message.")
+    try:
+        services.delete_message(user=request.user, message_id=message_id)
+    except ChatError as error:
+        return _refused(request, error, pk)
+    return redirect(reverse("chat:conversation", args=[pk]) + f"#m-{message.seq}")
+
+
+# --- Group settings and membership actions ---------------------------------------------------
+
+
+@chat_view
+@require_GET
+def group_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    summary = selectors.conversation_for(user=request.user, conversation_id=pk)
+    if not summary.conversation.is_group:
+        raise Http404("Direct conversations have no settings page.")
+    member_ids = {m.user_id for m in summary.members}
+    addable = social_selectors.friends_of(user=request.user).exclude(pk__in=member_ids)
+    context = {
+        "summary": summary,
+        "conversation": summary.conversation,
+        "rename_form": RenameForm(initial={"name": summary.conversation.name}),
+        "add_form": AddMembersForm(friends=addable),
+        "can_manage": summary.membership.can_manage,
+    }
+    return render(request, "chat/settings.html", context)
+
+
+def _settings_action(request: HttpRequest, pk: int, action, done: str) -> HttpResponse:
+    try:
+        action()
+    except ChatError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done)
+    return redirect("chat:settings", pk=pk)
+
+
+@chat_view
+@require_POST
+def rename(request: HttpRequest, pk: int) -> HttpResponse:
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the group a name of at most 80 characters.")
+        return redirect("chat:settings", pk=pk)
+    name = form.cleaned_data["name"]
+    return _settings_action(
+        request, pk, lambda: services.rename_group(actor=request.user, conversation_id=pk, name=name), "Group renamed."
+    )
+
+
+@chat_view
+@require_POST
+def add_members(request: HttpRequest, pk: int) -> HttpResponse:
+    form = AddMembersForm(request.POST, friends=social_selectors.friends_of(user=request.user))
+    if not form.is_valid():
+        messages.error(request, "Choose at least one of your friends.")
+        return redirect("chat:settings", pk=pk)
+    users = list(form.cleaned_data["members"])
+    return _settings_action(
+        request, pk, lambda: services.add_members(actor=request.user, conversation_id=pk, users=users), "Members added."
+    )
+
+
+@chat_view
+@require_POST
+def remove_member(request: HttpRequest, pk: int, public_id) -> HttpResponse:
+    person = _person_or_404(public_id)
+    return _settings_action(
+        request,
+        pk,
+        lambda: services.remove_member(actor=request.user, conversation_id=pk, user=person),
+        f"{person.get_full_name()} was removed.",
+    )
+
+
+@chat_view
+@require_POST
+def promote(request: HttpRequest, pk: int, public_id) -> HttpResponse:
+    person = _person_or_404(public_id)
+    return _settings_action(
+        request,
+        pk,
+        lambda: services.promote_member(actor=request.user, conversation_id=pk, user=person),
+        f"{person.get_full_name()} is an admin now.",
+    )
+
+
+@chat_view
+@require_POST
+def leave(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.leave_group(user=request.user, conversation_id=pk)
+    except ChatError as error:
+        return _refused(request, error, pk)
+    messages.success(request, "You left the group.")
+    return redirect("chat:list")
+
+
+@chat_view
+@require_POST
+def mute(request: HttpRequest, pk: int) -> HttpResponse:
+    muted = request.POST.get("muted") == "1"
+    services.set_muted(user=request.user, conversation_id=pk, muted=muted)
+    messages.success(request, "Conversation muted." if muted else "Conversation unmuted.")
+    return _to_conversation(pk)
+
+
+@chat_view
+@require_POST
+def archive(request: HttpRequest, pk: int) -> HttpResponse:
+    archived_now = request.POST.get("archived") == "1"
+    services.set_archived(user=request.user, conversation_id=pk, archived=archived_now)
+    messages.success(request, "Conversation archived." if archived_now else "Conversation moved back to your chats.")
+    return redirect("chat:list")
+
+
+@chat_view
+@require_POST
+def accept_request(request: HttpRequest, pk: int) -> HttpResponse:
+    services.accept_message_request(user=request.user, conversation_id=pk)
+    return _to_conversation(pk)
+
+
+@chat_view
+@require_POST
+def decline_request(request: HttpRequest, pk: int) -> HttpResponse:
+    services.decline_message_request(user=request.user, conversation_id=pk)
+    messages.success(request, "Message request declined.")
+    return redirect("chat:requests")
