@@ -1,0 +1,396 @@
+"""JSON API of the help desk, under /api/v1/help/ (see api_urls.py).
+
+Requests and documents are named by their UUIDs. What the caller may not see is 404, as for an
+id that does not exist. Errors are JSON with `detail` (plus `errors` per field for bad input,
+`code` for a refusal): 400 bad input, 404 not yours or unknown, 409 when the current state
+refuses the action (taken by another expert, illegal transition, cap reached, rated already).
+"""
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.utils.text import get_valid_filename
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from experts import selectors as expert_selectors
+from helpdesk import documents, selectors, services
+from helpdesk.models import (
+    DESCRIPTION_MAX_LENGTH,
+    FEEDBACK_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
+    PREFERRED_TIMES_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    HelpDocument,
+    HelpRequest,
+    HelpRequestEvent,
+)
+
+CONFLICT_CODES = {"illegal_transition", "not_open", "cap_reached", "not_completed", "already_rated", "meeting_state"}
+
+
+# --- serializers ---------------------------------------------------------------------------
+
+
+class HelpDetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class HelpRefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False)
+
+
+class HelpValidationErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+BAD_REQUEST = OpenApiResponse(HelpValidationErrorSerializer, description="Invalid input; `errors` lists it by field.")
+NOT_FOUND = OpenApiResponse(HelpDetailSerializer, description="No such request, or not yours to see.")
+CONFLICT = OpenApiResponse(HelpRefusalSerializer, description="The current state refuses it; `code` says which rule.")
+
+
+class HelpPersonSerializer(serializers.Serializer):
+    public_id = serializers.UUIDField()
+    full_name = serializers.CharField(source="get_full_name")
+
+
+class HelpCategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class HelpDocumentSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HelpDocument
+        fields = ["id", "original_name", "content_type", "size", "sha256", "created_at", "download_url"]
+
+    def get_download_url(self, document: HelpDocument) -> str:
+        from django.urls import reverse
+
+        return reverse(
+            "api:helpdesk-document", kwargs={"public_id": document.request.public_id, "document_id": document.public_id}
+        )
+
+
+class HelpEventSerializer(serializers.ModelSerializer):
+    actor = HelpPersonSerializer(allow_null=True)
+
+    class Meta:
+        model = HelpRequestEvent
+        fields = ["action", "from_status", "to_status", "note", "actor", "created_at"]
+
+
+class HelpRequestSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    category = HelpCategorySerializer()
+    requester = HelpPersonSerializer()
+    expert = HelpPersonSerializer(allow_null=True)
+
+    class Meta:
+        model = HelpRequest
+        fields = [
+            "id",
+            "title",
+            "description",
+            "preferred_times",
+            "category",
+            "status",
+            "requester",
+            "expert",
+            "accepted_at",
+            "scheduled_start",
+            "scheduled_end",
+            "meeting_state",
+            "meeting_join_url",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class HelpRequestDetailSerializer(HelpRequestSerializer):
+    timeline = serializers.SerializerMethodField()
+    documents = serializers.SerializerMethodField()
+    rating = serializers.SerializerMethodField()
+
+    class Meta(HelpRequestSerializer.Meta):
+        fields = [*HelpRequestSerializer.Meta.fields, "meeting_error", "timeline", "documents", "rating"]
+
+    def get_timeline(self, obj) -> list[dict]:
+        return HelpEventSerializer(selectors.timeline_for(help_request=obj), many=True).data
+
+    def get_documents(self, obj) -> list[dict]:
+        return HelpDocumentSerializer(selectors.documents_for(help_request=obj), many=True).data
+
+    def get_rating(self, obj) -> dict | None:
+        rating = selectors.rating_for(help_request=obj)
+        return None if rating is None else {"stars": rating.stars, "feedback": rating.feedback}
+
+
+class HelpSubmitSerializer(serializers.Serializer):
+    category = serializers.IntegerField()
+    title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH)
+    preferred_times = serializers.CharField(max_length=PREFERRED_TIMES_MAX_LENGTH, required=False, allow_blank=True)
+    files = serializers.ListField(child=serializers.FileField(), required=False, max_length=documents.MAX_FILES)
+
+
+class HelpNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True)
+
+
+class HelpReleaseSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=NOTE_MAX_LENGTH)
+
+
+class HelpScheduleSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class HelpMeetingLinkSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=2000)
+
+
+class HelpRateSerializer(serializers.Serializer):
+    stars = serializers.IntegerField(min_value=1, max_value=5)
+    feedback = serializers.CharField(max_length=FEEDBACK_MAX_LENGTH, required=False, allow_blank=True)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _refusal(error: ValidationError) -> Response:
+    if hasattr(error, "error_dict"):
+        return Response(
+            {"detail": "Please correct the errors below.", "errors": error.message_dict},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    code = next((item.code for item in error.error_list if item.code), "refused")
+    http = status.HTTP_409_CONFLICT if code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
+    return Response({"detail": " ".join(error.messages), "code": code}, status=http)
+
+
+def _detail(request, help_request: HelpRequest, code=status.HTTP_200_OK) -> Response:
+    fresh = selectors.request_detail_for(user=request.user, request_id=help_request.public_id)
+    return Response(HelpRequestDetailSerializer(fresh).data, status=code)
+
+
+REQUEST_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The request's id.")
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+class MyRequestsView(generics.ListAPIView):
+    """GET: my help requests, newest first. POST (multipart): submit one with documents."""
+
+    serializer_class = HelpRequestSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        return selectors.my_requests(user=self.request.user)
+
+    @extend_schema(
+        request={"multipart/form-data": HelpSubmitSerializer},
+        responses={201: HelpRequestDetailSerializer, 400: BAD_REQUEST},
+        summary="Submit a help request",
+    )
+    def post(self, request):
+        files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
+        serializer = HelpSubmitSerializer(data={k: v for k, v in request.data.items() if k != "files"})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            help_request = services.submit_help_request(
+                requester=request.user,
+                category_id=data["category"],
+                title=data["title"],
+                description=data["description"],
+                preferred_times=data.get("preferred_times", ""),
+                files=files,
+            )
+        except ValidationError as error:
+            return _refusal(error)
+        return _detail(request, help_request, status.HTTP_201_CREATED)
+
+
+class RequestDetailView(APIView):
+    @extend_schema(parameters=[REQUEST_ID], responses={200: HelpRequestDetailSerializer, 404: NOT_FOUND})
+    def get(self, request, public_id):
+        try:
+            help_request = selectors.request_detail_for(user=request.user, request_id=public_id)
+        except HelpRequest.DoesNotExist:
+            raise NotFound("No such help request.") from None
+        return Response(HelpRequestDetailSerializer(help_request).data)
+
+
+class _ActionView(APIView):
+    """POST an action on a request; answers the request as it is now."""
+
+    serializer_class: type[serializers.Serializer] | None = None
+
+    def perform(self, request, public_id, data): ...
+
+    def post(self, request, public_id):
+        data = {}
+        if self.serializer_class is not None:
+            serializer = self.serializer_class(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+        try:
+            help_request = self.perform(request, public_id, data)
+        except HelpRequest.DoesNotExist:
+            raise NotFound("No such help request.") from None
+        except ValidationError as error:
+            return _refusal(error)
+        return _detail(request, help_request)
+
+
+def _action_schema(summary: str, request_serializer=None):
+    return extend_schema(
+        summary=summary,
+        parameters=[REQUEST_ID],
+        request=request_serializer,
+        responses={200: HelpRequestDetailSerializer, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT},
+    )
+
+
+class AcceptView(_ActionView):
+    @_action_schema("Accept an open request (experts of its category)")
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+    def perform(self, request, public_id, data):
+        return services.accept_help_request(expert=request.user, request_id=public_id)
+
+
+class ReleaseView(_ActionView):
+    serializer_class = HelpReleaseSerializer
+
+    @_action_schema("Give an accepted request back to the queue", HelpReleaseSerializer)
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+    def perform(self, request, public_id, data):
+        return services.release_help_request(expert=request.user, request_id=public_id, note=data["note"])
+
+
+class ScheduleView(_ActionView):
+    serializer_class = HelpScheduleSerializer
+
+    @_action_schema("Schedule the session (the meeting is created in the background)", HelpScheduleSerializer)
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+    def perform(self, request, public_id, data):
+        return services.schedule_session(
+            expert=request.user, request_id=public_id, start=data["start"], end=data["end"]
+        )
+
+
+class MeetingLinkView(_ActionView):
+    serializer_class = HelpMeetingLinkSerializer
+
+    @_action_schema("Set a meeting link by hand after the meeting could not be created", HelpMeetingLinkSerializer)
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+    def perform(self, request, public_id, data):
+        return services.set_manual_meeting_link(expert=request.user, request_id=public_id, url=data["url"])
+
+
+class CompleteView(_ActionView):
+    @_action_schema("Mark a scheduled session completed")
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+    def perform(self, request, public_id, data):
+        return services.complete_help_request(expert=request.user, request_id=public_id)
+
+
+class CancelView(_ActionView):
+    serializer_class = HelpNoteSerializer
+
+    @_action_schema("Cancel my request", HelpNoteSerializer)
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+    def perform(self, request, public_id, data):
+        return services.cancel_help_request(requester=request.user, request_id=public_id, note=data.get("note", ""))
+
+
+class RateView(_ActionView):
+    serializer_class = HelpRateSerializer
+
+    @_action_schema("Rate a completed session once (1 to 5 stars)", HelpRateSerializer)
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+    def perform(self, request, public_id, data):
+        services.rate_help_request(
+            requester=request.user, request_id=public_id, stars=data["stars"], feedback=data.get("feedback", "")
+        )
+        return selectors.request_detail_for(user=request.user, request_id=public_id)
+
+
+class QueueView(generics.ListAPIView):
+    """Open requests in my approved categories, oldest first (experts only)."""
+
+    serializer_class = HelpRequestSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("category", OpenApiTypes.STR, description="A category slug."),
+            OpenApiParameter("q", OpenApiTypes.STR, description="Words in the title or description."),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        if not expert_selectors.is_verified_expert(user=request.user):
+            raise PermissionDenied("Only verified experts have a queue.")
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.queue_for_expert(
+            expert_user=self.request.user,
+            category_slug=self.request.query_params.get("category") or None,
+            q=(self.request.query_params.get("q") or "")[:120],
+        )
+
+
+class AssignedView(generics.ListAPIView):
+    """Requests I hold or held as an expert."""
+
+    serializer_class = HelpRequestSerializer
+
+    def get_queryset(self):
+        return selectors.expert_requests(expert_user=self.request.user)
+
+
+class DocumentDownloadView(APIView):
+    @extend_schema(
+        parameters=[REQUEST_ID, OpenApiParameter("document_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+        summary="Download a document (attachment, decrypted)",
+    )
+    def get(self, request, public_id, document_id):
+        try:
+            document = selectors.document_for(user=request.user, request_id=public_id, document_id=document_id)
+        except HelpDocument.DoesNotExist:
+            raise NotFound("No such document.") from None
+        response = HttpResponse(documents.read_plaintext(document), content_type=document.content_type)
+        response["Content-Disposition"] = (
+            f'attachment; filename="{get_valid_filename(document.original_name) or "document"}"'
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response

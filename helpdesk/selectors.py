@@ -1,0 +1,147 @@
+"""Reads of the help desk, with their joins and access rules decided here.
+
+Who may see a request (and its timeline and documents): its requester, the expert holding it,
+staff, and — while it is open — every verified expert of its category (to judge it before
+accepting). Anyone else gets HelpRequest.DoesNotExist, exactly as for an unknown id (→ 404).
+"""
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from experts import selectors as expert_selectors
+from experts.models import Category, ExpertProfile
+from helpdesk.models import ACTIVE_STATUSES, HelpDocument, HelpRequest, HelpRequestEvent, HelpRequestStatus, Rating
+from helpdesk.services import _uuid
+
+SEARCH_TERMS_MAX = 5
+
+
+def _document_count():
+    counts = (
+        HelpDocument.objects.filter(request=OuterRef("pk"))
+        .order_by()
+        .values("request")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counts), 0)
+
+
+def expert_categories(*, expert_user) -> QuerySet[Category]:
+    """The active categories the user is an approved expert in (empty for everyone else)."""
+    if not expert_user.is_authenticated or not expert_user.is_active:
+        return Category.objects.none()
+    return Category.objects.filter(
+        is_active=True,
+        experts__user=expert_user,
+        experts__status=ExpertProfile.Status.APPROVED,
+    ).order_by("name")
+
+
+def queue_for_expert(*, expert_user, category_slug: str | None = None, q: str = "") -> QuerySet[HelpRequest]:
+    """Open requests in the expert's approved categories, oldest first (not their own).
+
+    One query for the page whatever its length (requester and category joined, the document
+    count a correlated subquery evaluated only for the page's rows), plus the paginator's count.
+    """
+    categories = expert_categories(expert_user=expert_user)
+    if category_slug:
+        categories = categories.filter(slug=category_slug)
+    queryset = (
+        HelpRequest.objects.filter(status=HelpRequestStatus.OPEN, category__in=categories.values("pk"))
+        .exclude(requester=expert_user)
+        .select_related("category", "requester")
+        .annotate(document_count=_document_count())
+    )
+    for term in (q or "").split()[:SEARCH_TERMS_MAX]:
+        queryset = queryset.filter(Q(title__icontains=term) | Q(description__icontains=term))
+    return queryset.order_by("created_at", "id")
+
+
+def queue_row_for(*, expert_user, request_id) -> HelpRequest:
+    """One open request as a queue row, if it belongs in this expert's queue."""
+    return queue_for_expert(expert_user=expert_user).get(public_id=_uuid(request_id))
+
+
+def my_requests(*, user) -> QuerySet[HelpRequest]:
+    return (
+        HelpRequest.objects.filter(requester=user)
+        .select_related("category", "expert")
+        .annotate(document_count=_document_count())
+        .order_by("-created_at", "-id")
+    )
+
+
+def expert_requests(*, expert_user, active_only: bool = False) -> QuerySet[HelpRequest]:
+    """Requests the expert holds or held, the active ones first, then by session time."""
+    queryset = HelpRequest.objects.filter(expert=expert_user).select_related("category", "requester")
+    if active_only:
+        queryset = queryset.filter(status__in=ACTIVE_STATUSES)
+    return queryset.order_by("-accepted_at", "-id")
+
+
+def can_view(*, user, help_request: HelpRequest) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_staff or user.pk in (help_request.requester_id, help_request.expert_id):
+        return True
+    return help_request.status == HelpRequestStatus.OPEN and expert_selectors.is_verified_expert(
+        user=user, category_id=help_request.category_id
+    )
+
+
+def request_detail_for(*, user, request_id) -> HelpRequest:
+    """The request if the user may see it; HelpRequest.DoesNotExist otherwise."""
+    help_request = HelpRequest.objects.select_related("category", "requester", "expert").get(
+        public_id=_uuid(request_id)
+    )
+    if not can_view(user=user, help_request=help_request):
+        raise HelpRequest.DoesNotExist("No such help request.")
+    return help_request
+
+
+def timeline_for(*, help_request: HelpRequest) -> QuerySet[HelpRequestEvent]:
+    return help_request.events.select_related("actor").order_by("created_at", "id")
+
+
+def documents_for(*, help_request: HelpRequest) -> QuerySet[HelpDocument]:
+    return help_request.documents.order_by("created_at", "id")
+
+
+def rating_for(*, help_request: HelpRequest) -> Rating | None:
+    return Rating.objects.filter(request=help_request).first()
+
+
+def document_for(*, user, request_id, document_id) -> HelpDocument:
+    """A document of a request the user may see; HelpDocument.DoesNotExist otherwise."""
+    try:
+        help_request = request_detail_for(user=user, request_id=request_id)
+        return HelpDocument.objects.select_related("request").get(request=help_request, public_id=_uuid(document_id))
+    except HelpRequest.DoesNotExist:
+        raise HelpDocument.DoesNotExist("No such document.") from None
+
+
+def meeting_page_for(*, user, request_id) -> HelpRequest:
+    """The local meeting page: only the requester and the expert of a request with a meeting."""
+    help_request = HelpRequest.objects.select_related("category", "requester", "expert").get(
+        public_id=_uuid(request_id)
+    )
+    if not user.is_authenticated or user.pk not in (help_request.requester_id, help_request.expert_id):
+        raise HelpRequest.DoesNotExist("No such meeting.")
+    return help_request
+
+
+def recent_feedback(profile, limit: int):
+    """For experts.selectors.set_recent_feedback_provider: newest ratings with feedback."""
+    return [
+        expert_selectors.FeedbackItem(
+            stars=rating.stars,
+            text=rating.feedback,
+            created_at=rating.created_at,
+            requester_first_name=rating.request.requester.first_name,
+        )
+        for rating in Rating.objects.filter(request__expert_id=profile.user_id)
+        .exclude(feedback="")
+        .select_related("request__requester")
+        .order_by("-created_at")[:limit]
+    ]

@@ -1,0 +1,517 @@
+"""Every write of the help desk. Keyword-only, atomic, side effects after commit.
+
+Every status change goes through `_transition()`, which refuses what ALLOWED_TRANSITIONS does
+not allow and appends the HelpRequestEvent. Lookups are scoped to the caller (the requester's
+own request, the assigned expert's request): someone else's id is HelpRequest.DoesNotExist,
+exactly like an id that does not exist. Refusals are ValidationError with a `code`:
+
+    illegal_transition, not_open (taken by someone else), not_verified, cap_reached,
+    own_request, not_completed, already_rated, meeting_state
+
+Meeting creation, its e-mail and reminders are in helpdesk.meeting_services (called by tasks).
+"""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from chat import services as chat_services
+from experts import selectors as expert_selectors
+from experts import services as expert_services
+from experts.models import Category, ExpertProfile
+from helpdesk import documents, realtime
+from helpdesk.models import (
+    ACTIVE_STATUSES,
+    ALLOWED_TRANSITIONS,
+    DESCRIPTION_MAX_LENGTH,
+    FEEDBACK_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
+    PREFERRED_TIMES_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    HelpDocument,
+    HelpRequest,
+    HelpRequestEvent,
+    HelpRequestStatus,
+    MeetingState,
+    Rating,
+)
+from notifications import realtime as live
+from notifications.models import NotificationKind
+from notifications.services import notify
+
+logger = logging.getLogger(__name__)
+
+S = HelpRequestStatus
+A = HelpRequestEvent.Action
+
+MAX_SESSION = timedelta(hours=4)
+MIN_SESSION = timedelta(minutes=10)
+
+_VERBS = {
+    S.ACCEPTED: "accepted",
+    S.SCHEDULED: "scheduled",
+    S.COMPLETED: "completed",
+    S.CANCELLED: "cancelled",
+    S.EXPIRED: "expired",
+    S.OPEN: "released",
+}
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _uuid(request_id) -> uuid.UUID:
+    """A public id from a UUID or its string; anything else is an unknown request."""
+    if isinstance(request_id, uuid.UUID):
+        return request_id
+    try:
+        return uuid.UUID(str(request_id))
+    except (TypeError, ValueError, AttributeError):
+        raise HelpRequest.DoesNotExist("No such help request.") from None
+
+
+def _locked(**lookup) -> HelpRequest:
+    return HelpRequest.objects.select_for_update().select_related("category", "requester").get(**lookup)
+
+
+def _transition(
+    help_request: HelpRequest,
+    *,
+    to: str,
+    actor,
+    action: str,
+    note: str = "",
+    fields: tuple[str, ...] = (),
+) -> HelpRequestEvent:
+    """The only place a status changes: check the map, save, append the timeline entry."""
+    current = help_request.status
+    if to not in ALLOWED_TRANSITIONS[current]:
+        raise ValidationError(
+            f"A {S(current).label.lower()} request cannot be {_VERBS.get(to, to)}.", code="illegal_transition"
+        )
+    help_request.status = to
+    help_request.save(update_fields=["status", "updated_at", *fields])
+    return HelpRequestEvent.objects.create(
+        request=help_request, actor=actor, action=action, from_status=current, to_status=to, note=note
+    )
+
+
+def _record(help_request: HelpRequest, *, actor, action: str, note: str = "") -> HelpRequestEvent:
+    """A timeline entry that changes no status (meeting created, rated, reassigned)."""
+    return HelpRequestEvent.objects.create(
+        request=help_request,
+        actor=actor,
+        action=action,
+        from_status=help_request.status,
+        to_status=help_request.status,
+        note=note,
+    )
+
+
+def _push(user_ids, event: dict) -> None:
+    for user_id in set(user_ids):
+        live.push_to_user(user_id, event)
+
+
+def _eligible_expert_ids(help_request: HelpRequest) -> list[int]:
+    ids = expert_selectors.experts_in_category(category_id=help_request.category_id)
+    return [user_id for user_id in ids if user_id != help_request.requester_id]
+
+
+def _push_queue_on_commit(help_request: HelpRequest, *, added: bool) -> None:
+    event = realtime.queue_added_event(help_request) if added else realtime.queue_removed_event(help_request)
+    recipients = _eligible_expert_ids(help_request)
+    transaction.on_commit(partial(_push, recipients, event))
+
+
+def _push_changed_on_commit(help_request: HelpRequest) -> None:
+    ids = [help_request.requester_id] + ([help_request.expert_id] if help_request.expert_id else [])
+    transaction.on_commit(partial(_push, ids, realtime.request_changed_event(help_request)))
+
+
+def _text(value, *, field: str, limit: int, required: bool, label: str) -> str:
+    text = (value or "").strip() if isinstance(value, str | type(None)) else None
+    if text is None:
+        raise ValidationError({field: f"{label} must be text."})
+    if required and not text:
+        raise ValidationError({field: f"{label} is required."})
+    if len(text) > limit:
+        raise ValidationError({field: f"{label} may be at most {limit} characters (it has {len(text)})."})
+    return text
+
+
+def _expert_profile_id(expert) -> int:
+    profile = expert_selectors.expert_for_user(user=expert)
+    if profile is None:
+        raise ValidationError("You are not an expert.", code="not_verified")
+    return profile.pk
+
+
+# --- submit ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def submit_help_request(
+    *, requester, category_id, title: str, description: str, preferred_times: str = "", files=()
+) -> HelpRequest:
+    """Create an open request with its documents (all or nothing) and tell the category's experts."""
+    title = " ".join(_text(title, field="title", limit=TITLE_MAX_LENGTH, required=True, label="A title").split())
+    description = _text(
+        description, field="description", limit=DESCRIPTION_MAX_LENGTH, required=True, label="A description"
+    )
+    preferred_times = _text(
+        preferred_times, field="preferred_times", limit=PREFERRED_TIMES_MAX_LENGTH, required=False, label="Times"
+    )
+    try:
+        category = Category.objects.get(pk=int(category_id), is_active=True)
+    except (Category.DoesNotExist, TypeError, ValueError):
+        raise ValidationError({"category": "Choose one of the listed categories."}) from None
+    try:
+        checked = documents.check_files(files)
+    except ValidationError as error:
+        raise ValidationError({"files": error.messages}) from None
+
+    help_request = HelpRequest.objects.create(
+        requester=requester,
+        category=category,
+        title=title,
+        description=description,
+        preferred_times=preferred_times,
+    )
+    saved: list[HelpDocument] = []
+    try:
+        for item in checked:
+            document = HelpDocument(
+                request=help_request,
+                original_name=item.name,
+                content_type=item.content_type,
+                size=len(item.data),
+                sha256=item.sha256,
+            )
+            document.file.save("document.bin", ContentFile(documents.encrypt(item.data)), save=False)
+            saved.append(document)
+            document.save()
+    except Exception:
+        for document in saved:  # nothing of a failed submission stays on disk
+            document.file.delete(save=False)
+        raise
+    HelpRequestEvent.objects.create(
+        request=help_request, actor=requester, action=A.SUBMITTED, from_status="", to_status=S.OPEN
+    )
+    _push_queue_on_commit(help_request, added=True)
+    return help_request
+
+
+# --- expert actions ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def accept_help_request(*, expert, request_id) -> HelpRequest:
+    """Take an open request. Two experts at once: the row lock makes exactly one win."""
+    # Lock the expert's profile first: two accepts by the same expert cannot both pass the cap.
+    profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
+    help_request = _locked(public_id=_uuid(request_id))
+    if help_request.requester_id == expert.pk:
+        raise ValidationError("You cannot accept your own help request.", code="own_request")
+    if profile is None or not expert_selectors.is_verified_expert(user=expert, category_id=help_request.category_id):
+        # Not one of the experts who may see it: as if it did not exist (no IDOR oracle).
+        raise HelpRequest.DoesNotExist("No such help request.")
+    if help_request.status != S.OPEN:
+        if help_request.status in ACTIVE_STATUSES:
+            raise ValidationError("Another expert has already accepted this request.", code="not_open")
+        raise ValidationError(f"This request is {help_request.get_status_display().lower()}.", code="not_open")
+    active = HelpRequest.objects.filter(expert=expert, status__in=ACTIVE_STATUSES).count()
+    if active >= profile.max_active_requests:
+        raise ValidationError(
+            f"You already hold {active} active request{'s' if active != 1 else ''}, your limit. "
+            "Complete or release one first.",
+            code="cap_reached",
+        )
+    help_request.expert = expert
+    help_request.accepted_at = timezone.now()
+    _transition(help_request, to=S.ACCEPTED, actor=expert, action=A.ACCEPTED, fields=("expert", "accepted_at"))
+    _open_conversation(expert=expert, requester=help_request.requester)
+    notify(
+        recipient=help_request.requester,
+        kind=NotificationKind.HELP_REQUEST_ACCEPTED,
+        title=f"{expert.get_full_name()} accepted your request “{help_request.title}”",
+        body="They will pick a time for your session from your preferred times or propose another.",
+        url=help_request.get_absolute_url(),
+    )
+    _push_queue_on_commit(help_request, added=False)
+    _push_changed_on_commit(help_request)
+    return help_request
+
+
+def _open_conversation(*, expert, requester) -> None:
+    """Requester and expert can talk at once: the direct conversation, accepted on both sides
+    (the requester asked for help, so this is no stranger's message request). A block or an
+    inactive account leaves the help going without chat."""
+    try:
+        with transaction.atomic():
+            conversation = chat_services.open_direct_conversation(user=expert, other=requester)
+            chat_services.accept_message_request(user=requester, conversation_id=conversation.pk)
+    except (chat_services.ChatError, ObjectDoesNotExist) as error:
+        logger.info("no conversation between expert %s and requester %s: %r", expert.pk, requester.pk, error)
+
+
+def _reset_assignment(help_request: HelpRequest) -> tuple[str, ...]:
+    help_request.expert = None
+    help_request.accepted_at = None
+    help_request.scheduled_start = None
+    help_request.scheduled_end = None
+    help_request.meeting_state = MeetingState.NONE
+    help_request.meeting_join_url = ""
+    help_request.meeting_id = ""
+    help_request.meeting_provider = ""
+    help_request.meeting_error = ""
+    help_request.meeting_email_sent_at = None
+    help_request.reminder_hour_sent_at = None
+    help_request.reminder_minutes_sent_at = None
+    return (
+        "expert",
+        "accepted_at",
+        "scheduled_start",
+        "scheduled_end",
+        "meeting_state",
+        "meeting_join_url",
+        "meeting_id",
+        "meeting_provider",
+        "meeting_error",
+        "meeting_email_sent_at",
+        "reminder_hour_sent_at",
+        "reminder_minutes_sent_at",
+    )
+
+
+@transaction.atomic
+def release_help_request(*, expert, request_id, note: str) -> HelpRequest:
+    """The expert gives the request back: open again (timeline: "released" with the note)."""
+    note = _text(note, field="note", limit=NOTE_MAX_LENGTH, required=True, label="A note for the requester")
+    help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    if help_request.status not in ACTIVE_STATUSES:
+        raise ValidationError(
+            f"A {help_request.get_status_display().lower()} request cannot be released.", code="illegal_transition"
+        )
+    _transition(
+        help_request, to=S.OPEN, actor=expert, action=A.RELEASED, note=note, fields=_reset_assignment(help_request)
+    )
+    notify(
+        recipient=help_request.requester,
+        kind=NotificationKind.HELP_REQUEST_RELEASED,
+        title=f"Your request “{help_request.title}” is back in the queue",
+        body=f"The expert could not take it after all: {note}",
+        url=help_request.get_absolute_url(),
+    )
+    _push_queue_on_commit(help_request, added=True)
+    _push_changed_on_commit(help_request)
+    return help_request
+
+
+def _parse_moment(value, *, field: str) -> datetime:
+    if isinstance(value, str):
+        from django.utils.dateparse import parse_datetime
+
+        parsed = parse_datetime(value)
+        if parsed is None:
+            raise ValidationError({field: "Enter a date and time."})
+        value = parsed
+    if not isinstance(value, datetime):
+        raise ValidationError({field: "Enter a date and time."})
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+@transaction.atomic
+def schedule_session(*, expert, request_id, start, end) -> HelpRequest:
+    """Fix the session time; the meeting is created by create_meeting_task after commit."""
+    start = _parse_moment(start, field="start")
+    end = _parse_moment(end, field="end")
+    if start <= timezone.now():
+        raise ValidationError({"start": "The session must start in the future."})
+    if end - start < MIN_SESSION:
+        raise ValidationError({"end": "The session must end at least 10 minutes after it starts."})
+    if end - start > MAX_SESSION:
+        raise ValidationError({"end": "A session may last at most 4 hours."})
+    help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    help_request.scheduled_start = start
+    help_request.scheduled_end = end
+    help_request.meeting_state = MeetingState.PENDING
+    help_request.meeting_error = ""
+    when = timezone.localtime(start).strftime("%a %d %b %Y, %H:%M %Z")
+    _transition(
+        help_request,
+        to=S.SCHEDULED,
+        actor=expert,
+        action=A.SCHEDULED,
+        note=f"Session on {when}",
+        fields=("scheduled_start", "scheduled_end", "meeting_state", "meeting_error"),
+    )
+    notify(
+        recipient=help_request.requester,
+        kind=NotificationKind.HELP_REQUEST_SCHEDULED,
+        title=f"Your help session is on {when}",
+        body="The meeting link follows as soon as the meeting is created.",
+        url=help_request.get_absolute_url(),
+    )
+    transaction.on_commit(partial(enqueue_meeting_creation, help_request.pk))
+    _push_changed_on_commit(help_request)
+    return help_request
+
+
+def enqueue_meeting_creation(request_pk: int) -> None:
+    from helpdesk.tasks import create_meeting_task  # tasks import this module
+
+    try:
+        create_meeting_task.delay(request_pk)
+    except Exception:  # the row stays pending: sweep_pending_meetings_task queues it again
+        logger.exception("could not queue meeting creation for help request %s", request_pk)
+
+
+@transaction.atomic
+def set_manual_meeting_link(*, expert, request_id, url: str) -> HelpRequest:
+    """After a failed (or instead of a pending) meeting the expert pastes a link: https only."""
+    from django.core.validators import URLValidator
+
+    url = (url or "").strip()
+    try:
+        if len(url) > 2000:
+            raise ValidationError("too long")
+        URLValidator(schemes=["https"])(url)
+    except ValidationError:
+        raise ValidationError({"url": "Paste a full https:// meeting link."}) from None
+    help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    if help_request.status != S.SCHEDULED or help_request.meeting_state not in (
+        MeetingState.FAILED,
+        MeetingState.MANUAL,
+        MeetingState.PENDING,
+    ):
+        raise ValidationError(
+            "A link can be added only to a scheduled session without a meeting.", code="meeting_state"
+        )
+    help_request.meeting_join_url = url
+    help_request.meeting_state = MeetingState.MANUAL
+    help_request.meeting_provider = "manual"
+    help_request.save(update_fields=["meeting_join_url", "meeting_state", "meeting_provider", "updated_at"])
+    _record(help_request, actor=expert, action=A.MEETING_LINK_SET)
+    notify(
+        recipient=help_request.requester,
+        kind=NotificationKind.HELP_MEETING_READY,
+        title=f"The meeting link for “{help_request.title}” is ready",
+        body=f"Join at {url}",
+        url=help_request.get_absolute_url(),
+    )
+    _push_changed_on_commit(help_request)
+    return help_request
+
+
+@transaction.atomic
+def complete_help_request(*, expert, request_id) -> HelpRequest:
+    help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    _transition(help_request, to=S.COMPLETED, actor=expert, action=A.COMPLETED)
+    expert_services.record_session_completed(expert_profile_id=_expert_profile_id(expert))
+    notify(
+        recipient=help_request.requester,
+        kind=NotificationKind.HELP_REQUEST_COMPLETED,
+        title=f"Your session “{help_request.title}” is complete",
+        body="How did it go? Rate your expert.",
+        url=help_request.get_absolute_url(),
+    )
+    _push_changed_on_commit(help_request)
+    return help_request
+
+
+# --- requester actions ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def cancel_help_request(*, requester, request_id, note: str = "") -> HelpRequest:
+    note = _text(note, field="note", limit=NOTE_MAX_LENGTH, required=False, label="The note")
+    help_request = _locked(public_id=_uuid(request_id), requester=requester)
+    was_open = help_request.status == S.OPEN
+    _transition(help_request, to=S.CANCELLED, actor=requester, action=A.CANCELLED, note=note)
+    if help_request.expert_id:
+        notify(
+            recipient=help_request.expert,
+            kind=NotificationKind.HELP_REQUEST_CANCELLED,
+            title=f"“{help_request.title}” was cancelled by the requester",
+            body=note,
+            url=help_request.get_absolute_url(),
+        )
+    if was_open:
+        _push_queue_on_commit(help_request, added=False)
+    _push_changed_on_commit(help_request)
+    return help_request
+
+
+def _stars(value) -> int:
+    """1 to 5, from an int or a string of digits (a form or JSON); nothing else."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise ValidationError({"stars": "Give 1 to 5 stars."})
+    return value
+
+
+@transaction.atomic
+def rate_help_request(*, requester, request_id, stars, feedback: str = "") -> Rating:
+    """The requester rates a completed request of theirs, once; the expert's aggregate follows."""
+    stars = _stars(stars)
+    feedback = _text(feedback, field="feedback", limit=FEEDBACK_MAX_LENGTH, required=False, label="Feedback")
+    help_request = _locked(public_id=_uuid(request_id), requester=requester)
+    if help_request.status != S.COMPLETED:
+        raise ValidationError("Only a completed session can be rated.", code="not_completed")
+    if Rating.objects.filter(request=help_request).exists():
+        raise ValidationError("You have already rated this session.", code="already_rated")
+    if help_request.expert_id is None:
+        raise ValidationError("This session has no expert to rate any more.", code="not_completed")
+    rating = Rating.objects.create(request=help_request, stars=stars, feedback=feedback)
+    expert_services.record_rating(expert_profile_id=_expert_profile_id(help_request.expert), stars=stars)
+    _record(help_request, actor=requester, action=A.RATED, note=f"{stars} star{'s' if stars != 1 else ''}")
+    notify(
+        recipient=help_request.expert,
+        kind=NotificationKind.HELP_RATING_RECEIVED,
+        title=f"You were rated {stars}/5 for “{help_request.title}”",
+        body=feedback,
+        url=help_request.get_absolute_url(),
+    )
+    _push_changed_on_commit(help_request)
+    return rating
+
+
+# --- beat and back office ----------------------------------------------------------------------
+
+
+def expire_stale_requests(*, older_than: timedelta, now: datetime | None = None, batch: int = 500) -> int:
+    """Open requests nobody accepted within `older_than` expire; each requester is told. Returns how many."""
+    cutoff = (now or timezone.now()) - older_than
+    ids = list(
+        HelpRequest.objects.filter(status=S.OPEN, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    expired = 0
+    for pk in ids:
+        with transaction.atomic():
+            try:
+                help_request = _locked(pk=pk, status=S.OPEN, created_at__lt=cutoff)
+            except HelpRequest.DoesNotExist:  # accepted or cancelled meanwhile
+                continue
+            _transition(help_request, to=S.EXPIRED, actor=None, action=A.EXPIRED, note="Nobody accepted it in time.")
+            notify(
+                recipient=help_request.requester,
+                kind=NotificationKind.HELP_REQUEST_EXPIRED,
+                title=f"Nobody could take “{help_request.title}” in time",
+                body="Your request expired. You can submit it again, perhaps with other times.",
+                url=help_request.get_absolute_url(),
+            )
+            _push_queue_on_commit(help_request, added=False)
+            expired += 1
+    return expired

@@ -1,0 +1,332 @@
+"""The help-desk pages (namespace "helpdesk", mounted at /help/).
+
+Adapters: parse, call one service or selector, render or redirect. Actions are POST forms that
+work without JavaScript (message + redirect to the request page); a refused action shows its
+reason as a message and changes nothing. Requests and documents the user may not see are 404,
+exactly as ids that do not exist.
+"""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.text import get_valid_filename
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from experts import selectors as expert_selectors
+from helpdesk import documents, selectors, services
+from helpdesk.forms import (
+    CancelForm,
+    HelpRequestForm,
+    MeetingLinkForm,
+    QueueFilterForm,
+    RatingForm,
+    ReleaseForm,
+    ScheduleForm,
+)
+from helpdesk.models import HelpDocument, HelpRequest, HelpRequestStatus, MeetingState
+
+PAGE_SIZE = 20
+
+
+def _page(request: HttpRequest, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _visible_or_404(request: HttpRequest, public_id) -> HelpRequest:
+    try:
+        return selectors.request_detail_for(user=request.user, request_id=public_id)
+    except HelpRequest.DoesNotExist:
+        raise Http404("No such help request.") from None
+
+
+def _refused(request: HttpRequest, error: ValidationError) -> None:
+    messages.error(request, " ".join(error.messages))
+
+
+def _to_detail(public_id) -> HttpResponse:
+    return redirect("helpdesk:detail", public_id=public_id)
+
+
+# --- requester pages ------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def my_requests(request: HttpRequest) -> HttpResponse:
+    page_obj = _page(request, selectors.my_requests(user=request.user))
+    return render(request, "helpdesk/my_requests.html", {"page_obj": page_obj})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_request(request: HttpRequest) -> HttpResponse:
+    categories = list(expert_selectors.active_categories())
+    form = HelpRequestForm(request.POST or None, request.FILES or None, categories=categories)
+    if request.method == "POST" and form.is_valid():
+        try:
+            help_request = services.submit_help_request(
+                requester=request.user,
+                category_id=form.cleaned_data["category"],
+                title=form.cleaned_data["title"],
+                description=form.cleaned_data["description"],
+                preferred_times=form.cleaned_data["preferred_times"],
+                files=request.FILES.getlist("files"),
+            )
+        except ValidationError as error:
+            for field, field_errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, field_errors)
+        else:
+            messages.success(request, "Your request is in the queue. Experts in its subject can see it now.")
+            return _to_detail(help_request.public_id)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "helpdesk/new_request.html",
+        {"form": form, "categories": categories, "max_files": documents.MAX_FILES},
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def request_detail(request: HttpRequest, public_id) -> HttpResponse:
+    help_request = _visible_or_404(request, public_id)
+    user = request.user
+    is_requester = user.pk == help_request.requester_id
+    is_expert = user.pk == help_request.expert_id
+    status = help_request.status
+    can_accept = (
+        status == HelpRequestStatus.OPEN
+        and not is_requester
+        and expert_selectors.is_verified_expert(user=user, category_id=help_request.category_id)
+    )
+    rating = selectors.rating_for(help_request=help_request) if status == HelpRequestStatus.COMPLETED else None
+    context = {
+        "help_request": help_request,
+        "timeline": selectors.timeline_for(help_request=help_request),
+        "documents": selectors.documents_for(help_request=help_request),
+        "is_requester": is_requester,
+        "is_expert": is_expert,
+        "can_accept": can_accept,
+        "can_cancel": is_requester
+        and status in (HelpRequestStatus.OPEN, HelpRequestStatus.ACCEPTED, HelpRequestStatus.SCHEDULED),
+        "can_schedule": is_expert and status == HelpRequestStatus.ACCEPTED,
+        "can_release": is_expert and status in (HelpRequestStatus.ACCEPTED, HelpRequestStatus.SCHEDULED),
+        "can_complete": is_expert and status == HelpRequestStatus.SCHEDULED,
+        "can_set_link": is_expert
+        and status == HelpRequestStatus.SCHEDULED
+        and help_request.meeting_state in (MeetingState.FAILED, MeetingState.MANUAL),
+        "can_rate": is_requester and status == HelpRequestStatus.COMPLETED and rating is None,
+        "rating": rating,
+        "schedule_form": ScheduleForm(),
+        "release_form": ReleaseForm(),
+        "cancel_form": CancelForm(),
+        "link_form": MeetingLinkForm(),
+        "rating_form": RatingForm(),
+        "MeetingState": MeetingState,
+    }
+    return render(request, "helpdesk/detail.html", context)
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, public_id) -> HttpResponse:
+    form = CancelForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        services.cancel_help_request(requester=request.user, request_id=public_id, note=note)
+    except HelpRequest.DoesNotExist:
+        raise Http404("No such help request.") from None
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(request, "Your request is cancelled.")
+    return _to_detail(public_id)
+
+
+@login_required
+@require_POST
+def rate(request: HttpRequest, public_id) -> HttpResponse:
+    form = RatingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose 1 to 5 stars (feedback is optional, at most 2,000 characters).")
+        return _to_detail(public_id)
+    try:
+        services.rate_help_request(
+            requester=request.user,
+            request_id=public_id,
+            stars=form.cleaned_data["stars"],
+            feedback=form.cleaned_data["feedback"],
+        )
+    except HelpRequest.DoesNotExist:
+        raise Http404("No such help request.") from None
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(request, "Thank you for rating your session.")
+    return _to_detail(public_id)
+
+
+@login_required
+@require_GET
+def download_document(request: HttpRequest, public_id, document_id) -> HttpResponse:
+    """The plaintext, decrypted on the fly, always as an attachment (never rendered inline)."""
+    try:
+        document = selectors.document_for(user=request.user, request_id=public_id, document_id=document_id)
+    except HelpDocument.DoesNotExist:
+        raise Http404("No such document.") from None
+    response = HttpResponse(documents.read_plaintext(document), content_type=document.content_type)
+    filename = get_valid_filename(document.original_name) or "document"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# --- expert pages ------------------------------------------------------------------------------
+
+
+def _queue_context(request: HttpRequest) -> dict:
+    categories = list(selectors.expert_categories(expert_user=request.user))
+    form = QueueFilterForm(request.GET or None, categories=categories)
+    category_slug, q = None, ""
+    if form.is_valid():
+        category_slug = form.cleaned_data["category"] or None
+        q = form.cleaned_data["q"]
+    queue = selectors.queue_for_expert(expert_user=request.user, category_slug=category_slug, q=q)
+    return {
+        "form": form,
+        "categories": categories,
+        "page_obj": _page(request, queue),
+        "filtered": bool(category_slug or q),
+    }
+
+
+@login_required
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    if not expert_selectors.is_verified_expert(user=request.user):
+        return render(request, "helpdesk/not_an_expert.html", status=403)
+    context = _queue_context(request)
+    if request.headers.get("HX-Request") == "true" and request.GET.get("fragment") == "list":
+        return render(request, "helpdesk/partials/queue_list.html", context)
+    return render(request, "helpdesk/queue.html", context)
+
+
+@login_required
+@require_GET
+def queue_row(request: HttpRequest, public_id) -> HttpResponse:
+    """One row for the live queue (htmx); 404 when it does not belong in this expert's queue."""
+    try:
+        help_request = selectors.queue_row_for(expert_user=request.user, request_id=public_id)
+    except HelpRequest.DoesNotExist:
+        raise Http404("Not in your queue.") from None
+    return render(request, "helpdesk/partials/queue_row.html", {"item": help_request})
+
+
+@login_required
+@require_GET
+def assigned(request: HttpRequest) -> HttpResponse:
+    page_obj = _page(request, selectors.expert_requests(expert_user=request.user))
+    return render(request, "helpdesk/assigned.html", {"page_obj": page_obj})
+
+
+def _expert_action(request: HttpRequest, public_id, action, success: str, **kwargs) -> HttpResponse:
+    try:
+        action(expert=request.user, request_id=public_id, **kwargs)
+    except HelpRequest.DoesNotExist:
+        raise Http404("No such help request.") from None
+    except ValidationError as error:
+        _refused(request, error)
+        if getattr(error, "code", "") == "not_open" or "not_open" in _codes(error):
+            return redirect("helpdesk:queue")
+    else:
+        messages.success(request, success)
+    return _to_detail(public_id)
+
+
+def _codes(error: ValidationError) -> set[str]:
+    return {item.code for item in getattr(error, "error_list", []) if item.code}
+
+
+@login_required
+@require_POST
+def accept(request: HttpRequest, public_id) -> HttpResponse:
+    return _expert_action(
+        request, public_id, services.accept_help_request, "You accepted the request. Pick a time for the session."
+    )
+
+
+@login_required
+@require_POST
+def release(request: HttpRequest, public_id) -> HttpResponse:
+    form = ReleaseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Tell the requester in a few words why you give the request back.")
+        return _to_detail(public_id)
+    return _expert_action(
+        request,
+        public_id,
+        services.release_help_request,
+        "The request is back in the queue.",
+        note=form.cleaned_data["note"],
+    )
+
+
+@login_required
+@require_POST
+def schedule(request: HttpRequest, public_id) -> HttpResponse:
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a date and time, and a duration.")
+        return _to_detail(public_id)
+    start = form.cleaned_data["start"]
+    end = start + timedelta(minutes=form.cleaned_data["duration"])
+    return _expert_action(
+        request,
+        public_id,
+        services.schedule_session,
+        "Session scheduled. The meeting is being created.",
+        start=start,
+        end=end,
+    )
+
+
+@login_required
+@require_POST
+def meeting_link(request: HttpRequest, public_id) -> HttpResponse:
+    form = MeetingLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Paste a full https:// meeting link.")
+        return _to_detail(public_id)
+    return _expert_action(
+        request, public_id, services.set_manual_meeting_link, "Meeting link saved.", url=form.cleaned_data["url"]
+    )
+
+
+@login_required
+@require_POST
+def complete(request: HttpRequest, public_id) -> HttpResponse:
+    return _expert_action(request, public_id, services.complete_help_request, "Marked as completed. Thank you!")
+
+
+@login_required
+@require_GET
+def meet(request: HttpRequest, public_id) -> HttpResponse:
+    """The local provider's meeting room (development): only the requester and the expert."""
+    try:
+        help_request = selectors.meeting_page_for(user=request.user, request_id=public_id)
+    except HelpRequest.DoesNotExist:
+        raise Http404("No such meeting.") from None
+    return render(
+        request,
+        "helpdesk/meet.html",
+        {"help_request": help_request, "detail_url": reverse("helpdesk:detail", args=[public_id])},
+    )
