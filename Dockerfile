@@ -32,9 +32,10 @@ WORKDIR /app
 COPY --chown=lyceum:lyceum . /app
 # Dummy secret and host for this one step only: production settings refuse to start without them.
 RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only-not-a-real-secret DJANGO_ALLOWED_HOSTS=localhost \
+      HELPDESK_DOCUMENT_KEYS=collectstatic-only-not-a-real-key \
       python manage.py collectstatic --noinput \
-    && mkdir -p /app/media /var/lib/lyceum/beat \
-    && chown -R lyceum:lyceum /app/media /app/staticfiles /var/lib/lyceum
+    && mkdir -p /app/media /app/private-media/helpdesk /var/lib/lyceum/beat \
+    && chown -R lyceum:lyceum /app/media /app/private-media /app/staticfiles /var/lib/lyceum
 USER lyceum
 EXPOSE 8000
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

@@ -51,7 +51,8 @@ lint: install
 ## Production-like settings must pass Django's deployment checklist without a warning.
 check-deploy: install
 	$(EMBEDDED) DJANGO_DEBUG=false DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	  DJANGO_ALLOWED_HOSTS=lyceum.example.com EMAIL_URL=smtp+tls://mailer.example.com:587 $(PY) manage.py check --deploy --fail-level WARNING
+	  DJANGO_ALLOWED_HOSTS=lyceum.example.com HELPDESK_DOCUMENT_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+	  EMAIL_URL=smtp+tls://mailer.example.com:587 $(PY) manage.py check --deploy --fail-level WARNING
 
 schema: install
 	$(EMBEDDED) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null

@@ -34,6 +34,8 @@ def _required(name: str, dev_default: str) -> str:
 
 
 SECRET_KEY = _required("DJANGO_SECRET_KEY", "dev-insecure-key-only-for-local-development-0123456789")
+# Old keys still accepted for sessions, reset links and signed values while they age out.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=[] if not DEBUG else ["localhost", "127.0.0.1", "[::1]", "testserver"]
 )
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "notifications.context_processors.unread_notifications",
+                "config.context_processors.navigation",
             ],
         },
     },
@@ -176,6 +179,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-emails": {"task": "notifications.tasks.sweep_pending_emails_task", "schedule": 60.0},
+    "sweep-unread-chat-emails": {"task": "chat.tasks.sweep_unread_emails_task", "schedule": 300.0},
+    "helpdesk-session-reminders": {"task": "helpdesk.tasks.send_session_reminders_task", "schedule": 60.0},
+    "helpdesk-expire-requests": {"task": "helpdesk.tasks.expire_requests_task", "schedule": 900.0},
+    "helpdesk-sweep-meetings": {"task": "helpdesk.tasks.sweep_pending_meetings_task", "schedule": 300.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------
@@ -245,6 +252,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {"HelpRequestStatusEnum": "helpdesk.models.HelpRequestStatus"},
 }
 
 # --- Live socket ----------------------------------------------------------------------
@@ -259,7 +267,7 @@ USE_TZ = True
 
 # --- Files ----------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
@@ -326,6 +334,22 @@ def mailer_from_url(url: str) -> dict:
 
 
 MAILERS = {"default": mailer_from_url(env.str("EMAIL_URL", default="console://"))}
+
+# --- Expert help ----------------------------------------------------------------------
+# Fernet keys for help-request documents: the first encrypts, all decrypt (rotate by putting a
+# new key first and keeping the old ones for as long as documents encrypted with them exist).
+HELPDESK_DOCUMENT_KEYS = env.list("HELPDESK_DOCUMENT_KEYS", default=[])
+if not DEBUG and not HELPDESK_DOCUMENT_KEYS:
+    raise ImproperlyConfigured("HELPDESK_DOCUMENT_KEYS must be set when DJANGO_DEBUG is off.")
+# Local storage only: documents live outside MEDIA_ROOT, served by the permission-checked view.
+HELPDESK_DOCUMENT_ROOT = env.str("HELPDESK_DOCUMENT_ROOT", default=str(BASE_DIR / "private-media" / "helpdesk"))
+HELPDESK_REQUEST_TTL_HOURS = env.int("HELPDESK_REQUEST_TTL_HOURS", default=72)
+
+# --- Chat -----------------------------------------------------------------------------
+# Messages per user: (count, seconds).
+CHAT_SEND_RATE = (env.int("CHAT_SEND_RATE_COUNT", default=30), env.int("CHAT_SEND_RATE_SECONDS", default=10))
+# A member who has not read a message this long after it arrived gets one batched e-mail.
+CHAT_UNREAD_EMAIL_DELAY_SECONDS = env.int("CHAT_UNREAD_EMAIL_DELAY_SECONDS", default=300)
 
 # --- Microsoft Teams (used by helpdesk; placeholders until then) -----------------------
 TEAMS_TENANT_ID = env.str("TEAMS_TENANT_ID", default="")

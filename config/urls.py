@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("notifications.api_urls")),
     path("", include("social.api_urls")),
     path("", include("experts.api_urls")),
+    path("", include("chat.api_urls")),
+    path("", include("helpdesk.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="redoc"),
@@ -23,6 +25,8 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("people/", include("social.urls")),
     path("experts/", include("experts.urls")),
+    path("chat/", include("chat.urls")),
+    path("help/", include("helpdesk.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("admin/", admin.site.urls),
 ]

@@ -179,6 +179,7 @@ PRODUCTION_SERVER = {
     "DJANGO_DEBUG": "false",
     "DJANGO_SECRET_KEY": "x" * 20 + uuid.uuid4().hex + uuid.uuid4().hex,
     "DJANGO_ALLOWED_HOSTS": "lyceum.example.com,127.0.0.1",
+    "HELPDESK_DOCUMENT_KEYS": "r25XTEPUxqCupvNXo-0mluiCl7macd5lruEHRqgmypg=",
     "EMAIL_URL": "smtp://127.0.0.1:25",
 }
 

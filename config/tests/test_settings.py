@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings import mailer_from_url
@@ -25,6 +26,7 @@ PRODUCTION = {
     "DJANGO_DEBUG": "false",
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
     "DJANGO_ALLOWED_HOSTS": "lyceum.example.com",
+    "HELPDESK_DOCUMENT_KEYS": Fernet.generate_key().decode(),
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
 }
 
