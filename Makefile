@@ -22,11 +22,12 @@ install: $(VENV)/.installed
 run: install
 	$(EMBEDDED) $(PY) manage.py migrate --noinput
 	$(EMBEDDED) $(PY) manage.py seed_demo
+	$(EMBEDDED) $(PY) manage.py seed_demo_activity
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
 	$(EMBEDDED) $(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
 
 demo: install
-	$(PY) manage.py migrate --noinput && $(PY) manage.py seed_demo
+	$(PY) manage.py migrate --noinput && $(PY) manage.py seed_demo && $(PY) manage.py seed_demo_activity
 
 ## make test: the whole suite on the embedded default (no database or Redis server needed)
 test: install

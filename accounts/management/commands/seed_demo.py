@@ -170,8 +170,8 @@ class Command(BaseCommand):
         announcement = notification_services.notify(
             recipient=user,
             kind=NotificationKind.SYSTEM,
-            title="Expert help is coming to Lyceum",
-            body="Soon you can ask a verified expert for help and meet them in Microsoft Teams.",
+            title="Stuck? Ask an expert",
+            body="Verified experts answer help requests and meet you in Microsoft Teams: see Get help.",
         )
         notification_services.notify(
             recipient=user,
