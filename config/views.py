@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from chat import selectors as chat_selectors
 from notifications import selectors as notification_selectors
 
 
@@ -18,7 +19,10 @@ def home(request):
     return render(
         request,
         "home.html",
-        {"recent_notifications": notification_selectors.recent_for(user=request.user, limit=5)},
+        {
+            "recent_notifications": notification_selectors.recent_for(user=request.user, limit=5),
+            "recent_chats": chat_selectors.list_conversations_for(user=request.user, limit=4),
+        },
     )
 
 
