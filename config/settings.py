@@ -122,7 +122,13 @@ elif _db["ENGINE"] == "django.db.backends.mysql":
             "isolation_level": "read committed",
         }
     )
-    _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    # One test database per test process (test_<name>_<pid>), so concurrent runs against one
+    # server do not drop each other's database.
+    _db["TEST"] = {
+        "CHARSET": "utf8mb4",
+        "COLLATION": "utf8mb4_unicode_ci",
+        "NAME": env.str("LYCEUM_TEST_DB", default=f"test_{_db['NAME']}_{os.getpid()}"),
+    }
     # Django's docs: "When using ASGI, persistent connections should be disabled." Under daphne
     # each request's sync code runs in a thread of its own, so a kept connection is never
     # reused, only held open. 0 closes it at the end of each request (and each Celery task).
@@ -413,6 +419,23 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# --- Sentry (error monitoring; off unless SENTRY_DSN is set) ------------------------------
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from config.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
+# Seconds a daphne process's live-socket count (admin status page) lives in Redis unrefreshed.
+LIVE_SOCKETS_TTL = env.int("LIVE_SOCKETS_TTL", default=60)
 
 # User.email is unique case-insensitively through the unique generated column email_lower,
 # which Django's check cannot see; the login backend looks addresses up case-insensitively.
