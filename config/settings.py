@@ -143,13 +143,24 @@ _KEY_PREFIX = env.str(
     "REDIS_KEY_PREFIX", default=f"lyceum-test-{os.getpid()}" if "PYTEST_VERSION" in os.environ else "lyceum"
 )
 if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
     CHANNEL_LAYERS = {
         "default": {
             # One publish and one subscribe connection per process: survives a connect burst
-            # of 1,000 sockets, and re-subscribes after a Redis restart.
+            # of 1,000 sockets, and re-subscribes after a Redis restart. The retry matters
+            # after a restart: the first publish otherwise goes out on the dead pooled
+            # connection and is dropped (a repeated publish is harmless: clients dedup by id).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": None,
+                        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.1), 3),
+                    }
+                ],
                 "prefix": _KEY_PREFIX,
             },
         }
