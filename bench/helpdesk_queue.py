@@ -3,12 +3,17 @@
     .venv/bin/python bench/helpdesk_queue.py            # SQLite file $TMPDIR/lyceum-bench-helpdesk.sqlite3
     DATABASE_URL=mysql://root@127.0.0.1:3306/lyceum_bench_helpdesk .venv/bin/python bench/helpdesk_queue.py
 
+(On MySQL/MariaDB create the database once: `CREATE DATABASE lyceum_bench_helpdesk CHARACTER SET
+utf8mb4 COLLATE utf8mb4_unicode_ci`. Never point it at a database you care about: --fresh
+flushes it.)
+
 Builds once (bulk_create; re-runs reuse the data, --fresh rebuilds): 20 categories, 2,000
 requesters, 50,000 requests spread over two years (30% still open, the rest accepted,
 scheduled, completed, cancelled or expired), one document on every third request, and one
 verified expert in 4 categories. Then times what the queue page runs:
 
-- `helpdesk.selectors.queue_for_expert` paginated (the count + one page of 20), per filter;
+- `helpdesk.selectors.queue_page` (what the page calls: the count, one page of 20 ids, those
+  20 rows with their joins), per filter;
 - the whole page through Django's test client (middleware, session, template), per filter;
 
 and prints median and p95 in ms, queries per page, and the EXPLAIN of the page query.
@@ -36,7 +41,6 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.core.paginator import Paginator  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -188,7 +192,7 @@ def measure_selector(label: str, expert: User, repeat: int, page: int = 1, **fil
     for _ in range(repeat):
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
-            page_obj = Paginator(selectors.queue_for_expert(expert_user=expert, **filters), PAGE_SIZE).get_page(page)
+            page_obj = selectors.queue_page(expert_user=expert, page_number=page, per_page=PAGE_SIZE, **filters)
             rows = [(r.pk, r.category.name, r.requester.get_full_name(), r.document_count) for r in page_obj]
             timings.append((time.perf_counter() - started) * 1000)
         counts.append(len(queries))
@@ -231,7 +235,7 @@ def main() -> None:
             )
 
     slug = Category.objects.filter(slug="bench-subject-01").values_list("slug", flat=True).first()
-    print(f"\nqueue_for_expert, count + one page of {PAGE_SIZE} (expert in 4 of {N_CATEGORIES} categories):")
+    print(f"\nqueue_page: count + one page of {PAGE_SIZE} (expert in 4 of {N_CATEGORIES} categories):")
     measure_selector("all my categories, page 1", expert, args.repeat)
     measure_selector("all my categories, page 50", expert, args.repeat, page=50)
     measure_selector("one category", expert, args.repeat, category_slug=slug)
@@ -247,9 +251,9 @@ def main() -> None:
     measure_page("one category", client, args.repeat, {"category": slug})
     measure_page("search 'matrix proof'", client, args.repeat, {"q": "matrix proof"})
 
-    queryset = selectors.queue_for_expert(expert_user=expert)[:PAGE_SIZE]
-    print(f"\nEXPLAIN ({connection.vendor}) — the page query:")
-    for line in queryset.explain().splitlines():
+    queryset = selectors._open_in_queue(expert_user=expert, category_slug=None, q="").values_list("pk", flat=True)
+    print(f"\nEXPLAIN ({connection.vendor}) — the page's id query:")
+    for line in queryset[:PAGE_SIZE].explain().splitlines():
         print("   ", line)
 
 

@@ -100,6 +100,8 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "scheduled_end",
         "meeting_state",
         "meeting_join_url",
+        "meeting_external_id",
+        "schedule_sequence",
         "meeting_id",
         "meeting_provider",
         "meeting_error",

@@ -74,9 +74,13 @@ class HelpDocumentSerializer(serializers.ModelSerializer):
         model = HelpDocument
         fields = ["id", "original_name", "content_type", "size", "sha256", "created_at", "download_url"]
 
-    def get_download_url(self, document: HelpDocument) -> str:
+    def get_download_url(self, document: HelpDocument) -> str | None:
+        """Null for a candidate expert: documents download after accepting (requester, the
+        expert holding the request and staff only)."""
         from django.urls import reverse
 
+        if not self.context.get("can_download"):
+            return None
         return reverse(
             "api:helpdesk-document", kwargs={"public_id": document.request.public_id, "document_id": document.public_id}
         )
@@ -129,7 +133,11 @@ class HelpRequestDetailSerializer(HelpRequestSerializer):
         return HelpEventSerializer(selectors.timeline_for(help_request=obj), many=True).data
 
     def get_documents(self, obj) -> list[dict]:
-        return HelpDocumentSerializer(selectors.documents_for(help_request=obj), many=True).data
+        request = self.context.get("request")
+        allowed = request is not None and selectors.can_download(user=request.user, help_request=obj)
+        return HelpDocumentSerializer(
+            selectors.documents_for(help_request=obj), many=True, context={"can_download": allowed}
+        ).data
 
     def get_rating(self, obj) -> dict | None:
         rating = selectors.rating_for(help_request=obj)
@@ -182,7 +190,7 @@ def _refusal(error: ValidationError) -> Response:
 
 def _detail(request, help_request: HelpRequest, code=status.HTTP_200_OK) -> Response:
     fresh = selectors.request_detail_for(user=request.user, request_id=help_request.public_id)
-    return Response(HelpRequestDetailSerializer(fresh).data, status=code)
+    return Response(HelpRequestDetailSerializer(fresh, context={"request": request}).data, status=code)
 
 
 REQUEST_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The request's id.")
@@ -231,7 +239,7 @@ class RequestDetailView(APIView):
             help_request = selectors.request_detail_for(user=request.user, request_id=public_id)
         except HelpRequest.DoesNotExist:
             raise NotFound("No such help request.") from None
-        return Response(HelpRequestDetailSerializer(help_request).data)
+        return Response(HelpRequestDetailSerializer(help_request, context={"request": request}).data)
 
 
 class _ActionView(APIView):
@@ -294,6 +302,22 @@ class ScheduleView(_ActionView):
 
     def perform(self, request, public_id, data):
         return services.schedule_session(
+            expert=request.user, request_id=public_id, start=data["start"], end=data["end"]
+        )
+
+
+class RescheduleView(_ActionView):
+    serializer_class = HelpScheduleSerializer
+
+    @_action_schema(
+        "Move a scheduled session (a new meeting is created; the requester gets an updated invitation)",
+        HelpScheduleSerializer,
+    )
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+    def perform(self, request, public_id, data):
+        return services.reschedule_session(
             expert=request.user, request_id=public_id, start=data["start"], end=data["end"]
         )
 

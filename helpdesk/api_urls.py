@@ -8,6 +8,7 @@ urlpatterns = [
     path("help/requests/<uuid:public_id>/accept/", api.AcceptView.as_view(), name="helpdesk-accept"),
     path("help/requests/<uuid:public_id>/release/", api.ReleaseView.as_view(), name="helpdesk-release"),
     path("help/requests/<uuid:public_id>/schedule/", api.ScheduleView.as_view(), name="helpdesk-schedule"),
+    path("help/requests/<uuid:public_id>/reschedule/", api.RescheduleView.as_view(), name="helpdesk-reschedule"),
     path("help/requests/<uuid:public_id>/meeting-link/", api.MeetingLinkView.as_view(), name="helpdesk-meeting-link"),
     path("help/requests/<uuid:public_id>/complete/", api.CompleteView.as_view(), name="helpdesk-complete"),
     path("help/requests/<uuid:public_id>/cancel/", api.CancelView.as_view(), name="helpdesk-cancel"),

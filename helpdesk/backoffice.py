@@ -85,6 +85,15 @@ def reassign_help_request(*, staff, request_id, expert) -> HelpRequest:
         title=f"Staff assigned “{help_request.title}” to you",
         url=help_request.get_absolute_url(),
     )
+    notify(
+        recipient=help_request.requester,
+        kind=NotificationKind.HELP_REQUEST_ACCEPTED,
+        title=f"{expert.get_full_name()} is now the expert for “{help_request.title}”",
+        body="Staff assigned your request to another expert."
+        if previous
+        else "Staff assigned your request to an expert. They will pick a time for your session.",
+        url=help_request.get_absolute_url(),
+    )
     if previous:
         notify(
             recipient=previous,

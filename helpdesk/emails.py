@@ -40,6 +40,7 @@ def build_meeting_invitation(help_request: HelpRequest) -> EmailMultiAlternative
         url=help_request.meeting_join_url,
         organizer_email=_organizer_email(),
         attendee_emails=[requester.email] + ([expert.email] if expert else []),
+        sequence=help_request.schedule_sequence,  # same UID: a moved session updates the event
     )
     context = {
         "site_name": settings.SITE_NAME,

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from helpdesk import emails
 from helpdesk.models import HelpRequest, HelpRequestEvent, HelpRequestStatus, MeetingState
-from helpdesk.services import _push_changed_on_commit, _record, enqueue_meeting_creation
+from helpdesk.services import _push_changed_on_commit, _record, enqueue_meeting_creation, notify_in_app_only
 from notifications.models import NotificationKind
 from notifications.services import notify
 
@@ -34,23 +34,44 @@ SWEEP_PENDING_AFTER = timedelta(minutes=5)
 
 
 def pending_meeting(*, request_pk: int) -> HelpRequest | None:
-    """The request if its meeting still has to be created; None makes the task a no-op."""
+    """The request if its meeting still has to be created; None makes the task a no-op.
+
+    Its `meeting_external_id` names this scheduling attempt: the task passes it to the provider
+    and back to record_meeting_created/failed, so an outcome that arrives after the session was
+    moved or released (a new attempt, another id) is ignored."""
     return (
         HelpRequest.objects.select_related("requester", "expert", "category")
-        .filter(pk=request_pk, status=HelpRequestStatus.SCHEDULED, meeting_state=MeetingState.PENDING)
+        .filter(
+            pk=request_pk,
+            status=HelpRequestStatus.SCHEDULED,
+            meeting_state=MeetingState.PENDING,
+            meeting_external_id__isnull=False,
+        )
+        .first()
+    )
+
+
+def _pending_attempt_locked(*, request_pk: int, external_id) -> HelpRequest | None:
+    return (
+        HelpRequest.objects.select_for_update()
+        .select_related("requester", "expert")
+        .filter(
+            pk=request_pk,
+            status=HelpRequestStatus.SCHEDULED,
+            meeting_state=MeetingState.PENDING,
+            meeting_external_id=external_id,
+        )
         .first()
     )
 
 
 @transaction.atomic
-def record_meeting_created(*, request_pk: int, join_url: str, meeting_id: str, provider: str) -> bool:
-    """Store the meeting; True if this call stored it (False: already done or no longer wanted)."""
-    help_request = (
-        HelpRequest.objects.select_for_update()
-        .select_related("requester", "expert")
-        .filter(pk=request_pk, status=HelpRequestStatus.SCHEDULED, meeting_state=MeetingState.PENDING)
-        .first()
-    )
+def record_meeting_created(*, request_pk: int, external_id, join_url: str, meeting_id: str, provider: str) -> bool:
+    """Store the meeting; True if this call stored it (False: already done or no longer wanted).
+
+    The requester is told in the app only: their e-mail for this event is the invitation with
+    the .ics and the join link (send_meeting_email_once), so they get one e-mail, not two."""
+    help_request = _pending_attempt_locked(request_pk=request_pk, external_id=external_id)
     if help_request is None:
         return False
     help_request.meeting_join_url = join_url
@@ -69,27 +90,31 @@ def record_meeting_created(*, request_pk: int, join_url: str, meeting_id: str, p
         ]
     )
     _record(help_request, actor=None, action=A.MEETING_CREATED, note=f"{provider} meeting")
-    for recipient in (help_request.requester, help_request.expert):
+    title = f"The meeting link for “{help_request.title}” is ready"
+    url = help_request.get_absolute_url()
+    notify_in_app_only(
+        recipient=help_request.requester,
+        kind=NotificationKind.HELP_MEETING_READY,
+        title=title,
+        body=f"Join at {join_url}",
+        url=url,
+    )
+    if help_request.expert is not None:
         notify(
-            recipient=recipient,
+            recipient=help_request.expert,
             kind=NotificationKind.HELP_MEETING_READY,
-            title=f"The meeting link for “{help_request.title}” is ready",
+            title=title,
             body=f"Join at {join_url}",
-            url=help_request.get_absolute_url(),
+            url=url,
         )
     _push_changed_on_commit(help_request)
     return True
 
 
 @transaction.atomic
-def record_meeting_failed(*, request_pk: int, error: str) -> bool:
+def record_meeting_failed(*, request_pk: int, external_id, error: str) -> bool:
     """The provider refused for good: failed state, the expert may paste a link; staff are told."""
-    help_request = (
-        HelpRequest.objects.select_for_update()
-        .select_related("requester", "expert")
-        .filter(pk=request_pk, status=HelpRequestStatus.SCHEDULED, meeting_state=MeetingState.PENDING)
-        .first()
-    )
+    help_request = _pending_attempt_locked(request_pk=request_pk, external_id=external_id)
     if help_request is None:
         return False
     help_request.meeting_state = MeetingState.FAILED
@@ -116,14 +141,18 @@ def record_meeting_failed(*, request_pk: int, error: str) -> bool:
 
 
 def send_meeting_email_once(*, request_pk: int) -> bool:
-    """The calendar invitation (.ics) to the requester, at most once per request.
+    """The calendar invitation (.ics) to the requester, at most once per session version
+    (a reschedule or a new link frees the marker and raises the .ics SEQUENCE).
 
     The marker is claimed with a conditional UPDATE before sending, so a retried or duplicated
     task never sends twice; a failed send gives the claim back and raises for the task to retry.
     """
     now = timezone.now()
     claimed = HelpRequest.objects.filter(
-        pk=request_pk, meeting_email_sent_at__isnull=True, meeting_state=MeetingState.CREATED
+        pk=request_pk,
+        meeting_email_sent_at__isnull=True,
+        status=HelpRequestStatus.SCHEDULED,
+        meeting_state__in=(MeetingState.CREATED, MeetingState.MANUAL),
     ).update(meeting_email_sent_at=now)
     if not claimed:
         return False

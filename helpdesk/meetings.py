@@ -1,9 +1,10 @@
 """Online meetings for help sessions: one interface, three providers chosen by a setting.
 
 - ``graph``: Microsoft Teams through Microsoft Graph. An app-only token from msal (client
-  credentials), then ``POST /users/{organizer}/onlineMeetings/createOrGet`` with the help
-  request's UUID as ``externalId``, so a retried task gets the meeting it already created
-  instead of a second one.
+  credentials), then ``POST /users/{organizer}/onlineMeetings/createOrGet`` with the
+  scheduling attempt's UUID (``HelpRequest.meeting_external_id``) as ``externalId``, so a
+  retried task gets the meeting it already created instead of a second one, and a moved
+  session or a new accept after a release (a new attempt) never gets a former meeting.
 - ``local``: development without a tenant; a join page on this site.
 - ``memory``: tests; records calls and can be told to fail.
 
@@ -44,7 +45,7 @@ _PERMANENT_TOKEN_ERRORS = frozenset(
 
 @dataclass(frozen=True)
 class MeetingSpec:
-    external_id: str  # the help request's UUID as str: createOrGet's idempotency key
+    external_id: str  # the scheduling attempt's UUID as str: createOrGet's idempotency key
     subject: str
     start: datetime  # aware
     end: datetime  # aware

@@ -61,9 +61,7 @@ class MeetingState(models.TextChoices):
 
 
 class HelpRequest(models.Model):
-    public_id = models.UUIDField(
-        default=uuid.uuid4, unique=True, editable=False, help_text="Also the meeting's externalId."
-    )
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="help_requests")
     category = models.ForeignKey("experts.Category", on_delete=models.PROTECT, related_name="help_requests")
     title = models.CharField(max_length=TITLE_MAX_LENGTH)
@@ -85,6 +83,13 @@ class HelpRequest(models.Model):
     meeting_id = models.CharField(max_length=500, blank=True)
     meeting_provider = models.CharField(max_length=20, blank=True)
     meeting_error = models.CharField(max_length=500, blank=True)
+    # One per scheduling attempt (schedule, reschedule, or a new accept after a release): the
+    # provider's idempotency key (Graph createOrGet externalId). A retried task reuses it, so it
+    # gets the same meeting; a new attempt gets a new meeting, never a former expert's one.
+    meeting_external_id = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # How many times this request's session was (re)scheduled: the .ics SEQUENCE, so calendars
+    # update the event (same UID) instead of adding a second one. Never goes back.
+    schedule_sequence = models.PositiveIntegerField(default=0, editable=False)
     # Exactly-once markers, claimed with a conditional UPDATE before sending.
     meeting_email_sent_at = models.DateTimeField(null=True, blank=True)
     reminder_hour_sent_at = models.DateTimeField(null=True, blank=True)
@@ -138,6 +143,7 @@ class HelpRequestEvent(models.Model):
         ACCEPTED = "accepted", "Accepted"
         RELEASED = "released", "Released back to the queue"
         SCHEDULED = "scheduled", "Session scheduled"
+        RESCHEDULED = "rescheduled", "Session moved"
         MEETING_CREATED = "meeting_created", "Meeting created"
         MEETING_FAILED = "meeting_failed", "Meeting could not be created"
         MEETING_LINK_SET = "meeting_link_set", "Meeting link added"

@@ -1,10 +1,16 @@
 """Reads of the help desk, with their joins and access rules decided here.
 
-Who may see a request (and its timeline and documents): its requester, the expert holding it,
-staff, and — while it is open — every verified expert of its category (to judge it before
-accepting). Anyone else gets HelpRequest.DoesNotExist, exactly as for an unknown id (→ 404).
+Who may see a request (and its timeline and the list of its documents): its requester, the
+expert holding it, staff, and — while it is open — every verified expert of its category (to
+judge it before accepting). Anyone else gets HelpRequest.DoesNotExist, exactly as for an unknown
+id (→ 404).
+
+Who may download a document: only the requester, the expert holding the request and staff
+(can_download). A candidate expert sees the names, types and sizes, and downloads after
+accepting; an expert who released the request loses access.
 """
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -38,24 +44,41 @@ def expert_categories(*, expert_user) -> QuerySet[Category]:
     ).order_by("name")
 
 
-def queue_for_expert(*, expert_user, category_slug: str | None = None, q: str = "") -> QuerySet[HelpRequest]:
-    """Open requests in the expert's approved categories, oldest first (not their own).
-
-    One query for the page whatever its length (requester and category joined, the document
-    count a correlated subquery evaluated only for the page's rows), plus the paginator's count.
-    """
+def _open_in_queue(*, expert_user, category_slug: str | None, q: str) -> QuerySet[HelpRequest]:
     categories = expert_categories(expert_user=expert_user)
     if category_slug:
         categories = categories.filter(slug=category_slug)
-    queryset = (
-        HelpRequest.objects.filter(status=HelpRequestStatus.OPEN, category__in=categories.values("pk"))
-        .exclude(requester=expert_user)
-        .select_related("category", "requester")
-        .annotate(document_count=_document_count())
+    queryset = HelpRequest.objects.filter(status=HelpRequestStatus.OPEN, category__in=categories.values("pk")).exclude(
+        requester=expert_user
     )
     for term in (q or "").split()[:SEARCH_TERMS_MAX]:
         queryset = queryset.filter(Q(title__icontains=term) | Q(description__icontains=term))
     return queryset.order_by("created_at", "id")
+
+
+def _as_queue_rows(queryset: QuerySet[HelpRequest]) -> QuerySet[HelpRequest]:
+    return queryset.select_related("category", "requester").annotate(document_count=_document_count())
+
+
+def queue_for_expert(*, expert_user, category_slug: str | None = None, q: str = "") -> QuerySet[HelpRequest]:
+    """Open requests in the expert's approved categories, oldest first (not their own), with
+    requester, category and document count: one query (the API paginates it)."""
+    return _as_queue_rows(_open_in_queue(expert_user=expert_user, category_slug=category_slug, q=q))
+
+
+def queue_page(
+    *, expert_user, category_slug: str | None = None, q: str = "", page_number=None, per_page: int = 20
+) -> Page:
+    """One page of the queue, three queries whatever the queue's length: the count, the page's
+    ids (a narrow sort the (status, category, created_at) index serves), then those rows with
+    their joins and document counts. Sorting the full joined rows instead made MariaDB sort
+    wide rows and run the document-count subquery for every open request, not just 20."""
+    ids = _open_in_queue(expert_user=expert_user, category_slug=category_slug, q=q).values_list("pk", flat=True)
+    page = Paginator(ids, per_page).get_page(page_number)
+    wanted = list(page.object_list)
+    rows = {row.pk: row for row in _as_queue_rows(HelpRequest.objects.filter(pk__in=wanted)).order_by()}
+    page.object_list = [rows[pk] for pk in wanted if pk in rows]  # a row taken meanwhile is gone
+    return page
 
 
 def queue_row_for(*, expert_user, request_id) -> HelpRequest:
@@ -90,6 +113,12 @@ def can_view(*, user, help_request: HelpRequest) -> bool:
     )
 
 
+def can_download(*, user, help_request: HelpRequest) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_staff or user.pk in (help_request.requester_id, help_request.expert_id)
+
+
 def request_detail_for(*, user, request_id) -> HelpRequest:
     """The request if the user may see it; HelpRequest.DoesNotExist otherwise."""
     help_request = HelpRequest.objects.select_related("category", "requester", "expert").get(
@@ -113,18 +142,22 @@ def rating_for(*, help_request: HelpRequest) -> Rating | None:
 
 
 def document_for(*, user, request_id, document_id) -> HelpDocument:
-    """A document of a request the user may see; HelpDocument.DoesNotExist otherwise."""
+    """A document the user may download (requester, holding expert, staff);
+    HelpDocument.DoesNotExist otherwise, as for an unknown id."""
     try:
-        help_request = request_detail_for(user=user, request_id=request_id)
+        help_request = HelpRequest.objects.get(public_id=_uuid(request_id))
+        if not can_download(user=user, help_request=help_request):
+            raise HelpDocument.DoesNotExist("No such document.")
         return HelpDocument.objects.select_related("request").get(request=help_request, public_id=_uuid(document_id))
     except HelpRequest.DoesNotExist:
         raise HelpDocument.DoesNotExist("No such document.") from None
 
 
-def meeting_page_for(*, user, request_id) -> HelpRequest:
-    """The local meeting page: only the requester and the expert of a request with a meeting."""
+def meeting_page_for(*, user, meeting_id) -> HelpRequest:
+    """The local provider's meeting page, named by the scheduling attempt's external id (a moved
+    or released session's former link leads nowhere): only the requester and the expert."""
     help_request = HelpRequest.objects.select_related("category", "requester", "expert").get(
-        public_id=_uuid(request_id)
+        meeting_external_id=_uuid(meeting_id), status=HelpRequestStatus.SCHEDULED
     )
     if not user.is_authenticated or user.pk not in (help_request.requester_id, help_request.expert_id):
         raise HelpRequest.DoesNotExist("No such meeting.")

@@ -267,6 +267,7 @@ def _reset_assignment(help_request: HelpRequest) -> tuple[str, ...]:
     help_request.scheduled_start = None
     help_request.scheduled_end = None
     help_request.meeting_state = MeetingState.NONE
+    help_request.meeting_external_id = None
     help_request.meeting_join_url = ""
     help_request.meeting_id = ""
     help_request.meeting_provider = ""
@@ -280,6 +281,7 @@ def _reset_assignment(help_request: HelpRequest) -> tuple[str, ...]:
         "scheduled_start",
         "scheduled_end",
         "meeting_state",
+        "meeting_external_id",
         "meeting_join_url",
         "meeting_id",
         "meeting_provider",
@@ -329,9 +331,7 @@ def _parse_moment(value, *, field: str) -> datetime:
     return value
 
 
-@transaction.atomic
-def schedule_session(*, expert, request_id, start, end) -> HelpRequest:
-    """Fix the session time; the meeting is created by create_meeting_task after commit."""
+def _session_times(start, end) -> tuple[datetime, datetime]:
     start = _parse_moment(start, field="start")
     end = _parse_moment(end, field="end")
     if start <= timezone.now():
@@ -340,19 +340,60 @@ def schedule_session(*, expert, request_id, start, end) -> HelpRequest:
         raise ValidationError({"end": "The session must end at least 10 minutes after it starts."})
     if end - start > MAX_SESSION:
         raise ValidationError({"end": "A session may last at most 4 hours."})
+    return start, end
+
+
+def _when(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%a %d %b %Y, %H:%M %Z")
+
+
+def _new_meeting_attempt(help_request: HelpRequest) -> tuple[str, ...]:
+    """A new scheduling attempt: a new provider idempotency key (so createOrGet makes a new
+    meeting, never returns a former one), pending, and every per-session marker reset."""
+    help_request.meeting_external_id = uuid.uuid4()
+    help_request.schedule_sequence += 1
+    help_request.meeting_state = MeetingState.PENDING
+    help_request.meeting_join_url = ""
+    help_request.meeting_id = ""
+    help_request.meeting_provider = ""
+    help_request.meeting_error = ""
+    help_request.meeting_email_sent_at = None
+    help_request.reminder_hour_sent_at = None
+    help_request.reminder_minutes_sent_at = None
+    return (
+        "meeting_external_id",
+        "schedule_sequence",
+        "meeting_state",
+        "meeting_join_url",
+        "meeting_id",
+        "meeting_provider",
+        "meeting_error",
+        "meeting_email_sent_at",
+        "reminder_hour_sent_at",
+        "reminder_minutes_sent_at",
+    )
+
+
+@transaction.atomic
+def schedule_session(*, expert, request_id, start, end) -> HelpRequest:
+    """Fix the session time; the meeting is created by create_meeting_task after commit."""
+    start, end = _session_times(start, end)
     help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    if help_request.status != S.ACCEPTED:  # a scheduled session is moved with reschedule_session
+        raise ValidationError(
+            f"A {help_request.get_status_display().lower()} request cannot be scheduled.", code="illegal_transition"
+        )
     help_request.scheduled_start = start
     help_request.scheduled_end = end
-    help_request.meeting_state = MeetingState.PENDING
-    help_request.meeting_error = ""
-    when = timezone.localtime(start).strftime("%a %d %b %Y, %H:%M %Z")
+    fields = _new_meeting_attempt(help_request)
+    when = _when(start)
     _transition(
         help_request,
         to=S.SCHEDULED,
         actor=expert,
         action=A.SCHEDULED,
         note=f"Session on {when}",
-        fields=("scheduled_start", "scheduled_end", "meeting_state", "meeting_error"),
+        fields=("scheduled_start", "scheduled_end", *fields),
     )
     notify(
         recipient=help_request.requester,
@@ -366,6 +407,54 @@ def schedule_session(*, expert, request_id, start, end) -> HelpRequest:
     return help_request
 
 
+@transaction.atomic
+def reschedule_session(*, expert, request_id, start, end) -> HelpRequest:
+    """The expert moves a scheduled session. The requester is notified once; the timeline says
+    from when to when; reminders follow the new time (their markers are reset).
+
+    A provider meeting is replaced by a new one (a new externalId: Graph's createOrGet keeps the
+    first meeting's times), then the updated .ics goes out (same UID, higher SEQUENCE). A link
+    the expert pasted stays; only the updated invitation goes out.
+    """
+    start, end = _session_times(start, end)
+    help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    if help_request.status != S.SCHEDULED:
+        raise ValidationError(
+            f"Only a scheduled session can be moved; this request is {help_request.get_status_display().lower()}.",
+            code="illegal_transition",
+        )
+    if (help_request.scheduled_start, help_request.scheduled_end) == (start, end):
+        raise ValidationError({"start": "The session is already at that time."})
+    before = _when(help_request.scheduled_start)
+    help_request.scheduled_start = start
+    help_request.scheduled_end = end
+    if help_request.meeting_state == MeetingState.MANUAL:
+        help_request.schedule_sequence += 1
+        help_request.meeting_email_sent_at = None
+        help_request.reminder_hour_sent_at = None
+        help_request.reminder_minutes_sent_at = None
+        fields = ("schedule_sequence", "meeting_email_sent_at", "reminder_hour_sent_at", "reminder_minutes_sent_at")
+        after_commit = partial(enqueue_meeting_email, help_request.pk)
+        body = "Your meeting link stays the same; an updated calendar invitation follows."
+    else:
+        fields = _new_meeting_attempt(help_request)
+        after_commit = partial(enqueue_meeting_creation, help_request.pk)
+        body = "A new meeting link follows as soon as the meeting is created."
+    help_request.save(update_fields=["scheduled_start", "scheduled_end", "updated_at", *fields])
+    when = _when(start)
+    _record(help_request, actor=expert, action=A.RESCHEDULED, note=f"Moved from {before} to {when}")
+    notify(
+        recipient=help_request.requester,
+        kind=NotificationKind.HELP_REQUEST_SCHEDULED,
+        title=f"Your help session “{help_request.title}” moved to {when}",
+        body=body,
+        url=help_request.get_absolute_url(),
+    )
+    transaction.on_commit(after_commit)
+    _push_changed_on_commit(help_request)
+    return help_request
+
+
 def enqueue_meeting_creation(request_pk: int) -> None:
     from helpdesk.tasks import create_meeting_task  # tasks import this module
 
@@ -373,6 +462,22 @@ def enqueue_meeting_creation(request_pk: int) -> None:
         create_meeting_task.delay(request_pk)
     except Exception:  # the row stays pending: sweep_pending_meetings_task queues it again
         logger.exception("could not queue meeting creation for help request %s", request_pk)
+
+
+def enqueue_meeting_email(request_pk: int) -> None:
+    from helpdesk.tasks import send_meeting_email_task  # tasks import this module
+
+    try:
+        send_meeting_email_task.delay(request_pk)
+    except Exception:  # eager mode: the task asked for a retry; the marker is still free
+        logger.exception("meeting e-mail for help request %s not sent yet", request_pk)
+
+
+def notify_in_app_only(*, recipient, kind, title: str, body: str = "", url: str = ""):
+    """notify() whose e-mail is the help desk's calendar invitation instead: the in-app
+    notification and its live push stay, and the only e-mail for this event is the .ics
+    invitation (helpdesk.emails), sent once per session by its own marker. One e-mail, not two."""
+    return notify(recipient=recipient, kind=kind, title=title, body=body, url=url, email=False)
 
 
 @transaction.atomic
@@ -396,18 +501,35 @@ def set_manual_meeting_link(*, expert, request_id, url: str) -> HelpRequest:
         raise ValidationError(
             "A link can be added only to a scheduled session without a meeting.", code="meeting_state"
         )
+    if help_request.meeting_state == MeetingState.MANUAL and help_request.meeting_join_url == url:
+        return help_request  # the same link again: nothing changes, nobody is told twice
     help_request.meeting_join_url = url
     help_request.meeting_state = MeetingState.MANUAL
     help_request.meeting_provider = "manual"
-    help_request.save(update_fields=["meeting_join_url", "meeting_state", "meeting_provider", "updated_at"])
+    help_request.meeting_error = ""
+    # The invitation goes out (again, with a higher SEQUENCE when the link changes).
+    help_request.meeting_email_sent_at = None
+    help_request.schedule_sequence += 1
+    help_request.save(
+        update_fields=[
+            "meeting_join_url",
+            "meeting_state",
+            "meeting_provider",
+            "meeting_error",
+            "meeting_email_sent_at",
+            "schedule_sequence",
+            "updated_at",
+        ]
+    )
     _record(help_request, actor=expert, action=A.MEETING_LINK_SET)
-    notify(
+    notify_in_app_only(
         recipient=help_request.requester,
         kind=NotificationKind.HELP_MEETING_READY,
         title=f"The meeting link for “{help_request.title}” is ready",
         body=f"Join at {url}",
         url=help_request.get_absolute_url(),
     )
+    transaction.on_commit(partial(enqueue_meeting_email, help_request.pk))
     _push_changed_on_commit(help_request)
     return help_request
 

@@ -30,13 +30,15 @@ def create_meeting_task(self, request_pk: int) -> str:
     """Create (or get) the meeting of a scheduled request and tell both sides. Idempotent:
 
     - not pending any more (created, manual link, failed, released, cancelled) → "noop";
-    - createOrGet with the request's UUID as externalId: a retry gets the same meeting;
+    - createOrGet with this scheduling attempt's id (meeting_external_id) as externalId: a
+      retry gets the same meeting; a reschedule or a new accept is a new attempt, a new id;
     - the invitation e-mail is claimed by a marker, so it goes out once whatever retries.
     """
     help_request = meeting_services.pending_meeting(request_pk=request_pk)
     if help_request is not None:
+        external_id = help_request.meeting_external_id
         spec = MeetingSpec(
-            external_id=str(help_request.public_id),
+            external_id=str(external_id),
             subject=f"Lyceum help: {help_request.title}"[:250],
             start=help_request.scheduled_start,
             end=help_request.scheduled_end,
@@ -47,19 +49,27 @@ def create_meeting_task(self, request_pk: int) -> str:
         try:
             meeting = get_meeting_provider().create_or_get(spec)
         except MeetingPermanentError as exc:
-            meeting_services.record_meeting_failed(request_pk=request_pk, error=str(exc) or type(exc).__name__)
+            meeting_services.record_meeting_failed(
+                request_pk=request_pk, external_id=external_id, error=str(exc) or type(exc).__name__
+            )
             return "failed"
         except MeetingError as exc:
             if self.request.retries >= self.max_retries:
                 meeting_services.record_meeting_failed(
-                    request_pk=request_pk, error=f"Gave up after {self.request.retries + 1} attempts: {exc}"
+                    request_pk=request_pk,
+                    external_id=external_id,
+                    error=f"Gave up after {self.request.retries + 1} attempts: {exc}",
                 )
                 return "failed"
             countdown = exc.retry_after if exc.retry_after is not None else _backoff(self.request.retries)
             logger.warning("meeting for help request %s: transient error, retry in %ss: %s", request_pk, countdown, exc)
             raise self.retry(exc=exc, countdown=countdown) from exc
         meeting_services.record_meeting_created(
-            request_pk=request_pk, join_url=meeting.join_url, meeting_id=meeting.meeting_id, provider=meeting.provider
+            request_pk=request_pk,
+            external_id=external_id,
+            join_url=meeting.join_url,
+            meeting_id=meeting.meeting_id,
+            provider=meeting.provider,
         )
     # Also after a crash between "created" and the e-mail: the marker decides.
     try:

@@ -14,10 +14,11 @@ urlpatterns = [
     path("r/<uuid:public_id>/accept/", views.accept, name="accept"),
     path("r/<uuid:public_id>/release/", views.release, name="release"),
     path("r/<uuid:public_id>/schedule/", views.schedule, name="schedule"),
+    path("r/<uuid:public_id>/reschedule/", views.reschedule, name="reschedule"),
     path("r/<uuid:public_id>/meeting-link/", views.meeting_link, name="meeting_link"),
     path("r/<uuid:public_id>/complete/", views.complete, name="complete"),
     path("r/<uuid:public_id>/cancel/", views.cancel, name="cancel"),
     path("r/<uuid:public_id>/rate/", views.rate, name="rate"),
     path("r/<uuid:public_id>/documents/<uuid:document_id>/", views.download_document, name="document"),
-    path("meet/<uuid:public_id>/", views.meet, name="meet"),
+    path("meet/<uuid:meeting_id>/", views.meet, name="meet"),
 ]

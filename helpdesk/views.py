@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -43,6 +44,14 @@ def _visible_or_404(request: HttpRequest, public_id) -> HelpRequest:
         return selectors.request_detail_for(user=request.user, request_id=public_id)
     except HelpRequest.DoesNotExist:
         raise Http404("No such help request.") from None
+
+
+def _duration_minutes(help_request: HelpRequest) -> int:
+    if help_request.scheduled_start and help_request.scheduled_end:
+        minutes = int((help_request.scheduled_end - help_request.scheduled_start).total_seconds() // 60)
+        if minutes in dict(ScheduleForm.base_fields["duration"].choices):
+            return minutes
+    return 60
 
 
 def _refused(request: HttpRequest, error: ValidationError) -> None:
@@ -116,7 +125,9 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
         "can_accept": can_accept,
         "can_cancel": is_requester
         and status in (HelpRequestStatus.OPEN, HelpRequestStatus.ACCEPTED, HelpRequestStatus.SCHEDULED),
+        "can_download": selectors.can_download(user=user, help_request=help_request),
         "can_schedule": is_expert and status == HelpRequestStatus.ACCEPTED,
+        "can_reschedule": is_expert and status == HelpRequestStatus.SCHEDULED,
         "can_release": is_expert and status in (HelpRequestStatus.ACCEPTED, HelpRequestStatus.SCHEDULED),
         "can_complete": is_expert and status == HelpRequestStatus.SCHEDULED,
         "can_set_link": is_expert
@@ -125,6 +136,13 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
         "can_rate": is_requester and status == HelpRequestStatus.COMPLETED and rating is None,
         "rating": rating,
         "schedule_form": ScheduleForm(),
+        "reschedule_form": ScheduleForm(
+            prefix="move",
+            initial={
+                "start": help_request.scheduled_start and timezone.localtime(help_request.scheduled_start),
+                "duration": _duration_minutes(help_request),
+            },
+        ),
         "release_form": ReleaseForm(),
         "cancel_form": CancelForm(),
         "link_form": MeetingLinkForm(),
@@ -200,11 +218,17 @@ def _queue_context(request: HttpRequest) -> dict:
     if form.is_valid():
         category_slug = form.cleaned_data["category"] or None
         q = form.cleaned_data["q"]
-    queue = selectors.queue_for_expert(expert_user=request.user, category_slug=category_slug, q=q)
+    page_obj = selectors.queue_page(
+        expert_user=request.user,
+        category_slug=category_slug,
+        q=q,
+        page_number=request.GET.get("page"),
+        per_page=PAGE_SIZE,
+    )
     return {
         "form": form,
         "categories": categories,
-        "page_obj": _page(request, queue),
+        "page_obj": page_obj,
         "filtered": bool(category_slug or q),
     }
 
@@ -301,6 +325,25 @@ def schedule(request: HttpRequest, public_id) -> HttpResponse:
 
 @login_required
 @require_POST
+def reschedule(request: HttpRequest, public_id) -> HttpResponse:
+    form = ScheduleForm(request.POST, prefix="move")
+    if not form.is_valid():
+        messages.error(request, "Choose the new date and time, and a duration.")
+        return _to_detail(public_id)
+    start = form.cleaned_data["start"]
+    end = start + timedelta(minutes=form.cleaned_data["duration"])
+    return _expert_action(
+        request,
+        public_id,
+        services.reschedule_session,
+        "Session moved. The requester is told, with an updated invitation.",
+        start=start,
+        end=end,
+    )
+
+
+@login_required
+@require_POST
 def meeting_link(request: HttpRequest, public_id) -> HttpResponse:
     form = MeetingLinkForm(request.POST)
     if not form.is_valid():
@@ -319,14 +362,14 @@ def complete(request: HttpRequest, public_id) -> HttpResponse:
 
 @login_required
 @require_GET
-def meet(request: HttpRequest, public_id) -> HttpResponse:
+def meet(request: HttpRequest, meeting_id) -> HttpResponse:
     """The local provider's meeting room (development): only the requester and the expert."""
     try:
-        help_request = selectors.meeting_page_for(user=request.user, request_id=public_id)
+        help_request = selectors.meeting_page_for(user=request.user, meeting_id=meeting_id)
     except HelpRequest.DoesNotExist:
         raise Http404("No such meeting.") from None
     return render(
         request,
         "helpdesk/meet.html",
-        {"help_request": help_request, "detail_url": reverse("helpdesk:detail", args=[public_id])},
+        {"help_request": help_request, "detail_url": reverse("helpdesk:detail", args=[help_request.public_id])},
     )

@@ -81,8 +81,13 @@ def _enqueue_email(delivery_id: int) -> None:
 
 
 @transaction.atomic
-def notify(*, recipient, kind: NotificationKind | str, title: str, body: str = "", url: str = "") -> Notification:
-    """Tell a user something: store it, push it live after commit, and queue its e-mail if wanted."""
+def notify(
+    *, recipient, kind: NotificationKind | str, title: str, body: str = "", url: str = "", email: bool = True
+) -> Notification:
+    """Tell a user something: store it, push it live after commit, and queue its e-mail if wanted.
+
+    `email=False` when the caller sends its own, richer e-mail for this event (e.g. the help
+    desk's calendar invitation), so the user never gets two."""
     try:
         kind = NotificationKind(kind)
     except ValueError:
@@ -97,7 +102,7 @@ def notify(*, recipient, kind: NotificationKind | str, title: str, body: str = "
         body=_clip(body.strip(), BODY_MAX),
         url=_validated_url(url),
     )
-    if selectors.wants_email(user=recipient, kind=kind):
+    if email and selectors.wants_email(user=recipient, kind=kind):
         delivery = EmailDelivery.objects.create(notification=notification)
         transaction.on_commit(partial(_enqueue_email, delivery.pk))
     transaction.on_commit(partial(_push_new, notification))

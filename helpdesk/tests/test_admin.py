@@ -2,6 +2,7 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from helpdesk.models import HelpRequest, HelpRequestStatus, MeetingState
 from helpdesk.tests.factories import accepted, pdf, scheduled, submit
@@ -65,3 +66,89 @@ def test_reassign_action_asks_for_an_expert_then_reassigns(client, staff, ada, c
     )
     help_request.refresh_from_db()
     assert help_request.expert_id == alan.pk
+
+
+def test_the_change_page_shows_the_meeting_failure_the_timeline_and_document_links(client, staff, ada, category, grace):
+    help_request = scheduled(ada, category, grace, files=[pdf("sheet.pdf")])
+    HelpRequest.objects.filter(pk=help_request.pk).update(
+        meeting_state=MeetingState.FAILED, meeting_error="403 Forbidden: no application access policy"
+    )
+    client.force_login(staff)
+
+    body = client.get(reverse("admin:helpdesk_helprequest_change", args=[help_request.pk])).content.decode()
+
+    assert "no application access policy" in body
+    assert "Submitted" in body and "Accepted" in body and "Session scheduled" in body  # timeline inline
+    document = help_request.documents.get()
+    href = reverse("helpdesk:document", kwargs={"public_id": help_request.public_id, "document_id": document.public_id})
+    assert href in body
+    download = client.get(href)
+    assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment;")
+
+
+def test_the_list_filters_narrow_to_what_was_asked(client, staff, ada, category, other_category, grace, chemist):
+    scheduled(ada, category, grace, title="Algebra held by Grace")
+    submit(ada, other_category, title="Chemistry still open")
+    client.force_login(staff)
+    base = reverse(CHANGELIST)
+
+    by_expert = client.get(base, {"expert": grace.pk}).content.decode()
+    assert "Algebra held by Grace" in by_expert and "Chemistry still open" not in by_expert
+    by_category = client.get(base, {"category__id__exact": other_category.pk}).content.decode()
+    assert "Chemistry still open" in by_category and "Algebra held by Grace" not in by_category
+    by_status = client.get(base, {"status": "scheduled"}).content.decode()
+    assert "Algebra held by Grace" in by_status and "Chemistry still open" not in by_status
+    long_ago = client.get(base, {"created_at__year": 2000}).content.decode()
+    assert "Algebra held by Grace" not in long_ago and "Chemistry still open" not in long_ago
+    this_year = client.get(base, {"created_at__year": timezone.now().year}).content.decode()
+    assert "Algebra held by Grace" in this_year and "Chemistry still open" in this_year
+
+
+def test_refused_back_office_actions_say_why_and_change_nothing(client, staff, ada, category, grace, chemist):
+    from helpdesk.tests.factories import completed
+
+    done = completed(ada, category, grace, title="Already done")
+    held = accepted(ada, category, grace, title="Held by Grace")
+    client.force_login(staff)
+
+    response = client.post(
+        reverse(CHANGELIST), {"action": "cancel_requests", "_selected_action": [done.pk]}, follow=True
+    )
+    assert "cannot be cancelled" in response.content.decode()
+    assert HelpRequest.objects.get(pk=done.pk).status == HelpRequestStatus.COMPLETED
+
+    # An expert of another category, and no expert at all.
+    response = client.post(
+        reverse(CHANGELIST),
+        {"action": "reassign_requests", "_selected_action": [held.pk], "apply": "1", "expert": chemist.pk},
+        follow=True,
+    )
+    assert "is not a verified expert in" in response.content.decode()
+    response = client.post(
+        reverse(CHANGELIST), {"action": "reassign_requests", "_selected_action": [held.pk], "apply": "1", "expert": ""}
+    )
+    assert response.status_code == 200 and "This field is required" in response.content.decode()
+    assert HelpRequest.objects.get(pk=held.pk).expert_id == grace.pk
+
+
+def test_reassigning_tells_the_requester_and_both_experts(client, staff, ada, category, grace, alan):
+    from notifications.models import Notification
+
+    held = accepted(ada, category, grace)
+    client.force_login(staff)
+    client.post(
+        reverse(CHANGELIST),
+        {"action": "reassign_requests", "_selected_action": [held.pk], "apply": "1", "expert": alan.pk},
+    )
+    assert Notification.objects.filter(recipient=ada, title__contains="is now the expert").count() == 1
+    assert Notification.objects.filter(recipient=alan, title__startswith="Staff assigned").count() == 1
+    assert Notification.objects.filter(recipient=grace, title__contains="reassigned").count() == 1
+    assert held.events.filter(action="reassigned", actor=staff).count() == 1
+
+
+def test_students_and_anonymous_users_cannot_open_the_back_office(client, ada, category):
+    help_request = submit(ada, category)
+    change = reverse("admin:helpdesk_helprequest_change", args=[help_request.pk])
+    assert client.get(change).status_code == 302
+    client.force_login(ada)
+    assert client.get(change).status_code == 302

@@ -112,6 +112,7 @@ def test_out_of_range_ratings_are_400(api_of, ada, category, grace, stars):
         ("accept", {}),
         ("release", {"note": "x"}),
         ("schedule", {"start": "2099-01-01T10:00:00Z", "end": "2099-01-01T11:00:00Z"}),
+        ("reschedule", {"start": "2099-01-02T10:00:00Z", "end": "2099-01-02T11:00:00Z"}),
         ("meeting-link", {"url": "https://x.example/"}),
         ("complete", {}),
         ("cancel", {}),
@@ -141,6 +142,59 @@ def test_someone_elses_document_is_404(api_of, ada, category, eve):
     assert api_of(ada).get(target).status_code == 200
 
 
+def test_documents_download_only_for_the_requester_the_holding_expert_and_staff(
+    api_of, ada, category, grace, alan, staff
+):
+    help_request = submit(ada, category, files=[pdf("week 3.pdf")])
+    document = help_request.documents.get()
+    target = api_url("document", help_request, document_id=document.public_id)
+
+    # A candidate expert sees the document's name and size, without a download link.
+    [listed] = api_of(grace).get(api_url("request", help_request)).json()["documents"]
+    assert listed["original_name"] == "week 3.pdf" and listed["download_url"] is None
+    assert api_of(grace).get(target).status_code == 404
+
+    api_of(grace).post(api_url("accept", help_request), format="json")
+    [listed] = api_of(grace).get(api_url("request", help_request)).json()["documents"]
+    assert listed["download_url"] == target
+    for user in (grace, staff, ada):
+        response = api_of(user).get(target)
+        assert response.status_code == 200 and response.content == PDF_BYTES
+        assert response["Content-Disposition"] == 'attachment; filename="week_3.pdf"'
+        assert response["X-Content-Type-Options"] == "nosniff"
+    assert api_of(alan).get(target).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "field"),
+    [
+        ("release", {}, "note"),
+        ("release", {"note": "x" * 1001}, "note"),
+        ("schedule", {"start": "tomorrow"}, "start"),
+        ("schedule", {"start": "2099-01-01T10:00:00Z"}, "end"),
+        ("reschedule", {"end": "2099-01-01T10:00:00Z"}, "start"),
+        ("meeting-link", {"url": "http://insecure.example/"}, "url"),
+        ("meeting-link", {"url": "javascript:alert(1)"}, "url"),
+        ("cancel", {"note": "x" * 1001}, "note"),
+    ],
+)
+def test_bad_action_input_is_400_with_field_errors_and_changes_nothing(
+    api_of, ada, category, grace, name, payload, field
+):
+    help_request = scheduled(ada, category, grace)
+    HelpRequest.objects.filter(pk=help_request.pk).update(meeting_state="failed")
+    before = HelpRequest.objects.filter(pk=help_request.pk).values().get()
+    events = help_request.events.count()
+    caller = ada if name == "cancel" else grace
+
+    response = api_of(caller).post(api_url(name, help_request), payload, format="json")
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+    assert HelpRequest.objects.filter(pk=help_request.pk).values().get() == before
+    assert help_request.events.count() == events
+
+
 def test_students_have_no_queue(api_of, eve):
     response = api_of(eve).get(api_url("queue"))
     assert response.status_code == 403 and "detail" in response.json()
@@ -150,6 +204,11 @@ def test_the_schema_documents_the_help_endpoints(api_of, ada):
     response = api_of(ada).get(reverse("api:schema"))
     assert response.status_code == 200
     text = response.content.decode()
-    for path in ["/api/v1/help/requests/", "/api/v1/help/queue/", "/api/v1/help/requests/{public_id}/accept/"]:
+    for path in [
+        "/api/v1/help/requests/",
+        "/api/v1/help/queue/",
+        "/api/v1/help/requests/{public_id}/accept/",
+        "/api/v1/help/requests/{public_id}/reschedule/",
+    ]:
         assert path in text
     assert HelpRequestStatus.OPEN in text

@@ -44,7 +44,7 @@ def test_the_meeting_is_created_stored_and_announced(pending, provider, ada, gra
     pending.refresh_from_db()
     assert pending.meeting_state == MeetingState.CREATED
     assert pending.meeting_join_url.startswith("https://teams.example.invalid/")
-    assert provider.calls[0].external_id == str(pending.public_id)
+    assert provider.calls[0].external_id == str(pending.meeting_external_id)
     assert pending.events.last().action == "meeting_created"
     for user in (ada, grace):
         assert Notification.objects.filter(recipient=user, kind=NotificationKind.HELP_MEETING_READY).count() == 1
@@ -78,7 +78,7 @@ def test_a_transient_error_retries_and_the_retry_reuses_the_same_external_id(pen
 
     assert run_task(pending.pk) == "created"
 
-    assert [call.external_id for call in provider.calls] == [str(pending.public_id)] * 2
+    assert [call.external_id for call in provider.calls] == [str(pending.meeting_external_id)] * 2
     assert len(provider.meetings) == 1
     assert len(invitations()) == 1
 

@@ -4,8 +4,18 @@ what is not theirs (every view with another user's request and document ids)."""
 import pytest
 from django.urls import reverse
 
+from helpdesk import services
 from helpdesk.models import HelpRequest, HelpRequestStatus, MeetingState, Rating
-from helpdesk.tests.factories import PDF_BYTES, accepted, completed, pdf, png_bytes, scheduled, submit
+from helpdesk.tests.factories import (
+    PDF_BYTES,
+    accepted,
+    completed,
+    pdf,
+    png_bytes,
+    scheduled,
+    session_times,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +24,14 @@ def url(name, help_request=None, **kwargs):
     if help_request is not None:
         kwargs["public_id"] = help_request.public_id
     return reverse(f"helpdesk:{name}", kwargs=kwargs)
+
+
+def accept_request(expert, help_request):
+    return services.accept_help_request(expert=expert, request_id=help_request.public_id)
+
+
+def release_request(expert, help_request, note):
+    return services.release_help_request(expert=expert, request_id=help_request.public_id, note=note)
 
 
 def test_pages_need_a_login(client, ada, category):
@@ -77,8 +95,8 @@ def test_the_requester_the_expert_staff_and_queue_experts_see_the_detail_others_
         assert client.get(url("detail", open_request)).status_code == expected, user
 
 
-def test_documents_download_as_decrypted_attachments_only_for_those_who_may_see(
-    client, ada, category, grace, alan, eve, staff
+def test_documents_download_as_decrypted_attachments_only_for_requester_holding_expert_and_staff(
+    client, ada, category, grace, alan, eve, staff, chemist
 ):
     help_request = submit(ada, category, files=[pdf("my notes.pdf")])
     document = help_request.documents.get()
@@ -92,9 +110,26 @@ def test_documents_download_as_decrypted_attachments_only_for_those_who_may_see(
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Content-Type"] == "application/pdf"
 
-    for user, expected in [(grace, 200), (staff, 200), (eve, 404)]:
+    # Open: candidate experts see the document's name on the request page, not its content.
+    for user, expected in [(grace, 404), (alan, 404), (chemist, 404), (staff, 200), (eve, 404)]:
         client.force_login(user)
-        assert client.get(target).status_code == expected
+        assert client.get(target).status_code == expected, user
+    client.force_login(grace)
+    page = client.get(url("detail", help_request)).content.decode()
+    assert "my notes.pdf" in page and target not in page and 'id="documents-locked"' in page
+
+    accept_request(grace, help_request)
+    for user, expected in [(grace, 200), (alan, 404), (staff, 200), (eve, 404), (ada, 200)]:
+        client.force_login(user)
+        assert client.get(target).status_code == expected, user
+    client.force_login(grace)
+    assert target in client.get(url("detail", help_request)).content.decode()
+
+    # The expert who gives it back loses access.
+    release_request(grace, help_request, note="Out of my depth")
+    client.force_login(grace)
+    assert client.get(target).status_code == 404
+
     # A document id of another request, under a request the user may see: 404.
     other = submit(eve, category, files=[pdf()])
     client.force_login(ada)
@@ -102,7 +137,9 @@ def test_documents_download_as_decrypted_attachments_only_for_those_who_may_see(
     assert client.get(mixed).status_code == 404
 
 
-@pytest.mark.parametrize("action", ["accept", "release", "schedule", "meeting_link", "complete", "cancel", "rate"])
+@pytest.mark.parametrize(
+    "action", ["accept", "release", "schedule", "reschedule", "meeting_link", "complete", "cancel", "rate"]
+)
 def test_every_action_on_someone_elses_request_is_404_and_changes_nothing(client, ada, category, grace, eve, action):
     help_request = scheduled(ada, category, grace)
     before = HelpRequest.objects.filter(pk=help_request.pk).values().get()
@@ -110,7 +147,15 @@ def test_every_action_on_someone_elses_request_is_404_and_changes_nothing(client
 
     response = client.post(
         url(action, help_request),
-        {"note": "x", "start": "2099-01-01T10:00", "duration": 60, "url": "https://x.example/", "stars": 5},
+        {
+            "note": "x",
+            "start": "2099-01-01T10:00",
+            "duration": 60,
+            "move-start": "2099-01-02T10:00",
+            "move-duration": 60,
+            "url": "https://x.example/",
+            "stars": 5,
+        },
     )
 
     assert response.status_code == 404
@@ -187,9 +232,16 @@ def test_the_queue_row_partial_is_only_for_requests_in_my_queue(client, ada, cat
 
 def test_the_local_meeting_page_is_for_the_two_participants_only(client, ada, category, grace, alan, staff, eve):
     help_request = scheduled(ada, category, grace)
+    meet = reverse("helpdesk:meet", kwargs={"meeting_id": help_request.meeting_external_id})
     for user, expected in [(ada, 200), (grace, 200), (alan, 404), (staff, 404), (eve, 404)]:
         client.force_login(user)
-        assert client.get(url("meet", help_request)).status_code == expected
+        assert client.get(meet).status_code == expected
+    # The request's own id is not a meeting id; a moved session's former link leads nowhere.
+    client.force_login(ada)
+    assert client.get(reverse("helpdesk:meet", kwargs={"meeting_id": help_request.public_id})).status_code == 404
+    start, end = session_times(hours_from_now=48)
+    services.reschedule_session(expert=grace, request_id=help_request.public_id, start=start, end=end)
+    assert client.get(meet).status_code == 404
 
 
 def test_my_pages_list_only_my_own(client, ada, category, grace, eve):
@@ -201,3 +253,46 @@ def test_my_pages_list_only_my_own(client, ada, category, grace, eve):
     client.force_login(grace)
     body = client.get(url("assigned")).content.decode()
     assert str(mine.public_id) in body and "Eve" not in body
+
+
+@pytest.mark.parametrize(
+    ("action", "as_requester", "data", "message"),
+    [
+        ("release", False, {}, "Tell the requester"),
+        ("release", False, {"note": "x" * 1001}, "Tell the requester"),
+        ("schedule", False, {"start": "not a date", "duration": "60"}, "Choose a date and time"),
+        ("schedule", False, {"start": "2099-01-01T10:00", "duration": "7"}, "Choose a date and time"),
+        ("reschedule", False, {"move-start": "2099-01-01T10:00", "move-duration": "999"}, "Choose the new date"),
+        ("reschedule", False, {"move-start": "2000-01-01T10:00", "move-duration": "60"}, "must start in the future"),
+        ("meeting_link", False, {"url": "ftp://files.example/x"}, "https://"),
+        ("meeting_link", False, {"url": ""}, "https://"),
+        ("complete", True, {}, None),
+        ("rate", True, {"stars": "0"}, "Choose 1 to 5 stars"),
+        ("rate", True, {"stars": "5"}, "Only a completed session can be rated"),
+    ],
+)
+def test_bad_form_input_shows_a_clear_message_and_changes_nothing(
+    client, ada, category, grace, action, as_requester, data, message
+):
+    help_request = scheduled(ada, category, grace)
+    HelpRequest.objects.filter(pk=help_request.pk).update(meeting_state=MeetingState.FAILED)
+    before = HelpRequest.objects.filter(pk=help_request.pk).values().get()
+    events = help_request.events.count()
+    client.force_login(ada if as_requester else grace)
+
+    response = client.post(url(action, help_request), data, follow=True)
+
+    if message is None:  # the requester cannot complete: not hers to act on as an expert
+        assert response.status_code == 404
+    else:
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    assert HelpRequest.objects.filter(pk=help_request.pk).values().get() == before
+    assert help_request.events.count() == events
+
+
+def test_every_action_needs_post(client, ada, category, grace):
+    help_request = scheduled(ada, category, grace)
+    client.force_login(grace)
+    for action in ["accept", "release", "schedule", "reschedule", "meeting_link", "complete", "cancel", "rate"]:
+        assert client.get(url(action, help_request)).status_code == 405, action

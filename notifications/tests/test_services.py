@@ -99,6 +99,18 @@ def test_notify_creates_no_email_when_the_user_turned_that_kind_off(
     pushes.assert_called_once()
 
 
+def test_notify_without_email_when_the_caller_sends_its_own_still_stores_and_pushes(
+    user, pushes, enqueued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.notify(recipient=user, kind=NotificationKind.SYSTEM, title="In the app only", email=False)
+
+    assert Notification.objects.get().title == "In the app only"
+    assert not EmailDelivery.objects.exists()
+    enqueued.assert_not_called()
+    pushes.assert_called_once()
+
+
 def test_notify_uses_the_kinds_default_without_a_preference_row(user, pushes, enqueued, monkeypatch):
     monkeypatch.setitem(EMAIL_BY_DEFAULT, NotificationKind.SYSTEM, False)
 

@@ -87,8 +87,10 @@ def test_a_request_goes_from_submission_to_rating_live(browser, help_site, peopl
     # When the expert reviews it, sees the document, accepts and schedules the session
     row.get_by_role("link", name="Review").click()
     expect(grace.locator("#documents")).to_contain_text("notes.pdf")
+    expect(grace.locator("#documents-locked")).to_be_visible()  # downloads only once accepted
     grace.click("#accept")
     expect(grace.locator("#help-request")).to_have_attribute("data-status", "accepted")
+    expect(grace.locator("#documents a", has_text="notes.pdf")).to_have_attribute("download", "")
     start = timezone.localtime(timezone.now() + timedelta(days=1)).replace(hour=18, minute=0)
     grace.fill("input[name=start]", start.strftime("%Y-%m-%dT%H:%M"))
     grace.click("#schedule")
@@ -103,6 +105,19 @@ def test_a_request_goes_from_submission_to_rating_live(browser, help_site, peopl
     ada.goto(help_site + href[href.index("/help/meet/") :])
     expect(ada.locator("h1")).to_have_text("Meeting room")
     ada.go_back()
+    expect(ada.locator("#join-meeting")).to_have_attribute("href", href)
+
+    # When the expert moves the session by a day
+    later = start + timedelta(days=1)
+    grace.locator("#reschedule summary").click()
+    grace.fill("input[name=move-start]", later.strftime("%Y-%m-%dT%H:%M"))
+    grace.click("#reschedule-submit")
+    expect(grace.locator("#timeline")).to_contain_text("Session moved")
+
+    # Then the student's page shows the new time and the new meeting link, live
+    expect(ada.locator("#timeline")).to_contain_text("Session moved", timeout=15_000)
+    expect(ada.locator("#session-time")).to_contain_text(later.strftime("%-d %B %Y, %H:%M"))
+    expect(ada.locator("#join-meeting")).not_to_have_attribute("href", href, timeout=15_000)
 
     # When the expert completes the session
     grace.click("#complete")
