@@ -16,8 +16,17 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from chat import realtime, selectors, services
-from chat.models import BODY_MAX_LENGTH, CLIENT_ID_MAX_LENGTH, NAME_MAX_LENGTH, Conversation, Membership, Message
+from chat.models import (
+    BODY_MAX_LENGTH,
+    CLIENT_ID_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    Attachment,
+    Conversation,
+    Membership,
+    Message,
+)
 from chat.services import ChatError
+from chat.views import attachment_response
 
 STATUS_BY_CODE = {
     "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
@@ -29,6 +38,8 @@ STATUS_BY_CODE = {
     "deleted": status.HTTP_409_CONFLICT,
     "not_a_group": status.HTTP_409_CONFLICT,
     "inactive": status.HTTP_409_CONFLICT,
+    "file_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "file_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
 }
 
 
@@ -54,6 +65,18 @@ class ChatUserSerializer(serializers.Serializer):
     initials = serializers.CharField()
 
 
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text='"image" (re-encoded, with a thumbnail) or "file".')
+    name = serializers.CharField()
+    content_type = serializers.CharField(help_text="Detected from the content, not the name.")
+    size = serializers.IntegerField()
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    url = serializers.CharField(help_text="Download (members only, always as an attachment).")
+    thumbnail_url = serializers.CharField(allow_null=True, help_text="Images: an inline WEBP thumbnail.")
+
+
 class MessageSerializer(serializers.Serializer):
     """The same shape as a message on the live socket (chat.realtime.message_payload)."""
 
@@ -67,6 +90,10 @@ class MessageSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     edited_at = serializers.DateTimeField(allow_null=True)
     deleted = serializers.BooleanField()
+    change_seq = serializers.IntegerField(
+        help_text="The conversation's change counter at this message's last edit or delete (0: never)."
+    )
+    attachments = AttachmentSerializer(many=True, help_text="Files; empty once deleted.")
 
     def to_representation(self, instance):
         return realtime.message_payload(instance)
@@ -75,6 +102,9 @@ class MessageSerializer(serializers.Serializer):
 class MessagePageSerializer(serializers.Serializer):
     results = MessageSerializer(many=True)
     more = serializers.BooleanField(help_text="More messages exist in the direction asked.")
+    change_seq = serializers.IntegerField(
+        required=False, help_text="With `changed_after`: the cursor to pass next time."
+    )
 
 
 class MemberSerializer(serializers.Serializer):
@@ -151,8 +181,20 @@ class ConversationUpdateSerializer(serializers.Serializer):
 
 
 class SendSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=BODY_MAX_LENGTH, trim_whitespace=False)
+    body = serializers.CharField(
+        max_length=BODY_MAX_LENGTH,
+        trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="May be empty when files are attached.",
+    )
     client_id = serializers.CharField(max_length=CLIENT_ID_MAX_LENGTH, help_text="A UUID made by the client.")
+    files = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        help_text="multipart/form-data only: up to 5 files (images, PDF, Office/OpenDocument, text).",
+    )
 
 
 class EditSerializer(serializers.Serializer):
@@ -170,6 +212,11 @@ class MembersAddSerializer(serializers.Serializer):
 class MessagesQuerySerializer(serializers.Serializer):
     before = serializers.IntegerField(required=False, min_value=1)
     after = serializers.IntegerField(required=False, min_value=0)
+    changed_after = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="Messages edited or deleted after this change cursor (resync after being away).",
+    )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
 
 
@@ -201,6 +248,8 @@ class ChatAPIView(APIView):
     def handle_exception(self, exc):
         if isinstance(exc, Conversation.DoesNotExist | Membership.DoesNotExist):
             exc = NotFound("No such conversation.")
+        elif isinstance(exc, Attachment.DoesNotExist):
+            exc = NotFound("No such file.")
         elif isinstance(exc, Message.DoesNotExist):
             exc = NotFound("No such message.")
         elif isinstance(exc, ChatError):
@@ -285,6 +334,11 @@ class MessagesView(ChatAPIView):
     )
     def get(self, request, pk: int):
         query = _valid(MessagesQuerySerializer, request.query_params)
+        if "changed_after" in query:
+            page, cursor, more = selectors.changes_since(
+                user=request.user, conversation_id=pk, after_change=query["changed_after"], limit=query["limit"]
+            )
+            return Response({"results": MessageSerializer(page, many=True).data, "more": more, "change_seq": cursor})
         if "after" in query:
             page, more = selectors.messages_since(
                 user=request.user, conversation_id=pk, after_seq=query["after"], limit=query["limit"]
@@ -310,7 +364,11 @@ class MessagesView(ChatAPIView):
     def post(self, request, pk: int):
         data = _valid(SendSerializer, request.data)
         message, created = services.send_message(
-            sender=request.user, conversation_id=pk, body=data["body"], client_id=data["client_id"]
+            sender=request.user,
+            conversation_id=pk,
+            body=data["body"],
+            client_id=data["client_id"],
+            files=request.FILES.getlist("files"),
         )
         return Response(
             MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -335,6 +393,15 @@ class MessageDetailView(ChatAPIView):
     )
     def delete(self, request, pk: int):
         return Response(MessageSerializer(services.delete_message(user=request.user, message_id=pk)).data)
+
+
+class AttachmentView(ChatAPIView):
+    @extend_schema(
+        summary="Download a file of a message (members only; always as an attachment)",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+    )
+    def get(self, request, pk: int):
+        return attachment_response(selectors.attachment_for(user=request.user, attachment_id=pk))
 
 
 class ReadView(ChatAPIView):

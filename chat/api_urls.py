@@ -20,4 +20,5 @@ urlpatterns = [
         name="chat-member-promote",
     ),
     path("chat/messages/<int:pk>/", api.MessageDetailView.as_view(), name="chat-message"),
+    path("chat/attachments/<int:pk>/", api.AttachmentView.as_view(), name="chat-attachment"),
 ]

@@ -16,6 +16,7 @@ connections itself). The per-event path — group events and pings — does no d
 skips Channels' per-message `close_old_connections` thread hop.
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -26,6 +27,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from chat import presence
 from chat import realtime as chat_realtime
 from chat import selectors as chat_selectors
 from chat import services as chat_services
@@ -93,15 +95,26 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         # Join first, accept last: no event pushed after accept can be missed.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         unread = await database_sync_to_async(notification_selectors.unread_count_for_user_id)(user_id=user.pk)
+        chat_unread = await database_sync_to_async(chat_selectors.unread_conversations_count)(user=user)
+        # Counted as online before "hello": a client that got hello is visible to its friends.
+        await _presence_changed(self, await _presence_call(presence.connect, self.user_id, self.channel_name), True)
         await self.accept()
         await self.send_json(
-            {"type": "hello", "user": user.pk, "unread": unread, "heartbeat": settings.LIVE_HEARTBEAT_SECONDS}
+            {
+                "type": "hello",
+                "user": user.pk,
+                "unread": unread,
+                "chat_unread": chat_unread,
+                "heartbeat": settings.LIVE_HEARTBEAT_SECONDS,
+            }
         )
 
     async def disconnect(self, code):
         group = getattr(self, "group_name", None)
         if group:
             await self.channel_layer.group_discard(group, self.channel_name)
+            went_offline = await _presence_call(presence.disconnect, self.user_id, self.channel_name)
+            await _presence_changed(self, went_offline, False)
 
     # --- client frames --------------------------------------------------------------
 
@@ -147,13 +160,65 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     # --- events pushed to the user's group -------------------------------------------
 
     async def live_event(self, message):
-        """notifications.realtime.push_to_user: forward the event to the browser as-is."""
-        await self.send_json(message["event"])
+        """notifications.realtime.push_to_user: forward the event to the browser as-is.
+
+        "presence" events go only to sockets that asked for presence ("presence.query"): a
+        client that does not show presence never gets frames it does not expect."""
+        event = message["event"]
+        if event.get("type") == chat_realtime.PRESENCE and not getattr(self, "wants_presence", False):
+            return
+        await self.send_json(event)
 
 
 @frame_handler("ping")
 async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
+    # The heartbeat keeps this socket counted as online (presence entries expire without it);
+    # renewed before the pong, so a client that got its pong is counted.
+    await _presence_call(presence.heartbeat, consumer.user_id, consumer.channel_name)
     await consumer.send_json({"type": "pong"})
+
+
+# --- Presence ------------------------------------------------------------------------------------
+# Registered per socket in chat.presence (Redis across processes, or in-process). Only a change
+# (first socket opened, last socket closed) is pushed, and only to the user's friends.
+
+
+async def _presence_call(function, *args):
+    """Presence is a hint: a Redis hiccup must not break the socket."""
+    try:
+        return await asyncio.to_thread(function, *args)
+    except Exception:
+        logger.warning("presence update failed", exc_info=True)
+        return False
+
+
+async def _presence_changed(consumer: LiveConsumer, changed: bool, online: bool) -> None:
+    if not changed:
+        return
+    try:
+        friends = await database_sync_to_async(chat_selectors.presence_audience)(user=consumer.scope["user"])
+    except Exception:
+        logger.warning("presence audience unavailable", exc_info=True)
+        return
+    await chat_realtime.apush_to_users(friends, chat_realtime.presence_event(user_id=consumer.user_id, online=online))
+
+
+@frame_handler(chat_realtime.FRAME_PRESENCE_QUERY)
+async def presence_query(consumer: LiveConsumer, frame: dict) -> None:
+    """{"type": "presence.query"} → {"type": "presence.state", "online": [ids of my friends online]}.
+
+    It also subscribes this socket to "presence" events (friends going online / offline)."""
+    consumer.wants_presence = True
+    friends = await database_sync_to_async(chat_selectors.presence_audience)(user=consumer.scope["user"])
+    online = await _presence_call(presence.online_among, friends) or set()
+    await consumer.send_json(chat_realtime.presence_state_event(online_ids=online))
+
+
+@frame_handler(chat_realtime.FRAME_UNREAD_QUERY)
+async def unread_query(consumer: LiveConsumer, frame: dict) -> None:
+    """{"type": "chat.unread.query"} → {"type": "chat.unread", "count"} (the navbar badge)."""
+    count = await database_sync_to_async(chat_selectors.unread_conversations_count)(user=consumer.scope["user"])
+    await consumer.send_json(chat_realtime.unread_event(count=count))
 
 
 # --- Chat frames --------------------------------------------------------------------------------
@@ -223,13 +288,18 @@ async def send_chat_message(consumer: LiveConsumer, frame: dict) -> None:
     await consumer.send_json(chat_realtime.message_ack_event(message))
 
 
-def _resync_batches(user, wanted: dict[int, int]) -> list[dict]:
+def _resync_batches(user, wanted: dict[int, tuple[int, int | None]]) -> list[dict]:
     frames = []
-    for conversation_id, after_seq in wanted.items():
+    for conversation_id, (after_seq, after_change) in wanted.items():
         try:
             messages, more = chat_selectors.messages_since(
                 user=user, conversation_id=conversation_id, after_seq=after_seq
             )
+            changes = None
+            if after_change is not None:
+                changes, cursor, changes_more = chat_selectors.changes_since(
+                    user=user, conversation_id=conversation_id, after_change=after_change
+                )
         except Conversation.DoesNotExist:
             frames.append(
                 {
@@ -240,24 +310,50 @@ def _resync_batches(user, wanted: dict[int, int]) -> list[dict]:
                 }
             )
             continue
-        frames.append(chat_realtime.message_batch_event(conversation_id=conversation_id, messages=messages, more=more))
+        if changes is None:
+            frames.append(
+                chat_realtime.message_batch_event(conversation_id=conversation_id, messages=messages, more=more)
+            )
+        else:
+            frames.append(
+                chat_realtime.message_batch_event(
+                    conversation_id=conversation_id,
+                    messages=messages,
+                    more=more,
+                    changes=changes,
+                    change_seq=cursor,
+                    changes_more=changes_more,
+                )
+            )
     return frames
+
+
+def _non_negative(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value < 2**63
 
 
 @frame_handler(chat_realtime.FRAME_RESYNC)
 async def resync(consumer: LiveConsumer, frame: dict) -> None:
-    """{"type": "resync", "conversations": {"<id>": <last seq seen>}} → one "message.batch" each."""
+    """{"type": "resync", "conversations": {"<id>": <last seq seen>}} → one "message.batch" each.
+
+    A value may also be {"seq": <last seq seen>, "changes": <last change_seq seen>}: the batch
+    then also carries the messages edited or deleted since that change cursor."""
     wanted = frame.get("conversations")
     if not isinstance(wanted, dict) or not 0 < len(wanted) <= RESYNC_MAX_CONVERSATIONS:
         raise FrameError(
             "invalid_resync", f'"conversations" must map up to {RESYNC_MAX_CONVERSATIONS} conversation ids to seqs.'
         )
-    parsed: dict[int, int] = {}
-    for key, seq in wanted.items():
+    parsed: dict[int, tuple[int, int | None]] = {}
+    for key, value in wanted.items():
         conversation_id = _conversation_id({"conversation": key})
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        seq, changes = value, None
+        if isinstance(value, dict):
+            seq, changes = value.get("seq"), value.get("changes")
+            if not _non_negative(changes):
+                raise FrameError("invalid_resync", '"changes" must be a non-negative integer.')
+        if not _non_negative(seq):
             raise FrameError("invalid_resync", "Each seq must be a non-negative integer.")
-        parsed[conversation_id] = seq
+        parsed[conversation_id] = (seq, changes)
     for batch in await database_sync_to_async(_resync_batches)(consumer.scope["user"], parsed):
         await consumer.send_json(batch)
 

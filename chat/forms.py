@@ -4,9 +4,12 @@ from chat.models import BODY_MAX_LENGTH, CLIENT_ID_MAX_LENGTH, NAME_MAX_LENGTH
 
 
 class MessageForm(forms.Form):
+    """Text, files, or both: the service refuses a message with neither ("empty_body")."""
+
     body = forms.CharField(
         max_length=BODY_MAX_LENGTH,
         strip=True,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 1, "placeholder": "Write a message…", "autocomplete": "off"}),
         error_messages={"required": "Write something before sending."},
     )

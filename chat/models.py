@@ -40,6 +40,10 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_message_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_seq = models.PositiveBigIntegerField(default=0)
+    # Raised by every edit and delete (under the row lock, like last_seq): the changed message
+    # stores the new value in its own `change_seq`, so a client that saw changes up to N asks
+    # for the messages with change_seq > N after a reconnect (chat.selectors.changes_since).
+    change_seq = models.PositiveBigIntegerField(default=0)
     # The newest message, for list previews without a per-row query (kept by the services).
     last_message = models.ForeignKey(
         "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
@@ -131,8 +135,13 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The conversation's change_seq at this message's last edit or delete (0: never changed).
+    change_seq = models.PositiveBigIntegerField(default=0)
+    # How many files it carries (kept by the services): payloads skip the attachment query at 0.
+    attachment_count = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        indexes = [models.Index(fields=["conversation", "change_seq"], name="chat_message_change_idx")]
         constraints = [
             # Its index (conversation_id, seq) also serves history pages backwards (ORDER BY seq
             # DESC is a backward scan of it): no separate (conversation, -seq) index is needed.
@@ -156,3 +165,47 @@ class Message(models.Model):
     @property
     def is_system(self) -> bool:
         return self.kind == self.Kind.SYSTEM
+
+
+def attachment_storage():
+    """Private storage of chat files (never under MEDIA_ROOT; S3 when configured)."""
+    from chat.storage import attachment_storage as storage
+
+    return storage()
+
+
+def _attachment_path(instance, filename: str) -> str:
+    return f"chat/{instance.message.conversation_id}/{filename}"
+
+
+class Attachment(models.Model):
+    """A file carried by a message. The bytes live in private storage and are served only by
+    the permission-checked views (members of the conversation). Images are stored re-encoded
+    (pixels only, no metadata) with a small WEBP thumbnail."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        FILE = "file", "File"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200, help_text="The file name shown and offered on download.")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(storage=attachment_storage, upload_to=_attachment_path, max_length=255)
+    thumbnail = models.FileField(storage=attachment_storage, upload_to=_attachment_path, max_length=255, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["image", "file"]), name="chat_attachment_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind == self.Kind.IMAGE

@@ -8,6 +8,7 @@ queue, and a client that missed one resyncs from it (frame "resync" → "message
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.urls import reverse
 
 from notifications import realtime as live
 
@@ -20,18 +21,46 @@ MESSAGE_BATCH = "message.batch"  # the answer to a "resync" frame, one per conve
 CONVERSATION_UPDATED = "conversation.updated"
 TYPING = "typing"
 READ = "read"
+PRESENCE = "presence"  # a friend came online or went offline
+PRESENCE_STATE = "presence.state"  # the answer to "presence.query": which friends are online
+UNREAD = "chat.unread"  # the answer to "chat.unread.query": unread conversations (navbar badge)
 
 # Client → server frame types (chat.consumers registers their handlers).
 FRAME_SEND = "message.send"
 FRAME_RESYNC = "resync"
 FRAME_TYPING = "typing"
 FRAME_READ = "read"
+FRAME_PRESENCE_QUERY = "presence.query"
+FRAME_UNREAD_QUERY = "chat.unread.query"
 
 
 def user_payload(user) -> dict[str, Any] | None:
     if user is None:
         return None
     return {"id": user.pk, "public_id": str(user.public_id), "name": user.get_full_name(), "initials": user.initials}
+
+
+def attachment_payload(attachment) -> dict[str, Any]:
+    """A file of a message; the URLs are the permission-checked views (members only)."""
+    image = attachment.kind == "image"
+    return {
+        "id": attachment.pk,
+        "kind": attachment.kind,
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "width": attachment.width,
+        "height": attachment.height,
+        "url": reverse("chat:attachment", args=[attachment.pk]),
+        "thumbnail_url": reverse("chat:attachment_thumbnail", args=[attachment.pk]) if image else None,
+    }
+
+
+def attachments_of(message) -> list:
+    """The message's attachments without a query when it has none (or they were prefetched)."""
+    if message.deleted_at is not None or not getattr(message, "attachment_count", 0):
+        return []
+    return list(message.attachments.all())
 
 
 def message_payload(message) -> dict[str, Any]:
@@ -48,6 +77,8 @@ def message_payload(message) -> dict[str, Any]:
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "deleted": deleted,
+        "change_seq": message.change_seq,
+        "attachments": [attachment_payload(a) for a in attachments_of(message)],
     }
 
 
@@ -71,13 +102,29 @@ def message_updated_event(message) -> dict[str, Any]:
     return {"type": kind, "conversation": message.conversation_id, "message": message_payload(message)}
 
 
-def message_batch_event(*, conversation_id: int, messages: list, more: bool) -> dict[str, Any]:
-    return {
+def message_batch_event(
+    *,
+    conversation_id: int,
+    messages: list,
+    more: bool,
+    changes: list | None = None,
+    change_seq: int | None = None,
+    changes_more: bool = False,
+) -> dict[str, Any]:
+    """The answer to "resync". With a change cursor in the request it also carries `changes`
+    (messages edited or deleted since then, current state), `change_seq` (the cursor to ask
+    from next time) and `changes_more`."""
+    event = {
         "type": MESSAGE_BATCH,
         "conversation": conversation_id,
         "messages": [message_payload(m) for m in messages],
         "more": more,
     }
+    if changes is not None:
+        event["changes"] = [message_payload(m) for m in changes]
+        event["change_seq"] = change_seq
+        event["changes_more"] = changes_more
+    return event
 
 
 def conversation_updated_event(*, conversation_id: int, reason: str) -> dict[str, Any]:
@@ -90,6 +137,18 @@ def typing_event(*, conversation_id: int, user) -> dict[str, Any]:
 
 def read_event(*, conversation_id: int, user_id: int, seq: int) -> dict[str, Any]:
     return {"type": READ, "conversation": conversation_id, "user": user_id, "seq": seq}
+
+
+def presence_event(*, user_id: int, online: bool) -> dict[str, Any]:
+    return {"type": PRESENCE, "user": user_id, "online": online}
+
+
+def presence_state_event(*, online_ids) -> dict[str, Any]:
+    return {"type": PRESENCE_STATE, "online": sorted(online_ids)}
+
+
+def unread_event(*, count: int) -> dict[str, Any]:
+    return {"type": UNREAD, "count": count}
 
 
 def push_to_users(user_ids, event: dict) -> None:

@@ -6,10 +6,14 @@ that takes a conversation id raises `Conversation.DoesNotExist` for it (404 / an
 
 from dataclasses import dataclass, field
 
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.conf import settings
+from django.db import connection
+from django.db.models import BooleanField, Case, F, IntegerField, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from chat.models import Conversation, Membership, Message
+from chat.models import Attachment, Conversation, Membership, Message
+from social import selectors as social_selectors
 
 HISTORY_PAGE = 50
 HISTORY_MAX = 200
@@ -58,6 +62,8 @@ class ConversationSummary:
             return "No messages yet"
         if message.deleted_at is not None:
             return "Message deleted"
+        if not message.body and message.attachment_count:
+            return f"{message.attachment_count} file{'s' if message.attachment_count != 1 else ''}"
         return message.body[:120]
 
     @property
@@ -161,7 +167,9 @@ def history(
     whether older ones exist. A backward range scan of the (conversation, seq) unique index."""
     _require_member(user, conversation_id)
     limit = _clamp(limit, HISTORY_MAX)
-    messages = Message.objects.filter(conversation_id=conversation_id).select_related("sender")
+    messages = (
+        Message.objects.filter(conversation_id=conversation_id).select_related("sender").prefetch_related("attachments")
+    )
     if before_seq is not None:
         messages = messages.filter(seq__lt=before_seq)
     page = list(messages.order_by("-seq")[: limit + 1])
@@ -178,9 +186,33 @@ def messages_since(
     page = list(
         Message.objects.filter(conversation_id=conversation_id, seq__gt=max(0, after_seq))
         .select_related("sender")
+        .prefetch_related("attachments")
         .order_by("seq")[: limit + 1]
     )
     return page[:limit], len(page) > limit
+
+
+def changes_since(
+    *, user: User, conversation_id: int, after_change: int, limit: int = SINCE_MAX
+) -> tuple[list[Message], int, bool]:
+    """Messages edited or deleted after the change cursor `after_change`, in change order:
+    (messages, the cursor to ask from next time, more). A range scan of (conversation, change_seq).
+
+    The conversation's counter is read BEFORE the messages: a change committed in between is
+    in the page, so the returned cursor never skips one."""
+    _require_member(user, conversation_id)
+    limit = _clamp(limit, SINCE_MAX)
+    head = Conversation.objects.filter(pk=conversation_id).values_list("change_seq", flat=True).get()
+    page = list(
+        Message.objects.filter(conversation_id=conversation_id, change_seq__gt=max(0, after_change))
+        .select_related("sender")
+        .prefetch_related("attachments")
+        .order_by("change_seq")[: limit + 1]
+    )
+    more = len(page) > limit
+    page = page[:limit]
+    cursor = page[-1].change_seq if more else max([head, max(0, after_change)] + [m.change_seq for m in page])
+    return page, cursor, more
 
 
 def messages_around(
@@ -190,19 +222,69 @@ def messages_around(
     return history(user=user, conversation_id=conversation_id, before_seq=seq + limit, limit=limit)
 
 
+# InnoDB's default FULLTEXT stopwords and shortest indexed word (innodb_ft_min_token_size=3):
+# such terms are left out of MATCH (they would match nothing) and checked with LIKE only.
+FULLTEXT_MIN_TERM = 3
+FULLTEXT_STOPWORDS = frozenset(
+    {"a", "about", "an", "are", "as", "at", "be", "by", "com", "de", "en", "for", "from", "how", "i", "in", "is"}
+    | {"it", "la", "of", "on", "or", "that", "the", "this", "to", "was", "what", "when", "where", "who", "will"}
+    | {"with", "und", "www"}
+)
+SEARCH_MAX_TERMS = 8
+DEFAULT_SEARCH_RECENT_WINDOW = 50_000
+
+
+def search_terms(q: str) -> list[str]:
+    return [term for term in q.split()[:SEARCH_MAX_TERMS] if term]
+
+
+def _fulltext_query(terms: list[str]) -> str:
+    """A boolean-mode query: every usable term required, as a word prefix."""
+    words = []
+    for term in terms:
+        # Boolean-mode operators in user input are dropped, not interpreted.
+        word = "".join(ch for ch in term.lower() if ch.isalnum() or ch in "_")
+        if len(word) >= FULLTEXT_MIN_TERM and word not in FULLTEXT_STOPWORDS:
+            words.append(f"+{word}*")
+    return " ".join(words)
+
+
+def search_window() -> int:
+    return int(getattr(settings, "CHAT_SEARCH_RECENT_WINDOW", DEFAULT_SEARCH_RECENT_WINDOW))
+
+
 def search_messages(*, user: User, q: str, limit: int = SEARCH_MAX) -> list[Message]:
-    """Text messages containing `q` in the user's active conversations, newest first."""
+    """Text messages containing every word of `q` in the user's active conversations, newest first.
+
+    Elsewhere (SQLite) a LIKE per word. On MySQL/MariaDB, two steps so neither frequent nor
+    rare words are slow at millions of messages:
+    1. the newest CHAT_SEARCH_RECENT_WINDOW messages (a primary-key range, newest first): a
+       frequent word fills the page here after a few thousand rows;
+    2. only if the page is not full, older messages through the FULLTEXT index (migration
+       0003; words as prefixes), which is fast exactly when the word is rare.
+    Every word is also checked with LIKE, so both steps (and SQLite) agree on what matches."""
     q = " ".join(q.split())
     if len(q) < 2:
         return []
+    limit = _clamp(limit, SEARCH_MAX)
+    terms = search_terms(q)
     mine = _my_memberships(user).values("conversation_id")
-    return list(
-        Message.objects.filter(
-            Q(body__icontains=q), conversation_id__in=mine, kind=Message.Kind.TEXT, deleted_at__isnull=True
+    messages = Message.objects.filter(conversation_id__in=mine, kind=Message.Kind.TEXT, deleted_at__isnull=True)
+    for term in terms:
+        messages = messages.filter(body__icontains=term)
+    messages = messages.select_related("sender", "conversation").order_by("-pk")
+    against = _fulltext_query(terms) if connection.vendor == "mysql" else ""
+    if not against:
+        return list(messages[:limit])
+    newest = Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    floor = max(0, newest - search_window())
+    found = list(messages.filter(pk__gt=floor)[:limit])
+    if len(found) < limit:
+        older = messages.filter(pk__lte=floor).filter(
+            RawSQL("MATCH (chat_message.body) AGAINST (%s IN BOOLEAN MODE)", [against], output_field=BooleanField())
         )
-        .select_related("sender", "conversation")
-        .order_by("-created_at", "-pk")[: _clamp(limit, SEARCH_MAX)]
-    )
+        found += list(older[: limit - len(found)])
+    return found
 
 
 def active_member_ids(*, user: User, conversation_id: int) -> list[int]:
@@ -227,3 +309,29 @@ def message_for(*, user: User, message_id: int) -> Message:
     if message is None:
         raise Message.DoesNotExist("No such message.")
     return message
+
+
+def presence_audience(*, user: User) -> set[int]:
+    """Who may see this user's online state, and whose state this user may see: friends only.
+    A block ends the friendship, so blocked users (either way) are never in it."""
+    friends = social_selectors.friend_ids_of(user=user)
+    if not friends:
+        return set()
+    return set(User.objects.filter(pk__in=friends, is_active=True).values_list("pk", flat=True))
+
+
+def attachment_for(*, user: User, attachment_id: int) -> Attachment:
+    """A file of a (not deleted) message in one of the user's active conversations, else
+    Attachment.DoesNotExist — someone else's file looks exactly like a missing one."""
+    attachment = (
+        Attachment.objects.select_related("message")
+        .filter(
+            pk=attachment_id,
+            message__deleted_at__isnull=True,
+            message__conversation_id__in=_my_memberships(user).values("conversation_id"),
+        )
+        .first()
+    )
+    if attachment is None:
+        raise Attachment.DoesNotExist("No such file.")
+    return attachment

@@ -10,14 +10,14 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chat import selectors, services
+from chat import attachments, realtime, selectors, services
 from chat.forms import AddMembersForm, EditMessageForm, GroupForm, MessageForm, RenameForm, SearchForm
-from chat.models import Conversation, Membership, Message
+from chat.models import Attachment, Conversation, Membership, Message
 from chat.services import ChatError
 from social import selectors as social_selectors
 
@@ -30,7 +30,7 @@ def chat_view(view):
     def wrapper(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
-        except (Conversation.DoesNotExist, Membership.DoesNotExist, Message.DoesNotExist):
+        except (Conversation.DoesNotExist, Membership.DoesNotExist, Message.DoesNotExist, Attachment.DoesNotExist):
             raise Http404("No such conversation.") from None
 
     return wrapper
@@ -139,8 +139,8 @@ def new_group(request: HttpRequest) -> HttpResponse:
 # --- A conversation --------------------------------------------------------------------------
 
 
-def _composer(conversation_id: int, data=None) -> MessageForm:
-    return MessageForm(data, initial={"client_id": uuid.uuid4().hex}, auto_id=f"c{conversation_id}-%s")
+def _composer(conversation_id: int, data=None, files=None) -> MessageForm:
+    return MessageForm(data, files, initial={"client_id": uuid.uuid4().hex}, auto_id=f"c{conversation_id}-%s")
 
 
 @chat_view
@@ -173,6 +173,9 @@ def _conversation_page(
         "first_unread": first_unread,
         "is_group": summary.conversation.is_group,
         "form": form or _composer(pk),
+        "accept_files": attachments.ACCEPT_ATTRIBUTE,
+        "max_files": attachments.max_files(),
+        "max_file_bytes": attachments.max_bytes(),
     }
     return render(request, "chat/conversation.html", context, status=status)
 
@@ -197,24 +200,78 @@ def messages_fragment(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "chat/_messages.html", context)
 
 
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
 @chat_view
 @require_POST
 def send(request: HttpRequest, pk: int) -> HttpResponse:
-    """The composer without JavaScript. The hidden client_id makes a resubmitted form harmless."""
-    form = _composer(pk, request.POST)
+    """The composer without JavaScript, and chat.js's upload of files (Accept: application/json
+    → the stored message as JSON). The hidden client_id makes a resubmitted form harmless."""
+    form = _composer(pk, request.POST, request.FILES)
+    files = request.FILES.getlist("files")
+    as_json = _wants_json(request)
     if not form.is_valid():
+        if as_json:
+            selectors.conversation_for(user=request.user, conversation_id=pk)
+            return JsonResponse({"detail": "Check the message and try again.", "code": "invalid"}, status=400)
         return _conversation_page(request, pk, form=form, status=400)
     try:
-        services.send_message(
+        message, created = services.send_message(
             sender=request.user,
             conversation_id=pk,
             body=form.cleaned_data["body"],
             client_id=form.cleaned_data["client_id"],
+            files=files,
         )
     except ChatError as error:
+        status = 429 if error.code == "rate_limited" else 400
+        if as_json:
+            return JsonResponse({"detail": error.message, "code": error.code}, status=status)
         form.add_error("body" if "body" in error.code else None, error.message)
-        return _conversation_page(request, pk, form=form, status=429 if error.code == "rate_limited" else 400)
+        return _conversation_page(request, pk, form=form, status=status)
+    if as_json:
+        return JsonResponse({"message": realtime.message_payload(message)}, status=201 if created else 200)
     return redirect(reverse("chat:conversation", args=[pk]) + "#composer")
+
+
+def _private_file(response: FileResponse, *, cache_seconds: int = 0) -> FileResponse:
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = f"private, max-age={cache_seconds}" if cache_seconds else "private, no-store"
+    # Even if a browser rendered it, a file could run nothing and reach nothing.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """The file, ALWAYS as a download (Content-Disposition: attachment), whatever its type."""
+    response = FileResponse(
+        attachment.file.open("rb"), as_attachment=True, filename=attachment.name, content_type=attachment.content_type
+    )
+    return _private_file(response)
+
+
+def thumbnail_response(attachment: Attachment) -> FileResponse:
+    """An image's thumbnail (a WEBP we encoded ourselves), inline so it can be shown."""
+    if not attachment.is_image or not attachment.thumbnail:
+        raise Attachment.DoesNotExist("No thumbnail.")
+    response = FileResponse(attachment.thumbnail.open("rb"), content_type="image/webp")
+    response["Content-Disposition"] = "inline"
+    return _private_file(response, cache_seconds=3600)
+
+
+@chat_view
+@require_GET
+def attachment_download(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    return attachment_response(selectors.attachment_for(user=request.user, attachment_id=attachment_id))
+
+
+@chat_view
+@require_GET
+def attachment_thumbnail(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    return thumbnail_response(selectors.attachment_for(user=request.user, attachment_id=attachment_id))
 
 
 @chat_view

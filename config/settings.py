@@ -367,6 +367,14 @@ HELPDESK_REQUEST_TTL_HOURS = env.int("HELPDESK_REQUEST_TTL_HOURS", default=72)
 CHAT_SEND_RATE = (env.int("CHAT_SEND_RATE_COUNT", default=30), env.int("CHAT_SEND_RATE_SECONDS", default=10))
 # A member who has not read a message this long after it arrived gets one batched e-mail.
 CHAT_UNREAD_EMAIL_DELAY_SECONDS = env.int("CHAT_UNREAD_EMAIL_DELAY_SECONDS", default=300)
+# Shared files on local storage (outside MEDIA_ROOT; served only to members by the chat's view).
+CHAT_ATTACHMENT_ROOT = env.str("CHAT_ATTACHMENT_ROOT", default=str(BASE_DIR / "private-media" / "chat"))
+CHAT_ATTACHMENT_MAX_BYTES = env.int("CHAT_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+CHAT_ATTACHMENT_MAX_FILES = env.int("CHAT_ATTACHMENT_MAX_FILES", default=5)
+# A socket's presence lapses this long after its last heartbeat (a crashed process's users go offline).
+CHAT_PRESENCE_TTL_SECONDS = env.int("CHAT_PRESENCE_TTL_SECONDS", default=2 * LIVE_HEARTBEAT_SECONDS + 10)
+# Search looks through this many newest messages first, then the FULLTEXT index (MySQL) for older ones.
+CHAT_SEARCH_RECENT_WINDOW = env.int("CHAT_SEARCH_RECENT_WINDOW", default=50_000)
 
 # --- Microsoft Teams (used by helpdesk; placeholders until then) -----------------------
 TEAMS_TENANT_ID = env.str("TEAMS_TENANT_ID", default="")

@@ -19,7 +19,7 @@ Split by noun (conversations, messages, unread_email; shared rules in common); i
 here: `from chat import services; services.send_message(...)`.
 """
 
-from chat.services.common import ChatError, clean_body, clean_client_id, clean_name
+from chat.services.common import ChatError, clean_body, clean_client_id, clean_name, clean_optional_body
 from chat.services.conversations import (
     accept_message_request,
     add_members,
@@ -48,6 +48,7 @@ __all__ = [
     "clean_body",
     "clean_client_id",
     "clean_name",
+    "clean_optional_body",
     "create_group",
     "decline_message_request",
     "delete_message",

@@ -63,6 +63,18 @@ def clean_body(body: object) -> str:
     return body
 
 
+def clean_optional_body(body: object) -> str:
+    """The text of a message that carries files: may be empty."""
+    if body is None:
+        return ""
+    if not isinstance(body, str):
+        raise ChatError("A message must be text.", code="invalid_body")
+    body = body.strip()
+    if len(body) > BODY_MAX_LENGTH:
+        raise ChatError(f"Keep a message to {BODY_MAX_LENGTH} characters or fewer.", code="body_too_long")
+    return body
+
+
 def clean_client_id(client_id: object) -> str:
     if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
         raise ChatError(

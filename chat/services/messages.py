@@ -1,16 +1,22 @@
 """Messages: send (ordered, idempotent, rate limited), edit, delete, and read markers."""
 
+import logging
+import secrets
 from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from accounts.models import User
-from chat import realtime
+from chat import attachments, realtime
 from chat.models import (
+    Attachment,
     Conversation,
     Membership,
     Message,
@@ -29,10 +35,14 @@ from chat.services.common import (
     _push_after_commit,
     clean_body,
     clean_client_id,
+    clean_optional_body,
 )
 from chat.services.unread_email import schedule_unread_email
+from chat.storage import attachment_storage
 from notifications import services as notification_services
 from notifications.models import NotificationKind
+
+logger = logging.getLogger(__name__)
 
 # --- Rate limit ---------------------------------------------------------------------------------
 
@@ -42,15 +52,22 @@ def _send_rate() -> tuple[int, int]:
 
 
 def _check_send_rate(user_id: int) -> None:
-    """A fixed window in the cache (Redis when configured: shared by every process)."""
+    """A fixed window in the cache (Redis when configured: shared by every process).
+
+    If the cache is unreachable (Redis restarting) the limit is not enforced for that send:
+    the database is up, so the message is stored and acked rather than the socket dropped."""
     limit, window = _send_rate()
     key = f"chat:send-rate:{user_id}:{int(timezone.now().timestamp()) // window}"
-    cache.add(key, 0, timeout=window + 1)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        count = 1
+        cache.add(key, 0, timeout=window + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window + 1)
+            count = 1
+    except (RedisError, OSError) as exc:
+        logger.warning("send-rate check skipped, cache unavailable: %r", exc)
+        return
     if count > limit:
         raise ChatError("You are sending messages too fast. Wait a few seconds.", code="rate_limited")
 
@@ -99,16 +116,42 @@ def _existing_send(sender: User, client_id: str, conversation_id: int) -> Messag
     return message
 
 
-@transaction.atomic
-def send_message(*, sender: User, conversation_id: int, body: str, client_id: str) -> tuple[Message, bool]:
+def send_message(*, sender: User, conversation_id: int, body: str, client_id: str, files=()) -> tuple[Message, bool]:
     """Store a message with the next seq; (message, created). A retried client_id returns the
-    stored message with created=False and changes nothing."""
-    body = clean_body(body)
+    stored message with created=False and changes nothing.
+
+    `files` (uploaded files) become the message's attachments: each is checked from its content
+    and converted (chat.attachments) BEFORE anything is stored, so a refused file stores
+    nothing; with files the body may be empty. Files written to storage by a send that then
+    fails are removed again."""
+    files = list(files or ())
+    body = clean_optional_body(body) if files else clean_body(body)
     client_id = clean_client_id(client_id)
     existing = _existing_send(sender, client_id, conversation_id)
     if existing is not None:
         return existing, False
-    _check_send_rate(sender.pk)
+    if files:
+        # Members only, before any file is decoded (an outsider costs no image work).
+        if not Membership.objects.filter(conversation_id=conversation_id, user=sender, left_at__isnull=True).exists():
+            raise Conversation.DoesNotExist("No such conversation.")
+        _check_send_rate(sender.pk)
+        prepared = attachments.prepare_all(files)
+    else:
+        prepared = []
+    stored: list[str] = []
+    try:
+        return _send(sender, conversation_id, body, client_id, prepared, stored, rate_checked=bool(files))
+    except BaseException:
+        storage = attachment_storage()
+        for name in stored:
+            storage.delete(name)
+        raise
+
+
+@transaction.atomic
+def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_checked) -> tuple[Message, bool]:
+    if not rate_checked:
+        _check_send_rate(sender.pk)
     conversation = _locked_conversation(conversation_id)
     membership = _active_membership(conversation, sender)
     others = _check_can_send(conversation, sender, membership)
@@ -120,6 +163,8 @@ def send_message(*, sender: User, conversation_id: int, body: str, client_id: st
         if existing is None:
             raise
         return existing, False
+    if prepared:
+        _store_attachments(message, prepared, stored)
     Membership.objects.filter(pk=membership.pk, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
     _push_after_commit(_active_member_ids(conversation), realtime.message_new_event(message))
     url = _conversation_url(conversation.pk)
@@ -139,11 +184,54 @@ def send_message(*, sender: User, conversation_id: int, body: str, client_id: st
                     recipient=other.user,
                     kind=NotificationKind.MESSAGE_REQUEST,
                     title=f"{_name(sender)} sent you a message request",
-                    body=body[:300],
+                    body=(body or f"{len(prepared)} file(s)")[:300],
                     url=reverse("chat:requests"),
                 )
     transaction.on_commit(partial(schedule_unread_email, conversation.pk))
     return message, True
+
+
+def _store_attachments(message: Message, prepared: list, stored: list[str]) -> None:
+    """Write each prepared file to private storage (names recorded in `stored` for cleanup)."""
+    for item in prepared:
+        attachment = Attachment(
+            message=message,
+            kind=item.kind,
+            name=item.name,
+            content_type=item.content_type,
+            size=len(item.content),
+            width=item.width,
+            height=item.height,
+        )
+        attachment.file.save(item.storage_name(), ContentFile(item.content), save=False)
+        stored.append(attachment.file.name)
+        if item.thumbnail is not None:
+            attachment.thumbnail.save(f"{secrets.token_hex(16)}-thumb.webp", ContentFile(item.thumbnail), save=False)
+            stored.append(attachment.thumbnail.name)
+        attachment.save()
+    message.attachment_count = len(prepared)
+    Message.objects.filter(pk=message.pk).update(attachment_count=message.attachment_count)
+
+
+def _remove_attachments(message: Message) -> None:
+    """A deleted message loses its files: rows now, bytes after commit."""
+    rows = list(Attachment.objects.filter(message=message))
+    if not rows:
+        return
+    names = [name for row in rows for name in (row.file.name, row.thumbnail.name) if name]
+    Attachment.objects.filter(message=message).delete()
+    message.attachment_count = 0
+    Message.objects.filter(pk=message.pk).update(attachment_count=0)
+
+    def remove_files():
+        storage = attachment_storage()
+        for name in names:
+            try:
+                storage.delete(name)
+            except Exception:
+                logger.exception("could not remove chat attachment file %s", name)
+
+    transaction.on_commit(remove_files)
 
 
 def _own_live_message(*, user: User, message_id: int) -> Message:
@@ -166,6 +254,13 @@ def _own_live_message(*, user: User, message_id: int) -> Message:
     return message
 
 
+def _next_change_seq(conversation_id: int) -> int:
+    """Raise the conversation's change counter; the row lock the UPDATE takes is held until
+    commit, so changes commit in counter order (like seq for new messages)."""
+    Conversation.objects.filter(pk=conversation_id).update(change_seq=F("change_seq") + 1)
+    return Conversation.objects.filter(pk=conversation_id).values_list("change_seq", flat=True).get()
+
+
 @transaction.atomic
 def edit_message(*, user: User, message_id: int, body: str) -> Message:
     body = clean_body(body)
@@ -173,7 +268,8 @@ def edit_message(*, user: User, message_id: int, body: str) -> Message:
     if body != message.body:
         message.body = body
         message.edited_at = timezone.now()
-        message.save(update_fields=["body", "edited_at"])
+        message.change_seq = _next_change_seq(message.conversation_id)
+        message.save(update_fields=["body", "edited_at", "change_seq"])
         _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 
@@ -184,7 +280,9 @@ def delete_message(*, user: User, message_id: int) -> Message:
     message = _own_live_message(user=user, message_id=message_id)
     message.body = ""
     message.deleted_at = timezone.now()
-    message.save(update_fields=["body", "deleted_at"])
+    message.change_seq = _next_change_seq(message.conversation_id)
+    message.save(update_fields=["body", "deleted_at", "change_seq"])
+    _remove_attachments(message)
     _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 

@@ -44,3 +44,10 @@ def api_of():
         return api
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _private_attachment_root(settings, tmp_path):
+    """Chat files of a test go to its own tmp dir (never the project's private-media)."""
+    settings.CHAT_ATTACHMENT_ROOT = str(tmp_path / "chat-files")
+    settings.MEDIA_ROOT = str(tmp_path / "media")

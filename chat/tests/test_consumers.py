@@ -64,7 +64,13 @@ async def test_a_signed_in_browser_with_a_good_origin_connects_and_gets_hello(li
 
     ws, hello = await connected(live_cookie)
 
-    assert hello == {"type": "hello", "user": live_user.pk, "unread": 2, "heartbeat": settings.LIVE_HEARTBEAT_SECONDS}
+    assert hello == {
+        "type": "hello",
+        "user": live_user.pk,
+        "unread": 2,
+        "chat_unread": 0,
+        "heartbeat": settings.LIVE_HEARTBEAT_SECONDS,
+    }
     await ws.disconnect()
 
 

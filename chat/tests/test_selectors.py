@@ -92,6 +92,7 @@ def test_messages_since_is_capped_with_a_more_flag(ada, bob):
     assert [m.seq for m in rest] == [5] and not more_rest
 
 
+@pytest.mark.django_db(transaction=True)  # MariaDB indexes FULLTEXT words at commit
 def test_search_finds_only_my_conversations(ada, bob, cleo, eve):
     mine = direct_between(ada, bob)
     theirs = direct_between(cleo, eve)

@@ -171,6 +171,22 @@ def test_sending_too_fast_is_rate_limited(ada, bob, settings):
     assert Message.objects.count() == 3
 
 
+def test_a_cache_outage_lets_the_send_through_instead_of_failing_it(ada, bob, monkeypatch):
+    """Redis restarting must not cost a message: the database is up, so it is stored."""
+    from django.core.cache import cache
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(cache, "add", down)
+    conversation = direct_between(ada, bob)
+
+    message = send(ada, conversation)
+
+    assert Message.objects.filter(pk=message.pk, body=message.body).exists()
+
+
 def test_the_new_message_is_pushed_to_every_member_after_commit(
     ada, bob, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -248,6 +248,7 @@ def test_older_messages_load_as_a_fragment(client_of, ada, bob, settings):
     assert 'id="m-10"' in older and 'id="m-1"' in older and "<html" not in older
 
 
+@pytest.mark.django_db(transaction=True)  # MariaDB indexes FULLTEXT words at commit
 def test_search_finds_my_messages_only(client_of, ada, bob, cleo, eve):
     send(bob, direct_between(ada, bob), "quantum notes")
     send(cleo, direct_between(cleo, eve), "quantum secrets")

@@ -6,6 +6,11 @@
 // and "Seen", and loads older messages when scrolled to the top. Without JavaScript the same
 // page works as a plain POST form.
 // Conversation list (#chat-list): previews and unread badges update live.
+// Files: the composer's paperclip uploads them (fetch, multipart) to the same send URL; images
+// show as thumbnails, other files as download links (served only to members, by the server).
+// Edits and deletes missed while away come back with the resync ("changes" since the page's
+// change cursor). Every page that loads this module: the navbar's #chat-nav-badge (unread
+// conversations) and presence dots ([data-presence-user]) of friends stay live.
 //
 // live.js is imported from the URL base.html loaded it from (the script tag's
 // data-live-module), so this page shares its one socket instead of opening a second one.
@@ -61,6 +66,56 @@ export function renderBody(parent, body) {
   appendText(parent, body.slice(last));
 }
 
+function sizeLabel(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function safeLocalUrl(url) {
+  return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") ? url : null;
+}
+
+/** A message's files: image thumbnails (inline, from our own WEBP) and download links. */
+export function renderFiles(files) {
+  const wrap = document.createElement("div");
+  wrap.className = "chat-files";
+  for (const file of files || []) {
+    const href = safeLocalUrl(file.url);
+    if (!href) continue;
+    const link = document.createElement("a");
+    link.href = href;
+    link.dataset.attachment = String(file.id);
+    link.setAttribute("download", "");
+    const thumb = safeLocalUrl(file.thumbnail_url);
+    if (file.kind === "image" && thumb) {
+      link.className = "chat-thumb";
+      link.title = `Download ${file.name}`;
+      const img = document.createElement("img");
+      img.src = thumb;
+      img.alt = file.name;
+      img.loading = "lazy";
+      if (file.width) img.width = file.width;
+      if (file.height) img.height = file.height;
+      link.append(img);
+    } else {
+      link.className = "chat-file";
+      const icon = document.createElement("i");
+      icon.className = "bi bi-file-earmark-arrow-down";
+      icon.setAttribute("aria-hidden", "true");
+      const name = document.createElement("span");
+      name.className = "chat-file-name";
+      name.textContent = file.name;
+      const size = document.createElement("span");
+      size.className = "chat-file-size";
+      size.textContent = sizeLabel(file.size);
+      link.append(icon, name, size);
+    }
+    wrap.append(link);
+  }
+  return wrap;
+}
+
 function timeLabel(iso) {
   const date = iso ? new Date(iso) : new Date();
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -91,6 +146,10 @@ function conversationPage(root) {
   let typingSentAt = 0;
   let typingTimer = null;
   let resyncing = false;
+  // Edits and deletes: the conversation's change counter this page has caught up with.
+  let changeCursor = Number(root.dataset.changeSeq) || 0;
+  const filesInput = document.getElementById("composer-files");
+  const picked = document.getElementById("composer-files-list");
 
   for (const item of list.querySelectorAll(".chat-message[data-id]")) {
     known.add(Number(item.dataset.id));
@@ -123,6 +182,9 @@ function conversationPage(root) {
         who.textContent = message.sender ? message.sender.name : "Former member";
         bubble.append(who);
       }
+      if (message.attachments && message.attachments.length && !message.deleted) {
+        bubble.append(renderFiles(message.attachments));
+      }
       const body = document.createElement("div");
       body.className = "chat-body";
       bubble.append(body);
@@ -154,9 +216,12 @@ function conversationPage(root) {
       tomb.className = "chat-tombstone";
       tomb.textContent = "Message deleted";
       body.append(tomb);
+      body.classList.remove("d-none");
       item.querySelector(".chat-actions")?.remove();
+      item.querySelector(".chat-files")?.remove();
     } else {
       renderBody(body, message.body);
+      body.classList.toggle("d-none", !message.body);
     }
     const edited = item.querySelector(".chat-edited");
     if (edited) edited.textContent = message.edited_at && !message.deleted ? " · edited" : "";
@@ -273,6 +338,13 @@ function conversationPage(root) {
     markRead();
   }
 
+  /** An edit or delete (live or from a resync): update the message if it is on the page. */
+  function applyChange(message) {
+    if (message.conversation !== conversationId) return;
+    const item = list.querySelector(`.chat-message[data-id="${message.id}"]`);
+    if (item) fillBody(item, message);
+  }
+
   function markRead() {
     if (document.visibilityState !== "visible" || lastSeq <= readSent) return;
     if (live.send({ type: "read", conversation: conversationId, seq: lastSeq })) readSent = lastSeq;
@@ -281,7 +353,10 @@ function conversationPage(root) {
   let resyncTimer = null;
   function resync() {
     if (live.state() !== "online") return;
-    resyncing = live.send({ type: "resync", conversations: { [conversationId]: lastSeq } });
+    resyncing = live.send({
+      type: "resync",
+      conversations: { [conversationId]: { seq: lastSeq, changes: changeCursor } },
+    });
     clearTimeout(resyncTimer);
     // An answer that never comes must not hold back later messages for ever.
     resyncTimer = setTimeout(() => {
@@ -301,8 +376,88 @@ function conversationPage(root) {
     liveError.hidden = !text;
   }
 
+  function showPicked() {
+    if (!filesInput || !picked) return;
+    picked.replaceChildren();
+    for (const file of filesInput.files) {
+      const li = document.createElement("li");
+      const icon = document.createElement("i");
+      icon.className = file.type.startsWith("image/") ? "bi bi-image" : "bi bi-paperclip";
+      icon.setAttribute("aria-hidden", "true");
+      const name = document.createElement("span");
+      name.textContent = `${file.name} (${sizeLabel(file.size)})`;
+      li.append(icon, name);
+      picked.append(li);
+    }
+    picked.hidden = !filesInput.files.length;
+  }
+
+  function checkFiles() {
+    const maxFiles = Number(filesInput.dataset.maxFiles) || 5;
+    const maxBytes = Number(filesInput.dataset.maxBytes) || 10 * 1024 * 1024;
+    if (filesInput.files.length > maxFiles) return `Attach at most ${maxFiles} files to one message.`;
+    for (const file of filesInput.files) {
+      if (file.size > maxBytes) return `${file.name} is too large: the limit is ${sizeLabel(maxBytes)}.`;
+    }
+    return "";
+  }
+
+  let uploading = false;
+  async function upload() {
+    // Files go over HTTP (multipart) to the same send URL; the stored message comes back as
+    // JSON and also arrives live to every member like any other message.
+    const problem = checkFiles();
+    if (problem) {
+      showError(problem);
+      return;
+    }
+    if (uploading) return;
+    uploading = true;
+    showError("");
+    const data = new FormData(composer);
+    data.set("client_id", window.crypto?.randomUUID ? window.crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
+    const sendButton = composer.querySelector(".chat-send");
+    sendButton.disabled = true;
+    picked.classList.add("text-body-secondary");
+    try {
+      const response = await fetch(composer.action, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrf },
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        showError(answer.detail || "The files could not be sent. Try again.");
+        return;
+      }
+      input.value = "";
+      filesInput.value = "";
+      showPicked();
+      accept(answer.message);
+      toBottom();
+    } catch {
+      showError("The files could not be sent: the connection failed. Try again.");
+    } finally {
+      uploading = false;
+      sendButton.disabled = false;
+      picked.classList.remove("text-body-secondary");
+    }
+  }
+
+  filesInput?.addEventListener("change", () => {
+    showError(checkFiles());
+    showPicked();
+  });
+
   composer.addEventListener("submit", (event) => {
     const body = input.value.trim();
+    if (filesInput && filesInput.files.length) {
+      if (!window.fetch || !window.FormData) return; // the plain multipart POST works too
+      event.preventDefault();
+      upload();
+      return;
+    }
     if (!body) {
       event.preventDefault();
       showError("Write something before sending.");
@@ -352,14 +507,18 @@ function conversationPage(root) {
     if (e.detail.conversation !== conversationId) return;
     resyncing = false;
     for (const message of e.detail.messages) accept(message);
-    if (e.detail.more) resync();
+    for (const message of e.detail.changes || []) applyChange(message);
+    if (Number.isFinite(e.detail.change_seq)) changeCursor = Math.max(changeCursor, e.detail.change_seq);
+    if (e.detail.more || e.detail.changes_more) resync();
   });
   for (const type of ["message.updated", "message.deleted"]) {
     document.addEventListener(`live:${type}`, (e) => {
       const message = e.detail.message;
       if (message.conversation !== conversationId) return;
-      const item = list.querySelector(`.chat-message[data-id="${message.id}"]`);
-      if (item) fillBody(item, message);
+      applyChange(message);
+      // Only a change right after the cursor moves it: a gap is filled by the next resync.
+      if (message.change_seq === changeCursor + 1) changeCursor = message.change_seq;
+      else if (message.change_seq > changeCursor + 1) resync();
     });
   }
   document.addEventListener("live:typing", (e) => {
@@ -490,7 +649,9 @@ function conversationList(listEl) {
     if (Number(row.dataset.lastSeq) >= message.seq) return; // already counted
     row.dataset.lastSeq = String(message.seq);
     const mine = message.sender && message.sender.id === me;
-    row.querySelector(".chat-row-text").textContent = message.body.slice(0, 120);
+    const files = (message.attachments || []).length;
+    row.querySelector(".chat-row-text").textContent =
+      message.body.slice(0, 120) || (files ? `${files} file${files === 1 ? "" : "s"}` : "");
     const who = row.querySelector(".chat-row-who");
     const label = message.kind === "text" && message.sender ? (mine ? "You" : message.sender.name.split(" ")[0]) : "";
     if (who) who.textContent = label ? `${label}:` : "";
@@ -525,3 +686,72 @@ const chatRoot = document.getElementById("chat");
 if (chatRoot) conversationPage(chatRoot);
 const listRoot = document.getElementById("chat-list");
 if (listRoot) conversationList(listRoot);
+
+// --- Every page: the navbar's unread-conversations badge and friends' presence dots ---------
+
+function setChatBadge(count) {
+  const badge = document.getElementById("chat-nav-badge");
+  if (!badge || typeof count !== "number" || count < 0) return;
+  badge.textContent = count > 99 ? "99+" : String(count);
+  badge.setAttribute("aria-label", `${count} unread conversations`);
+  badge.classList.toggle("d-none", count === 0);
+}
+
+function chatBadge() {
+  let me = Number(document.querySelector("#chat[data-user], #chat-list[data-user]")?.dataset.user) || null;
+  let timer = null;
+  // Several events often come together (a message in a group, then a read): ask once.
+  const ask = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => live.send({ type: "chat.unread.query" }), 300);
+  };
+  document.addEventListener("live:hello", (e) => {
+    me = e.detail.user;
+    setChatBadge(e.detail.chat_unread);
+  });
+  document.addEventListener("live:chat.unread", (e) => setChatBadge(e.detail.count));
+  document.addEventListener("live:message.new", (e) => {
+    const sender = e.detail.message && e.detail.message.sender;
+    if (!sender || sender.id !== me) ask();
+  });
+  document.addEventListener("live:read", (e) => {
+    if (e.detail.user === me) ask();
+  });
+  document.addEventListener("live:conversation.updated", ask);
+}
+
+const PRESENCE_REFRESH_MS = 60000;
+
+function presenceDots() {
+  const online = new Set();
+  const paint = () => {
+    for (const dot of document.querySelectorAll("[data-presence-user]")) {
+      const on = online.has(Number(dot.dataset.presenceUser));
+      dot.hidden = !on;
+    }
+  };
+  // Asking subscribes this socket to "presence" events; asking again now and then also clears
+  // a friend whose server died without saying goodbye (their entry expires).
+  const query = () => live.send({ type: "presence.query" });
+  document.addEventListener("live:hello", query);
+  document.addEventListener("live:presence.state", (e) => {
+    online.clear();
+    for (const id of e.detail.online || []) online.add(id);
+    paint();
+  });
+  document.addEventListener("live:presence", (e) => {
+    if (e.detail.online) online.add(e.detail.user);
+    else online.delete(e.detail.user);
+    paint();
+  });
+  setInterval(() => {
+    if (live.state() === "online" && document.visibilityState === "visible") query();
+  }, PRESENCE_REFRESH_MS);
+  if (live.state() === "online") {
+    query();
+    live.send({ type: "chat.unread.query" });
+  }
+}
+
+chatBadge();
+presenceDots();

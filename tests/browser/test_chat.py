@@ -142,3 +142,99 @@ def test_two_students_chat_live_and_nothing_is_lost_while_one_is_offline(browser
     assert errors == []
     ada_context.close()
     bob_context.close()
+
+
+def _image(path, color) -> str:
+    from PIL import Image
+
+    Image.new("RGB", (800, 600), color).save(path, format="JPEG")
+    return str(path)
+
+
+def test_files_presence_badge_and_missed_edits_in_two_browsers(browser, chat_site, tmp_path):
+    from chat.models import Message
+
+    site = chat_site
+    ada_context = browser.new_context(viewport={"width": 1366, "height": 900})
+    bob_context = browser.new_context(viewport={"width": 390, "height": 844})
+    ada, bob = ada_context.new_page(), bob_context.new_page()
+    bob_network = SocketSwitch(bob)
+    errors = []
+    for page in (ada, bob):
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    register(ada, site, first_name="Ada", last_name="Lovelace", email="ada@example.org", university="UCL")
+    register(bob, site, first_name="Bob", last_name="Babbage", email="bob@example.org", university="UCL")
+    _, bob_user = _befriend("ada@example.org", "bob@example.org")
+
+    # Ada opens the chat with Bob and says hello; Bob watches his chat list
+    ada.goto(site + reverse("chat:direct", args=[bob_user.public_id]))
+    expect(ada.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
+    _send(ada, "Hello Bob")
+    expect(ada.locator("#chat-messages .chat-message.mine .chat-state")).to_have_text(["Sent"], timeout=10_000)
+    bob.goto(site + reverse("chat:list"))
+    expect(bob.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
+    row = bob.locator(".chat-row", has_text="Ada Lovelace")
+    # Ada is online: her dot shows on Bob's row (they are friends)
+    expect(row.locator(".presence-dot")).to_be_visible(timeout=10_000)
+    expect(bob.locator("#chat-nav-badge")).to_have_text("1")
+
+    # When Ada attaches a photo and a PDF with a caption
+    pdf = tmp_path / "slides.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n% slides\n%%EOF\n")
+    ada.set_input_files("#composer-files", [_image(tmp_path / "lab.jpg", (30, 120, 200)), str(pdf)])
+    expect(ada.locator("#composer-files-list li")).to_have_count(2)
+    ada.fill("#composer textarea[name=body]", "Slides and a photo")
+    ada.press("#composer textarea[name=body]", "Enter")
+
+    # Then she sees them in her conversation, and Bob's badge and row update live
+    expect(ada.locator(".chat-message.mine .chat-thumb img")).to_have_count(1, timeout=10_000)
+    expect(ada.locator(".chat-message.mine .chat-file-name")).to_have_text(["slides.pdf"])
+    expect(row).to_contain_text("Slides and a photo", timeout=10_000)
+    expect(row.get_by_test_id("unread-badge")).to_have_text("2")
+    expect(bob.locator("#chat-nav-badge")).to_have_text("1")
+
+    # When Bob opens it, the thumbnail is shown and the PDF downloads as an attachment
+    row.locator("a").click()
+    thumb = bob.locator(".chat-thumb img")
+    expect(thumb).to_have_count(1)
+    bob.wait_for_function("() => document.querySelector('.chat-thumb img').naturalWidth > 0")
+    expect(bob.locator("#chat-nav-badge")).to_be_hidden(timeout=10_000)
+    href = bob.locator(".chat-file").get_attribute("href")
+    download = bob.request.get(site + href)
+    assert download.status == 200
+    assert download.headers["content-disposition"].startswith('attachment; filename="slides.pdf"')
+    assert download.headers["x-content-type-options"] == "nosniff"
+    # Eve-like outsiders get nothing: a fresh browser without Bob's session is sent to log in
+    stranger = browser.new_context().request.get(site + href, max_redirects=0)
+    assert stranger.status in (302, 404)
+
+    # When Bob goes offline, and meanwhile Ada edits her hello and deletes the files message
+    expect(bob.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
+    bob_context.set_offline(True)
+    bob_network.go_offline()
+    expect(bob.locator("#live-status")).not_to_have_attribute("data-state", "online", timeout=15_000)
+    hello = Message.objects.get(body="Hello Bob")
+    files_message = Message.objects.get(body="Slides and a photo")
+    ada.goto(site + reverse("chat:edit_message", args=[hello.conversation_id, hello.pk]))
+    ada.fill("textarea[name=body]", "Hello Bob (edited)")
+    ada.locator("form:has(textarea[name=body]) [type=submit]").click()
+    ada.wait_for_url(f"**/chat/{hello.conversation_id}/**")
+    ada.locator(f"#m-{files_message.seq} .chat-actions button[data-bs-toggle]").click()
+    ada.locator(f"#m-{files_message.seq} .chat-actions button.text-danger").click()
+    ada.wait_for_load_state()
+
+    # Then back online, Bob sees both changes without reloading
+    bob_network.go_online()
+    bob_context.set_offline(False)
+    expect(bob.locator("#live-status")).to_have_attribute("data-state", "online", timeout=20_000)
+    expect(bob.locator(f"#m-{hello.seq} .chat-body")).to_have_text("Hello Bob (edited)", timeout=10_000)
+    expect(bob.locator(f"#m-{files_message.seq} .chat-tombstone")).to_be_visible()
+    expect(bob.locator(f"#m-{files_message.seq} .chat-files")).to_have_count(0)
+
+    # And when Ada leaves, her presence dot goes away on Bob's page
+    expect(bob.locator(".chat-header .presence-dot")).to_be_visible(timeout=10_000)
+    ada_context.close()
+    expect(bob.locator(".chat-header .presence-dot")).to_be_hidden(timeout=10_000)
+    assert errors == []
+    bob_context.close()
