@@ -8,7 +8,7 @@ SERVICES_DATABASE_URL ?= mysql://root@127.0.0.1:3306/lyceum
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u EMAIL_URL -u AWS_STORAGE_BUCKET_NAME
 
-.PHONY: run install test test-services test-browser test-all lint check-deploy schema compose-check lock demo worker beat clean
+.PHONY: run install test test-services test-browser test-browser-stack test-all lint check-deploy schema compose-check lock demo worker beat clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
@@ -41,7 +41,11 @@ test-services: install
 test-browser: install
 	$(EMBEDDED) $(VENV)/bin/pytest -m browser tests/browser
 
-test-all: test test-services test-browser
+## make test-browser-stack: Chromium through nginx (TLS) to two daphnes and a Celery worker, on MariaDB + Redis
+test-browser-stack: install
+	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(VENV)/bin/pytest -m browser tests/deploy/test_browser_stack.py
+
+test-all: test test-services test-browser test-browser-stack
 
 lint: install
 	$(VENV)/bin/ruff check .

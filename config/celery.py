@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -19,3 +19,11 @@ def ping_task(key: str = "", value: str = "pong") -> str:
 
         cache.set(key, value, timeout=300)
     return value
+
+
+@signals.task_failure.connect
+def _record_task_failure(sender=None, task_id=None, exception=None, **kwargs):
+    """A failed task is listed on the admin status page (config/status.py): Redis, capped."""
+    from config.status import record_task_failure
+
+    record_task_failure(task_name=getattr(sender, "name", str(sender)), task_id=str(task_id), exception=exception)

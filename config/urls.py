@@ -28,6 +28,7 @@ urlpatterns = [
     path("chat/", include("chat.urls")),
     path("help/", include("helpdesk.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("admin/status/", include("config.status_urls")),  # staff-only site status
     path("admin/", admin.site.urls),
 ]
 

@@ -17,6 +17,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.request import is_same_domain
 
 from accounts import services as account_services
+from config import status
+from config.sentry import wrap_asgi
 
 
 def _query(scope) -> dict[str, list[str]]:
@@ -40,8 +42,11 @@ def origin_allowed(origin: str) -> bool:
 
 
 class OriginCheckMiddleware:
+    """Refuses foreign origins; counts this process's open sockets (admin status page); with
+    Sentry on, reports errors in the socket stack through Sentry's ASGI middleware."""
+
     def __init__(self, app):
-        self.app = app
+        self.app = wrap_asgi(app)
 
     async def __call__(self, scope, receive, send):
         origin = _origin(scope)
@@ -50,7 +55,20 @@ class OriginCheckMiddleware:
             return await WebsocketDenier()(scope, receive, send)
         if origin is not None and not origin_allowed(origin):
             return await WebsocketDenier()(scope, receive, send)
-        return await self.app(scope, receive, send)
+        accepted = False
+
+        async def counting_send(message):
+            nonlocal accepted
+            if message.get("type") == "websocket.accept" and not accepted:
+                accepted = True
+                await status.socket_opened()
+            await send(message)
+
+        try:
+            return await self.app(scope, receive, counting_send)
+        finally:
+            if accepted:
+                await status.socket_closed()
 
 
 class LiveAuthMiddleware:

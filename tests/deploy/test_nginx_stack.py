@@ -42,6 +42,7 @@ from tests.deploy.nginx_stack import (
     nginx_process,
     render_site,
 )
+from tests.servers import server_env
 
 pytestmark = [
     pytest.mark.services,
@@ -358,3 +359,70 @@ def test_sockets_spread_over_both_daphnes_get_every_notification_and_survive_a_d
             break
         time.sleep(0.1)
     assert all(f"127.0.0.1:{daphne.port}" in upstreams for daphne in stack.daphnes), upstreams
+
+
+# --- (e) A Celery worker behind the same stack; the status page through nginx ---------------------
+
+
+def test_a_task_on_a_worker_reaches_a_socket_through_nginx_and_the_status_page_counts_it(
+    redis_url, transactional_db, static_root, tmp_path
+):
+    from config.status import live_sockets_by_process
+    from tests.ops.processes import Worker, private_queue, remove_queue_keys, run_site_snippet
+
+    queue = private_queue()
+    env = {**production_settings(static_root), "CELERY_QUEUE": queue}
+    alice = UserFactory()
+    staff = UserFactory(is_staff=True)
+    loop = LoopThread()
+    client = None
+    try:
+        with contextlib.ExitStack() as stack_of:
+            daphnes = [stack_of.enter_context(daphne_process(tmp_path, **env)) for _ in range(2)]
+            site = render_site(tmp_path / "nginx", upstream_ports=[d.port for d in daphnes], static_root=static_root)
+            stack_of.enter_context(nginx_process(site))
+            stack = Stack(site, daphnes, ssl.create_default_context(cafile=str(site.certificate.ca_pem)))
+            worker = Worker(server_env(**env), tmp_path / "worker.log").start()
+            stack_of.callback(worker.stop)
+            worker.wait_ready()
+
+            # Given alice's tab connected through nginx to one of the two daphnes
+            client = LiveClient(stack, session_cookie(alice), "alice")
+            holder = connect_and_locate(loop, client, daphnes)
+
+            # When a task on the worker notifies her (the site queued it, as beat or a view would)
+            run_site_snippet(
+                "import sys\nfrom config.celery import app\n"
+                "app.send_task('notifications.tasks.notify_user_task',"
+                " args=[int(sys.argv[1]), 'system', sys.argv[2]])\n",
+                server_env(**env),
+                str(alice.pk),
+                "from the worker, through nginx",
+            )
+            # Then the frame reaches her socket (worker -> Redis -> the daphne holding it -> nginx)
+            frame = loop.run(client.next_frame("notification.new", timeout=60))
+            assert frame["notification"]["title"] == "from the worker, through nginx"
+
+            # And the staff status page, through nginx, counts her socket on that process
+            status, _, body = stack.get("/admin/status/?format=json", cookie=session_cookie(staff))
+            assert status == 200
+            data = json.loads(body)
+            counts = {row["process"].rsplit(":", 1)[1]: row["count"] for row in data["live_sockets"]["processes"]}
+            assert counts.get(str(holder.process.pid)) == 1
+            assert data["live_sockets"]["total"] == 1
+            assert data["celery"]["queue"] == queue and data["celery"]["length"] == 0
+            # (the test process reads the same Redis keys)
+            assert sum(row["count"] for row in live_sockets_by_process()[0]) == 1
+
+            loop.run(client.close(), timeout=5)
+            client = None
+            deadline = time.monotonic() + TIMEOUT
+            while time.monotonic() < deadline and sum(r["count"] for r in live_sockets_by_process()[0]) != 0:
+                time.sleep(0.1)
+            assert sum(row["count"] for row in live_sockets_by_process()[0]) == 0
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                loop.run(client.close(), timeout=5)
+        loop.close()
+        remove_queue_keys(redis_url, queue)
