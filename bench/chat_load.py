@@ -1,0 +1,977 @@
+"""Chat load benchmark: 1,000 live sockets, open-loop steps of messages/s, Lyceum vs a bare Channels chat.
+
+    .venv/bin/python bench/chat_load.py                 # full run (both targets, ~15 min)
+    .venv/bin/python bench/chat_load.py --quick         # 2 short steps each, a smoke run (~2 min)
+    .venv/bin/python bench/chat_load.py --target lyceum --steps 100 --step-seconds 30
+
+What it does, all on the loopback interface:
+
+1. Lyceum, the full stack: creates (once) and migrates the MariaDB database
+   `lyceum_bench_load` (`--database-url`), and builds in bulk, directly in the database, 1,000
+   users (unusable passwords: they never log in by form), their conversations (half of the users
+   in 1-on-1 pairs, 40% in groups of 10, 10% in groups of 50; every member accepted) and one
+   session row per user — the same rows a browser login leaves. Old bench messages are deleted
+   first. Starts a private redis-server on a free port (`REDIS_URL`: channel layer, cache and
+   Celery broker) and two daphne processes on free ports, with DJANGO_DEBUG=false. User i
+   connects to daphne i % 2, so every conversation spans both processes.
+2. The bare chat (`bench/bare_chat/`, the Channels tutorial's consumer, default Redis layer, no
+   database): its own private redis-server and one daphne. The same users, one room per
+   conversation.
+3. The load generator: `--generators` separate processes (asyncio + `websockets`), each owning
+   an equal share of the sockets. They connect all sockets at once (a burst, as after a deploy;
+   a refused or timed-out handshake is retried with live.js's backoff, 1 s to 30 s with jitter,
+   for `--burst-seconds`); how many were connected within 10 s and when the last one was is
+   printed. Sockets the burst left out are then connected 16 at a time, so the steps run with
+   all of them. Then steps of 25, 50, 100, 150, 200… messages/s overall: open loop (a scheduler
+   sends at the set rate whatever the server answers; a send never waits for an ack), every
+   user sending at the same rate (round robin over all users), each step `--step-seconds`
+   long, then a drain for deliveries still in flight (until all arrived, none arrived for
+   `--drain-idle` s, or `--drain-seconds`). A step breaks when p99 > 1 s or any delivery is
+   lost; a target's run stops `--after-break` steps after its first broken step, or when
+   `--max-seconds` is spent.
+
+Per step: latency from the send to each recipient's socket (every member but the sender) —
+p50/p95/p99/max, deliveries lost (never arrived before the drain ended) and duplicated, the
+deliveries per second, the achieved send rate, Lyceum's acks and error frames, and CPU (% of one
+core over the send window) and memory (RSS) of every process: daphnes, redis-servers, MariaDB
+(shared with whatever else runs on the machine), the generators; plus the machine's total CPU.
+
+Timestamps are CLOCK_MONOTONIC, which every process on the machine shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import datetime
+import json
+import multiprocessing as mp
+import os
+import random
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BARE_DIR = BASE_DIR / "bench" / "bare_chat"
+VENV_BIN = Path(sys.executable).parent
+DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/lyceum_bench_load"
+EMAIL_DOMAIN = "bench-load.lyceum.local"
+DEFAULT_STEPS = [25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000]
+BREAK_P99_SECONDS = 1.0
+
+
+# --- Conversation layout -------------------------------------------------------------------------
+
+
+def layout(n_users: int) -> list[list[int]]:
+    """Conversations as lists of user indexes: 50% pairs, 40% groups of 10, 10% groups of 50."""
+    if n_users % 100:
+        raise SystemExit("--users must be a multiple of 100")
+    pairs_end, tens_end = n_users // 2, n_users // 2 + n_users * 4 // 10
+    conversations = [[i, i + 1] for i in range(0, pairs_end, 2)]
+    conversations += [list(range(i, i + 10)) for i in range(pairs_end, tens_end, 10)]
+    conversations += [list(range(i, min(i + 50, n_users))) for i in range(tens_end, n_users, 50)]
+    return conversations
+
+
+# --- The load generator (runs in its own processes, no Django) -------------------------------
+
+
+@dataclass
+class Client:
+    uid: int  # Lyceum user id (the bare chat uses the same numbers)
+    index: int
+    conversation: int  # Lyceum conversation id; the bare chat's room is "c<id>"
+    url: str
+    headers: dict
+    ws: object = None
+    reader: asyncio.Task | None = None
+    sent_n: int = 0
+
+
+@dataclass
+class GeneratorState:
+    target: str
+    clients: list[Client]
+    received: dict = field(default_factory=lambda: defaultdict(list))  # step -> [(key, uid, t)]
+    acks: dict = field(default_factory=lambda: defaultdict(list))  # step -> [(key, t)]
+    errors: Counter = field(default_factory=Counter)
+    echoes: Counter = field(default_factory=Counter)
+    closed: int = 0
+    rr: int = 0
+
+
+def _step_of(key: str) -> int:
+    # "s03-42-000017": the step number is in the client_id, so late arrivals are attributed.
+    return int(key[1:3]) if key[:1] == "s" and key[1:3].isdigit() else -1
+
+
+async def _read(state: GeneratorState, client: Client) -> None:
+    loads, monotonic = json.loads, time.monotonic
+    lyceum = state.target == "lyceum"
+    try:
+        async for raw in client.ws:
+            now = monotonic()
+            frame = loads(raw)
+            if lyceum:
+                kind = frame.get("type")
+                if kind == "message.new":
+                    message = frame["message"]
+                    key = message.get("client_id") or ""
+                    if (message.get("sender") or {}).get("id") == client.uid:
+                        state.echoes[_step_of(key)] += 1
+                    else:
+                        state.received[_step_of(key)].append((key, client.uid, now))
+                elif kind == "message.ack":
+                    key = frame.get("client_id") or ""
+                    state.acks[_step_of(key)].append((key, now))
+                elif kind == "error":
+                    state.errors[frame.get("code", "?")] += 1
+            else:
+                key = frame.get("message", "")
+                if key.split("-", 2)[1:2] == [str(client.uid)]:
+                    state.echoes[_step_of(key)] += 1
+                else:
+                    state.received[_step_of(key)].append((key, client.uid, now))
+    except Exception as error:
+        state.errors[f"reader:{type(error).__name__}"] += 1
+    state.closed += 1
+
+
+async def _connect_one(state: GeneratorState, client: Client, deadline: float, stats: Counter) -> float | None:
+    from websockets.asyncio.client import connect
+
+    attempt = 0
+    while True:
+        stats["attempts"] += 1
+        try:
+            client.ws = await connect(
+                client.url,
+                additional_headers=client.headers,
+                compression=None,
+                proxy=None,
+                open_timeout=15,
+                ping_interval=None,
+                max_queue=None,
+                max_size=2**20,
+            )
+            connected_at = time.monotonic()
+            client.reader = asyncio.create_task(_read(state, client))
+            return connected_at
+        except Exception as error:
+            status = getattr(getattr(error, "response", None), "status_code", None)
+            stats[f"refused:{type(error).__name__}" + (f":{status}" if status else "")] += 1
+            # static/js/live.js's backoff: full jitter above a 1 s floor, ceiling 1 s * 2^n up to 30 s.
+            delay = 1.0 + random.random() * max(0.0, min(30.0, 2.0**attempt) - 1.0)
+            attempt += 1
+            if time.monotonic() + delay > deadline:
+                return None
+            await asyncio.sleep(delay)
+
+
+async def _connect_all(state: GeneratorState, start: float, deadline: float) -> dict:
+    """The burst: every socket at once, each retrying with live.js's backoff until `deadline`."""
+    await asyncio.sleep(max(0.0, start - time.monotonic()))
+    stats: Counter = Counter()
+    times = await asyncio.gather(*(_connect_one(state, c, deadline, stats) for c in state.clients))
+    return {
+        "times": [t - start for t in times if t is not None],
+        "failed": sum(1 for t in times if t is None),
+        "stats": dict(stats),
+    }
+
+
+async def _connect_rest(state: GeneratorState, concurrency: int, deadline: float) -> dict:
+    """After a burst that did not connect everyone: the rest, `concurrency` at a time, so the
+    load steps can run with every socket (the burst's figures are reported as they were)."""
+    start = time.monotonic()
+    stats: Counter = Counter()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def gated(client: Client):
+        async with gate:
+            return await _connect_one(state, client, deadline, stats)
+
+    times = await asyncio.gather(*(gated(c) for c in state.clients if c.ws is None))
+    return {
+        "times": [t - start for t in times if t is not None],
+        "failed": sum(1 for t in times if t is None),
+        "stats": dict(stats),
+    }
+
+
+async def _run_step(state: GeneratorState, step: int, rate: float, start: float, seconds: float) -> dict:
+    """Open loop: send at `rate` from `start` for `seconds`, whatever the server does."""
+    monotonic = time.monotonic
+    live = [c for c in state.clients if c.ws is not None]
+    order = live[:]
+    random.Random(step).shuffle(order)
+    sent: list[tuple[str, int, int, float]] = []
+    pending: set[asyncio.Task] = set()
+    failures = Counter()
+
+    def sent_done(task: asyncio.Task) -> None:
+        pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # e.g. the server closed the socket
+            failures[type(task.exception()).__name__] += 1
+
+    lyceum = state.target == "lyceum"
+    interval = 1.0 / rate if rate > 0 else seconds
+    end = start + seconds
+    next_at = start + random.random() * interval
+    await asyncio.sleep(max(0.0, start - monotonic()))
+    i = state.rr
+    while next_at < end:
+        now = monotonic()
+        while next_at <= now and next_at < end:
+            client = order[i % len(order)]
+            i += 1
+            client.sent_n += 1
+            key = f"s{step:02d}-{client.uid}-{client.sent_n:06d}"
+            if lyceum:
+                body = f"Load test message {client.sent_n} from user {client.uid} ({key})"
+                data = json.dumps(
+                    {"type": "message.send", "conversation": client.conversation, "body": body, "client_id": key}
+                )
+            else:
+                data = json.dumps({"message": key})
+            t = monotonic()
+            task = asyncio.ensure_future(client.ws.send(data))
+            pending.add(task)
+            task.add_done_callback(sent_done)
+            sent.append((key, client.conversation, client.uid, t))
+            next_at += interval
+        await asyncio.sleep(max(0.0, next_at - monotonic()))
+    state.rr = i
+    if pending:
+        await asyncio.wait(pending, timeout=5)
+    return {"sent": sent, "send_failures": sum(failures.values())}
+
+
+async def _drain(state: GeneratorState, step: int, expected: int, until: float, idle: float) -> dict:
+    """Wait for the step's deliveries still in flight: until all arrived, none arrived for
+    `idle` seconds, or `until`."""
+    last_count, last_change = -1, time.monotonic()
+    while len(state.received[step]) < expected and time.monotonic() < until:
+        if len(state.received[step]) != last_count:
+            last_count, last_change = len(state.received[step]), time.monotonic()
+        elif time.monotonic() - last_change > idle:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # anything a hair behind the last expected delivery (duplicates)
+    received = state.received.pop(step, [])
+    acks = state.acks.pop(step, [])
+    return {
+        "received": received,
+        "acks": acks,
+        "echoes": state.echoes.pop(step, 0),
+        "errors": dict(state.errors),
+        "closed": state.closed,
+        "late": {s: len(v) for s, v in state.received.items() if 0 <= s < step},
+    }
+
+
+async def _generator(conn, target: str, clients: list[Client]) -> None:
+    state = GeneratorState(target=target, clients=clients)
+    loop = asyncio.get_running_loop()
+    while True:
+        command = await loop.run_in_executor(None, conn.recv)
+        name = command["cmd"]
+        if name == "connect":
+            result = await _connect_all(state, command["start"], command["deadline"])
+        elif name == "connect_rest":
+            result = await _connect_rest(state, command["concurrency"], command["deadline"])
+        elif name == "step":
+            result = await _run_step(state, command["step"], command["rate"], command["start"], command["seconds"])
+        elif name == "drain":
+            result = await _drain(state, command["step"], command["expected"], command["until"], command["idle"])
+        elif name == "close":
+            await asyncio.gather(*(c.ws.close() for c in clients if c.ws is not None), return_exceptions=True)
+            conn.send({"ok": True})
+            return
+        else:
+            result = {"error": f"unknown command {name}"}
+        conn.send(result)
+
+
+def generator_main(conn, target: str, clients: list[Client]) -> None:
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    asyncio.run(_generator(conn, target, clients))
+
+
+# --- Processes: redis-server, daphne ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Services:
+    def __init__(self, logdir: Path):
+        self.logdir = logdir
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, argv: list[str], *, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+        log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 - owned by the process
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def redis(self, name: str) -> str:
+        port = free_port()
+        self.start(
+            name,
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.logdir,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return f"redis://127.0.0.1:{port}/0"
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} did not start (see {self.logdir / (name + '.log')})")
+
+    def daphne(self, name: str, application: str, *, cwd: Path, env: dict, profile: bool = False) -> int:
+        port = free_port()
+        # --profile-daphne: cProfile of the event-loop thread, written when daphne stops.
+        prefix = [sys.executable, "-m", "cProfile", "-o", str(self.logdir / f"{name}.prof")] if profile else []
+        process = self.start(
+            name,
+            [
+                *prefix,
+                str(VENV_BIN / "daphne"),
+                "-v",
+                "0",  # no access log (3 lines per connection): same for both targets
+                "-e",
+                f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
+                application,
+            ],
+            cwd=cwd,
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited (see {self.logdir / (name + '.log')})")
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return port
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} did not answer /healthz within 60 s")
+
+    def stop_all(self) -> None:
+        # Newest first: the daphnes go before the redis-server they use.
+        for process in reversed(self.processes.values()):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+
+# --- Lyceum's database: created, migrated and filled in bulk -------------------------------------
+
+
+def lyceum_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_", "CELERY_"))}
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        REDIS_KEY_PREFIX="lyceum-bench-load",
+        CELERY_QUEUE="lyceum-bench-load",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=secret_key,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        HELPDESK_DOCUMENT_KEYS=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        LOG_LEVEL="WARNING",
+        EMAIL_URL="locmem://",
+    )
+    env.pop("PYTEST_VERSION", None)
+    return env
+
+
+def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bool) -> list[tuple[int, int, str]]:
+    """Returns (user id, conversation id, session key) per user index."""
+    import MySQLdb
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    server = MySQLdb.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+    )
+    with server.cursor() as cursor:
+        if fresh:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    server.close()
+
+    os.environ.update(lyceum_env(database_url, "", secret_key))
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.utils import timezone
+
+    from accounts.models import User
+    from chat.models import Attachment, Conversation, Membership, Message
+
+    started = time.monotonic()
+    call_command("migrate", verbosity=0)
+    users = list(User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").order_by("email"))
+    conversations = layout(n_users)
+    if len(users) != n_users or Membership.objects.filter(user__in=users).count() != n_users:
+        with transaction.atomic():
+            Attachment.objects.all()._raw_delete(Attachment.objects.db)
+            Message.objects.all()._raw_delete(Message.objects.db)
+            Membership.objects.all()._raw_delete(Membership.objects.db)
+            Conversation.objects.all()._raw_delete(Conversation.objects.db)
+            Session.objects.all()._raw_delete(Session.objects.db)
+            User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").delete()
+            User.objects.bulk_create(
+                User(
+                    email=f"load{i:05d}@{EMAIL_DOMAIN}",
+                    first_name=f"Load{i}",
+                    last_name="Tester",
+                    university="Bench University",
+                    course="Load",
+                    password=f"!{secrets.token_hex(16)}",  # unusable: they never log in by form
+                )
+                for i in range(n_users)
+            )
+            users = list(User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").order_by("email"))
+            for members in conversations:
+                ids = [users[i].pk for i in members]
+                if len(members) == 2:
+                    Conversation.objects.create(
+                        kind="direct", direct_key=f"{min(ids)}:{max(ids)}", created_by_id=ids[0]
+                    )
+                else:
+                    Conversation.objects.create(kind="group", name=f"Load group {members[0]}", created_by_id=ids[0])
+            created = list(Conversation.objects.order_by("pk"))
+            Membership.objects.bulk_create(
+                Membership(conversation=conversation, user_id=users[i].pk, role="owner" if j == 0 else "member")
+                for conversation, members in zip(created, conversations, strict=True)
+                for j, i in enumerate(members)
+            )
+    # Every run starts from empty conversations.
+    with transaction.atomic():
+        Attachment.objects.all()._raw_delete(Attachment.objects.db)
+        Message.objects.all()._raw_delete(Message.objects.db)
+        Conversation.objects.update(last_seq=0, last_message=None, last_message_at=timezone.now())
+        Membership.objects.update(last_read_seq=0, emailed_seq=0, archived=False, muted=False, accepted=True)
+    conversation_of = dict(Membership.objects.filter(user__in=users).values_list("user_id", "conversation_id"))
+    # One session per user, exactly what django.contrib.auth.login stores.
+    store = SessionStore()
+    expire = timezone.now() + datetime.timedelta(days=1)
+    sessions = []
+    keys = []
+    for user in users:
+        key = secrets.token_hex(16)
+        data = {
+            "_auth_user_id": str(user.pk),
+            "_auth_user_backend": "accounts.backends.EmailBackend",
+            "_auth_user_hash": user.get_session_auth_hash(),
+        }
+        sessions.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
+        keys.append(key)
+    Session.objects.all()._raw_delete(Session.objects.db)
+    Session.objects.bulk_create(sessions)
+    print(
+        f"database ready in {time.monotonic() - started:.1f} s: {len(users)} users, "
+        f"{len(conversations)} conversations, {len(sessions)} sessions",
+        flush=True,
+    )
+    return [(user.pk, conversation_of[user.pk], key) for user, key in zip(users, keys, strict=True)]
+
+
+# --- Measuring -----------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+class ProcessWatch:
+    """CPU (% of one core) and RSS of named processes over a window."""
+
+    def __init__(self, pids: dict[str, int]):
+        import psutil
+
+        self.psutil = psutil
+        self.processes = {}
+        for name, pid in pids.items():
+            with contextlib.suppress(psutil.Error):
+                self.processes[name] = psutil.Process(pid)
+        self.start_times: dict = {}
+        self.t0 = 0.0
+        self.machine0 = None
+
+    def begin(self) -> None:
+        self.t0 = time.monotonic()
+        self.machine0 = self.psutil.cpu_times()
+        self.start_times = {}
+        for name, process in self.processes.items():
+            with contextlib.suppress(self.psutil.Error):
+                times = process.cpu_times()
+                self.start_times[name] = times.user + times.system
+
+    def end(self) -> dict:
+        elapsed = time.monotonic() - self.t0
+        result = {}
+        for name, process in self.processes.items():
+            try:
+                times = process.cpu_times()
+                cpu = (times.user + times.system - self.start_times.get(name, 0.0)) / elapsed * 100
+                result[name] = (cpu, process.memory_info().rss / 2**20)
+            except self.psutil.Error:
+                result[name] = (float("nan"), float("nan"))
+        machine1 = self.psutil.cpu_times()
+        busy = sum(machine1) - machine1.idle - (sum(self.machine0) - self.machine0.idle)
+        total = sum(machine1) - sum(self.machine0)
+        result["machine"] = (busy / total * 100 * self.psutil.cpu_count() if total else float("nan"), float("nan"))
+        return result
+
+
+def mariadb_pid() -> int | None:
+    import psutil
+
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in {"mariadbd", "mysqld"}:
+            return process.pid
+    return None
+
+
+@dataclass
+class StepResult:
+    rate: int
+    sent: int = 0
+    achieved: float = 0.0
+    expected: int = 0
+    delivered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    latencies: list[float] = field(default_factory=list)
+    per_second: float = 0.0
+    acked: int = 0
+    ack_p99: float = float("nan")
+    errors: dict = field(default_factory=dict)
+    resources: dict = field(default_factory=dict)
+    late_earlier: int = 0
+    send_failures: int = 0
+    closed: int = 0
+
+    @property
+    def broken(self) -> bool:
+        return self.lost > 0 or not self.latencies or percentile(self.latencies, 99) > BREAK_P99_SECONDS
+
+    def ms(self, q: float) -> str:
+        value = max(self.latencies) if q == 100 and self.latencies else percentile(self.latencies, q)
+        return "-" if value != value else f"{value * 1000:.0f}"
+
+
+@dataclass
+class TargetResult:
+    name: str
+    connect_seconds: float = float("nan")
+    connected: int = 0
+    connect_stats: dict = field(default_factory=dict)
+    steps: dict = field(default_factory=dict)  # rate -> StepResult
+    connect_times: list = field(default_factory=list)
+    rest: tuple | None = None  # (connected, seconds, stats) after a burst that left some out
+    note: str = ""
+
+
+def run_target(
+    name: str,
+    clients: list[Client],
+    members_of: dict[int, list[int]],
+    pids: dict[str, int],
+    args,
+    run_deadline: float,
+) -> TargetResult:
+    result = TargetResult(name=name)
+    ctx = mp.get_context("spawn")
+    pipes, procs = [], []
+    for g in range(args.generators):
+        parent, child = ctx.Pipe()
+        share = [c for c in clients if (c.index // 2) % args.generators == g]
+        proc = ctx.Process(target=generator_main, args=(child, name, share), name=f"chatload-gen{g}", daemon=True)
+        proc.start()
+        pipes.append(parent)
+        procs.append(proc)
+    try:
+        watch_pids = dict(pids)
+        for g, proc in enumerate(procs):
+            watch_pids[f"gen{g}"] = proc.pid
+        start = time.monotonic() + 1.0
+        for pipe in pipes:
+            pipe.send({"cmd": "connect", "start": start, "deadline": start + args.burst_seconds})
+        replies = [pipe.recv() for pipe in pipes]
+        times = [t for r in replies for t in r["times"]]
+        stats: Counter = Counter()
+        for r in replies:
+            stats.update(r["stats"])
+        result.connected = len(times)
+        result.connect_times = times
+        result.connect_seconds = max(times) if times else float("nan")
+        result.connect_stats = dict(stats)
+        print(
+            f"[{name}] connected {result.connected}/{len(clients)} sockets in {result.connect_seconds:.2f} s "
+            f"({dict(stats)})",
+            flush=True,
+        )
+        if result.connected < len(clients):
+            rest_start = time.monotonic()
+            for pipe in pipes:  # 8 at a time per generator
+                pipe.send({"cmd": "connect_rest", "concurrency": 8, "deadline": rest_start + args.connect_deadline})
+            rest = [pipe.recv() for pipe in pipes]
+            more = sum(len(r["times"]) for r in rest)
+            rest_stats: Counter = Counter()
+            for r in rest:
+                rest_stats.update(r["stats"])
+            result.rest = (more, time.monotonic() - rest_start, dict(rest_stats))
+            print(
+                f"[{name}] then {more} more, 16 at a time, in {result.rest[1]:.1f} s ({dict(rest_stats)})", flush=True
+            )
+            if result.connected + more < len(clients):
+                result.note = f"only {result.connected + more}/{len(clients)} sockets connected"
+        time.sleep(args.settle_seconds)
+        broken_steps = 0
+        for step_number, rate in enumerate(args.steps, start=1):
+            if time.monotonic() + args.step_seconds + args.drain_seconds > run_deadline:
+                result.note = f"stopped before {rate} msg/s: --max-seconds reached"
+                break
+            step = StepResult(rate=rate)
+            watch = ProcessWatch(watch_pids)
+            start = time.monotonic() + 0.5
+            for pipe in pipes:
+                pipe.send(
+                    {
+                        "cmd": "step",
+                        "step": step_number,
+                        "rate": rate / args.generators,
+                        "start": start,
+                        "seconds": args.step_seconds,
+                    }
+                )
+            time.sleep(max(0.0, start - time.monotonic()))
+            watch.begin()
+            time.sleep(max(0.0, start + args.step_seconds - time.monotonic()))
+            step.resources = watch.end()
+            sends = [pipe.recv() for pipe in pipes]
+            sent = [s for reply in sends for s in reply["sent"]]
+            step.send_failures = sum(reply["send_failures"] for reply in sends)
+            step.sent = len(sent)
+            step.achieved = len(sent) / args.step_seconds
+            sent_at = {key: t for key, _conv, _uid, t in sent}
+            expected_pairs = set()
+            owner = {c.uid: (c.index // 2) % args.generators for c in clients}
+            expected_per_gen = Counter()
+            for key, conversation, uid, _t in sent:
+                for member in members_of[conversation]:
+                    if member != uid:
+                        expected_pairs.add((key, member))
+                        expected_per_gen[owner[member]] += 1
+            step.expected = len(expected_pairs)
+            until = time.monotonic() + args.drain_seconds
+            for g, pipe in enumerate(pipes):
+                pipe.send(
+                    {
+                        "cmd": "drain",
+                        "step": step_number,
+                        "expected": expected_per_gen[g],
+                        "until": until,
+                        "idle": args.drain_idle,
+                    }
+                )
+            drained = [pipe.recv() for pipe in pipes]
+            seen = set()
+            errors: Counter = Counter()
+            acks = []
+            for reply in drained:
+                errors.update(reply["errors"])
+                step.closed += reply["closed"]
+                step.late_earlier += sum(reply["late"].values())
+                acks += reply["acks"]
+                for key, uid, t in reply["received"]:
+                    pair = (key, uid)
+                    if pair not in expected_pairs:
+                        continue
+                    if pair in seen:
+                        step.duplicated += 1
+                        continue
+                    seen.add(pair)
+                    step.latencies.append(t - sent_at[key])
+            step.delivered = len(seen)
+            step.lost = step.expected - step.delivered
+            step.per_second = step.delivered / args.step_seconds
+            step.acked = len({key for key, _t in acks})
+            ack_latencies = [t - sent_at[key] for key, t in acks if key in sent_at]
+            step.ack_p99 = percentile(ack_latencies, 99)
+            step.errors = {k: v for k, v in errors.items() if v}
+            result.steps[rate] = step
+            print_step(name, step)
+            if step.broken:
+                broken_steps += 1
+                if broken_steps > args.after_break:
+                    break
+    finally:
+        for pipe in pipes:
+            with contextlib.suppress(Exception):
+                pipe.send({"cmd": "close"})
+        for pipe in pipes:
+            with contextlib.suppress(Exception):
+                if pipe.poll(15):
+                    pipe.recv()
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+    return result
+
+
+def print_step(name: str, step: StepResult) -> None:
+    res = "  ".join(
+        f"{k} {cpu:.0f}%/{rss:.0f}MB" if rss == rss else f"{k} {cpu:.0f}%" for k, (cpu, rss) in step.resources.items()
+    )
+    extra = f" acked {step.acked} ack-p99 {step.ack_p99 * 1000:.0f} ms" if step.acked else ""
+    print(
+        f"[{name}] {step.rate:>4} msg/s: sent {step.sent} ({step.achieved:.1f}/s) deliveries {step.delivered}/"
+        f"{step.expected} p50/p95/p99/max {step.ms(50)}/{step.ms(95)}/{step.ms(99)}/{step.ms(100)} ms "
+        f"lost {step.lost} dup {step.duplicated} {step.per_second:.0f} deliv/s{extra} errors {step.errors} "
+        f"closed {step.closed} late-from-earlier-steps {step.late_earlier}\n    cpu/rss: {res}",
+        flush=True,
+    )
+
+
+def print_tables(results: list[TargetResult], args) -> None:
+    print()
+    print(
+        f"Chat load: {args.users} live sockets (50% 1-on-1, 40% groups of 10, 10% groups of 50), open loop, "
+        f"{args.step_seconds:g} s per step, drain ≤ {args.drain_seconds:g} s "
+        f"(or {args.drain_idle:g} s without a delivery), "
+        f"{args.generators} generator processes"
+    )
+    print()
+    for r in results:
+        stats = ", ".join(f"{k} {v}" for k, v in sorted(r.connect_stats.items()))
+        print(
+            f"- {r.name}: burst of {args.users} connects: {sum(1 for t in r.connect_times if t <= 10.0)} connected "
+            f"within 10 s, {r.connected} within {args.burst_seconds:g} s (the last at {r.connect_seconds:.2f} s; "
+            f"{stats})"
+        )
+        if r.rest:
+            rest_stats = ", ".join(f"{k} {v}" for k, v in sorted(r.rest[2].items()))
+            print(
+                f"  then the other {args.users - r.connected}, 16 at a time: {r.rest[0]} in {r.rest[1]:.1f} s "
+                f"({rest_stats})"
+            )
+    print()
+    names = [r.name for r in results]
+    head = "| msg/s |" + "|".join(
+        f" {n} p50/p95/p99/max ms | {n} lost | {n} dup | {n} deliv/s |" for n in names
+    ).replace("||", "|")
+    print(head)
+    print("|---:|" + "---:|" * (4 * len(results)))
+    rates = sorted({rate for r in results for rate in r.steps})
+    for rate in rates:
+        cells = []
+        for r in results:
+            s = r.steps.get(rate)
+            if s is None:
+                cells += ["—", "—", "—", "—"]
+            else:
+                cells += [
+                    f"{s.ms(50)}/{s.ms(95)}/{s.ms(99)}/{s.ms(100)}" + (" ✗" if s.broken else ""),
+                    f"{s.lost} ({s.lost / s.expected * 100:.1f}%)" if s.expected and s.lost else str(s.lost),
+                    str(s.duplicated),
+                    f"{s.per_second:.0f}",
+                ]
+        print(f"| {rate} | " + " | ".join(cells) + " |")
+    print()
+    print("CPU (% of one core over the send window) / RSS (MB) per process; machine = all processes on the box")
+    print()
+    for r in results:
+        if not r.steps:
+            continue
+        columns = list(next(iter(r.steps.values())).resources)
+        print(f"| {r.name} msg/s | " + " | ".join(columns) + " |")
+        print("|---:|" + "---:|" * len(columns))
+        for rate, s in r.steps.items():
+            cells = []
+            for col in columns:
+                cpu, rss = s.resources.get(col, (float("nan"), float("nan")))
+                cells.append(f"{cpu:.0f}%" + (f" / {rss:.0f}" if rss == rss else ""))
+            print(f"| {rate} | " + " | ".join(cells) + " |")
+        print()
+    for r in results:
+        details = []
+        for rate, s in r.steps.items():
+            bits = [f"sent {s.sent} ({s.achieved:.1f}/s)"]
+            if s.acked:
+                bits.append(f"acked {s.acked}, ack p99 {s.ack_p99 * 1000:.0f} ms")
+            if s.errors:
+                bits.append(f"errors {s.errors}")
+            if s.send_failures:
+                bits.append(f"send failures {s.send_failures}")
+            if s.late_earlier:
+                bits.append(f"{s.late_earlier} late deliveries of earlier steps")
+            details.append(f"{rate}: " + ", ".join(bits))
+        print(f"- {r.name}: " + "; ".join(details) + (f". {r.note}" if r.note else ""))
+    print()
+    best = {}
+    for r in results:
+        held = [rate for rate, s in r.steps.items() if not s.broken]
+        best[r.name] = max(held) if held else 0
+        print(f"- {r.name}: highest step with p99 ≤ {BREAK_P99_SECONDS:g} s and 0 lost: {best[r.name]} msg/s")
+
+
+# --- Main ------------------------------------------------------------------------------------------
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", choices=["both", "lyceum", "bare"], default="both")
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--steps", default=",".join(map(str, DEFAULT_STEPS)), help="messages/s overall, in order")
+    parser.add_argument("--step-seconds", type=float, default=20.0)
+    parser.add_argument("--drain-seconds", type=float, default=60.0, help="longest wait for deliveries in flight")
+    parser.add_argument("--drain-idle", type=float, default=5.0, help="stop draining after this long without one")
+    parser.add_argument("--after-break", type=int, default=1, help="steps to run after the first broken one")
+    parser.add_argument("--settle-seconds", type=float, default=3.0, help="pause after the connect burst")
+    parser.add_argument("--burst-seconds", type=float, default=30.0, help="how long the burst's sockets retry")
+    parser.add_argument(
+        "--connect-deadline", type=float, default=240.0, help="then connect the rest, 16 at a time, within this"
+    )
+    parser.add_argument("--max-seconds", type=float, default=1500.0, help="bound on the whole run")
+    parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--database-url", default=os.environ.get("CHAT_LOAD_DATABASE_URL", DEFAULT_DATABASE_URL))
+    parser.add_argument("--fresh", action="store_true", help="drop and rebuild the benchmark database")
+    parser.add_argument("--quick", action="store_true", help="steps 25 and 100 of 5 s each: a smoke run")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the server logs directory")
+    parser.add_argument("--profile-daphne", action="store_true", help="cProfile Lyceum's daphnes (implies --keep-logs)")
+    parser.add_argument(
+        "--lyceum-env", action="append", default=[], metavar="NAME=VALUE", help="extra env for Lyceum's daphnes"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.step_seconds, args.drain_seconds, args.after_break = "25,100", 5.0, 10.0, 0
+    args.keep_logs = args.keep_logs or args.profile_daphne
+    args.steps = [int(s) for s in str(args.steps).split(",") if s.strip()]
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+    run_deadline = time.monotonic() + args.max_seconds
+    logdir = Path(tempfile.mkdtemp(prefix="chatload-"))
+    secret_key = secrets.token_urlsafe(50)
+    conversations_idx = layout(args.users)
+    users = prepare_database(args.database_url, args.users, secret_key, args.fresh)
+    members_of: dict[int, list[int]] = defaultdict(list)
+    for uid, conversation, _key in users:
+        members_of[conversation].append(uid)
+    assert len(members_of) == len(conversations_idx)
+    db_pid = mariadb_pid()
+    results = []
+    services = Services(logdir)
+    try:
+        if args.target in {"both", "lyceum"}:
+            redis_url = services.redis("lyceum-redis")
+            env = lyceum_env(args.database_url, redis_url, secret_key)
+            env.update(dict(item.split("=", 1) for item in args.lyceum_env))
+            ports = [
+                services.daphne(
+                    f"lyceum-daphne{i}", "config.asgi:application", cwd=BASE_DIR, env=env, profile=args.profile_daphne
+                )
+                for i in (1, 2)
+            ]
+            clients = []
+            for index, (uid, conversation, key) in enumerate(users):
+                port = ports[index % 2]
+                clients.append(
+                    Client(
+                        uid=uid,
+                        index=index,
+                        conversation=conversation,
+                        url=f"ws://127.0.0.1:{port}/ws/live/",
+                        headers={"Origin": f"http://127.0.0.1:{port}", "Cookie": f"sessionid={key}"},
+                    )
+                )
+            pids = {
+                "daphne1": services.processes["lyceum-daphne1"].pid,
+                "daphne2": services.processes["lyceum-daphne2"].pid,
+                "redis": services.processes["lyceum-redis"].pid,
+            }
+            if db_pid:
+                pids["mariadb"] = db_pid
+            results.append(run_target("lyceum", clients, members_of, pids, args, run_deadline))
+            services.stop_all()
+        if args.target in {"both", "bare"}:
+            redis_url = services.redis("bare-redis")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+            env.update(
+                BARE_CHAT_REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="bare_chat.settings", PYTHONPATH=str(BARE_DIR)
+            )
+            port = services.daphne("bare-daphne", "bare_chat.asgi:application", cwd=BARE_DIR, env=env)
+            clients = [
+                Client(
+                    uid=uid,
+                    index=index,
+                    conversation=conversation,
+                    url=f"ws://127.0.0.1:{port}/ws/chat/c{conversation}/",
+                    headers={"Origin": f"http://127.0.0.1:{port}"},
+                )
+                for index, (uid, conversation, _key) in enumerate(users)
+            ]
+            pids = {"daphne": services.processes["bare-daphne"].pid, "redis": services.processes["bare-redis"].pid}
+            results.append(run_target("bare", clients, members_of, pids, args, run_deadline))
+    finally:
+        services.stop_all()
+        if args.keep_logs:
+            print(f"server logs: {logdir}")
+        else:
+            shutil.rmtree(logdir, ignore_errors=True)
+    print_tables(results, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
