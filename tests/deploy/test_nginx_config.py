@@ -83,8 +83,8 @@ def test_static_and_media_are_served_from_disk_and_uploads_are_limited_to_the_ap
     assert "alias /opt/lyceum/staticfiles/;" in static
     assert 'add_header Cache-Control "public, max-age=31536000, immutable";' in static
     assert "alias /var/lib/lyceum/media/;" in location_block(SHIPPED, "location ^~ /media/")
-    # 25 MB help documents plus the multipart envelope.
-    assert "client_max_body_size 26m;" in SHIPPED
+    # A chat message's 5 files of 10 MB plus the multipart envelope.
+    assert "client_max_body_size 51m;" in SHIPPED
 
 
 # --- render.py -----------------------------------------------------------------------------------
