@@ -185,7 +185,7 @@ def test_nginx_refuses_a_body_over_the_upload_limit_before_the_app(stack):
     try:
         connection.putrequest("POST", "/api/v1/auth/token/")
         connection.putheader("Content-Type", "application/octet-stream")
-        connection.putheader("Content-Length", str(27 * 1024 * 1024))
+        connection.putheader("Content-Length", str(52 * 1024 * 1024))  # over client_max_body_size 51m
         connection.endheaders()
         response = connection.getresponse()
     finally:
