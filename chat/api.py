@@ -6,6 +6,7 @@ and a stable `code`: 400 bad input, 403 not allowed, 409 the current state refus
 Sending is idempotent by `client_id`: a retry answers 200 with the stored message (201 when new).
 """
 
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -26,7 +27,7 @@ from chat.models import (
     Message,
 )
 from chat.services import ChatError
-from chat.views import attachment_response
+from chat.views import attachment_response, group_picture_response
 
 STATUS_BY_CODE = {
     "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
@@ -40,6 +41,7 @@ STATUS_BY_CODE = {
     "inactive": status.HTTP_409_CONFLICT,
     "file_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "file_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
 }
 
 
@@ -135,6 +137,7 @@ class ConversationSerializer(serializers.Serializer):
     muted = serializers.BooleanField()
     archived = serializers.BooleanField()
     accepted = serializers.BooleanField(help_text="False: a message request waiting for my answer.")
+    picture_url = serializers.CharField(allow_null=True, help_text="Groups: the picture (members only), or null.")
 
     def to_representation(self, summary: selectors.ConversationSummary):
         conversation, membership = summary.conversation, summary.membership
@@ -153,6 +156,7 @@ class ConversationSerializer(serializers.Serializer):
             "muted": membership.muted,
             "archived": membership.archived,
             "accepted": membership.accepted,
+            "picture_url": reverse("chat:picture", args=[conversation.pk]) if conversation.picture else None,
         }
 
 
@@ -402,6 +406,44 @@ class AttachmentView(ChatAPIView):
     )
     def get(self, request, pk: int):
         return attachment_response(selectors.attachment_for(user=request.user, attachment_id=pk))
+
+
+class GroupPictureUploadSerializer(serializers.Serializer):
+    picture = serializers.FileField(help_text="JPEG, PNG, WEBP or GIF; cropped to a square 256 px WEBP.")
+
+
+class GroupPictureView(ChatAPIView):
+    @extend_schema(
+        summary="The group's picture (members only)",
+        responses={(200, "image/webp"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+    )
+    def get(self, request, pk: int):
+        summary = selectors.conversation_for(user=request.user, conversation_id=pk)
+        return group_picture_response(summary.conversation)
+
+    @extend_schema(
+        summary="Set the group's picture (owners and admins; multipart `picture`)",
+        request={"multipart/form-data": GroupPictureUploadSerializer},
+        responses={200: ConversationDetailSerializer, 400: REFUSED, 404: NOT_FOUND, 409: REFUSED},
+    )
+    def put(self, request, pk: int):
+        upload = request.FILES.get("picture")
+        if upload is None:
+            return Response(
+                {"detail": "Send the image as the multipart field `picture`.", "errors": {"picture": ["Required."]}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        services.set_group_picture(actor=request.user, conversation_id=pk, upload=upload)
+        return Response(self.summary(pk, detail=True))
+
+    @extend_schema(
+        summary="Remove the group's picture (owners and admins)",
+        request=None,
+        responses={200: ConversationDetailSerializer, 404: NOT_FOUND, 409: REFUSED},
+    )
+    def delete(self, request, pk: int):
+        services.set_group_picture(actor=request.user, conversation_id=pk, upload=None)
+        return Response(self.summary(pk, detail=True))
 
 
 class ReadView(ChatAPIView):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("chat/conversations/<int:pk>/", api.ConversationDetailView.as_view(), name="chat-conversation"),
     path("chat/conversations/<int:pk>/messages/", api.MessagesView.as_view(), name="chat-messages"),
     path("chat/conversations/<int:pk>/read/", api.ReadView.as_view(), name="chat-read"),
+    path("chat/conversations/<int:pk>/picture/", api.GroupPictureView.as_view(), name="chat-picture"),
     path("chat/conversations/<int:pk>/accept/", api.AcceptRequestView.as_view(), name="chat-accept"),
     path("chat/conversations/<int:pk>/leave/", api.LeaveView.as_view(), name="chat-leave"),
     path("chat/conversations/<int:pk>/members/", api.MembersView.as_view(), name="chat-members"),

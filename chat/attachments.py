@@ -237,3 +237,18 @@ def prepare_all(uploads) -> list[PreparedFile]:
     if len(uploads) > max_files():
         raise ChatError(f"Attach at most {max_files()} files to one message.", code="too_many_files")
     return [prepare(upload) for upload in uploads]
+
+
+PICTURE_SIDE = 256
+
+
+def prepare_group_picture(upload) -> bytes:
+    """A group picture: any accepted image (checked like attachments), cropped to a square and
+    re-encoded as a 256 px WEBP (no metadata survives). Raises ChatError with a clear message."""
+    data = _read(upload)
+    if not _is_image(data):
+        raise ChatError("A group picture must be a JPEG, PNG, WEBP or GIF image.", code="not_an_image")
+    prepared = _prepare_image(data, getattr(upload, "name", "picture"))
+    with Image.open(io.BytesIO(prepared.content)) as image:
+        square = ImageOps.fit(image.convert("RGB"), (PICTURE_SIDE, PICTURE_SIDE), Image.Resampling.LANCZOS)
+    return _encode(square, "WEBP")

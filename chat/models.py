@@ -27,6 +27,17 @@ def direct_key_for(a_id: int, b_id: int) -> str:
     return f"{low}:{high}"
 
 
+def picture_storage():
+    """Group pictures live with the attachments: private storage, served by a members-only view."""
+    from chat.storage import attachment_storage as storage
+
+    return storage()
+
+
+def _picture_path(instance, filename: str) -> str:
+    return f"chat/group-pictures/{filename}"
+
+
 class Conversation(models.Model):
     class Kind(models.TextChoices):
         DIRECT = "direct", "Direct"
@@ -49,6 +60,8 @@ class Conversation(models.Model):
         "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )
     direct_key = models.CharField(max_length=41, null=True, blank=True, unique=True, editable=False)
+    # Groups: an optional picture (a 256 px WEBP we encoded), private storage, members only.
+    picture = models.FileField(storage=picture_storage, upload_to=_picture_path, max_length=255, blank=True)
 
     class Meta:
         constraints = [

@@ -22,6 +22,7 @@ urlpatterns = [
     path("<int:pk>/messages/<int:message_id>/delete/", views.delete_message, name="delete_message"),
     path("<int:pk>/settings/", views.group_settings, name="settings"),
     path("<int:pk>/rename/", views.rename, name="rename"),
+    path("<int:pk>/picture/", views.group_picture, name="picture"),
     path("<int:pk>/members/add/", views.add_members, name="add_members"),
     path("<int:pk>/members/<uuid:public_id>/remove/", views.remove_member, name="remove_member"),
     path("<int:pk>/members/<uuid:public_id>/promote/", views.promote, name="promote"),

@@ -262,6 +262,32 @@ def thumbnail_response(attachment: Attachment) -> FileResponse:
     return _private_file(response, cache_seconds=3600)
 
 
+def group_picture_response(conversation: Conversation) -> FileResponse:
+    """A group's picture (a WEBP we encoded ourselves), inline; members only (the caller checks)."""
+    if not conversation.is_group or not conversation.picture:
+        raise Conversation.DoesNotExist("No picture.")
+    response = FileResponse(conversation.picture.open("rb"), content_type="image/webp")
+    response["Content-Disposition"] = "inline"
+    return _private_file(response, cache_seconds=300)
+
+
+@chat_view
+@require_http_methods(["GET", "POST"])
+def group_picture(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the picture (members only). POST: set it (`picture` file) or remove it (`remove`)."""
+    summary = selectors.conversation_for(user=request.user, conversation_id=pk)
+    if request.method == "GET":
+        return group_picture_response(summary.conversation)
+    upload = request.FILES.get("picture")
+    if upload is None and "remove" not in request.POST:
+        messages.error(request, "Choose an image for the group picture.")
+        return redirect("chat:settings", pk=pk)
+    done = "Group picture removed." if upload is None else "Group picture changed."
+    return _settings_action(
+        request, pk, lambda: services.set_group_picture(actor=request.user, conversation_id=pk, upload=upload), done
+    )
+
+
 @chat_view
 @require_GET
 def attachment_download(request: HttpRequest, attachment_id: int) -> HttpResponse:

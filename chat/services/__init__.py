@@ -31,6 +31,7 @@ from chat.services.conversations import (
     remove_member,
     rename_group,
     set_archived,
+    set_group_picture,
     set_muted,
 )
 from chat.services.messages import delete_message, edit_message, mark_read, send_message
@@ -63,6 +64,7 @@ __all__ = [
     "schedule_unread_email",
     "send_message",
     "set_archived",
+    "set_group_picture",
     "set_muted",
     "sweep_unread_emails",
     "unread_email_delay",

@@ -1,7 +1,9 @@
 """Conversations: direct ones and message requests, groups and their members, mute and archive."""
 
+import secrets
 from collections.abc import Iterable
 
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -201,6 +203,46 @@ def rename_group(*, actor: User, conversation_id: int, name: str) -> Conversatio
         conversation.name = name
         conversation.save(update_fields=["name"])
         _system_message(conversation, f'{_name(actor)} renamed the group to "{name}".')
+    return conversation
+
+
+@transaction.atomic
+def set_group_picture(*, actor: User, conversation_id: int, upload=None) -> Conversation:
+    """Owners and admins set (upload) or remove (None) the group's picture. The image is checked
+    and re-encoded before anything is written; a failure after the file is written removes it,
+    and the replaced file is deleted only after commit."""
+    from chat import attachments  # attachments imports services.common: import here, not at the top
+
+    conversation = _locked_conversation(conversation_id)
+    if not conversation.is_group:
+        raise ChatError("Only groups have a picture.", code="not_a_group")
+    _manager_membership(conversation, actor)
+    old_name = conversation.picture.name if conversation.picture else ""
+    if upload is None and not old_name:
+        return conversation
+    content = attachments.prepare_group_picture(upload) if upload is not None else None
+    storage = conversation.picture.storage
+    new_name = ""
+    try:
+        if content is None:
+            conversation.picture = ""
+            text = f"{_name(actor)} removed the group picture."
+        else:
+            conversation.picture.save(f"{secrets.token_hex(16)}.webp", ContentFile(content), save=False)
+            new_name = conversation.picture.name
+            text = f"{_name(actor)} changed the group picture."
+        conversation.save(update_fields=["picture"])
+        _system_message(conversation, text)
+    except BaseException:
+        if new_name:
+            storage.delete(new_name)
+        raise
+    if old_name:
+        transaction.on_commit(lambda: storage.delete(old_name))
+    _push_after_commit(
+        _active_member_ids(conversation),
+        realtime.conversation_updated_event(conversation_id=conversation.pk, reason="picture"),
+    )
     return conversation
 
 
