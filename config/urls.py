@@ -20,6 +20,8 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
+    path("favicon.ico", views.favicon),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),

@@ -3,8 +3,9 @@
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -67,3 +68,10 @@ def _broker_check(url: str) -> str:
     except Exception as exc:  # noqa: BLE001
         return f"error: {type(exc).__name__}"
     return "ok"
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says. Resolved per
+    request: the hashed static name exists only after collectstatic."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))

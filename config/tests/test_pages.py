@@ -305,3 +305,10 @@ def test_csrf_failure_page_is_branded_and_explains_what_to_do(rf):
     html = response.content.decode()
     assert "That form has expired" in html
     assert "css/lyceum.css" in html
+
+
+@pytest.mark.django_db
+def test_favicon_ico_redirects_to_the_svg_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")
