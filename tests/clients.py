@@ -21,6 +21,11 @@ Two things differ from a browser tab, on purpose: the client may be given severa
 and the backoff floor and ceiling are parameters so tests need not wait live.js's 1 to 30 s.
 Everything runs on one background thread; the test thread calls `send`, `wait_until` and
 reads `view`.
+
+A server given as `https://host:port` is reached over TLS (wss://, e.g. through nginx), with
+`ssl_context` (default: the system's trust store) and the URL's host as the TLS server name.
+The client also keeps what live.js hands to the rest of the page: each "hello" frame (with the
+unread count) in `hello_frames`, and each live "notification.new" in `notifications`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import os
 import random
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -59,12 +65,21 @@ class HandshakeRefused(ConnectionError):
 
 
 class _Socket:
-    """One client WebSocket (RFC 6455) over a plain TCP socket, read without blocking."""
+    """One client WebSocket (RFC 6455) over a TCP socket, or TLS for an https:// or wss://
+    base URL, read without blocking."""
 
-    def __init__(self, base_url: str, *, headers: dict[str, str]):
+    def __init__(self, base_url: str, *, headers: dict[str, str], ssl_context: ssl.SSLContext | None = None):
         parts = urlsplit(base_url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.tls = parts.scheme in ("https", "wss")
+        host, port = parts.hostname or "127.0.0.1", parts.port or (443 if self.tls else 80)
         self.sock = socket.create_connection((host, port), timeout=HANDSHAKE_TIMEOUT_S)
+        if self.tls:
+            context = ssl_context or ssl.create_default_context()
+            try:
+                self.sock = context.wrap_socket(self.sock, server_hostname=host)
+            except BaseException:
+                self.sock.close()
+                raise
         key = base64.b64encode(os.urandom(16)).decode()
         request = [
             "GET /ws/live/ HTTP/1.1",
@@ -99,12 +114,41 @@ class _Socket:
     def fileno(self) -> int:
         return self.sock.fileno()
 
+    def pending(self) -> int:
+        """Bytes TLS has already decrypted and holds for us: select() cannot see them, so the
+        reader treats them as readable. Always 0 on a plain socket."""
+        return self.sock.pending() if self.tls else 0
+
     def read_available(self) -> list[tuple[int, bytes]]:
-        """Call when select() says readable: the frames now complete. Raises ConnectionError
-        when the peer closed the TCP stream."""
+        """Call when select() says readable (or pending() > 0): the frames now complete. Raises
+        ConnectionError when the peer closed the TCP stream."""
+        if self.tls:
+            return self._read_available_tls()
         chunk = self.sock.recv(65536)
         if not chunk:
             raise ConnectionError("socket closed by the server")
+        self.buffer += chunk
+        return self.buffered_frames()
+
+    def _read_available_tls(self) -> list[tuple[int, bytes]]:
+        # Readable raw bytes may be half a TLS record or a record with no application data
+        # (a TLS 1.3 session ticket): read without blocking, so that never stalls the loop.
+        self.sock.setblocking(False)
+        try:
+            try:
+                chunk = self.sock.recv(65536)
+            except ssl.SSLWantReadError:
+                return self.buffered_frames()
+            if not chunk:
+                raise ConnectionError("socket closed by the server")
+            # Drain what TLS decrypted beyond that read: select() would not report it.
+            while (waiting := self.sock.pending()) > 0:
+                more = self.sock.recv(waiting)
+                if not more:
+                    break
+                chunk += more
+        finally:
+            self.sock.settimeout(HANDSHAKE_TIMEOUT_S)
         self.buffer += chunk
         return self.buffered_frames()
 
@@ -178,6 +222,7 @@ class LiveChatClient:
         cookie_name: str = "sessionid",
         min_delay: float = MIN_DELAY_S,
         max_delay: float = MAX_DELAY_S,
+        ssl_context: ssl.SSLContext | None = None,
     ):
         self.name = name
         self.servers = list(servers)
@@ -185,11 +230,14 @@ class LiveChatClient:
         self.cookie = f"{cookie_name}={session_cookie}"
         self.views = {int(cid): ConversationView() for cid in conversations}
         self.min_delay, self.max_delay = min_delay, max_delay
+        self.ssl_context = ssl_context  # for https:// servers; None: the system's trust store
         self.outbox: dict[str, dict] = {}  # client_id -> frame, until a stored copy is accepted
         self.acks: dict[str, dict] = {}  # client_id -> the last "message.ack" for it
         self.failed: dict[str, dict] = {}  # client_id -> the final error frame
         self.errors: list[dict] = []
         self.hellos: list[str] = []  # the server of each "hello", in order
+        self.hello_frames: list[dict] = []  # each "hello" itself (user, unread, chat_unread, …)
+        self.notifications: list[dict] = []  # each live "notification.new" frame, in order
         self.connect_failures = 0
         self.disconnects = 0
         self.user_id: int | None = None
@@ -273,8 +321,13 @@ class LiveChatClient:
                 else:
                     time.sleep(0.01)
                 continue
+            with self._lock:  # the TLS object is used by one thread at a time
+                try:
+                    decrypted = ws is self._ws and ws.pending() > 0
+                except (OSError, ValueError):
+                    decrypted = False
             try:
-                readable, _, _ = select.select([ws], [], [], 0.02)
+                readable = [ws] if decrypted else select.select([ws], [], [], 0.02)[0]
             except (OSError, ValueError):
                 self._dropped()
                 continue
@@ -294,7 +347,7 @@ class LiveChatClient:
     def _connect(self) -> None:
         server = self.servers[self.server_index]
         try:
-            ws = _Socket(server, headers={"Origin": server, "Cookie": self.cookie})
+            ws = _Socket(server, headers={"Origin": server, "Cookie": self.cookie}, ssl_context=self.ssl_context)
         except OSError:  # refused, reset, timed out, or a handshake the server declined
             with self._lock:
                 self.connect_failures += 1
@@ -384,6 +437,7 @@ class LiveChatClient:
             if isinstance(event.get("heartbeat"), int | float) and event["heartbeat"] > 0:
                 self._heartbeat = float(event["heartbeat"])
             self.hellos.append(self.server)
+            self.hello_frames.append(event)
             # chat.js "live:hello": catch up from the database, then resend what was never acked.
             for conversation_id, view in self.views.items():
                 view.resyncing = False
@@ -392,6 +446,8 @@ class LiveChatClient:
                 self._send(frame)
         elif kind == "message.new":
             self._accept(event["message"], "push")
+        elif kind == "notification.new":
+            self.notifications.append(event)
         elif kind == "message.ack":
             self.acks[event["client_id"]] = event
             if event.get("conversation") in self.views:

@@ -72,7 +72,8 @@ class Sent:
 class Chat:
     """The clients of a room and every message they were asked to send."""
 
-    def __init__(self, room: Room, servers: dict[str, list[str]]):
+    def __init__(self, room: Room, servers: dict[str, list[str]], *, ssl_context=None):
+        """`ssl_context`: what the clients trust for https:// servers (e.g. nginx's test CA)."""
         self.room = room
         self.sent: list[Sent] = []
         self.clients = {
@@ -84,6 +85,7 @@ class Chat:
                 cookie_name=settings.SESSION_COOKIE_NAME,
                 min_delay=CLIENT_MIN_DELAY,
                 max_delay=CLIENT_MAX_DELAY,
+                ssl_context=ssl_context,
             )
             for name, user in room.users.items()
         }
