@@ -11,9 +11,14 @@ Adding a frame type (chat messages, typing, resync) means registering a handler:
     async def send_message(consumer: LiveConsumer, frame: dict) -> None:
         ...
 
-Handlers that touch the database wrap that work in `database_sync_to_async` (which manages
-connections itself). The per-event path — group events and pings — does no database work and
-skips Channels' per-message `close_old_connections` thread hop.
+Handlers that touch the database wrap that work in `live_db` (chat.live_db: a
+`database_sync_to_async` on a fixed pool of threads with kept connections, not asgiref's one
+thread per process). No Channels message type of this consumer does database work outside
+it, so every one skips Channels' per-message `close_old_connections` thread hop.
+
+Connecting does no database work before the handshake is accepted (a handshake daphne gives
+up on cannot cancel a thread's database work, so a burst of connects would pile it up): the
+"hello" counts and the presence audience come in ONE database hop after accept.
 """
 
 import asyncio
@@ -23,7 +28,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -31,6 +35,7 @@ from chat import presence
 from chat import realtime as chat_realtime
 from chat import selectors as chat_selectors
 from chat import services as chat_services
+from chat.live_db import live_db
 from chat.models import Conversation, Membership
 from notifications import realtime
 from notifications import selectors as notification_selectors
@@ -72,9 +77,11 @@ class FrameError(Exception):
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
-    # Channels message types handled without the close_old_connections thread hop: they
-    # never touch the database (handlers that do, use database_sync_to_async).
-    NO_DB_MESSAGE_TYPES = frozenset({"websocket.receive", realtime.LIVE_EVENT})
+    # Channels message types handled without the close_old_connections thread hop: their
+    # handlers touch the database only through live_db, which manages connections itself.
+    NO_DB_MESSAGE_TYPES = frozenset(
+        {"websocket.connect", "websocket.receive", "websocket.disconnect", realtime.LIVE_EVENT}
+    )
 
     async def dispatch(self, message):
         if message.get("type") in self.NO_DB_MESSAGE_TYPES:
@@ -92,13 +99,15 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.group_name = realtime.user_group(user.pk)
         self.bad_frames: deque[float] = deque()
         self.closing = False
-        # Join first, accept last: no event pushed after accept can be missed.
+        # Join before "hello": no event pushed after hello's counts can be missed. Frames and
+        # events that arrive meanwhile wait: a consumer handles one message at a time.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
-        unread = await database_sync_to_async(notification_selectors.unread_count_for_user_id)(user_id=user.pk)
-        chat_unread = await database_sync_to_async(chat_selectors.unread_conversations_count)(user=user)
-        # Counted as online before "hello": a client that got hello is visible to its friends.
-        await _presence_changed(self, await _presence_call(presence.connect, self.user_id, self.channel_name), True)
         await self.accept()
+        # Counted as online before "hello": a client that got hello is visible to its friends.
+        went_online = await _presence_call(presence.connect, self.user_id, self.channel_name)
+        unread, chat_unread, friends = await live_db(_hello_counts)(user, went_online)
+        if went_online and friends is not None:
+            await _push_presence(self, friends, True)
         await self.send_json(
             {
                 "type": "hello",
@@ -196,11 +205,30 @@ async def _presence_changed(consumer: LiveConsumer, changed: bool, online: bool)
     if not changed:
         return
     try:
-        friends = await database_sync_to_async(chat_selectors.presence_audience)(user=consumer.scope["user"])
+        friends = await live_db(chat_selectors.presence_audience)(user=consumer.scope["user"])
     except Exception:
         logger.warning("presence audience unavailable", exc_info=True)
         return
+    await _push_presence(consumer, friends, online)
+
+
+async def _push_presence(consumer: LiveConsumer, friends, online: bool) -> None:
     await chat_realtime.apush_to_users(friends, chat_realtime.presence_event(user_id=consumer.user_id, online=online))
+
+
+def _hello_counts(user, went_online: bool) -> tuple[int, int, list[int] | None]:
+    """ONE database hop for "hello": unread notifications, unread conversations and, when the
+    user just came online, who to tell (None when that lookup failed: presence is a hint)."""
+    unread = notification_selectors.unread_count_for_user_id(user_id=user.pk)
+    chat_unread = chat_selectors.unread_conversations_count(user=user)
+    friends = []
+    if went_online:
+        try:
+            friends = chat_selectors.presence_audience(user=user)
+        except Exception:
+            logger.warning("presence audience unavailable", exc_info=True)
+            friends = None
+    return unread, chat_unread, friends
 
 
 @frame_handler(chat_realtime.FRAME_PRESENCE_QUERY)
@@ -209,7 +237,7 @@ async def presence_query(consumer: LiveConsumer, frame: dict) -> None:
 
     It also subscribes this socket to "presence" events (friends going online / offline)."""
     consumer.wants_presence = True
-    friends = await database_sync_to_async(chat_selectors.presence_audience)(user=consumer.scope["user"])
+    friends = await live_db(chat_selectors.presence_audience)(user=consumer.scope["user"])
     online = await _presence_call(presence.online_among, friends) or set()
     await consumer.send_json(chat_realtime.presence_state_event(online_ids=online))
 
@@ -217,7 +245,7 @@ async def presence_query(consumer: LiveConsumer, frame: dict) -> None:
 @frame_handler(chat_realtime.FRAME_UNREAD_QUERY)
 async def unread_query(consumer: LiveConsumer, frame: dict) -> None:
     """{"type": "chat.unread.query"} → {"type": "chat.unread", "count"} (the navbar badge)."""
-    count = await database_sync_to_async(chat_selectors.unread_conversations_count)(user=consumer.scope["user"])
+    count = await live_db(chat_selectors.unread_conversations_count)(user=consumer.scope["user"])
     await consumer.send_json(chat_realtime.unread_event(count=count))
 
 
@@ -273,7 +301,7 @@ async def send_chat_message(consumer: LiveConsumer, frame: dict) -> None:
         )
         return
     try:
-        message, _created = await database_sync_to_async(_store_message)(
+        message, _created = await live_db(_store_message)(
             consumer.scope["user"], conversation_id, frame.get("body"), frame.get("client_id")
         )
     except chat_services.ChatError as error:
@@ -354,7 +382,7 @@ async def resync(consumer: LiveConsumer, frame: dict) -> None:
         if not _non_negative(seq):
             raise FrameError("invalid_resync", "Each seq must be a non-negative integer.")
         parsed[conversation_id] = (seq, changes)
-    for batch in await database_sync_to_async(_resync_batches)(consumer.scope["user"], parsed):
+    for batch in await live_db(_resync_batches)(consumer.scope["user"], parsed):
         await consumer.send_json(batch)
 
 
@@ -365,7 +393,7 @@ async def _member_ids(consumer: LiveConsumer, conversation_id: int) -> list[int]
     if cached and cached[0] > now:
         return cached[1]
     try:
-        ids = await database_sync_to_async(chat_selectors.active_member_ids)(
+        ids = await live_db(chat_selectors.active_member_ids)(
             user=consumer.scope["user"], conversation_id=conversation_id
         )
     except Conversation.DoesNotExist:
@@ -397,8 +425,6 @@ async def read(consumer: LiveConsumer, frame: dict) -> None:
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise FrameError("invalid_seq", '"seq" must be a non-negative integer.', conversation=conversation_id)
     try:
-        await database_sync_to_async(chat_services.mark_read)(
-            user=consumer.scope["user"], conversation_id=conversation_id, seq=seq
-        )
+        await live_db(chat_services.mark_read)(user=consumer.scope["user"], conversation_id=conversation_id, seq=seq)
     except Membership.DoesNotExist:
         raise FrameError("not_found", "No such conversation.", conversation=conversation_id) from None

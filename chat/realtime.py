@@ -5,11 +5,15 @@ open tab of a member gets it, across daphne processes. Events are hints: the dat
 queue, and a client that missed one resyncs from it (frame "resync" → "message.batch").
 """
 
+import asyncio
+import weakref
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.urls import reverse
 
+from chat import live_db
 from notifications import realtime as live
 
 # Server → client event types.
@@ -151,19 +155,110 @@ def unread_event(*, count: int) -> dict[str, Any]:
     return {"type": UNREAD, "count": count}
 
 
+_in_flight: set = set()
+
+
 def push_to_users(user_ids, event: dict) -> None:
-    """Push one event to every tab of each user. Call it from transaction.on_commit."""
-    for user_id in user_ids:
-        live.push_to_user(user_id, event)
+    """Push one event to every tab of each user. Call it from transaction.on_commit.
+
+    ONE hop to the event loop for all of them, not one `async_to_sync` per member. On a thread
+    of the live socket's database pool (chat.live_db) the push is handed to the event loop and
+    not waited for: the pool's threads are the send path's capacity, and half of a send's time
+    went into waiting for the busy loop. Pushes still start in the order they were handed over
+    (and publish in that order: the layer's connection lock is first come, first served)."""
+    user_ids = list(user_ids)
+    if not user_ids or get_channel_layer() is None:
+        return
+    loop = live_db.event_loop()
+    if loop is not None:
+        coroutine = apush_to_users(user_ids, event)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except RuntimeError:  # the loop closed meanwhile (process stopping): a hint is lost
+            coroutine.close()
+            live.logger.warning("live push of %s dropped: the event loop is closed", event.get("type"))
+            return
+        _in_flight.add(future)  # a strong reference until it is done
+        future.add_done_callback(_in_flight.discard)
+        return
+    try:
+        async_to_sync(apush_to_users)(user_ids, event)
+    except Exception:  # noqa: BLE001 - a push must never undo or break the write it follows
+        live.logger.exception("live push of %s to %s users failed", event.get("type"), len(user_ids))
+
+
+# Concurrent group sends per event loop when they go one by one: the Redis core layer's
+# connection pool holds 100 per process and raises when it runs out.
+LAYER_CONCURRENCY = 32
+_layer_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+def _slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()  # asyncio primitives belong to the loop that uses them
+    slots = _layer_slots.get(loop)
+    if slots is None:
+        slots = _layer_slots[loop] = asyncio.Semaphore(LAYER_CONCURRENCY)
+    return slots
+
+
+async def _publish_pipelined(layer, groups: list[str], message: dict) -> bool:
+    """channels_redis's pub/sub layer (the one settings.py configures) sends each group_send as
+    one PUBLISH, one at a time under a per-connection lock: a push to 50 members was 50 round
+    trips in a row. Here they go out in ONE pipeline per Redis shard, the same PUBLISH commands
+    on the same connection under the same lock. False when `layer` is not that layer (or its
+    internals changed): the caller then sends group by group."""
+    try:
+        from channels_redis.pubsub import RedisPubSubChannelLayer
+    except ImportError:  # pragma: no cover - channels_redis is a dependency
+        return False
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return False
+    loop_layer = layer._get_layer()
+    if not all(hasattr(loop_layer, name) for name in ("_get_group_channel_name", "_get_shard")):
+        return False
+    payload = layer.serialize(message)
+    by_shard: dict = {}
+    for group in groups:
+        channel = loop_layer._get_group_channel_name(group)
+        by_shard.setdefault(loop_layer._get_shard(channel), []).append(channel)
+    if not all(hasattr(shard, "_lock") and hasattr(shard, "_ensure_redis") for shard in by_shard):
+        return False
+    for shard, channels in by_shard.items():
+        async with shard._lock:
+            shard._ensure_redis()
+            pipe = shard._redis.pipeline(transaction=False)
+            for channel in channels:
+                pipe.publish(channel, payload)
+            await pipe.execute()
+    return True
 
 
 async def apush_to_users(user_ids, event: dict) -> None:
-    """The same, from async code (the live consumer): never raises, like push_to_user."""
+    """The same, from async code (the live consumer): never raises, like push_to_user. With the
+    Redis pub/sub layer a push to any number of members is one round trip (_publish_pipelined);
+    with another layer the group sends run concurrently, at most LAYER_CONCURRENCY at a time."""
     layer = get_channel_layer()
     if layer is None:
         return
-    for user_id in user_ids:
-        try:
-            await layer.group_send(live.user_group(user_id), {"type": live.LIVE_EVENT, "event": event})
-        except Exception:  # noqa: BLE001 - a hint that did not go out costs nothing
-            live.logger.exception("live push to user %s failed", user_id)
+    user_ids = list(user_ids)
+    if not user_ids:
+        return
+    message = {"type": live.LIVE_EVENT, "event": event}
+    try:
+        if await _publish_pipelined(layer, [live.user_group(user_id) for user_id in user_ids], message):
+            return
+    except Exception:  # noqa: BLE001 - a hint that did not go out costs nothing
+        live.logger.exception("live push of %s to users %s failed", event.get("type"), user_ids)
+        return
+    slots = _slots()
+
+    async def send(user_id):
+        async with slots:
+            await layer.group_send(live.user_group(user_id), message)
+
+    results = await asyncio.gather(*(send(user_id) for user_id in user_ids), return_exceptions=True)
+    for user_id, result in zip(user_ids, results, strict=True):
+        if isinstance(result, BaseException):  # a hint that did not go out costs nothing
+            if not isinstance(result, Exception):
+                raise result  # cancelled: not ours to swallow
+            live.logger.error("live push to user %s failed", user_id, exc_info=result)

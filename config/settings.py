@@ -134,6 +134,14 @@ elif _db["ENGINE"] == "django.db.backends.mysql":
     # reused, only held open. 0 closes it at the end of each request (and each Celery task).
     _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
     _db["CONN_HEALTH_CHECKS"] = True
+# The live socket's database work runs on a fixed pool of threads per daphne process
+# (chat.live_db), not on asgiref's single thread. Those threads live as long as the process, so
+# their connections are kept (and reused) for LIVE_DB_CONN_MAX_AGE seconds: at most
+# LIVE_DB_THREADS connections per process, instead of a new connection per database hop.
+# Few threads: each one competes with the event loop for the GIL, and on 2 cores at 100 msg/s
+# (bench/chat_load.py) p99 was 0.7-1.5 s with 2 threads, 3.5-4.3 s with 4 and 2.6-7.5 s with 8.
+LIVE_DB_THREADS = env.int("LIVE_DB_THREADS", default=2)
+LIVE_DB_CONN_MAX_AGE = env.int("DATABASE_LIVE_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache and Celery broker switch together ----------------------

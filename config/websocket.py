@@ -10,13 +10,13 @@ client may omit Origin, but only together with a ticket.
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user
-from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import is_same_domain
 
 from accounts import services as account_services
+from chat.live_db import live_db
 from config import status
 from config.sentry import wrap_asgi
 
@@ -71,6 +71,11 @@ class OriginCheckMiddleware:
                 await status.socket_closed()
 
 
+# channels.auth.get_user on the live database pool (chat.live_db), not asgiref's single thread:
+# a burst of connects reads sessions in parallel instead of queueing behind every socket's work.
+_session_user = get_user.func
+
+
 class LiveAuthMiddleware:
     """Sets scope["user"] from a live ticket if one is given, else from the session."""
 
@@ -81,10 +86,10 @@ class LiveAuthMiddleware:
         scope = dict(scope)
         tickets = _query(scope).get("ticket")
         if tickets:
-            user = await database_sync_to_async(account_services.redeem_live_ticket)(ticket=tickets[0])
+            user = await live_db(account_services.redeem_live_ticket)(ticket=tickets[0])
             scope["user"] = user or AnonymousUser()
             scope["auth_method"] = "ticket"
         else:
-            scope["user"] = await get_user(scope)
+            scope["user"] = await live_db(_session_user)(scope)
             scope["auth_method"] = "session"
         return await self.app(scope, receive, send)

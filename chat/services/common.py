@@ -135,8 +135,13 @@ def _conversation_url(conversation_id: int) -> str:
     return reverse("chat:conversation", args=[conversation_id])
 
 
-def _append(conversation: Conversation, *, sender: User | None, kind: str, body: str, client_id=None) -> Message:
-    """Store the next message of a LOCKED conversation and move the conversation's head."""
+def _append(
+    conversation: Conversation, *, sender: User | None, kind: str, body: str, client_id=None, unarchive: bool = True
+) -> Message:
+    """Store the next message of a LOCKED conversation and move the conversation's head.
+
+    `unarchive=False`: the caller brings the conversation back for those who archived it
+    itself (send_message does it in the same statement as the sender's read marker)."""
     seq = conversation.last_seq + 1
     now = timezone.now()
     message = Message.objects.create(
@@ -144,8 +149,8 @@ def _append(conversation: Conversation, *, sender: User | None, kind: str, body:
     )
     Conversation.objects.filter(pk=conversation.pk).update(last_seq=seq, last_message=message, last_message_at=now)
     conversation.last_seq, conversation.last_message, conversation.last_message_at = seq, message, now
-    # A conversation someone archived comes back when it has news.
-    Membership.objects.filter(conversation=conversation, archived=True, left_at__isnull=True).update(archived=False)
+    if unarchive:  # a conversation someone archived comes back when it has news
+        Membership.objects.filter(conversation=conversation, archived=True, left_at__isnull=True).update(archived=False)
     return message
 
 

@@ -5,10 +5,11 @@ import secrets
 from functools import partial
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -26,7 +27,6 @@ from chat.services.common import (
     MENTION_RE,
     ChatError,
     _active_member_ids,
-    _active_membership,
     _append,
     _blocked_either_way,
     _conversation_url,
@@ -51,6 +51,27 @@ def _send_rate() -> tuple[int, int]:
     return tuple(getattr(settings, "CHAT_SEND_RATE", DEFAULT_SEND_RATE))  # type: ignore[return-value]
 
 
+def _count_in_window(key: str, timeout: int) -> int:
+    """Add one to a counter in the cache that expires `timeout` seconds after it was made.
+
+    With Redis it is ONE round trip (SET NX with the expiry, then INCR, in a pipeline) instead
+    of the three of cache.add + cache.incr (which checks that the key exists first)."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        key = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.set(key, 0, ex=timeout, nx=True)
+        pipe.incr(key)
+        _, count = pipe.execute()
+        return int(count)
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1
+
+
 def _check_send_rate(user_id: int) -> None:
     """A fixed window in the cache (Redis when configured: shared by every process).
 
@@ -59,12 +80,7 @@ def _check_send_rate(user_id: int) -> None:
     limit, window = _send_rate()
     key = f"chat:send-rate:{user_id}:{int(timezone.now().timestamp()) // window}"
     try:
-        cache.add(key, 0, timeout=window + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=window + 1)
-            count = 1
+        count = _count_in_window(key, window + 1)
     except (RedisError, OSError) as exc:
         logger.warning("send-rate check skipped, cache unavailable: %r", exc)
         return
@@ -75,11 +91,26 @@ def _check_send_rate(user_id: int) -> None:
 # --- Messages -----------------------------------------------------------------------------------
 
 
-def _check_can_send(conversation: Conversation, sender: User, membership: Membership) -> list[Membership]:
+def _memberships_for_send(conversation: Conversation, sender: User) -> tuple[Membership, list[int], list[Membership]]:
+    """ONE query: (the sender's active membership, every active member's id, the other
+    memberships of a direct conversation with their users — empty for groups). A non-member
+    gets Conversation.DoesNotExist."""
+    if conversation.is_direct:
+        rows = list(Membership.objects.filter(conversation=conversation).select_related("user"))
+    else:
+        rows = list(Membership.objects.filter(conversation=conversation, left_at__isnull=True))
+    active = [row for row in rows if row.left_at is None]
+    membership = next((row for row in active if row.user_id == sender.pk), None)
+    if membership is None:
+        raise Conversation.DoesNotExist("No such conversation.")
+    others = [row for row in rows if row.user_id != sender.pk] if conversation.is_direct else []
+    return membership, [row.user_id for row in active], others
+
+
+def _check_can_send(conversation: Conversation, sender: User, membership: Membership, others) -> list[Membership]:
     """Returns the other members' memberships of a direct conversation (empty for groups)."""
     if not conversation.is_direct:
         return []
-    others = list(Membership.objects.filter(conversation=conversation).exclude(user=sender).select_related("user"))
     for other in others:
         if not other.user.is_active:
             raise ChatError("This account is no longer active.", code="inactive")
@@ -127,9 +158,24 @@ def send_message(*, sender: User, conversation_id: int, body: str, client_id: st
     files = list(files or ())
     body = clean_optional_body(body) if files else clean_body(body)
     client_id = clean_client_id(client_id)
-    existing = _existing_send(sender, client_id, conversation_id)
-    if existing is not None:
+    # No read of client_id first: the unique (sender, client_id) constraint finds a retry, and
+    # a refused send checks whether it was a retry of a message already stored (answered with
+    # that message, as if it had been looked up first).
+    try:
+        return _send_new(sender, conversation_id, body, client_id, files)
+    except IntegrityError:
+        existing = _existing_send(sender, client_id, conversation_id)
+        if existing is None:
+            raise
         return existing, False
+    except (ChatError, Conversation.DoesNotExist):
+        existing = _existing_send(sender, client_id, conversation_id)
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _send_new(sender: User, conversation_id: int, body: str, client_id: str, files: list) -> tuple[Message, bool]:
     if files:
         # Members only, before any file is decoded (an outsider costs no image work).
         if not Membership.objects.filter(conversation_id=conversation_id, user=sender, left_at__isnull=True).exists():
@@ -153,20 +199,17 @@ def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_ch
     if not rate_checked:
         _check_send_rate(sender.pk)
     conversation = _locked_conversation(conversation_id)
-    membership = _active_membership(conversation, sender)
-    others = _check_can_send(conversation, sender, membership)
-    try:
-        with transaction.atomic():
-            message = _append(conversation, sender=sender, kind=Message.Kind.TEXT, body=body, client_id=client_id)
-    except IntegrityError:
-        existing = _existing_send(sender, client_id, conversation_id)
-        if existing is None:
-            raise
-        return existing, False
+    membership, member_ids, others = _memberships_for_send(conversation, sender)
+    others = _check_can_send(conversation, sender, membership, others)
+    # A duplicate client_id raises IntegrityError out of this transaction (send_message answers
+    # it with the stored message): nothing of this attempt is kept.
+    message = _append(
+        conversation, sender=sender, kind=Message.Kind.TEXT, body=body, client_id=client_id, unarchive=False
+    )
     if prepared:
         _store_attachments(message, prepared, stored)
-    Membership.objects.filter(pk=membership.pk, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
-    _push_after_commit(_active_member_ids(conversation), realtime.message_new_event(message))
+    _mark_sent(conversation, membership, message.seq)
+    _push_after_commit(member_ids, realtime.message_new_event(message))
     url = _conversation_url(conversation.pk)
     if conversation.is_group:
         for user in _mentioned_members(conversation, sender, body):
@@ -189,6 +232,21 @@ def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_ch
                 )
     transaction.on_commit(partial(schedule_unread_email, conversation.pk))
     return message, True
+
+
+def _mark_sent(conversation: Conversation, membership: Membership, seq: int) -> None:
+    """ONE update for the memberships a new message changes: the conversation comes back for
+    everyone who archived it, and the sender has read up to their own message."""
+    Membership.objects.filter(conversation=conversation, left_at__isnull=True).filter(
+        Q(archived=True) | Q(pk=membership.pk)
+    ).update(
+        archived=False,
+        last_read_seq=Case(
+            When(pk=membership.pk, last_read_seq__lt=seq, then=Value(seq)),
+            default=F("last_read_seq"),
+            output_field=Membership._meta.get_field("last_read_seq"),
+        ),
+    )
 
 
 def _store_attachments(message: Message, prepared: list, stored: list[str]) -> None:

@@ -105,6 +105,51 @@ def test_a_client_id_reused_in_another_conversation_is_refused(ada, bob, cleo):
     assert refused.value.code == "duplicate_client_id"
 
 
+def test_a_retry_is_answered_with_the_stored_message_even_when_a_new_send_would_be_refused(ada, bob, settings):
+    """No client_id is read before storing: the unique constraint finds a retry, and a refused
+    send still answers a retry of a message already stored (rate limited, left meanwhile)."""
+    settings.CHAT_SEND_RATE = (1, 60)
+    befriend(ada, bob)
+    group = services.create_group(owner=ada, name="Lab", members=[bob])
+    cid = client_id()
+    first, _ = services.send_message(sender=bob, conversation_id=group.pk, body="Hi", client_id=cid)
+
+    rate_limited, created = services.send_message(sender=bob, conversation_id=group.pk, body="Hi", client_id=cid)
+    services.leave_group(user=bob, conversation_id=group.pk)
+    after_leaving, created_after = services.send_message(sender=bob, conversation_id=group.pk, body="Hi", client_id=cid)
+
+    assert (rate_limited.pk, created, after_leaving.pk, created_after) == (first.pk, False, first.pk, False)
+    settings.CHAT_SEND_RATE = (1000, 60)
+    with pytest.raises(Conversation.DoesNotExist):  # a new message after leaving: refused
+        services.send_message(sender=bob, conversation_id=group.pk, body="Hi", client_id=client_id())
+    assert Message.objects.filter(conversation=group, sender=bob).count() == 1
+
+
+def test_a_new_message_brings_the_conversation_back_for_everyone_who_archived_it(ada, bob, cleo):
+    befriend(ada, bob)
+    befriend(ada, cleo)
+    group = services.create_group(owner=ada, name="Lab", members=[bob, cleo])
+    for user in (ada, bob):
+        services.set_archived(user=user, conversation_id=group.pk, archived=True)
+
+    message = send(cleo, group)
+
+    rows = {m.user_id: m for m in Membership.objects.filter(conversation=group)}
+    assert not any(m.archived for m in rows.values())
+    assert rows[cleo.pk].last_read_seq == message.seq
+    assert rows[ada.pk].last_read_seq < message.seq and rows[bob.pk].last_read_seq < message.seq
+
+
+def test_a_group_send_needs_few_statements(ada, bob, cleo, django_assert_max_num_queries):
+    """The send path's round trips (bench/chat_load.py): lock, members, insert, head, markers."""
+    befriend(ada, bob)
+    befriend(ada, cleo)
+    group = services.create_group(owner=ada, name="Lab", members=[bob, cleo])
+
+    with django_assert_max_num_queries(7):  # + the savepoint pair of the test's transaction
+        send(ada, group)
+
+
 def test_sending_marks_the_conversation_read_for_the_sender(ada, bob):
     conversation = direct_between(ada, bob)
     send(bob, conversation)
@@ -173,13 +218,18 @@ def test_sending_too_fast_is_rate_limited(ada, bob, settings):
 
 def test_a_cache_outage_lets_the_send_through_instead_of_failing_it(ada, bob, monkeypatch):
     """Redis restarting must not cost a message: the database is up, so it is stored."""
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
+    from django.core.cache.backends.redis import RedisCache
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     def down(*args, **kwargs):
         raise RedisConnectionError("Connection refused")
 
-    monkeypatch.setattr(cache, "add", down)
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):  # every Redis command of the cache fails
+        monkeypatch.setattr(backend._cache, "get_client", down)
+    else:
+        monkeypatch.setattr(cache, "add", down)
     conversation = direct_between(ada, bob)
 
     message = send(ada, conversation)
@@ -192,7 +242,12 @@ def test_the_new_message_is_pushed_to_every_member_after_commit(
 ):
     conversation = direct_between(ada, bob)
     pushed = []
-    monkeypatch.setattr("chat.realtime.live.push_to_user", lambda uid, event: pushed.append((uid, event)))
+
+    class RecordingLayer:  # every member's user group gets the event, in one hop to the loop
+        async def group_send(self, group, message):
+            pushed.append((int(group.removeprefix("user.")), message["event"]))
+
+    monkeypatch.setattr("chat.realtime.get_channel_layer", lambda: RecordingLayer())
 
     with django_capture_on_commit_callbacks(execute=True):
         message = send(ada, conversation, "Hi")

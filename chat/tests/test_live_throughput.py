@@ -1,0 +1,79 @@
+"""The send path's throughput pieces: one pipelined publish per push, and the live database pool
+(its own threads, connections kept between calls, pushes handed to the loop)."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from chat import live_db, realtime
+from notifications import realtime as live
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_a_push_reaches_every_members_group_on_the_redis_pubsub_layer(redis_url, settings):
+    """Real Redis: the members' groups get the event (one pipeline), others get nothing."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if type(layer).__name__ != "RedisPubSubChannelLayer":
+        pytest.skip("settings configure another channel layer")
+    channels = {}
+    for user_id in (101, 102, 103):
+        channels[user_id] = await layer.new_channel()
+        await layer.group_add(live.user_group(user_id), channels[user_id])
+    try:
+        message = {"type": live.LIVE_EVENT, "event": {"type": "probe", "n": 1}}
+        groups = [live.user_group(101), live.user_group(102)]
+        assert await realtime._publish_pipelined(layer, groups, message)  # the one-pipeline path
+        await realtime.apush_to_users([101, 102], {"type": "probe", "n": 1})
+        for user_id in (101, 102):
+            assert await asyncio.wait_for(layer.receive(channels[user_id]), timeout=5) == message
+        for user_id in (101, 102):
+            message = await asyncio.wait_for(layer.receive(channels[user_id]), timeout=5)
+            assert message == {"type": live.LIVE_EVENT, "event": {"type": "probe", "n": 1}}
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(layer.receive(channels[103]), timeout=0.5)
+    finally:
+        for user_id, channel in channels.items():
+            await layer.group_discard(live.user_group(user_id), channel)
+
+
+def _connection_identity():
+    connection.ensure_connection()
+    return id(connection.connection), connection.settings_dict["CONN_MAX_AGE"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_live_pool_runs_off_the_event_loop_thread_and_keeps_its_connection(settings):
+    import threading
+
+    name = await live_db.live_db(lambda: threading.current_thread().name)()
+    assert name.startswith("live-db")
+    first = await live_db.live_db(_connection_identity)()
+    seen = {first}
+    for _ in range(2 * live_db.executor()._max_workers + 2):
+        seen.add(await live_db.live_db(_connection_identity)())
+    assert first[1] == settings.LIVE_DB_CONN_MAX_AGE
+    # Kept between calls: as many distinct connections as pool threads at most, not one per call.
+    assert len(seen) <= live_db.executor()._max_workers
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_push_from_the_pool_is_handed_to_the_loop_and_still_delivered(monkeypatch):
+    delivered = asyncio.Event()
+    got = []
+
+    class RecordingLayer:
+        async def group_send(self, group, message):
+            got.append((group, message["event"]["type"]))
+            if len(got) == 2:
+                delivered.set()
+
+    monkeypatch.setattr("chat.realtime.get_channel_layer", lambda: RecordingLayer())
+    await live_db.live_db(realtime.push_to_users)([7, 8], {"type": "probe"})
+    await asyncio.wait_for(delivered.wait(), timeout=5)
+    assert sorted(got) == [("user.7", "probe"), ("user.8", "probe")]
+    assert await sync_to_async(lambda: live_db.event_loop())() is None  # not on the pool: waits as before
