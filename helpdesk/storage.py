@@ -1,78 +1,20 @@
-"""Where help-request documents live.
-
-Local: a FileSystemStorage OUTSIDE MEDIA_ROOT (settings.HELPDESK_DOCUMENT_ROOT, default
-`<BASE_DIR>/private-media/helpdesk`), so /media/ never serves them; no URL at all: every
-download goes through the permission-checked view. S3 (AWS_STORAGE_BUCKET_NAME set): the
-project's default storage, private objects with server-side encryption. On both, the bytes
-are Fernet ciphertext already (helpdesk.documents).
-"""
+"""Where help-request documents live: private storage (config.private_storage), locally under
+settings.HELPDESK_DOCUMENT_ROOT (default `<BASE_DIR>/private-media/helpdesk`, outside
+MEDIA_ROOT) or in S3 when AWS_STORAGE_BUCKET_NAME is set. No URL: every download goes through
+the permission-checked view. On both, the bytes are Fernet ciphertext already
+(helpdesk.documents)."""
 
 import secrets
-from pathlib import Path
 
-from django.conf import settings
-from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.core.files.storage import Storage
 
+from config.private_storage import PrivateStorage
 
-class PrivateDocumentStorage(FileSystemStorage):
-    """Reads its location from settings on every use, so tests can point it at a tmp dir."""
-
-    def __init__(self):
-        super().__init__(base_url=None)
-
-    @property
-    def base_location(self):
-        root = getattr(settings, "HELPDESK_DOCUMENT_ROOT", None)
-        return str(root) if root else str(Path(settings.BASE_DIR) / "private-media" / "helpdesk")
-
-    @property
-    def location(self):
-        return str(Path(self.base_location).resolve())
-
-    def url(self, name):  # never a public URL
-        raise NotImplementedError("Help documents are served only by the permission-checked view.")
-
-
-_local = PrivateDocumentStorage()
-
-
-class _DocumentStorage(Storage):
-    """Chooses S3 or the private local storage at call time (settings can change in tests)."""
-
-    def _target(self) -> Storage:
-        if getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""):
-            return storages["default"]
-        return _local
-
-    def _open(self, name, mode="rb"):
-        return self._target()._open(name, mode)
-
-    def _save(self, name, content):
-        return self._target()._save(name, content)
-
-    def get_available_name(self, name, max_length=None):
-        return self._target().get_available_name(name, max_length=max_length)
-
-    def generate_filename(self, filename):
-        return self._target().generate_filename(filename)
-
-    def delete(self, name):
-        return self._target().delete(name)
-
-    def exists(self, name):
-        return self._target().exists(name)
-
-    def size(self, name):
-        return self._target().size(name)
-
-    def path(self, name):
-        return self._target().path(name)
-
-    def url(self, name):
-        raise NotImplementedError("Help documents are served only by the permission-checked view.")
-
-
-_document_storage = _DocumentStorage()
+_document_storage = PrivateStorage(
+    root_setting="HELPDESK_DOCUMENT_ROOT",
+    default_subdir="helpdesk",
+    refusal="Help documents are served only by the permission-checked view.",
+)
 
 
 def document_storage() -> Storage:
