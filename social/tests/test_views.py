@@ -434,3 +434,16 @@ def test_the_relationship_partial_works_on_a_plain_profile_context(ada, bob, set
 
     assert expected in html
     assert " style=" not in html
+
+
+@pytest.mark.django_db
+def test_friends_page_offers_a_message_button_and_a_presence_dot_per_friend(client):
+    me, friend = UserFactory(), UserFactory()
+    make_friends(me, friend)
+    client.force_login(me)
+
+    page = client.get(reverse("social:friends")).content.decode()
+
+    assert reverse("chat:direct", args=[friend.public_id]) in page
+    # Hidden until the live socket says this friend is online (static/js/chat.js).
+    assert f'data-presence-user="{friend.pk}" hidden' in page
