@@ -261,13 +261,24 @@ def _open_conversation(*, expert, requester) -> None:
         logger.info("no conversation between expert %s and requester %s: %r", expert.pk, requester.pk, error)
 
 
-def _reset_assignment(help_request: HelpRequest) -> tuple[str, ...]:
-    help_request.expert = None
-    help_request.accepted_at = None
-    help_request.scheduled_start = None
-    help_request.scheduled_end = None
-    help_request.meeting_state = MeetingState.NONE
-    help_request.meeting_external_id = None
+_MEETING_FIELDS = (
+    "meeting_state",
+    "meeting_external_id",
+    "meeting_join_url",
+    "meeting_id",
+    "meeting_provider",
+    "meeting_error",
+    "meeting_email_sent_at",
+    "reminder_hour_sent_at",
+    "reminder_minutes_sent_at",
+)
+
+
+def _clear_meeting(help_request: HelpRequest, *, state: str, external_id) -> tuple[str, ...]:
+    """The meeting and every per-session marker (e-mail, reminders) start over; returns the
+    fields to save."""
+    help_request.meeting_state = state
+    help_request.meeting_external_id = external_id
     help_request.meeting_join_url = ""
     help_request.meeting_id = ""
     help_request.meeting_provider = ""
@@ -275,21 +286,16 @@ def _reset_assignment(help_request: HelpRequest) -> tuple[str, ...]:
     help_request.meeting_email_sent_at = None
     help_request.reminder_hour_sent_at = None
     help_request.reminder_minutes_sent_at = None
-    return (
-        "expert",
-        "accepted_at",
-        "scheduled_start",
-        "scheduled_end",
-        "meeting_state",
-        "meeting_external_id",
-        "meeting_join_url",
-        "meeting_id",
-        "meeting_provider",
-        "meeting_error",
-        "meeting_email_sent_at",
-        "reminder_hour_sent_at",
-        "reminder_minutes_sent_at",
-    )
+    return _MEETING_FIELDS
+
+
+def _reset_assignment(help_request: HelpRequest) -> tuple[str, ...]:
+    help_request.expert = None
+    help_request.accepted_at = None
+    help_request.scheduled_start = None
+    help_request.scheduled_end = None
+    meeting = _clear_meeting(help_request, state=MeetingState.NONE, external_id=None)
+    return ("expert", "accepted_at", "scheduled_start", "scheduled_end", *meeting)
 
 
 @transaction.atomic
@@ -350,28 +356,8 @@ def _when(moment: datetime) -> str:
 def _new_meeting_attempt(help_request: HelpRequest) -> tuple[str, ...]:
     """A new scheduling attempt: a new provider idempotency key (so createOrGet makes a new
     meeting, never returns a former one), pending, and every per-session marker reset."""
-    help_request.meeting_external_id = uuid.uuid4()
     help_request.schedule_sequence += 1
-    help_request.meeting_state = MeetingState.PENDING
-    help_request.meeting_join_url = ""
-    help_request.meeting_id = ""
-    help_request.meeting_provider = ""
-    help_request.meeting_error = ""
-    help_request.meeting_email_sent_at = None
-    help_request.reminder_hour_sent_at = None
-    help_request.reminder_minutes_sent_at = None
-    return (
-        "meeting_external_id",
-        "schedule_sequence",
-        "meeting_state",
-        "meeting_join_url",
-        "meeting_id",
-        "meeting_provider",
-        "meeting_error",
-        "meeting_email_sent_at",
-        "reminder_hour_sent_at",
-        "reminder_minutes_sent_at",
-    )
+    return ("schedule_sequence", *_clear_meeting(help_request, state=MeetingState.PENDING, external_id=uuid.uuid4()))
 
 
 @transaction.atomic

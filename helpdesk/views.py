@@ -304,41 +304,40 @@ def release(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def schedule(request: HttpRequest, public_id) -> HttpResponse:
-    form = ScheduleForm(request.POST)
+def _session_time_action(request: HttpRequest, public_id, service, *, prefix: str | None, error: str, done: str):
+    """Schedule or move a session: the form's start and duration, then the expert service."""
+    form = ScheduleForm(request.POST, prefix=prefix)
     if not form.is_valid():
-        messages.error(request, "Choose a date and time, and a duration.")
+        messages.error(request, error)
         return _to_detail(public_id)
     start = form.cleaned_data["start"]
     end = start + timedelta(minutes=form.cleaned_data["duration"])
-    return _expert_action(
+    return _expert_action(request, public_id, service, done, start=start, end=end)
+
+
+@login_required
+@require_POST
+def schedule(request: HttpRequest, public_id) -> HttpResponse:
+    return _session_time_action(
         request,
         public_id,
         services.schedule_session,
-        "Session scheduled. The meeting is being created.",
-        start=start,
-        end=end,
+        prefix=None,
+        error="Choose a date and time, and a duration.",
+        done="Session scheduled. The meeting is being created.",
     )
 
 
 @login_required
 @require_POST
 def reschedule(request: HttpRequest, public_id) -> HttpResponse:
-    form = ScheduleForm(request.POST, prefix="move")
-    if not form.is_valid():
-        messages.error(request, "Choose the new date and time, and a duration.")
-        return _to_detail(public_id)
-    start = form.cleaned_data["start"]
-    end = start + timedelta(minutes=form.cleaned_data["duration"])
-    return _expert_action(
+    return _session_time_action(
         request,
         public_id,
         services.reschedule_session,
-        "Session moved. The requester is told, with an updated invitation.",
-        start=start,
-        end=end,
+        prefix="move",
+        error="Choose the new date and time, and a duration.",
+        done="Session moved. The requester is told, with an updated invitation.",
     )
 
 
