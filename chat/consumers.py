@@ -176,7 +176,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         event = message["event"]
         if event.get("type") == chat_realtime.PRESENCE and not getattr(self, "wants_presence", False):
             return
-        await self.send_json(event)
+        text = message.get("text")
+        if text is None:
+            await self.send_json(event)
+        else:  # encoded once by the sender for every socket (notifications.realtime.live_event_message)
+            await self.send(text_data=text)
 
 
 @frame_handler("ping")

@@ -187,8 +187,8 @@ def push_to_users(user_ids, event: dict) -> None:
         live.logger.exception("live push of %s to %s users failed", event.get("type"), len(user_ids))
 
 
-# Concurrent group sends per event loop when they go one by one: the Redis core layer's
-# connection pool holds 100 per process and raises when it runs out.
+# Concurrent group sends per event loop when they go one by one (a layer without the fan-out):
+# the Redis core layer's connection pool holds 100 per process and raises when it runs out.
 LAYER_CONCURRENCY = 32
 _layer_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 
@@ -201,62 +201,36 @@ def _slots() -> asyncio.Semaphore:
     return slots
 
 
-async def _publish_pipelined(layer, groups: list[str], message: dict) -> bool:
-    """channels_redis's pub/sub layer (the one settings.py configures) sends each group_send as
-    one PUBLISH, one at a time under a per-connection lock: a push to 50 members was 50 round
-    trips in a row. Here they go out in ONE pipeline per Redis shard, the same PUBLISH commands
-    on the same connection under the same lock. False when `layer` is not that layer (or its
-    internals changed): the caller then sends group by group."""
-    try:
-        from channels_redis.pubsub import RedisPubSubChannelLayer
-    except ImportError:  # pragma: no cover - channels_redis is a dependency
-        return False
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        return False
-    loop_layer = layer._get_layer()
-    if not all(hasattr(loop_layer, name) for name in ("_get_group_channel_name", "_get_shard")):
-        return False
-    payload = layer.serialize(message)
-    by_shard: dict = {}
-    for group in groups:
-        channel = loop_layer._get_group_channel_name(group)
-        by_shard.setdefault(loop_layer._get_shard(channel), []).append(channel)
-    if not all(hasattr(shard, "_lock") and hasattr(shard, "_ensure_redis") for shard in by_shard):
-        return False
-    for shard, channels in by_shard.items():
-        async with shard._lock:
-            shard._ensure_redis()
-            pipe = shard._redis.pipeline(transaction=False)
-            for channel in channels:
-                pipe.publish(channel, payload)
-            await pipe.execute()
-    return True
-
-
 async def apush_to_users(user_ids, event: dict) -> None:
-    """The same, from async code (the live consumer): never raises, like push_to_user. With the
-    Redis pub/sub layer a push to any number of members is one round trip (_publish_pipelined);
-    with another layer the group sends run concurrently, at most LAYER_CONCURRENCY at a time."""
+    """The same, from async code (the live consumer): never raises, like push_to_user.
+
+    With the configured layer (config.live_layer) a push to any number of members is ONE
+    publish, read once by each daphne process, which hands it to its own sockets of those
+    users; the event's JSON text is encoded once here, not once per socket. With another layer
+    (the in-memory one of the embedded default) the group sends run concurrently, at most
+    LAYER_CONCURRENCY at a time."""
     layer = get_channel_layer()
     if layer is None:
         return
     user_ids = list(user_ids)
     if not user_ids:
         return
-    message = {"type": live.LIVE_EVENT, "event": event}
-    try:
-        if await _publish_pipelined(layer, [live.user_group(user_id) for user_id in user_ids], message):
-            return
-    except Exception:  # noqa: BLE001 - a hint that did not go out costs nothing
-        live.logger.exception("live push of %s to users %s failed", event.get("type"), user_ids)
+    message = live.live_event_message(event)
+    groups = [live.user_group(user_id) for user_id in user_ids]
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:
+        try:
+            await send_many(groups, message)
+        except Exception:  # noqa: BLE001 - a hint that did not go out costs nothing
+            live.logger.exception("live push of %s to users %s failed", event.get("type"), user_ids)
         return
     slots = _slots()
 
-    async def send(user_id):
+    async def send(group):
         async with slots:
-            await layer.group_send(live.user_group(user_id), message)
+            await layer.group_send(group, message)
 
-    results = await asyncio.gather(*(send(user_id) for user_id in user_ids), return_exceptions=True)
+    results = await asyncio.gather(*(send(group) for group in groups), return_exceptions=True)
     for user_id, result in zip(user_ids, results, strict=True):
         if isinstance(result, BaseException):  # a hint that did not go out costs nothing
             if not isinstance(result, Exception):

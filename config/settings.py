@@ -160,7 +160,7 @@ if REDIS_URL:
             # of 1,000 sockets, and re-subscribes after a Redis restart. The retry matters
             # after a restart: the first publish otherwise goes out on the dead pooled
             # connection and is dropped (a repeated publish is harmless: clients dedup by id).
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "config.live_layer.FanoutChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {

@@ -4,6 +4,7 @@ Every event pushed to a socket is a dict with a "type" the consumer maps to a ha
 reaches the browser is {"type": <event type>, ...payload}.
 """
 
+import json
 import logging
 from typing import Any
 
@@ -26,6 +27,12 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def live_event_message(event: dict) -> dict[str, Any]:
+    """The channel-layer message that carries `event` to a socket: the event and its JSON text,
+    encoded once for every socket it reaches (the consumer sends "text" as it is)."""
+    return {"type": LIVE_EVENT, "event": event, "text": json.dumps(event)}
+
+
 def push_to_user(user_id: int, event: dict) -> None:
     """Push an event to every open tab of one user. Call it from transaction.on_commit.
 
@@ -36,7 +43,7 @@ def push_to_user(user_id: int, event: dict) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(user_group(user_id), {"type": LIVE_EVENT, "event": event})
+        async_to_sync(layer.group_send)(user_group(user_id), live_event_message(event))
     except Exception:  # a push must never undo or break the write it follows
         logger.exception("live push to user %s failed", user_id)
 

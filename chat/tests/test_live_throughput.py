@@ -1,4 +1,4 @@
-"""The send path's throughput pieces: one pipelined publish per push, and the live database pool
+"""The send path's throughput pieces: one publish per push (config.live_layer), and the live database pool
 (its own threads, connections kept between calls, pushes handed to the loop)."""
 
 import asyncio
@@ -13,32 +13,52 @@ from notifications import realtime as live
 pytestmark = pytest.mark.asyncio
 
 
-async def test_a_push_reaches_every_members_group_on_the_redis_pubsub_layer(redis_url, settings):
-    """Real Redis: the members' groups get the event (one pipeline), others get nothing."""
+async def test_a_push_reaches_every_members_group_on_the_configured_layer(redis_url, settings):
+    """Real Redis: ONE publish (config.live_layer's fan-out), the members' groups get the event
+    with its JSON text encoded once; others get nothing."""
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
-    if type(layer).__name__ != "RedisPubSubChannelLayer":
-        pytest.skip("settings configure another channel layer")
+    if not hasattr(layer, "group_send_many"):
+        pytest.skip("settings configure a channel layer without the fan-out")
     channels = {}
     for user_id in (101, 102, 103):
         channels[user_id] = await layer.new_channel()
         await layer.group_add(live.user_group(user_id), channels[user_id])
     try:
-        message = {"type": live.LIVE_EVENT, "event": {"type": "probe", "n": 1}}
-        groups = [live.user_group(101), live.user_group(102)]
-        assert await realtime._publish_pipelined(layer, groups, message)  # the one-pipeline path
         await realtime.apush_to_users([101, 102], {"type": "probe", "n": 1})
         for user_id in (101, 102):
-            assert await asyncio.wait_for(layer.receive(channels[user_id]), timeout=5) == message
-        for user_id in (101, 102):
             message = await asyncio.wait_for(layer.receive(channels[user_id]), timeout=5)
-            assert message == {"type": live.LIVE_EVENT, "event": {"type": "probe", "n": 1}}
+            assert message == {
+                "type": live.LIVE_EVENT,
+                "event": {"type": "probe", "n": 1},
+                "text": '{"type": "probe", "n": 1}',
+            }
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(layer.receive(channels[103]), timeout=0.5)
     finally:
         for user_id, channel in channels.items():
             await layer.group_discard(live.user_group(user_id), channel)
+
+
+async def test_a_push_counts_one_publish_whatever_the_number_of_members(redis_url, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if not hasattr(layer, "group_send_many"):
+        pytest.skip("settings configure a channel layer without the fan-out")
+    loop_layer = layer._get_layer()
+    shard = loop_layer._get_shard(loop_layer.fanout_channel)
+    publishes = []
+    original = shard.publish
+
+    async def counting(channel, payload):
+        publishes.append(channel)
+        await original(channel, payload)
+
+    monkeypatch.setattr(shard, "publish", counting)
+    await realtime.apush_to_users(list(range(1000, 1050)), {"type": "probe"})
+    assert publishes == [loop_layer.fanout_channel]
 
 
 def _connection_identity():

@@ -1,0 +1,116 @@
+"""The Redis channel layer with a per-process fan-out: one event to many groups is ONE publish.
+
+channels_redis's pub/sub layer maps every group to a Redis channel. Lyceum pushes each live
+event to the user group of every member (`user.<id>`: every tab of a user, whatever process
+holds it), so a message to a group of 50 was 50 PUBLISH commands by the sender's process and
+50 pub/sub messages read, decoded and queued one by one by the receiving processes.
+
+This layer adds one extension, `group_send_many(groups, message)`. The event and the list of
+groups travel as ONE pub/sub message on one fan-out channel that every process of the layer
+subscribes to; each process decodes it once and hands the same message to the local members
+of those groups (the `groups` map this process already keeps for `group_add`). A process
+without a member of any of those groups drops it after a set lookup. Redis thus sends each
+event once per daphne process instead of once per member (cf. Rocket.Chat, whose instances
+each receive every stream event and filter to their own subscribers, and Zulip, whose
+Tornado shards get one event with the list of users).
+
+Everything else is the pub/sub layer unchanged: `group_send` to a single group, `send`,
+`group_add` / `group_discard`, reconnection and re-subscription after a Redis restart (the
+fan-out channel is subscribed on the same connection as the groups). Like every channel-layer
+message, a fan-out event is at most once: the database is the truth and clients resync.
+"""
+
+import asyncio
+
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
+from channels_redis.utils import _wrap_close
+
+FANOUT_CHANNEL = "__fanout__"
+
+
+class _Decoded:
+    """A message this process has already decoded, queued for a local channel as it is: the
+    layer's `receive` then skips a decode per member (see FanoutChannelLayer.deserialize)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: dict):
+        self.message = message
+
+
+class FanoutShardConnection(RedisSingleShardConnection):
+    def _receive_message(self, message):
+        if message is not None:
+            name = message["channel"]
+            if isinstance(name, bytes):
+                name = name.decode()
+            if name == self.channel_layer.fanout_channel:
+                self.channel_layer.deliver_fanout(message["data"])
+                return
+        super()._receive_message(message)
+
+
+class FanoutLoopLayer(RedisPubSubLoopLayer):
+    """One event loop's share of the layer (as RedisPubSubLoopLayer) plus the fan-out."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._shards = [FanoutShardConnection(shard.host, self) for shard in self._shards]
+        self.fanout_channel = f"{self.prefix}{FANOUT_CHANNEL}"
+
+    async def group_add(self, group, channel):
+        await super().group_add(group, channel)
+        # A process listens to the fan-out channel once it holds a group member (a no-op after
+        # the first time: the shard remembers what it subscribed to, also across reconnects).
+        await self._get_shard(self.fanout_channel).subscribe(self.fanout_channel)
+
+    async def group_send_many(self, groups, message):
+        groups = list(dict.fromkeys(groups))
+        if not groups:
+            return
+        payload = self.channel_layer.serialize({"groups": groups, "message": message})
+        await self._get_shard(self.fanout_channel).publish(self.fanout_channel, payload)
+
+    def deliver_fanout(self, data) -> None:
+        """Queue one fan-out event for every local channel in one of its groups (each channel
+        once, however many of the groups it is in)."""
+        try:
+            envelope = self.channel_layer.deserialize(data)
+            groups, message = envelope["groups"], envelope["message"]
+        except Exception:  # noqa: BLE001 - a foreign or corrupt publish must not stop the reader
+            return
+        seen = set()
+        for group in groups:
+            for channel in self.groups.get(self._get_group_channel_name(group), ()):
+                if channel in seen:
+                    continue
+                seen.add(channel)
+                queue = self.channels.get(channel)
+                if queue is not None:
+                    queue.put_nowait(_Decoded(message))
+
+
+class FanoutChannelLayer(RedisPubSubChannelLayer):
+    """settings.CHANNEL_LAYERS backend: "config.live_layer.FanoutChannelLayer" (same CONFIG as
+    channels_redis.pubsub.RedisPubSubChannelLayer)."""
+
+    extensions = ["groups", "flush", "group_send_many"]
+
+    def deserialize(self, message):
+        if isinstance(message, _Decoded):
+            return dict(message.message)  # each receiver its own top-level dict
+        return super().deserialize(message)
+
+    async def group_send_many(self, groups, message):
+        """Send `message` to every member of each of `groups`: one publish, whatever their number."""
+        return await self._get_layer().group_send_many(groups, message)
+
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = FanoutLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+            return layer

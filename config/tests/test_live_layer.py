@@ -1,0 +1,145 @@
+"""config.live_layer on a real Redis: one publish per event, delivered by every process to its
+own members of the named groups. Two layer instances with their own connections stand in for
+two daphne processes (tests/multiprocess proves the same with real daphnes)."""
+
+import asyncio
+import uuid
+
+import pytest
+import pytest_asyncio
+
+from config.live_layer import FanoutChannelLayer
+
+pytestmark = pytest.mark.asyncio
+
+
+def _layer(redis_url, prefix, **config):
+    return FanoutChannelLayer(hosts=[{"address": redis_url, "socket_timeout": None}], prefix=prefix, **config)
+
+
+async def _receive(layer, channel, timeout=5.0):
+    return await asyncio.wait_for(layer.receive(channel), timeout=timeout)
+
+
+async def _nothing_for(layer, channel, timeout=0.3):
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(layer.receive(channel), timeout=timeout)
+
+
+@pytest_asyncio.fixture
+async def two_processes(redis_url):
+    prefix = f"lyceum-test-fanout-{uuid.uuid4().hex[:8]}"
+    first, second = _layer(redis_url, prefix), _layer(redis_url, prefix)
+    yield first, second
+    await first.flush()
+    await second.flush()
+
+
+async def test_one_event_reaches_every_member_in_each_process_and_nobody_else(two_processes):
+    first, second = two_processes
+    ada_tab1, ada_tab2 = await first.new_channel(), await second.new_channel()  # ada: a tab in each
+    bob, eve = await first.new_channel(), await second.new_channel()
+    for group, channel in [("user.1", ada_tab1), ("user.1", ada_tab2), ("user.2", bob), ("user.3", eve)]:
+        await (first if channel in (ada_tab1, bob) else second).group_add(group, channel)
+
+    message = {"type": "live.event", "event": {"type": "probe", "n": 1}, "text": '{"type": "probe", "n": 1}'}
+    await first.group_send_many(["user.1", "user.2", "user.9"], message)
+
+    assert await _receive(first, ada_tab1) == message
+    assert await _receive(second, ada_tab2) == message
+    assert await _receive(first, bob) == message
+    await _nothing_for(second, eve)
+
+
+async def test_a_channel_in_several_of_the_groups_gets_the_event_once(two_processes):
+    first, _ = two_processes
+    channel = await first.new_channel()
+    await first.group_add("user.1", channel)
+    await first.group_add("conversation.5", channel)
+    await first.group_send_many(["user.1", "conversation.5", "user.1"], {"type": "live.event", "n": 1})
+    assert await _receive(first, channel) == {"type": "live.event", "n": 1}
+    await _nothing_for(first, channel)
+
+
+async def test_each_receiver_gets_its_own_message_dict(two_processes):
+    first, _ = two_processes
+    one, two = await first.new_channel(), await first.new_channel()
+    await first.group_add("user.1", one)
+    await first.group_add("user.2", two)
+    await first.group_send_many(["user.1", "user.2"], {"type": "live.event", "n": 1})
+    got_one = await _receive(first, one)
+    got_one["n"] = 2  # a consumer that changes its copy changes nobody else's
+    assert await _receive(first, two) == {"type": "live.event", "n": 1}
+
+
+async def test_events_arrive_in_the_order_they_were_published(two_processes):
+    first, second = two_processes
+    channel = await second.new_channel()
+    await second.group_add("user.1", channel)
+    await asyncio.sleep(0.1)  # the receiving process is subscribed before the burst
+    for n in range(50):
+        await first.group_send_many(["user.1"], {"type": "live.event", "n": n})
+    assert [(await _receive(second, channel))["n"] for _ in range(50)] == list(range(50))
+
+
+async def test_after_the_last_member_leaves_a_group_its_events_stop(two_processes):
+    first, _ = two_processes
+    channel = await first.new_channel()
+    await first.group_add("user.1", channel)
+    await first.group_discard("user.1", channel)
+    await first.group_send_many(["user.1"], {"type": "live.event"})
+    await _nothing_for(first, channel)
+
+
+async def test_plain_group_send_still_works_beside_the_fanout(two_processes):
+    first, second = two_processes
+    channel = await second.new_channel()
+    await second.group_add("user.1", channel)
+    await first.group_send("user.1", {"type": "live.event", "via": "group_send"})
+    assert await _receive(second, channel) == {"type": "live.event", "via": "group_send"}
+
+
+async def test_an_empty_group_list_publishes_nothing(two_processes):
+    first, _ = two_processes
+    channel = await first.new_channel()
+    await first.group_add("user.1", channel)
+    await first.group_send_many([], {"type": "live.event"})
+    await _nothing_for(first, channel)
+
+
+async def test_a_corrupt_publish_on_the_fanout_channel_is_dropped_and_the_reader_goes_on(two_processes, redis_url):
+    from redis.asyncio import Redis
+
+    first, _ = two_processes
+    channel = await first.new_channel()
+    await first.group_add("user.1", channel)
+    client = Redis.from_url(redis_url)
+    try:
+        await client.publish(first._get_layer().fanout_channel, b"\x00not msgpack")
+    finally:
+        await client.aclose()
+    await first.group_send_many(["user.1"], {"type": "live.event", "n": 1})
+    assert await _receive(first, channel) == {"type": "live.event", "n": 1}
+
+
+async def test_with_encryption_keys_the_fanout_is_encrypted_on_the_wire_and_still_delivered(redis_url):
+    from redis.asyncio import Redis
+
+    prefix = f"lyceum-test-fanout-{uuid.uuid4().hex[:8]}"
+    layer = _layer(redis_url, prefix, symmetric_encryption_keys=["a-key-for-this-test"])
+    spy = Redis.from_url(redis_url).pubsub()
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add("user.1", channel)
+        await spy.subscribe(layer._get_layer().fanout_channel)
+        await layer.group_send_many(["user.1"], {"type": "live.event", "secret": "between-us"})
+        assert await _receive(layer, channel) == {"type": "live.event", "secret": "between-us"}
+        raw = None
+        for _ in range(50):
+            raw = await spy.get_message(ignore_subscribe_messages=True, timeout=0.1)
+            if raw:
+                break
+        assert raw is not None and b"between-us" not in raw["data"]
+    finally:
+        await spy.aclose()
+        await layer.flush()
