@@ -1,6 +1,7 @@
 """The batched unread-messages e-mail: scheduled after a message, swept periodically, idempotent."""
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -34,24 +35,52 @@ def unread_email_delay() -> int:
     return int(getattr(settings, "CHAT_UNREAD_EMAIL_DELAY_SECONDS", DEFAULT_UNREAD_EMAIL_DELAY_SECONDS))
 
 
+# conversation id -> until when (time.time()) a task of this window is known to be waiting.
+# Every process learns it once per window (from its own add, or the winner's expiry in the
+# key), so the other messages of that window cost no Redis round trip.
+_known_waiting: dict[int, float] = {}
+_KNOWN_WAITING_MAX = 10_000
+
+
+def _remember_waiting(conversation_id: int, until: float, now: float) -> None:
+    if len(_known_waiting) >= _KNOWN_WAITING_MAX:
+        for key, expiry in list(_known_waiting.items()):
+            if expiry <= now:
+                _known_waiting.pop(key, None)
+        if len(_known_waiting) >= _KNOWN_WAITING_MAX:
+            _known_waiting.clear()
+    _known_waiting[conversation_id] = until
+
+
 def schedule_unread_email(conversation_id: int) -> None:
     """After a message: one delayed batch task per conversation per window (never one per message).
 
-    Embedded mode (eager Celery) has no clock to wait on: no unread e-mails there.
+    The cache key of a window holds when it ends; a process that has seen it skips the cache
+    until then (the key could only be added again after it expired). Embedded mode (eager
+    Celery) has no clock to wait on: no unread e-mails there.
     """
     from chat.tasks import email_unread_messages_task  # tasks import this module
 
     if email_unread_messages_task.app.conf.task_always_eager:
         return
+    now = time.time()
+    if _known_waiting.get(conversation_id, 0.0) > now:
+        return  # a task for this window is waiting; it will cover this message
     delay = unread_email_delay()
     key = f"chat:unread-email:{conversation_id}"
-    if not cache.add(key, 1, timeout=delay):
+    until = now + delay
+    if not cache.add(key, until, timeout=delay):
+        waiting_until = cache.get(key)
+        if isinstance(waiting_until, int | float):
+            _remember_waiting(conversation_id, min(float(waiting_until), until), now)
         return  # a task for this window is already waiting; it will cover this message
     try:
         email_unread_messages_task.apply_async(args=[conversation_id], countdown=delay)
     except Exception:  # the broker is down: the message is stored, only the e-mail hint is lost
         cache.delete(key)
         logger.exception("could not schedule the unread e-mail for conversation %s", conversation_id)
+        return
+    _remember_waiting(conversation_id, until, now)
 
 
 def _conversation_title_for(conversation: Conversation, members: dict[int, User], user_id: int) -> str:

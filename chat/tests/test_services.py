@@ -1,6 +1,7 @@
 """chat.services: ordering, idempotency, permissions, groups, read state, unread e-mails."""
 
 import threading
+import time
 
 import pytest
 from django.core import mail
@@ -521,6 +522,74 @@ def test_the_unread_email_is_scheduled_once_per_window(ada, bob, monkeypatch, dj
         conf.task_always_eager = True
 
     assert scheduled == [{"args": [conversation.pk], "countdown": services.unread_email_delay()}]
+
+
+def test_a_process_that_knows_the_window_skips_the_cache_and_another_learns_it_from_the_key(
+    ada, bob, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The window's task is known per process: the process that scheduled it, and a second one
+    (its memory emptied here) after ONE look at the key, send the rest of the window's messages
+    without a cache round trip — and never schedule a second task."""
+    from django.core.cache import cache
+
+    from chat.services import unread_email
+    from chat.tasks import email_unread_messages_task
+
+    conversation = direct_between(ada, bob)
+    scheduled, cache_calls = [], []
+    monkeypatch.setattr(email_unread_messages_task, "apply_async", lambda **kw: scheduled.append(kw))
+    for name in ("add", "get"):
+        original = getattr(cache, name)
+
+        def spy(key, *args, _name=name, _original=original, **kwargs):
+            if key.startswith("chat:unread-email:"):  # not the send-rate counter
+                cache_calls.append(_name)
+            return _original(key, *args, **kwargs)
+
+        monkeypatch.setattr(cache, name, spy)
+    conf = email_unread_messages_task.app.conf
+    conf.task_always_eager = False  # as with a real broker
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            send(ada, conversation)
+            send(ada, conversation)
+        assert (len(scheduled), cache_calls) == (1, ["add"])  # the second send asked nothing
+
+        unread_email._known_waiting.clear()  # another process: it has seen nothing yet
+        with django_capture_on_commit_callbacks(execute=True):
+            send(bob, conversation)
+            send(bob, conversation)
+        assert (len(scheduled), cache_calls) == (1, ["add", "add", "get"])
+        assert unread_email._known_waiting[conversation.pk] > time.time()
+    finally:
+        conf.task_always_eager = True
+
+
+def test_once_the_window_is_over_the_next_message_schedules_a_new_task(
+    ada, bob, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from chat.services import unread_email
+    from chat.tasks import email_unread_messages_task
+
+    conversation = direct_between(ada, bob)
+    scheduled = []
+    monkeypatch.setattr(email_unread_messages_task, "apply_async", lambda **kw: scheduled.append(kw))
+    conf = email_unread_messages_task.app.conf
+    conf.task_always_eager = False
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            send(ada, conversation)
+        # The window ends: the key expires and the memory says so.
+        cache.delete(f"chat:unread-email:{conversation.pk}")
+        unread_email._known_waiting[conversation.pk] = time.time() - 1
+        with django_capture_on_commit_callbacks(execute=True):
+            send(ada, conversation)
+    finally:
+        conf.task_always_eager = True
+
+    assert len(scheduled) == 2
 
 
 def test_the_task_sends_the_batch(ada, bob):
