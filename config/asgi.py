@@ -11,7 +11,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware, SessionMiddleware  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from config.warmup import warm_up  # noqa: E402
 from config.websocket import LiveAuthMiddleware, OriginCheckMiddleware  # noqa: E402
+
+warm_up()
 
 application = ProtocolTypeRouter(
     {

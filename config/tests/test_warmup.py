@@ -1,0 +1,34 @@
+"""config.warmup: the Celery client is set up at start, without connecting to anything."""
+
+import socket
+import time
+
+from config import warmup
+from config.celery import app
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+def test_warm_up_sets_celery_up_without_touching_the_broker(monkeypatch):
+    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{_closed_port()}/0")
+    started = time.monotonic()
+    warmup.warm_up()
+    assert time.monotonic() - started < 2  # no connection attempt, no retry loop
+    assert app.finalized
+    assert "chat.tasks.email_unread_messages_task" in app.tasks
+    assert app.amqp._producer_pool is not None
+
+
+def test_a_failing_warm_up_is_logged_and_the_server_starts_anyway(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no transport")
+
+    warnings = []
+    monkeypatch.setattr(app, "connection_for_write", broken)
+    monkeypatch.setattr(warmup.logger, "warning", lambda message, *args, **kwargs: warnings.append(message))
+    warmup.warm_up()  # does not raise
+    assert warnings == ["warm-up of the Celery client failed; it will set itself up on first use"]
