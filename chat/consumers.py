@@ -37,6 +37,7 @@ from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.live_db import live_db
 from chat.models import Conversation, Membership
+from config.live_layer import RESUBSCRIBED
 from notifications import realtime
 from notifications import selectors as notification_selectors
 
@@ -80,7 +81,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     # Channels message types handled without the close_old_connections thread hop: their
     # handlers touch the database only through live_db, which manages connections itself.
     NO_DB_MESSAGE_TYPES = frozenset(
-        {"websocket.connect", "websocket.receive", "websocket.disconnect", realtime.LIVE_EVENT}
+        {"websocket.connect", "websocket.receive", "websocket.disconnect", realtime.LIVE_EVENT, RESUBSCRIBED}
     )
 
     async def dispatch(self, message):
@@ -108,15 +109,25 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         unread, chat_unread, friends = await live_db(_hello_counts)(user, went_online)
         if went_online and friends is not None:
             await _push_presence(self, friends, True)
+        await self._hello(unread, chat_unread)
+
+    async def _hello(self, unread: int, chat_unread: int) -> None:
         await self.send_json(
             {
                 "type": "hello",
-                "user": user.pk,
+                "user": self.user_id,
                 "unread": unread,
                 "chat_unread": chat_unread,
                 "heartbeat": settings.LIVE_HEARTBEAT_SECONDS,
             }
         )
+
+    async def live_resubscribed(self, message):
+        """This process's channel-layer subscription was down (config.live_layer): events
+        published meanwhile never came. A new "hello" on the same socket makes the client catch
+        up from the database, as after a reconnect (resync, unsent messages, counts)."""
+        unread, chat_unread, _friends = await live_db(_hello_counts)(self.scope["user"], False)
+        await self._hello(unread, chat_unread)
 
     async def disconnect(self, code):
         group = getattr(self, "group_name", None)

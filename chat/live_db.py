@@ -22,11 +22,13 @@ benchmark (see LIVE_DB_THREADS in config/settings.py).
 """
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+from asgiref.sync import SyncToAsync
 from channels.db import DatabaseSyncToAsync
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 
 _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
@@ -66,13 +68,41 @@ def event_loop():
     return loop if loop is not None and loop.is_running() else None
 
 
+# A connection that finished a call cleanly this recently is not pinged before the next one:
+# under load every call paid a health-check round trip (CONN_HEALTH_CHECKS) on a connection
+# used a few milliseconds before. Older, or after an error, it is checked as Django does.
+TRUSTED_SECONDS = 1.0
+
+
+def _trust_recently_verified() -> None:
+    now = time.monotonic()
+    for connection in connections.all(initialized_only=True):
+        verified = getattr(connection, "live_db_verified_at", None)
+        if connection.connection is not None and verified is not None and now - verified < TRUSTED_SECONDS:
+            connection.health_check_done = True
+
+
+def _note_verified() -> None:
+    now = time.monotonic()
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.errors_occurred:
+            connection.live_db_verified_at = now
+        else:
+            connection.live_db_verified_at = None
+
+
 class LiveDatabaseSyncToAsync(DatabaseSyncToAsync):
     def thread_handler(self, loop, *args, **kwargs):
+        # DatabaseSyncToAsync's close_old_connections around the call, plus the trust above.
         _keep_connections()
         _current.loop = loop
+        close_old_connections()
+        _trust_recently_verified()
         try:
-            return super().thread_handler(loop, *args, **kwargs)  # close_old_connections around it
+            return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
         finally:
+            _note_verified()
+            close_old_connections()
             _current.loop = None
 
 

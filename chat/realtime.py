@@ -161,13 +161,22 @@ _in_flight: set = set()
 def push_to_users(user_ids, event: dict) -> None:
     """Push one event to every tab of each user. Call it from transaction.on_commit.
 
-    ONE hop to the event loop for all of them, not one `async_to_sync` per member. On a thread
-    of the live socket's database pool (chat.live_db) the push is handed to the event loop and
-    not waited for: the pool's threads are the send path's capacity, and half of a send's time
-    went into waiting for the busy loop. Pushes still start in the order they were handed over
-    (and publish in that order: the layer's connection lock is first come, first served)."""
+    With the configured layer (config.live_layer) this is ONE publish from the calling thread,
+    whoever the recipients: a live socket's database thread publishes right after its commit,
+    without handing anything to the busy event loop. With another layer: one hop to the event
+    loop for all of them — on a thread of the live socket's database pool (chat.live_db) handed
+    over and not waited for (the pool's threads are the send path's capacity), elsewhere
+    waited for."""
     user_ids = list(user_ids)
-    if not user_ids or get_channel_layer() is None:
+    layer = get_channel_layer()
+    if not user_ids or layer is None:
+        return
+    send_many = getattr(layer, "group_send_many_sync", None)
+    if send_many is not None:
+        try:
+            send_many([live.user_group(user_id) for user_id in user_ids], live.live_event_message(event))
+        except Exception:  # noqa: BLE001 - a push must never undo or break the write it follows
+            live.logger.exception("live push of %s to %s users failed", event.get("type"), len(user_ids))
         return
     loop = live_db.event_loop()
     if loop is not None:

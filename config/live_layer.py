@@ -17,15 +17,30 @@ Tornado shards get one event with the list of users).
 Everything else is the pub/sub layer unchanged: `group_send` to a single group, `send`,
 `group_add` / `group_discard`, reconnection and re-subscription after a Redis restart (the
 fan-out channel is subscribed on the same connection as the groups). Like every channel-layer
-message, a fan-out event is at most once: the database is the truth and clients resync.
+message, a fan-out event is at most once: the database is the truth and clients resync. What
+was published while a process's subscriber connection was down never reaches it; when that
+connection comes back, every local channel gets a RESUBSCRIBED message, so that its socket
+catches up from the database instead of waiting for the next message to show a gap.
+
+`group_send_many_sync` is the same publish from synchronous code (a database thread right after
+its commit, a view, a Celery task) on a connection of the calling thread's own.
 """
 
 import asyncio
+import logging
+import threading
 
+import redis
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
-from channels_redis.utils import _wrap_close
+from channels_redis.utils import _consistent_hash, _wrap_close, create_pool, decode_hosts
+from redis import asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 FANOUT_CHANNEL = "__fanout__"
+
+logger = logging.getLogger(__name__)
 
 
 class _Decoded:
@@ -38,7 +53,35 @@ class _Decoded:
         self.message = message
 
 
+# The channel-layer message every local channel gets when this process's subscriber connection
+# came back (Redis restarted, or dropped the connection): what was published meanwhile is lost
+# for these sockets, so they are told to catch up from the database (the live consumer answers
+# it with a new "hello", which every client already treats as "catch up").
+RESUBSCRIBED = "live.resubscribed"
+
+
+class _WatchedPubSub(PubSub):
+    """redis-py re-subscribes a pub/sub connection in its connect callback — also when its own
+    retry reconnects inside a read and nothing is raised to the reader: the one place where a
+    reconnect is always seen. The callback runs on REconnects only: the first connection comes
+    from the pool before the callback is registered."""
+
+    def __init__(self, *args, on_reconnect, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._on_reconnect = on_reconnect
+
+    async def on_connect(self, connection):
+        await super().on_connect(connection)  # subscribes every channel again
+        logger.warning("live layer: subscriber connection back, sockets told to catch up")
+        self._on_reconnect()
+
+
 class FanoutShardConnection(RedisSingleShardConnection):
+    def _ensure_redis(self):
+        if self._redis is None:
+            self._redis = aioredis.Redis(connection_pool=create_pool(self.host))
+            self._pubsub = _WatchedPubSub(self._redis.connection_pool, on_reconnect=self.channel_layer.resubscribed)
+
     def _receive_message(self, message):
         if message is not None:
             name = message["channel"]
@@ -71,6 +114,11 @@ class FanoutLoopLayer(RedisPubSubLoopLayer):
         payload = self.channel_layer.serialize({"groups": groups, "message": message})
         await self._get_shard(self.fanout_channel).publish(self.fanout_channel, payload)
 
+    def resubscribed(self) -> None:
+        """Every local channel gets RESUBSCRIBED (see above)."""
+        for queue in list(self.channels.values()):
+            queue.put_nowait(_Decoded({"type": RESUBSCRIBED}))
+
     def deliver_fanout(self, data) -> None:
         """Queue one fan-out event for every local channel in one of its groups (each channel
         once, however many of the groups it is in)."""
@@ -96,6 +144,12 @@ class FanoutChannelLayer(RedisPubSubChannelLayer):
 
     extensions = ["groups", "flush", "group_send_many"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._hosts = decode_hosts(kwargs.get("hosts"))
+        self._fanout_channel = f"{kwargs.get('prefix', 'asgi')}{FANOUT_CHANNEL}"
+        self._sync = threading.local()
+
     def deserialize(self, message):
         if isinstance(message, _Decoded):
             return dict(message.message)  # each receiver its own top-level dict
@@ -104,6 +158,30 @@ class FanoutChannelLayer(RedisPubSubChannelLayer):
     async def group_send_many(self, groups, message):
         """Send `message` to every member of each of `groups`: one publish, whatever their number."""
         return await self._get_layer().group_send_many(groups, message)
+
+    def group_send_many_sync(self, groups, message) -> None:
+        """The same from synchronous code — a database thread after its commit, a view, a Celery
+        task — as ONE blocking PUBLISH on this thread's own connection: no hop to an event loop
+        and no event loop made for it. Raises what redis-py raises (the caller logs: a push is a
+        hint)."""
+        groups = list(dict.fromkeys(groups))
+        if not groups:
+            return
+        payload = self.serialize({"groups": groups, "message": message})
+        self._sync_client().publish(self._fanout_channel, payload)
+
+    def _sync_client(self) -> redis.Redis:
+        client = getattr(self._sync, "client", None)
+        if client is None:
+            host = self._hosts[_consistent_hash(self._fanout_channel, len(self._hosts))]
+            options = {k: v for k, v in host.items() if k not in {"address", "retry", "master_name", "sentinels"}}
+            # A publish after a Redis restart first meets the pooled connection Redis dropped:
+            # retried on a new one instead of lost (as the layer's own connection does).
+            options["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.1), 3)
+            address = host.get("address")
+            client = redis.Redis.from_url(address, **options) if address else redis.Redis(**options)
+            self._sync.client = client
+        return client
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()

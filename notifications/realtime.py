@@ -43,7 +43,11 @@ def push_to_user(user_id: int, event: dict) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(user_group(user_id), live_event_message(event))
+        send_many = getattr(layer, "group_send_many_sync", None)  # config.live_layer: no event loop needed
+        if send_many is not None:
+            send_many([user_group(user_id)], live_event_message(event))
+        else:
+            async_to_sync(layer.group_send)(user_group(user_id), live_event_message(event))
     except Exception:  # a push must never undo or break the write it follows
         logger.exception("live push to user %s failed", user_id)
 

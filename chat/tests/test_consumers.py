@@ -263,3 +263,22 @@ async def test_a_feature_adds_a_frame_type_by_registering_a_handler(live_cookie)
 async def test_registering_a_second_handler_for_a_type_is_an_error(transactional_db):
     with pytest.raises(ValueError, match="already registered"):
         consumers.frame_handler("ping")(lambda consumer, frame: None)
+
+
+async def test_when_the_layer_resubscribed_the_socket_gets_a_new_hello_with_fresh_counts(live_user, live_cookie):
+    """config.live_layer tells every local channel RESUBSCRIBED after its Redis subscription
+    came back: events published meanwhile never came, so the socket gets a new "hello" (the
+    client's cue to catch up from the database) with the counts as they are now."""
+    from config.live_layer import RESUBSCRIBED
+
+    ws, hello = await connected(live_cookie)
+    try:
+        assert hello["unread"] == 0
+        await database_sync_to_async(NotificationFactory)(recipient=live_user)  # missed while deaf
+        await get_channel_layer().group_send(realtime.user_group(live_user.pk), {"type": RESUBSCRIBED})
+        again = await ws.receive_json_from(timeout=TIMEOUT)
+        assert again["type"] == "hello"
+        assert (again["user"], again["unread"]) == (live_user.pk, 1)
+        assert again.keys() == hello.keys()
+    finally:
+        await ws.disconnect()

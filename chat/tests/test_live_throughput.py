@@ -97,3 +97,32 @@ async def test_a_push_from_the_pool_is_handed_to_the_loop_and_still_delivered(mo
     await asyncio.wait_for(delivered.wait(), timeout=5)
     assert sorted(got) == [("user.7", "probe"), ("user.8", "probe")]
     assert await sync_to_async(lambda: live_db.event_loop())() is None  # not on the pool: waits as before
+
+
+def _one_query():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_pool_connection_used_a_moment_ago_is_not_pinged_but_one_not_trusted_is(mysql_database, monkeypatch):
+    """CONN_HEALTH_CHECKS pings a connection before its first query of each call; on the live
+    pool a connection that finished a call cleanly under TRUSTED_SECONDS ago is not pinged."""
+    assert connection.settings_dict["CONN_HEALTH_CHECKS"], "the setting this trust relaxes (set with DATABASE_URL)"
+    pings = []
+    original = type(connection).is_usable
+
+    def counting_is_usable(self):
+        pings.append(self.alias)
+        return original(self)
+
+    monkeypatch.setattr(type(connection), "is_usable", counting_is_usable)
+    for _ in range(3 * live_db.executor()._max_workers):  # every pool thread, several times
+        assert await live_db.live_db(_one_query)() == 1
+    assert pings == []
+
+    monkeypatch.setattr(live_db, "TRUSTED_SECONDS", 0.0)  # nothing is recent enough: pinged again
+    for _ in range(2 * live_db.executor()._max_workers):
+        assert await live_db.live_db(_one_query)() == 1
+    assert len(pings) >= 2

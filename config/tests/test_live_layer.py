@@ -22,6 +22,7 @@ async def _receive(layer, channel, timeout=5.0):
 
 
 async def _nothing_for(layer, channel, timeout=0.3):
+    """Last check on a channel: a cancelled receive makes channels_redis drop the channel."""
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(layer.receive(channel), timeout=timeout)
 
@@ -143,3 +144,50 @@ async def test_with_encryption_keys_the_fanout_is_encrypted_on_the_wire_and_stil
     finally:
         await spy.aclose()
         await layer.flush()
+
+
+async def test_after_the_subscriber_connection_comes_back_every_local_channel_is_told_to_catch_up(
+    two_processes, redis_url
+):
+    """Redis drops this process's pub/sub connection (CLIENT KILL of exactly that one): what
+    was published meanwhile is lost here, so once redis-py has reconnected and subscribed
+    again, each local channel gets RESUBSCRIBED — and the fan-out works again."""
+    import redis
+
+    from config.live_layer import RESUBSCRIBED
+
+    first, second = two_processes
+    ada, bob = await first.new_channel(), await first.new_channel()
+    await first.group_add("user.1", ada)
+    await first.group_add("user.2", bob)
+    elsewhere = await second.new_channel()
+    await second.group_add("user.3", elsewhere)
+    loop_layer = first._get_layer()
+    pubsub = loop_layer._get_shard(loop_layer.fanout_channel)._pubsub
+    host, port = pubsub.connection._writer.get_extra_info("sockname")[:2]
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.client_kill_filter(_type=None, addr=f"{host}:{port}") == 1
+    finally:
+        client.close()
+
+    assert await _receive(first, ada, timeout=10) == {"type": RESUBSCRIBED}
+    assert await _receive(first, bob, timeout=10) == {"type": RESUBSCRIBED}
+    await first.group_send_many(["user.1", "user.3"], {"type": "live.event", "n": 2})
+    assert await _receive(first, ada) == {"type": "live.event", "n": 2}
+    # The other process lost nothing: it was told nothing, its next message is the event.
+    assert await _receive(second, elsewhere) == {"type": "live.event", "n": 2}
+    await _nothing_for(first, bob)
+
+
+async def test_the_sync_publish_reaches_the_async_subscribers(two_processes):
+    """group_send_many_sync (a database thread after its commit): the same one publish."""
+    from asgiref.sync import sync_to_async
+
+    first, second = two_processes
+    channel = await second.new_channel()
+    await second.group_add("user.1", channel)
+    await sync_to_async(first.group_send_many_sync, thread_sensitive=False)(
+        ["user.1", "user.2"], {"type": "live.event"}
+    )
+    assert await _receive(second, channel) == {"type": "live.event"}

@@ -26,10 +26,21 @@ async def test_push_to_user_sends_a_live_event_to_the_users_group():
 
 
 def test_a_failing_channel_layer_is_logged_never_raised(caplog):
-    broken = mock.Mock()
+    broken = mock.Mock(spec=["group_send"])  # a layer without the fan-out: the async group_send
     broken.group_send = mock.AsyncMock(side_effect=ConnectionError("redis down"))
 
     with mock.patch("notifications.realtime.get_channel_layer", return_value=broken):
         realtime.push_to_user(7, {"type": "notification.new"})
 
     assert "live push to user 7 failed" in caplog.text
+
+
+def test_a_failing_fanout_publish_is_logged_never_raised(caplog):
+    broken = mock.Mock(spec=["group_send", "group_send_many_sync"])  # config.live_layer's sync publish
+    broken.group_send_many_sync.side_effect = ConnectionError("redis down")
+
+    with mock.patch("notifications.realtime.get_channel_layer", return_value=broken):
+        realtime.push_to_user(7, {"type": "notification.new"})
+
+    assert "live push to user 7 failed" in caplog.text
+    broken.group_send.assert_not_called()
