@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection, connections
 
 from chat import live_db, realtime
 from notifications import realtime as live
@@ -111,13 +111,14 @@ async def test_a_pool_connection_used_a_moment_ago_is_not_pinged_but_one_not_tru
     pool a connection that finished a call cleanly under TRUSTED_SECONDS ago is not pinged."""
     assert connection.settings_dict["CONN_HEALTH_CHECKS"], "the setting this trust relaxes (set with DATABASE_URL)"
     pings = []
-    original = type(connection).is_usable
+    wrapper_class = type(connections["default"])  # the backend's DatabaseWrapper (the pool threads' too)
+    original = wrapper_class.is_usable
 
     def counting_is_usable(self):
         pings.append(self.alias)
         return original(self)
 
-    monkeypatch.setattr(type(connection), "is_usable", counting_is_usable)
+    monkeypatch.setattr(wrapper_class, "is_usable", counting_is_usable)
     for _ in range(3 * live_db.executor()._max_workers):  # every pool thread, several times
         assert await live_db.live_db(_one_query)() == 1
     assert pings == []
