@@ -21,7 +21,6 @@ project has: `--project` runs another checkout, e.g. an older commit in a git wo
 from __future__ import annotations
 
 import argparse
-import base64
 import collections
 import functools
 import importlib
@@ -92,29 +91,19 @@ def main(argv=None) -> int:
         return run(args)
 
     sys.path.insert(0, str(BASE_DIR / "bench"))
-    from chat_load import prepare_database  # builds (or reuses) the load benchmark's database
+    from chat_load import lyceum_env, prepare_database  # the load benchmark's database and settings
 
     secret_key = secrets.token_urlsafe(50)
     prepare_database(args.database_url, 1000, secret_key, fresh=False)
     workdir = Path(tempfile.mkdtemp(prefix="chatsend-"))
     redis, redis_url = start_redis(workdir)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_", "CELERY_"))}
+    env = lyceum_env(args.database_url, redis_url, secret_key)  # the load benchmark's daphne settings
     env.update(
-        DATABASE_URL=args.database_url,
-        REDIS_URL=redis_url,
         REDIS_KEY_PREFIX="lyceum-bench-send",
         CELERY_QUEUE="lyceum-bench-send",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=secret_key,
-        DJANGO_ALLOWED_HOSTS="localhost",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        HELPDESK_DOCUMENT_KEYS=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        LOG_LEVEL="WARNING",
-        EMAIL_URL="locmem://",
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONPATH="",
     )
-    env.pop("PYTEST_VERSION", None)
     try:
         # A process of its own: it imports the measured checkout's code, nothing of this one.
         command = [sys.executable, __file__, "--measure", "--sends", str(args.sends), "--project", str(args.project)]
