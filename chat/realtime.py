@@ -171,12 +171,11 @@ def push_to_users(user_ids, event: dict) -> None:
     layer = get_channel_layer()
     if not user_ids or layer is None:
         return
-    send_many = getattr(layer, "group_send_many_sync", None)
-    if send_many is not None:
-        try:
-            send_many([live.user_group(user_id) for user_id in user_ids], live.live_event_message(event))
-        except Exception:  # noqa: BLE001 - a push must never undo or break the write it follows
-            live.logger.exception("live push of %s to %s users failed", event.get("type"), len(user_ids))
+    try:
+        if live.publish_sync(layer, user_ids, event):
+            return
+    except Exception:  # noqa: BLE001 - a push must never undo or break the write it follows
+        live.logger.exception("live push of %s to %s users failed", event.get("type"), len(user_ids))
         return
     loop = live_db.event_loop()
     if loop is not None:

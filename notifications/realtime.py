@@ -33,6 +33,17 @@ def live_event_message(event: dict) -> dict[str, Any]:
     return {"type": LIVE_EVENT, "event": event, "text": json.dumps(event)}
 
 
+def publish_sync(layer, user_ids, event: dict) -> bool:
+    """ONE publish of `event` to every tab of these users from synchronous code, when the layer
+    has the fan-out (config.live_layer's group_send_many_sync); False when it has not (the
+    caller then goes through the event loop). Raises what the layer raises."""
+    send_many = getattr(layer, "group_send_many_sync", None)
+    if send_many is None:
+        return False
+    send_many([user_group(user_id) for user_id in user_ids], live_event_message(event))
+    return True
+
+
 def push_to_user(user_id: int, event: dict) -> None:
     """Push an event to every open tab of one user. Call it from transaction.on_commit.
 
@@ -43,10 +54,7 @@ def push_to_user(user_id: int, event: dict) -> None:
     if layer is None:
         return
     try:
-        send_many = getattr(layer, "group_send_many_sync", None)  # config.live_layer: no event loop needed
-        if send_many is not None:
-            send_many([user_group(user_id)], live_event_message(event))
-        else:
+        if not publish_sync(layer, [user_id], event):
             async_to_sync(layer.group_send)(user_group(user_id), live_event_message(event))
     except Exception:  # a push must never undo or break the write it follows
         logger.exception("live push to user %s failed", user_id)
