@@ -37,7 +37,7 @@ from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.live_db import live_db
 from chat.models import Conversation, Membership
-from config.live_layer import RESUBSCRIBED
+from config.live_layer import RESUBSCRIBED, WRITE_TEXT
 from notifications import realtime
 from notifications import selectors as notification_selectors
 
@@ -100,8 +100,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.group_name = realtime.user_group(user.pk)
         self.bad_frames: deque[float] = deque()
         self.closing = False
-        # Join before "hello": no event pushed after hello's counts can be missed. Frames and
-        # events that arrive meanwhile wait: a consumer handles one message at a time.
+        self._attach_sink()
+        # Join before "hello": no event pushed after hello's counts can be missed. Frames that
+        # arrive meanwhile wait (a consumer handles one message at a time); events wait too,
+        # held by the sink or in the queue, and follow "hello" in order.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
         # Counted as online before "hello": a client that got hello is visible to its friends.
@@ -110,6 +112,46 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if went_online and friends is not None:
             await _push_presence(self, friends, True)
         await self._hello(unread, chat_unread)
+        self._events_after_hello()
+
+    # --- direct delivery -------------------------------------------------------------------
+    # Under daphne with the Redis fan-out layer, this socket's live events are written to it by
+    # the layer's reader (config.live_layer sinks, config.websocket.server_writer) instead of
+    # being queued for this consumer: no per-member queue, task wake-up and ASGI send chain, and
+    # no wait behind a frame this consumer is still handling. Events that come before "hello"
+    # are held and written right after it, in order. Elsewhere (the in-memory layer, tests with
+    # WebsocketCommunicator) events take the queue and live_event below.
+
+    def _attach_sink(self) -> None:
+        self.write_text = self.scope.get(WRITE_TEXT)
+        attach = getattr(self.channel_layer, "attach_sink", None)
+        if self.write_text is None or attach is None:
+            self.write_text = None
+            return
+        self.held_events: list[dict] | None = []  # None once "hello" is out
+        attach(self.channel_name, self._take_event)
+
+    def _events_after_hello(self) -> None:
+        if self.write_text is None:
+            return
+        held, self.held_events = self.held_events, None
+        for message in held or ():
+            self._take_event(message)
+
+    def _take_event(self, message: dict) -> bool:
+        """The layer's sink: write one fan-out event to this socket now (on the event loop).
+        False sends a message that is not a live event to the queue, as before."""
+        if message.get("type") != realtime.LIVE_EVENT:
+            return False
+        if self.held_events is not None:
+            self.held_events.append(message)
+            return True
+        event = message["event"]
+        if self.closing or (event.get("type") == chat_realtime.PRESENCE and not getattr(self, "wants_presence", False)):
+            return True
+        text = message.get("text")
+        self.write_text(text if text is not None else json.dumps(event))
+        return True
 
     async def _hello(self, unread: int, chat_unread: int) -> None:
         await self.send_json(
@@ -130,6 +172,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self._hello(unread, chat_unread)
 
     async def disconnect(self, code):
+        if getattr(self, "write_text", None) is not None:
+            self.channel_layer.detach_sink(self.channel_name)
         group = getattr(self, "group_name", None)
         if group:
             await self.channel_layer.group_discard(group, self.channel_name)

@@ -6,6 +6,12 @@ producer pool — about 60 ms of CPU here, all of it under the GIL, so every soc
 process stalled while the first messages after a deploy were sent (bench/chat_load.py: p99 117
 ms in the first 10 s at 25 msg/s, 30 ms after). Done here at start instead. Nothing here opens a
 connection: a broker that is down at start costs nothing until a task is sent.
+
+Autobahn (daphne's WebSocket protocol) builds the arguments of a debug log line for every frame
+it sends, debug on or not, and with click installed (Celery brings it) each of them is coloured
+with click.style: three calls per frame, about 2% of a daphne's event loop at 150 msg/s
+(py-spy). `quiet_autobahn` turns the colouring off for the process (autobahn.util._HAS_CLICK,
+autobahn 26.10.2); nothing else changes, log lines just carry no colour codes.
 """
 
 import logging
@@ -13,7 +19,17 @@ import logging
 logger = logging.getLogger(__name__)
 
 
+def quiet_autobahn() -> None:
+    try:
+        import autobahn.util
+    except ImportError:  # pragma: no cover - daphne brings autobahn
+        return
+    if hasattr(autobahn.util, "_HAS_CLICK"):
+        autobahn.util._HAS_CLICK = False
+
+
 def warm_up() -> None:
+    quiet_autobahn()
     try:
         from config.celery import app
 

@@ -7,6 +7,9 @@ connect with `?ticket=…`: no long-lived token ever sits in a URL or a proxy lo
 client may omit Origin, but only together with a ticket.
 """
 
+import functools
+import logging
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user
@@ -18,7 +21,40 @@ from django.http.request import is_same_domain
 from accounts import services as account_services
 from chat.live_db import live_db
 from config import status
+from config.live_layer import WRITE_TEXT
 from config.sentry import wrap_asgi
+
+logger = logging.getLogger(__name__)
+
+
+def server_writer(send) -> Callable[[str], bool] | None:
+    """For daphne's own `send` (functools.partial(Server.handle_reply, protocol)): a function that
+    writes one text frame to that protocol at once and says whether it could (False once the
+    socket is gone or closing). It does what daphne's send does for {"type": "websocket.send"},
+    without the coroutine and the middlewares' send wrappers — for the live layer's sinks
+    (config.live_layer), which run on the event loop and must not await. None for anything else.
+    """
+    try:
+        from daphne.server import Server
+    except ImportError:  # pragma: no cover - daphne is a dependency
+        return None
+    if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
+        return None
+    server = getattr(send.func, "__self__", None)
+    if not isinstance(server, Server) or getattr(send.func, "__func__", None) is not Server.handle_reply:
+        return None
+    protocol = send.args[0]
+    connections = server.connections
+    open_state = getattr(protocol, "STATE_OPEN", None)
+
+    def write_text(text: str) -> bool:
+        state = connections.get(protocol)
+        if state is None or "disconnected" in state or protocol.state != open_state:
+            return False
+        protocol.sendMessage(text.encode("utf8"), False)
+        return True
+
+    return write_text
 
 
 def _query(scope) -> dict[str, list[str]]:
@@ -56,6 +92,7 @@ class OriginCheckMiddleware:
         if origin is not None and not origin_allowed(origin):
             return await WebsocketDenier()(scope, receive, send)
         accepted = False
+        scope = {**scope, WRITE_TEXT: server_writer(send)}
 
         async def counting_send(message):
             nonlocal accepted

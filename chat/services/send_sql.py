@@ -23,6 +23,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from django.db import connection
+from django.db.models.base import ModelState
 
 from accounts.models import User
 from chat.models import Conversation, Membership, Message
@@ -102,6 +103,18 @@ def _loaded(instance):
     return instance
 
 
+def _row(model, **values):
+    """A `model` instance as loaded from the database with just these fields, like a row of
+    `.only(...)`: Model.__init__ (which walks every field for its default) is skipped, and a
+    field that was not read is loaded on first access, as a deferred field is."""
+    if "pk" in values:
+        values[model._meta.pk.attname] = values.pop("pk")
+    instance = model.__new__(model)
+    instance.__dict__.update(values)
+    instance._state = ModelState()
+    return _loaded(instance)
+
+
 def lock_conversation(conversation_id: int) -> Conversation:
     """The conversation row, locked until the transaction ends (seq allocation is serialised
     per conversation); Conversation.DoesNotExist when there is none."""
@@ -111,7 +124,7 @@ def lock_conversation(conversation_id: int) -> Conversation:
     if row is None:
         raise Conversation.DoesNotExist("No such conversation.")
     kind, last_seq, name = row
-    return _loaded(Conversation(pk=conversation_id, kind=kind, last_seq=last_seq, name=name))
+    return _row(Conversation, pk=conversation_id, kind=kind, last_seq=last_seq, name=name)
 
 
 @dataclass
@@ -161,8 +174,8 @@ def memberships_for_send(conversation: Conversation, sender_id: int) -> tuple[Me
                     sender = (membership_id, True)
     if sender is None:
         raise Conversation.DoesNotExist("No such conversation.")
-    membership = _loaded(
-        Membership(pk=sender[0], conversation_id=conversation.pk, user_id=sender_id, accepted=sender[1], left_at=None)
+    membership = _row(
+        Membership, pk=sender[0], conversation_id=conversation.pk, user_id=sender_id, accepted=sender[1], left_at=None
     )
     return membership, member_ids, others
 

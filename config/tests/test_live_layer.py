@@ -191,3 +191,97 @@ async def test_the_sync_publish_reaches_the_async_subscribers(two_processes):
         ["user.1", "user.2"], {"type": "live.event"}
     )
     assert await _receive(second, channel) == {"type": "live.event"}
+
+
+# --- sinks: a channel that takes its fan-out events directly (the live consumer under daphne) ---
+
+
+async def test_a_sink_takes_its_channels_fanout_events_instead_of_the_queue(two_processes):
+    first, second = two_processes
+    direct, queued = await first.new_channel(), await first.new_channel()
+    elsewhere = await second.new_channel()
+    await first.group_add("user.1", direct)
+    await first.group_add("user.2", queued)
+    await second.group_add("user.1", elsewhere)
+    taken = []
+    first.attach_sink(direct, taken.append)
+
+    message = {"type": "live.event", "event": {"type": "probe"}, "text": '{"type": "probe"}'}
+    await second.group_send_many(["user.1", "user.2"], message)
+
+    assert await _receive(first, queued) == message  # no sink: the queue, as before
+    assert await _receive(second, elsewhere) == message  # the other process: its own business
+    assert taken == [message]
+    await _nothing_for(first, direct)
+
+
+async def test_a_sink_gets_the_events_in_the_order_they_were_published(two_processes):
+    first, _ = two_processes
+    channel = await first.new_channel()
+    await first.group_add("user.1", channel)
+    taken = []
+    first.attach_sink(channel, taken.append)
+    for n in range(50):
+        await first.group_send_many(["user.1"], {"type": "live.event", "n": n})
+    for _ in range(50):
+        if len(taken) == 50:
+            break
+        await asyncio.sleep(0.05)
+    assert [message["n"] for message in taken] == list(range(50))
+
+
+async def test_a_message_the_sink_declines_goes_to_the_queue(two_processes):
+    first, _ = two_processes
+    channel = await first.new_channel()
+    await first.group_add("user.1", channel)
+    first.attach_sink(channel, lambda message: False)
+    await first.group_send_many(["user.1"], {"type": "something.else"})
+    assert await _receive(first, channel) == {"type": "something.else"}
+
+
+async def test_a_failing_sink_costs_no_other_channel_its_event(two_processes, caplog):
+    first, _ = two_processes
+    broken, fine = await first.new_channel(), await first.new_channel()
+    await first.group_add("user.1", broken)
+    await first.group_add("user.1", fine)
+
+    def explode(message):
+        raise RuntimeError("socket gone wrong")
+
+    taken = []
+    first.attach_sink(broken, explode)
+    first.attach_sink(fine, taken.append)
+    await first.group_send_many(["user.1"], {"type": "live.event", "n": 1})
+    await first.group_send_many(["user.1"], {"type": "live.event", "n": 2})
+    for _ in range(40):
+        if len(taken) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [message["n"] for message in taken] == [1, 2]
+    assert "the sink of" in caplog.text
+    await _nothing_for(first, broken)  # a failed sink's event is not queued a second way
+
+
+async def test_after_detach_the_events_take_the_queue_again(two_processes):
+    first, _ = two_processes
+    channel = await first.new_channel()
+    await first.group_add("user.1", channel)
+    taken = []
+    first.attach_sink(channel, taken.append)
+    first.detach_sink(channel)
+    first.detach_sink(channel)  # twice is harmless
+    await first.group_send_many(["user.1"], {"type": "live.event", "n": 1})
+    assert await _receive(first, channel) == {"type": "live.event", "n": 1}
+    assert taken == []
+
+
+async def test_a_channel_the_layer_drops_loses_its_sink(two_processes):
+    """channels_redis drops a channel whose receive is cancelled (its consumer is gone): the
+    sink goes with it, so a dead socket's writer is not kept."""
+    first, _ = two_processes
+    channel = await first.new_channel()
+    await first.group_add("user.1", channel)
+    first.attach_sink(channel, lambda message: True)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(first.receive(channel), timeout=0.1)
+    assert channel not in first._get_layer().sinks

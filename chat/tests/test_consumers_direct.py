@@ -1,0 +1,133 @@
+"""Direct delivery: under daphne with the Redis fan-out layer, the live consumer hands the layer
+a sink and its events are written straight to the socket (chat.consumers, config.live_layer,
+config.websocket.server_writer), not queued for the consumer. Events before "hello" wait and
+follow it in order; presence only for a socket that asked for it; the sink goes with the socket.
+"""
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from chat import consumers
+from chat import realtime as chat_realtime
+from chat.tests.factories import UserFactory
+from config.live_layer import WRITE_TEXT
+from notifications import realtime
+
+TIMEOUT = 3
+
+
+def live(event: dict) -> dict:
+    return realtime.live_event_message(event)
+
+
+class Written:
+    """A stand-in for server_writer's writer: the frames, in order."""
+
+    def __init__(self):
+        self.frames: list[dict] = []
+
+    def __call__(self, text: str) -> bool:
+        self.frames.append(json.loads(text))
+        return True
+
+
+def bare_consumer(written: Written) -> consumers.LiveConsumer:
+    consumer = consumers.LiveConsumer()
+    consumer.closing = False
+    consumer.write_text = written
+    consumer.held_events = []
+    return consumer
+
+
+def test_events_before_hello_are_held_and_written_after_it_in_order():
+    written = Written()
+    consumer = bare_consumer(written)
+    assert consumer._take_event(live({"type": "probe", "n": 1})) is True
+    assert consumer._take_event(live({"type": "probe", "n": 2})) is True
+    assert written.frames == []  # "hello" is not out yet
+
+    consumer._events_after_hello()
+    consumer._take_event(live({"type": "probe", "n": 3}))
+    assert [frame["n"] for frame in written.frames] == [1, 2, 3]
+
+
+def test_presence_is_written_only_to_a_socket_that_asked_for_it():
+    written = Written()
+    consumer = bare_consumer(written)
+    consumer._events_after_hello()
+    presence = live(chat_realtime.presence_event(user_id=7, online=True))
+    consumer._take_event(presence)
+    assert written.frames == []
+    consumer.wants_presence = True
+    consumer._take_event(presence)
+    assert written.frames == [presence["event"]]
+
+
+def test_a_closing_socket_gets_nothing_more_and_other_messages_go_to_the_queue():
+    written = Written()
+    consumer = bare_consumer(written)
+    consumer._events_after_hello()
+    assert consumer._take_event({"type": "live.resubscribed"}) is False  # the queue's business
+    consumer.closing = True
+    assert consumer._take_event(live({"type": "probe"})) is True
+    assert written.frames == []
+
+
+def test_an_event_without_its_text_is_encoded_here():
+    written = Written()
+    consumer = bare_consumer(written)
+    consumer._events_after_hello()
+    consumer._take_event({"type": realtime.LIVE_EVENT, "event": {"type": "probe", "n": 5}})
+    assert written.frames == [{"type": "probe", "n": 5}]
+
+
+@pytest.fixture
+def fanout_layer(settings, redis_url):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "config.live_layer.FanoutChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": redis_url, "socket_timeout": None}],
+                "prefix": f"lyceum-test-direct-{uuid.uuid4().hex[:8]}",
+            },
+        }
+    }
+    return get_channel_layer()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_on_the_fanout_layer_events_are_written_directly_and_the_sink_leaves_with_the_socket(fanout_layer):
+    from channels.db import database_sync_to_async
+
+    user = await database_sync_to_async(UserFactory)()
+    written = Written()
+    inner = consumers.LiveConsumer.as_asgi()
+
+    async def app(scope, receive, send):
+        return await inner({**scope, "user": user, WRITE_TEXT: written}, receive, send)
+
+    ws = WebsocketCommunicator(app, "/ws/live/")
+    ok, _ = await ws.connect(timeout=TIMEOUT)
+    assert ok
+    hello = await ws.receive_json_from(timeout=TIMEOUT)  # "hello" takes the ASGI send, as always
+    assert hello["type"] == "hello"
+
+    await fanout_layer.group_send_many([realtime.user_group(user.pk)], live({"type": "probe", "n": 1}))
+    for _ in range(60):
+        if written.frames:
+            break
+        await asyncio.sleep(0.05)
+    assert written.frames == [{"type": "probe", "n": 1}]
+    assert await ws.receive_nothing(timeout=0.3)  # not a second time through the queue
+
+    loop_layer = fanout_layer._get_layer()
+    assert len(loop_layer.sinks) == 1
+    await ws.disconnect()
+    assert loop_layer.sinks == {}
+    await fanout_layer.flush()
