@@ -8,7 +8,6 @@ client may omit Origin, but only together with a ticket.
 """
 
 import functools
-import logging
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,8 +23,6 @@ from config import status
 from config.live_layer import WRITE_TEXT
 from config.sentry import wrap_asgi
 
-logger = logging.getLogger(__name__)
-
 
 def server_writer(send) -> Callable[[str], bool] | None:
     """For daphne's own `send` (functools.partial(Server.handle_reply, protocol)): a function that
@@ -33,6 +30,8 @@ def server_writer(send) -> Callable[[str], bool] | None:
     socket is gone or closing). It does what daphne's send does for {"type": "websocket.send"},
     without the coroutine and the middlewares' send wrappers — for the live layer's sinks
     (config.live_layer), which run on the event loop and must not await. None for anything else.
+    The socket's transport is also made to write immediately (write_immediately below): the
+    writer's frames, and the ASGI send's, go to the kernel without a reactor round.
     """
     try:
         from daphne.server import Server
