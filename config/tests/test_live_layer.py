@@ -21,6 +21,14 @@ async def _receive(layer, channel, timeout=5.0):
     return await asyncio.wait_for(layer.receive(channel), timeout=timeout)
 
 
+async def _until(condition, timeout=2.5):
+    """Wait for what a sink is given (it is called by the layer's reader, not awaited here)."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+
+
 async def _nothing_for(layer, channel, timeout=0.3):
     """Last check on a channel: a cancelled receive makes channels_redis drop the channel."""
     with pytest.raises(TimeoutError):
@@ -223,10 +231,7 @@ async def test_a_sink_gets_the_events_in_the_order_they_were_published(two_proce
     first.attach_sink(channel, taken.append)
     for n in range(50):
         await first.group_send_many(["user.1"], {"type": "live.event", "n": n})
-    for _ in range(50):
-        if len(taken) == 50:
-            break
-        await asyncio.sleep(0.05)
+    await _until(lambda: len(taken) == 50)
     assert [message["n"] for message in taken] == list(range(50))
 
 
@@ -253,10 +258,7 @@ async def test_a_failing_sink_costs_no_other_channel_its_event(two_processes, ca
     first.attach_sink(fine, taken.append)
     await first.group_send_many(["user.1"], {"type": "live.event", "n": 1})
     await first.group_send_many(["user.1"], {"type": "live.event", "n": 2})
-    for _ in range(40):
-        if len(taken) == 2:
-            break
-        await asyncio.sleep(0.05)
+    await _until(lambda: len(taken) == 2)
     assert [message["n"] for message in taken] == [1, 2]
     assert "the sink of" in caplog.text
     await _nothing_for(first, broken)  # a failed sink's event is not queued a second way
