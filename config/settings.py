@@ -208,6 +208,10 @@ CELERY_BEAT_SCHEDULE = {
     "helpdesk-session-reminders": {"task": "helpdesk.tasks.send_session_reminders_task", "schedule": 60.0},
     "helpdesk-expire-requests": {"task": "helpdesk.tasks.expire_requests_task", "schedule": 900.0},
     "helpdesk-sweep-meetings": {"task": "helpdesk.tasks.sweep_pending_meetings_task", "schedule": 300.0},
+    "helpdesk-release-without-standing": {
+        "task": "helpdesk.tasks.release_requests_without_standing_task",
+        "schedule": 60.0,
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------
