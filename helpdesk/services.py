@@ -6,7 +6,7 @@ own request, the assigned expert's request): someone else's id is HelpRequest.Do
 exactly like an id that does not exist. Refusals are ValidationError with a `code`:
 
     illegal_transition, not_open (taken by someone else), not_verified, cap_reached,
-    own_request, not_completed, already_rated, meeting_state, not_started
+    own_request, not_completed, already_rated, meeting_state, not_started, unverified
 
 Every action of the expert holding a request goes through `_held_by()`, the one
 fetch-and-authorise step: the request must be held by that expert AND the expert must still be
@@ -29,6 +29,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 from chat import services as chat_services
 from experts import selectors as expert_selectors
@@ -169,7 +170,10 @@ def _expert_profile_id(expert) -> int:
 def submit_help_request(
     *, requester, category_id, title: str, description: str, preferred_times: str = "", files=()
 ) -> HelpRequest:
-    """Create an open request with its documents (all or nothing) and tell the category's experts."""
+    """Create an open request with its documents (all or nothing) and tell the category's experts.
+    Refused (code "unverified") until the requester has confirmed their e-mail address."""
+    if not account_selectors.can_act(requester):
+        raise ValidationError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     title = " ".join(_text(title, field="title", limit=TITLE_MAX_LENGTH, required=True, label="A title").split())
     description = _text(
         description, field="description", limit=DESCRIPTION_MAX_LENGTH, required=True, label="A description"
