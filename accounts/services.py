@@ -73,7 +73,7 @@ def _save_guarding_email(user: User, **save_kwargs) -> None:
 
 
 SIGN_UP_SENT_MESSAGE = (
-    "Check your inbox: we sent a message to the address you entered. Follow the link in it to confirm "
+    "We sent a message to the address you entered. Follow the link in it to confirm "
     "your address. If that address already has an account, the message tells you how to get back in."
 )
 
@@ -522,6 +522,9 @@ def confirm_email(*, token: str) -> tokens.EmailClaim:
     if claim is None:
         raise ValidationError(INVALID_LINK, code="invalid_link")
     user, now = claim.user, timezone.now()
+    # The "confirm your address" notifications have done their job.
+    for kind in (NotificationKind.EMAIL_VERIFY, NotificationKind.EMAIL_CHANGE_CONFIRM):
+        notification_services.mark_read_matching(user=user, kind=kind, url=reverse("accounts:email"))
     if claim.purpose == tokens.VERIFY:
         user.email_verified_at = now
         user.save(update_fields=["email_verified_at"])
