@@ -131,6 +131,7 @@ def register_user(
         title=f"Welcome to {settings.SITE_NAME}, {user.first_name}!",
         body="Complete your profile so other students can find you: add your university, course and interests.",
         url=reverse("accounts:profile_edit"),
+        email=False,  # the sign-up's one e-mail is the confirmation link
     )
     _send_confirmation(user=user, purpose=tokens.VERIFY, email=user.email)
     logger.info("user %s registered", user.pk)
