@@ -3,7 +3,6 @@
 import copy
 import logging
 
-from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
@@ -178,11 +177,6 @@ def password_change(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/password_change.html", {"form": form})
 
 
-def _reset_ip_key(group: str, request: HttpRequest) -> str:
-    # The same client address axes uses (it knows about the proxy in front).
-    return get_client_ip_address(request) or "unknown"
-
-
 def _reset_address_key(group: str, request: HttpRequest) -> str:
     return request.POST.get("email", "").strip().casefold()
 
@@ -190,7 +184,12 @@ def _reset_address_key(group: str, request: HttpRequest) -> str:
 def _reset_rate_limited(request: HttpRequest) -> bool:
     rate = settings.RATELIMIT_PASSWORD_RESET
     by_ip = is_ratelimited(
-        request, group="accounts.password_reset.ip", key=_reset_ip_key, rate=rate, method="POST", increment=True
+        request,
+        group="accounts.password_reset.ip",
+        key=ratelimits.client_address,
+        rate=rate,
+        method="POST",
+        increment=True,
     )
     by_address = is_ratelimited(
         request,
