@@ -1,21 +1,21 @@
-"""JSON API of the accounts app (DRF + simplejwt): register, tokens, logout, me, live tickets."""
+"""JSON API of the accounts app (DRF + simplejwt): register, tokens, logout, me, the login address,
+live tickets."""
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import selectors, services, views
+from accounts import ratelimits, services, views
 from accounts.models import User
 from config.api import error
 
@@ -39,12 +39,20 @@ class UserSerializer(serializers.ModelSerializer):
 
     interest_list = serializers.ListField(child=serializers.CharField(), read_only=True)
     avatar_url = serializers.SerializerMethodField()
+    email_verified = serializers.BooleanField(
+        source="is_email_verified", read_only=True, help_text="Until true, the account cannot contact anyone."
+    )
+    pending_email = serializers.SerializerMethodField(
+        help_text="A new login address waiting for its link to be followed, or null."
+    )
 
     class Meta:
         model = User
         fields = [
             "public_id",
             "email",
+            "email_verified",
+            "pending_email",
             "first_name",
             "last_name",
             "university",
@@ -56,7 +64,8 @@ class UserSerializer(serializers.ModelSerializer):
             "avatar_url",
             "date_joined",
         ]
-        read_only_fields = ["public_id", "date_joined"]
+        # The login address changes only through POST /api/v1/me/email/ (password + link).
+        read_only_fields = ["public_id", "email", "date_joined"]
 
     def get_avatar_url(self, user: User) -> str | None:
         if not user.avatar:
@@ -65,11 +74,8 @@ class UserSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
 
-    def validate_email(self, value: str) -> str:
-        email = services.normalize_email(value)
-        if selectors.email_in_use(email=email, exclude_user=self.instance):
-            raise serializers.ValidationError(services.EMAIL_TAKEN)
-        return email
+    def get_pending_email(self, user: User) -> str | None:
+        return user.pending_email or None
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -81,10 +87,8 @@ class RegisterSerializer(serializers.Serializer):
     course = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
 
     def validate_email(self, value: str) -> str:
-        email = services.normalize_email(value)
-        if selectors.email_in_use(email=email):
-            raise serializers.ValidationError(services.EMAIL_TAKEN)
-        return email
+        # Never "this address is taken": the answer is the same either way (services.register_user).
+        return services.normalize_email(value)
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -92,8 +96,23 @@ class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField()
 
 
-class RegisteredSerializer(TokenPairSerializer):
-    user = UserSerializer()
+class EmailChangeSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, help_text="The new login address.")
+    current_password = serializers.CharField(write_only=True, max_length=4096, style={"input_type": "password"})
+
+
+class EmailChangeRequestedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    pending_email = serializers.EmailField()
+
+
+class EmailConfirmSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000, help_text="The token of the link sent by e-mail.")
+
+
+class EmailConfirmedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    email = serializers.EmailField(help_text="The address now confirmed (the login address).")
 
 
 class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
@@ -119,11 +138,6 @@ class PasswordChangeSerializer(serializers.Serializer):
     current_password = serializers.CharField(write_only=True, max_length=4096, style={"input_type": "password"})
     new_password = serializers.CharField(write_only=True, max_length=4096, style={"input_type": "password"})
 
-    def validate_current_password(self, value: str) -> str:
-        if not self.context["request"].user.check_password(value):
-            raise serializers.ValidationError("Your current password was entered incorrectly.")
-        return value
-
 
 class PasswordChangedSerializer(TokenPairSerializer):
     detail = serializers.CharField()
@@ -142,24 +156,41 @@ class LiveTicketSerializer(serializers.Serializer):
 # --- Views -------------------------------------------------------------------------------------
 
 
+def _current_password_refused(error: ValidationError) -> Response:
+    """A wrong current password is 400; past django-axes' limit it is 429 with Retry-After."""
+    locked = any(item.code == "locked_out" for item in error.error_dict.get("current_password", []))
+    body = {"detail": "Please correct the errors below.", "errors": error.message_dict}
+    if not locked:
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    message, retry_after = ratelimits.lockout_message()
+    response = Response({**body, "detail": message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 class RegisterView(APIView):
+    """Sign up. The answer is the same whether or not the address already has an account (its
+    owner is told by e-mail instead); log in with POST auth/token/ afterwards."""
+
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "register"
+    throttle_classes = [ratelimits.SignUpThrottle]
+
+    def throttled(self, request, wait):
+        raise Throttled(wait, detail=ratelimits.SIGN_UP_LIMITED_MESSAGE)
 
     @extend_schema(
         tags=["auth"],
-        summary="Create an account",
+        summary="Create an account (its address is confirmed by a link sent to it)",
         request=RegisterSerializer,
-        responses={201: RegisteredSerializer, 400: BAD_REQUEST, 429: TOO_MANY},
+        responses={202: DetailSerializer, 400: BAD_REQUEST, 429: TOO_MANY},
     )
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.register_user(**serializer.validated_data)
-        body = {"user": UserSerializer(user, context={"request": request}).data, **services.issue_api_tokens(user=user)}
-        return Response(body, status=status.HTTP_201_CREATED)
+        services.register_user(**serializer.validated_data)
+        return Response({"detail": services.SIGN_UP_SENT_MESSAGE}, status=status.HTTP_202_ACCEPTED)
 
 
 class TokenObtainView(TokenObtainPairView):
@@ -214,11 +245,17 @@ class PasswordChangeView(APIView):
         tags=["auth"],
         summary="Change the password; every other session and token is revoked",
         request=PasswordChangeSerializer,
-        responses={200: PasswordChangedSerializer, 400: BAD_REQUEST, 401: UNAUTHORIZED},
+        responses={200: PasswordChangedSerializer, 400: BAD_REQUEST, 401: UNAUTHORIZED, 429: TOO_MANY},
     )
     def post(self, request):
         serializer = PasswordChangeSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
+        try:
+            services.check_current_password(
+                request=request, user=request.user, password=serializer.validated_data["current_password"]
+            )
+        except ValidationError as error:
+            return _current_password_refused(error)
         user = services.change_password(user=request.user, new_password=serializer.validated_data["new_password"])
         body = {
             "detail": "Your password has been changed. Every other session and token has been revoked.",
@@ -239,10 +276,113 @@ class MeView(APIView):
         responses={200: UserSerializer, 400: BAD_REQUEST, 401: UNAUTHORIZED},
     )
     def patch(self, request):
+        if "email" in request.data:  # read-only here; refused aloud rather than silently ignored
+            return Response(
+                {
+                    "detail": "Please correct the errors below.",
+                    "errors": {"email": [EMAIL_NOT_HERE]},
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         serializer = UserSerializer(request.user, data=request.data, partial=True, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = services.update_profile(user=request.user, **serializer.validated_data)
         return Response(UserSerializer(user, context={"request": request}).data)
+
+
+EMAIL_NOT_HERE = (
+    "The login address is changed with POST /api/v1/me/email/ (it needs your current password, "
+    "and a link sent to the new address)."
+)
+
+
+class EmailChangeView(APIView):
+    @extend_schema(
+        tags=["me"],
+        summary="Ask to change my login address: a link goes to the new one, my current one is told",
+        request=EmailChangeSerializer,
+        responses={202: EmailChangeRequestedSerializer, 400: BAD_REQUEST, 401: UNAUTHORIZED, 429: TOO_MANY},
+    )
+    def post(self, request):
+        serializer = EmailChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.request_email_change(
+                request=request,
+                user=request.user,
+                new_email=serializer.validated_data["email"],
+                current_password=serializer.validated_data["current_password"],
+            )
+        except ValidationError as error:
+            if "current_password" in getattr(error, "error_dict", {}):
+                return _current_password_refused(error)
+            raise
+        pending = services.normalize_email(serializer.validated_data["email"])
+        return Response(
+            {
+                "detail": f"We sent a link to {pending}. Your login address changes when it is followed.",
+                "pending_email": pending,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        tags=["me"],
+        summary="Cancel a pending change of login address",
+        request=None,
+        responses={200: UserSerializer, 401: UNAUTHORIZED},
+    )
+    def delete(self, request):
+        user = services.cancel_email_change(user=request.user)
+        return Response(UserSerializer(user, context={"request": request}).data)
+
+
+class EmailVerificationView(APIView):
+    @extend_schema(
+        tags=["me"],
+        summary="Send the link that confirms my address again",
+        request=None,
+        responses={
+            202: DetailSerializer,
+            401: UNAUTHORIZED,
+            409: OpenApiResponse(DetailSerializer, description="The address is already confirmed."),
+            429: TOO_MANY,
+        },
+    )
+    def post(self, request):
+        try:
+            services.send_verification_email(user=request.user)
+        except ValidationError as error:
+            code = error.code if not hasattr(error, "error_dict") else ""
+            http = status.HTTP_409_CONFLICT if code == "already_verified" else status.HTTP_429_TOO_MANY_REQUESTS
+            return Response({"detail": " ".join(error.messages)}, status=http)
+        return Response({"detail": f"We sent a new link to {request.user.email}."}, status=status.HTTP_202_ACCEPTED)
+
+
+class EmailConfirmView(APIView):
+    """Follow a confirmation link from an API client: the token is the last part of the link."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Confirm an address (sign-up) or a new login address (change) with the e-mailed token",
+        request=EmailConfirmSerializer,
+        responses={200: EmailConfirmedSerializer, 400: BAD_REQUEST},
+    )
+    def post(self, request):
+        serializer = EmailConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            claim = services.confirm_email(token=serializer.validated_data["token"])
+        except ValidationError as error:
+            return Response(
+                {"detail": " ".join(error.messages), "errors": {"token": error.messages}},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        done = "You now log in with this address." if claim.purpose == "change" else "Your address is confirmed."
+        return Response({"detail": done, "email": claim.email})
 
 
 class AvatarView(APIView):

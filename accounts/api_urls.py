@@ -12,5 +12,8 @@ urlpatterns = [
     path("auth/password/", api.PasswordChangeView.as_view(), name="password_change"),
     path("me/", api.MeView.as_view(), name="me"),
     path("me/avatar/", api.AvatarView.as_view(), name="me_avatar"),
+    path("me/email/", api.EmailChangeView.as_view(), name="me_email"),
+    path("me/email/verification/", api.EmailVerificationView.as_view(), name="me_email_verification"),
+    path("auth/email/confirm/", api.EmailConfirmView.as_view(), name="email_confirm"),
     path("live/ticket/", api.LiveTicketView.as_view(), name="live_ticket"),
 ]

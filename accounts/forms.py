@@ -11,9 +11,9 @@ from accounts.models import User
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 
 
-def _email_field(**kwargs) -> forms.EmailField:
+def _email_field(*, label: str = "E-mail address", **kwargs) -> forms.EmailField:
     return forms.EmailField(
-        label="E-mail address",
+        label=label,
         max_length=EMAIL_MAX_LENGTH,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@university.edu"}),
         **kwargs,
@@ -49,10 +49,11 @@ class RegistrationForm(forms.ModelForm):
         }
 
     def clean_email(self) -> str:
-        email = services.normalize_email(self.cleaned_data["email"])
-        if selectors.email_in_use(email=email):
-            raise ValidationError(services.EMAIL_TAKEN, code="unique")
-        return email
+        # Never "this address is taken": sign-up answers the same either way (services.register_user).
+        return services.normalize_email(self.cleaned_data["email"])
+
+    def validate_unique(self):
+        pass  # the same: a taken address is not a form error
 
     def clean(self):
         cleaned = super().clean()
@@ -96,9 +97,9 @@ class LoginForm(auth_forms.AuthenticationForm):
 
 
 class ProfileForm(forms.ModelForm):
-    """Everything a student can say about themselves, plus the picture."""
+    """Everything a student can say about themselves, plus the picture. The login address is
+    changed on its own page (EmailChangeForm): it needs the password and a confirmation."""
 
-    email = _email_field(help_text="You log in with this address.")
     avatar = forms.FileField(
         label="Profile picture",
         required=False,
@@ -109,18 +110,12 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["first_name", "last_name", "email", "university", "course", "bio", "interests", "time_zone"]
+        fields = ["first_name", "last_name", "university", "course", "bio", "interests", "time_zone"]
         labels = {"time_zone": "Time zone", "bio": "About me"}
         widgets = {
             "bio": forms.Textarea(attrs={"rows": 4, "placeholder": "What are you studying, what are you into?"}),
             "interests": forms.TextInput(attrs={"placeholder": "robotics, jazz, chess"}),
         }
-
-    def clean_email(self) -> str:
-        email = services.normalize_email(self.cleaned_data["email"])
-        if selectors.email_in_use(email=email, exclude_user=self.instance):
-            raise ValidationError(services.EMAIL_TAKEN, code="unique")
-        return email
 
     def clean_avatar(self):
         upload = self.cleaned_data.get("avatar")
@@ -139,11 +134,37 @@ class ProfileForm(forms.ModelForm):
 
 
 class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's form, with the current password checked like a log-in (django-axes counts it)."""
+
     error_messages = {
         **auth_forms.PasswordChangeForm.error_messages,
         "password_incorrect": "Your current password was entered incorrectly. Please enter it again.",
         "password_mismatch": "The two passwords do not match.",
     }
+
+    def __init__(self, user, *args, request, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        try:
+            services.check_current_password(request=self.request, user=self.user, password=old_password)
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["current_password"], code="password_incorrect") from None
+        return old_password
+
+
+class EmailChangeForm(forms.Form):
+    """A new login address, and the current password to prove it is the owner asking."""
+
+    email = _email_field(label="New e-mail address")
+    current_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 class SetPasswordForm(auth_forms.SetPasswordForm):

@@ -64,6 +64,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # When the owner proved they read mail at `email` (followed a link sent there). The public
+    # sign-up (accounts.services.register_user) creates accounts unconfirmed; accounts made by
+    # staff, management commands and fixtures are trusted, hence the default.
+    email_verified_at = models.DateTimeField("e-mail confirmed at", null=True, blank=True, default=timezone.now)
+    # A new login address asked for and not confirmed yet: `email` stays the login until the
+    # link sent to this one is followed (accounts.services.request_email_change).
+    pending_email = models.EmailField("new e-mail address, unconfirmed", max_length=254, blank=True)
 
     objects = UserManager()
 
@@ -91,6 +98,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name
+
+    @property
+    def is_email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def initials(self) -> str:

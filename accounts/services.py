@@ -1,36 +1,40 @@
-"""Every write about accounts: registration, profile, avatar, password, API tokens, live tickets."""
+"""Every write about accounts: registration, profile, avatar, password, API tokens, live tickets,
+and the account's e-mail address (confirmation and change)."""
 
 import logging
 import re
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts import images, selectors
+from accounts import images, ratelimits, selectors, tokens
 from accounts.models import User
+from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 
 logger = logging.getLogger(__name__)
 
 EMAIL_TAKEN = "An account with this e-mail address already exists."
-PROFILE_FIELDS = frozenset(
-    {"first_name", "last_name", "email", "university", "course", "bio", "interests", "time_zone"}
-)
+# The login address is not a profile field: it changes only through request_email_change.
+PROFILE_FIELDS = frozenset({"first_name", "last_name", "university", "course", "bio", "interests", "time_zone"})
 LIVE_TICKET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 
@@ -68,6 +72,12 @@ def _save_guarding_email(user: User, **save_kwargs) -> None:
         raise
 
 
+SIGN_UP_SENT_MESSAGE = (
+    "We sent a message to the address you entered. Follow the link in it to confirm "
+    "your address. If that address already has an account, the message tells you how to get back in."
+)
+
+
 @transaction.atomic
 def register_user(
     *,
@@ -77,22 +87,29 @@ def register_user(
     last_name: str,
     university: str = "",
     course: str = "",
-) -> User:
-    """Create an account and welcome it. Raises ValidationError keyed by field."""
+) -> User | None:
+    """Sign up, without revealing whether the address is taken: the caller answers "check your
+    inbox" whatever this returns.
+
+    A new address: the account is created unconfirmed, welcomed, and sent a confirmation link
+    (it can log in, but not contact anyone until it follows the link: selectors.can_act).
+    A taken address: nothing is created; the owner is told someone tried (at most once a day),
+    and the same password hashing is done, so the answer takes as long. Returns the new user,
+    or None for a taken address. Raises ValidationError keyed by field for bad input (which
+    does not depend on whether the address is taken)."""
     user = User(
         email=normalize_email(email),
         first_name=(first_name or "").strip(),
         last_name=(last_name or "").strip(),
         university=(university or "").strip(),
         course=(course or "").strip(),
+        email_verified_at=None,
     )
     errors: dict[str, list[str]] = {}
     try:
         _full_clean(user)
     except ValidationError as exc:
         errors.update(exc.message_dict)
-    if "email" not in errors and selectors.email_in_use(email=user.email):
-        errors["email"] = [EMAIL_TAKEN]
     try:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
@@ -101,14 +118,22 @@ def register_user(
         raise ValidationError(errors)
 
     user.set_password(password)
-    _save_guarding_email(user)
+    if selectors.email_in_use(email=user.email):
+        _tell_owner_of_address(email=user.email, attempt="sign_up")
+        return None
+    try:
+        _save_guarding_email(user)
+    except ValidationError:  # the same address signed up a moment ago, in a racing request
+        return None
     notification_services.notify(
         recipient=user,
         kind=NotificationKind.WELCOME,
         title=f"Welcome to {settings.SITE_NAME}, {user.first_name}!",
         body="Complete your profile so other students can find you: add your university, course and interests.",
         url=reverse("accounts:profile_edit"),
+        email=False,  # the sign-up's one e-mail is the confirmation link
     )
+    _send_confirmation(user=user, purpose=tokens.VERIFY, email=user.email)
     logger.info("user %s registered", user.pk)
     return user
 
@@ -119,17 +144,13 @@ def update_profile(*, user: User, **fields) -> User:
     unknown = set(fields) - PROFILE_FIELDS
     if unknown:
         raise TypeError(f"update_profile() got unknown fields: {', '.join(sorted(unknown))}")
-    if "email" in fields:
-        fields["email"] = normalize_email(fields["email"] or "")
     previous = {name: getattr(user, name) for name in fields}
     for name, value in fields.items():
         setattr(user, name, value.strip() if isinstance(value, str) and name != "bio" else value)
     try:
         _full_clean(user)
-        if "email" in fields and selectors.email_in_use(email=user.email, exclude_user=user):
-            raise ValidationError({"email": [EMAIL_TAKEN]}, code="unique")
         if fields:
-            _save_guarding_email(user, update_fields=sorted(fields))
+            user.save(update_fields=sorted(fields))
     except ValidationError:
         # The caller's instance (often request.user) keeps its stored values on bad input.
         for name, value in previous.items():
@@ -196,7 +217,8 @@ def change_password(*, user: User, new_password: str) -> User:
     except ValidationError as exc:
         raise ValidationError({"new_password": list(exc.messages)}) from exc
     user.set_password(new_password)
-    user.save(update_fields=["password"])
+    user.pending_email = ""  # a change of address asked before the new password dies with it
+    user.save(update_fields=["password", "pending_email"])
     revoke_api_tokens(user=user)
     notification_services.notify(
         recipient=user,
@@ -317,3 +339,224 @@ def blacklist_refresh_token(*, refresh: str) -> None:
     except TokenError as exc:
         raise ValidationError({"refresh": [f"{exc}."]}, code="token_not_valid") from exc
     token.blacklist()
+
+
+# --- E-mail addresses: confirmation, change, and the checks they need -------------------------
+#
+# One mechanism (accounts.tokens) proves a mailbox for both purposes; every e-mail goes through
+# notifications.services.notify, the link itself only in the e-mail (`email_link`).
+
+VERIFICATION_RESEND_INTERVAL = timedelta(minutes=1)
+VERIFICATION_RESENDS_PER_HOUR = 5
+ADDRESS_NOTICE_INTERVAL = timedelta(days=1)
+WRONG_PASSWORD = "Your current password was entered incorrectly."
+
+
+def _site_link(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _confirmation_link(*, user: User, purpose: str, email: str) -> str:
+    token = tokens.make_email_token(user=user, purpose=purpose, email=email)
+    return _site_link(reverse("accounts:email_confirm", kwargs={"token": token}))
+
+
+def _send_confirmation(*, user: User, purpose: str, email: str) -> None:
+    hours = settings.EMAIL_CONFIRMATION_TIMEOUT // 3600
+    if purpose == tokens.VERIFY:
+        kind, title = NotificationKind.EMAIL_VERIFY, "Confirm your e-mail address"
+        body = (
+            f"Follow the link to confirm that {email} is yours. Until then you can look around Lyceum, but not "
+            f"message anyone, send friend requests or ask for help. The link works once, for {hours} hours."
+        )
+    else:
+        kind, title = NotificationKind.EMAIL_CHANGE_CONFIRM, "Confirm your new e-mail address"
+        body = (
+            f"Follow the link to make {email} your Lyceum login. Until you do, you keep logging in with "
+            f"{user.email}. The link works once, for {hours} hours."
+        )
+    notification_services.notify(
+        recipient=user,
+        kind=kind,
+        title=title,
+        body=body,
+        url=reverse("accounts:email"),
+        email_to=email,
+        email_link=_confirmation_link(user=user, purpose=purpose, email=email),
+    )
+
+
+def _tell_owner_of_address(*, email: str, attempt: str) -> None:
+    """Someone tried to sign up with (or move their login to) an address that has an account:
+    tell its owner how to get back in, at most once a day, and nobody else anything."""
+    owner = User.objects.filter(email__iexact=email).first()
+    if owner is None or not owner.is_active:
+        return
+    since = timezone.now() - ADDRESS_NOTICE_INTERVAL
+    if notification_selectors.sent_since(user=owner, kind=NotificationKind.ADDRESS_IN_USE, since=since):
+        return
+    doing = "create a new account with" if attempt == "sign_up" else "move another account to"
+    notification_services.notify(
+        recipient=owner,
+        kind=NotificationKind.ADDRESS_IN_USE,
+        title="Someone tried to use your e-mail address on Lyceum",
+        body=(
+            f"Someone tried to {doing} {owner.email}, which already has your account. If it was you, just log in; "
+            "if you forgot your password, reset it. If it was not you, nothing changed and you can ignore this."
+        ),
+        url=reverse("accounts:password_reset"),
+        email_link=_site_link(reverse("accounts:password_reset")),
+    )
+
+
+@transaction.atomic
+def send_verification_email(*, user: User) -> None:
+    """Send the confirmation link (again) to an unconfirmed account's address.
+
+    Refused with a ValidationError: code "already_verified", or "throttled" within a minute of
+    the last link or past five in an hour (the links go to an address nobody proved yet)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.email_verified_at is not None:
+        raise ValidationError("Your e-mail address is already confirmed.", code="already_verified")
+    now = timezone.now()
+    kind = NotificationKind.EMAIL_VERIFY
+    if notification_selectors.sent_since(user=user, kind=kind, since=now - VERIFICATION_RESEND_INTERVAL) or (
+        notification_selectors.sent_since(user=user, kind=kind, since=now - timedelta(hours=1))
+        >= VERIFICATION_RESENDS_PER_HOUR
+    ):
+        raise ValidationError(
+            "We sent you a link a moment ago. Check your inbox (and spam folder), or try again later.",
+            code="throttled",
+        )
+    _send_confirmation(user=user, purpose=tokens.VERIFY, email=user.email)
+
+
+def check_current_password(*, request, user: User, password: str) -> None:
+    """The current password asked before a change of password or login address, counted by
+    django-axes exactly like a log-in (same counter: address and client address). Past the
+    failure limit the password is no longer checked at all until the cool-off ends. Call it
+    outside any transaction that a refusal rolls back: the failure is a row axes writes.
+
+    Raises ValidationError on `current_password`: code "wrong_password", or "locked_out"."""
+    checked = authenticate(request=request, username=user.email.strip().lower(), password=password or "")
+    if checked is not None and checked.pk == user.pk:
+        return
+    if getattr(request, "axes_locked_out", False):
+        message, _ = ratelimits.lockout_message(request)
+        raise ValidationError({"current_password": ValidationError(message, code="locked_out")})
+    raise ValidationError({"current_password": ValidationError(WRONG_PASSWORD, code="wrong_password")})
+
+
+def request_email_change(*, request, user: User, new_email: str, current_password: str) -> None:
+    """Ask to log in with another address. Nothing changes until the link sent to the NEW
+    address is followed (confirm_email); the OLD address is told at once, with the way to react
+    (reset the password: that kills the link). The current password is required and counted
+    like a log-in — checked before the transaction, so that a refused guess still counts.
+
+    Whether the new address belongs to someone else is not revealed: its owner is told someone
+    tried, and no link is sent. Raises ValidationError keyed by field."""
+    check_current_password(request=request, user=user, password=current_password)
+    _start_email_change(user=user, new_email=new_email)
+
+
+@transaction.atomic
+def _start_email_change(*, user: User, new_email: str) -> None:
+    address = normalize_email(new_email or "")
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError({"email": ["Enter a valid e-mail address."]}) from None
+    if len(address) > User._meta.get_field("email").max_length:
+        raise ValidationError({"email": ["That address is too long."]})
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if address.casefold() == user.email.casefold():
+        raise ValidationError({"email": ["That is already your login address."]})
+    user.pending_email = address
+    user.save(update_fields=["pending_email"])
+    notification_services.notify(
+        recipient=user,
+        kind=NotificationKind.EMAIL_CHANGE_REQUESTED,
+        title="Your Lyceum login e-mail is about to change",
+        body=(
+            f"Someone signed in to your account asked to log in with {address} from now on. It changes only "
+            f"when the link we sent to {address} is followed. If this was not you, reset your password now: "
+            "that cancels the change and signs everyone else out."
+        ),
+        url=reverse("accounts:password_reset"),
+        email_link=_site_link(reverse("accounts:password_reset")),
+    )
+    if selectors.email_in_use(email=address, exclude_user=user):
+        _tell_owner_of_address(email=address, attempt="change")
+    else:
+        _send_confirmation(user=user, purpose=tokens.CHANGE, email=address)
+    logger.info("user %s asked to change their login address", user.pk)
+
+
+@transaction.atomic
+def cancel_email_change(*, user: User) -> User:
+    """Forget the pending address: its link stops working."""
+    if user.pending_email:
+        user.pending_email = ""
+        user.save(update_fields=["pending_email"])
+    return user
+
+
+INVALID_LINK = "This link is not valid any more: it was used already, a newer one was sent, or it expired."
+
+
+def email_claim(*, token: str) -> tokens.EmailClaim:
+    """What a confirmation link would do, without doing it (the page that asks "confirm?").
+    Raises ValidationError code "invalid_link"."""
+    claim = tokens.read_email_token(token)
+    if claim is None:
+        raise ValidationError(INVALID_LINK, code="invalid_link")
+    return claim
+
+
+@transaction.atomic
+def confirm_email(*, token: str) -> tokens.EmailClaim:
+    """Follow a confirmation link: the sign-up address is confirmed, or the new address becomes
+    the login (and is confirmed by this very link). Works once. Raises ValidationError code
+    "invalid_link" (used, superseded, expired, forged), or "email_taken" when the new address
+    was taken by another account in the meantime."""
+    claim = tokens.read_email_token(token, lock=True)
+    if claim is None:
+        raise ValidationError(INVALID_LINK, code="invalid_link")
+    user, now = claim.user, timezone.now()
+    # The "confirm your address" notifications have done their job.
+    for kind in (NotificationKind.EMAIL_VERIFY, NotificationKind.EMAIL_CHANGE_CONFIRM):
+        notification_services.mark_read_matching(user=user, kind=kind, url=reverse("accounts:email"))
+    if claim.purpose == tokens.VERIFY:
+        user.email_verified_at = now
+        user.save(update_fields=["email_verified_at"])
+        logger.info("user %s confirmed their address", user.pk)
+        return claim
+    user.email, user.pending_email, user.email_verified_at = claim.email, "", now
+    try:
+        _save_guarding_email(user, update_fields=["email", "pending_email", "email_verified_at"])
+    except ValidationError:
+        raise ValidationError(
+            "That address now belongs to another account, so it cannot become your login.", code="email_taken"
+        ) from None
+    logger.info("user %s changed their login address", user.pk)
+    return claim
+
+
+@transaction.atomic
+def mark_email_verified(*, user: User) -> User:
+    """Confirm the address without a link: for accounts whose address is known good (demo data)."""
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    return user
+
+
+@transaction.atomic
+def confirm_mailbox_by_password_reset(*, user: User) -> User:
+    """A password reset link was followed: it was sent to the login address, so that address is
+    proven (an account squatted unconfirmed by someone else is the reset owner's now), and a
+    pending change of address started by whoever had the account before is dropped."""
+    user.email_verified_at = user.email_verified_at or timezone.now()
+    user.pending_email = ""
+    user.save(update_fields=["email_verified_at", "pending_email"])
+    return user

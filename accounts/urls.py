@@ -6,6 +6,11 @@ app_name = "accounts"
 
 urlpatterns = [
     path("register/", views.register, name="register"),
+    path("register/sent/", views.register_sent, name="register_sent"),
+    path("email/", views.email_settings, name="email"),
+    path("email/cancel/", views.email_change_cancel, name="email_change_cancel"),
+    path("email/verify/", views.email_verification_resend, name="email_verification_resend"),
+    path("email/confirm/<str:token>/", views.email_confirm, name="email_confirm"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("profile/edit/", views.profile_edit, name="profile_edit"),

@@ -2,12 +2,10 @@
 
 import copy
 import logging
-import math
 
-from axes.helpers import get_client_ip_address, get_cool_off
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -18,10 +16,11 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
-from accounts import forms, selectors, services
+from accounts import forms, ratelimits, selectors, services
+from accounts.ratelimits import lockout_message
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +40,6 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
-def lockout_message(request: HttpRequest | None = None) -> tuple[str, int]:
-    cool_off = get_cool_off(request)
-    minutes = max(1, math.ceil(cool_off.total_seconds() / 60)) if cool_off else 0
-    if not minutes:
-        return "Too many failed attempts. This account is locked; contact support.", 0
-    unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed attempts, try again in {minutes} {unit}.", minutes * 60
-
-
 def lockout(request, original_response=None, credentials=None, *args, **kwargs) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: a 429 page for the browser, JSON with `detail` for the API."""
     message, retry_after = lockout_message(request)
@@ -65,25 +55,43 @@ def lockout(request, original_response=None, credentials=None, *args, **kwargs) 
 # --- Register, log in, log out -------------------------------------------------------------
 
 
+def _sign_up_limited_response(request: HttpRequest, retry_after: int) -> HttpResponse:
+    response = render(
+        request, "429.html", {"message": ratelimits.SIGN_UP_LIMITED_MESSAGE, "title": "Too many sign-ups"}, status=429
+    )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 @sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
+    """Sign up. Whether or not the address already has an account, a valid form leads to the
+    same "check your inbox" page (services.register_user tells the owner of a taken address)."""
     if request.user.is_authenticated:
         return redirect("home")
     form = forms.RegistrationForm(request.POST or None)
     if request.method == "POST":
+        limited, retry_after = ratelimits.sign_up_usage(request)
+        if limited:
+            return _sign_up_limited_response(request, retry_after)
         if form.is_valid():
             try:
-                user = services.register_user(**form.registration_data())
+                services.register_user(**form.registration_data())
             except ValidationError as error:
                 _apply_errors(form, error)
             else:
-                login(request, user, backend=LOGIN_BACKEND)
-                messages.success(request, f"Welcome to Lyceum, {user.first_name}! Your account is ready.")
-                return redirect("home")
+                return redirect("accounts:register_sent")
         return render(request, "accounts/register.html", {"form": form}, status=400)
     return render(request, "accounts/register.html", {"form": form})
+
+
+@never_cache
+@require_GET
+def register_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/register_sent.html", {"message": services.SIGN_UP_SENT_MESSAGE})
 
 
 class LoginView(auth_views.LoginView):
@@ -151,7 +159,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def password_change(request: HttpRequest) -> HttpResponse:
-    form = forms.PasswordChangeForm(request.user, request.POST or None)
+    form = forms.PasswordChangeForm(request.user, request.POST or None, request=request)
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -169,11 +177,6 @@ def password_change(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/password_change.html", {"form": form})
 
 
-def _reset_ip_key(group: str, request: HttpRequest) -> str:
-    # The same client address axes uses (it knows about the proxy in front).
-    return get_client_ip_address(request) or "unknown"
-
-
 def _reset_address_key(group: str, request: HttpRequest) -> str:
     return request.POST.get("email", "").strip().casefold()
 
@@ -181,7 +184,12 @@ def _reset_address_key(group: str, request: HttpRequest) -> str:
 def _reset_rate_limited(request: HttpRequest) -> bool:
     rate = settings.RATELIMIT_PASSWORD_RESET
     by_ip = is_ratelimited(
-        request, group="accounts.password_reset.ip", key=_reset_ip_key, rate=rate, method="POST", increment=True
+        request,
+        group="accounts.password_reset.ip",
+        key=ratelimits.client_address,
+        rate=rate,
+        method="POST",
+        increment=True,
     )
     by_address = is_ratelimited(
         request,
@@ -232,6 +240,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         except ValidationError as error:
             form.add_error("new_password1", error.messages)
             return self.form_invalid(form)
+        services.confirm_mailbox_by_password_reset(user=form.user)
         del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
         return HttpResponseRedirect(self.get_success_url())
 
@@ -246,3 +255,77 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
+
+
+# --- The account's e-mail address: confirmation and change -------------------------------------
+
+
+@sensitive_post_parameters("current_password")
+@login_required
+@require_http_methods(["GET", "POST"])
+def email_settings(request: HttpRequest) -> HttpResponse:
+    """The login address: whether it is confirmed (and the link again), a pending change (and
+    cancelling it), and the form to change it (new address + current password)."""
+    form = forms.EmailChangeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.request_email_change(
+                    request=request,
+                    user=request.user,
+                    new_email=form.cleaned_data["email"],
+                    current_password=form.cleaned_data["current_password"],
+                )
+            except ValidationError as error:
+                _apply_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    f"We sent a link to {services.normalize_email(form.cleaned_data['email'])}. Your login address "
+                    "changes when you follow it; until then you log in as before.",
+                )
+                return redirect("accounts:email")
+        status = 400
+    request.user.refresh_from_db(fields=["email", "pending_email", "email_verified_at"])
+    return render(request, "accounts/email.html", {"form": form}, status=status)
+
+
+@login_required
+@require_POST
+def email_change_cancel(request: HttpRequest) -> HttpResponse:
+    services.cancel_email_change(user=request.user)
+    messages.info(request, "The change of address is cancelled; its link no longer works.")
+    return redirect("accounts:email")
+
+
+@login_required
+@require_POST
+def email_verification_resend(request: HttpRequest) -> HttpResponse:
+    try:
+        services.send_verification_email(user=request.user)
+    except ValidationError as error:
+        messages.warning(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"We sent a new link to {request.user.email}.")
+    return redirect("accounts:email")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """A confirmation link. GET only shows what it will do and asks to confirm (mail scanners
+    open links; a GET must not use up a single-use link); POST does it."""
+    try:
+        claim = services.confirm_email(token=token) if request.method == "POST" else services.email_claim(token=token)
+    except ValidationError as error:
+        return render(request, "accounts/email_confirm.html", {"error": " ".join(error.messages)}, status=400)
+    if request.method == "GET":
+        return render(request, "accounts/email_confirm.html", {"claim": claim, "token": token})
+    if claim.purpose == "change":
+        messages.success(request, f"Done: you now log in with {claim.email}.")
+    else:
+        messages.success(request, "Thank you: your e-mail address is confirmed.")
+    if request.user.is_authenticated:
+        return redirect("accounts:email" if request.user.pk == claim.user.pk else "home")
+    return redirect("accounts:login")

@@ -34,6 +34,7 @@ STATUS_BY_CODE = {
     "not_allowed": status.HTTP_403_FORBIDDEN,
     "not_sender": status.HTTP_403_FORBIDDEN,
     "blocked": status.HTTP_403_FORBIDDEN,
+    "unverified": status.HTTP_403_FORBIDDEN,
     "member_limit": status.HTTP_409_CONFLICT,
     "duplicate_client_id": status.HTTP_409_CONFLICT,
     "deleted": status.HTTP_409_CONFLICT,

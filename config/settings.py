@@ -208,6 +208,10 @@ CELERY_BEAT_SCHEDULE = {
     "helpdesk-session-reminders": {"task": "helpdesk.tasks.send_session_reminders_task", "schedule": 60.0},
     "helpdesk-expire-requests": {"task": "helpdesk.tasks.expire_requests_task", "schedule": 900.0},
     "helpdesk-sweep-meetings": {"task": "helpdesk.tasks.sweep_pending_meetings_task", "schedule": 300.0},
+    "helpdesk-release-without-standing": {
+        "task": "helpdesk.tasks.release_requests_without_standing_task",
+        "schedule": 60.0,
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------
@@ -233,6 +237,8 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)  # one hour
+# How long a link that confirms an e-mail address (sign-up, change of address) works, in seconds.
+EMAIL_CONFIRMATION_TIMEOUT = env.int("EMAIL_CONFIRMATION_TIMEOUT", default=2 * 24 * 60 * 60)
 
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
@@ -245,6 +251,8 @@ AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 RATELIMIT_PASSWORD_RESET = env.str("RATELIMIT_PASSWORD_RESET", default="5/h")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+# Sign-ups per client address, the HTML form and the API together (accounts.ratelimits).
+RATELIMIT_SIGN_UP = env.str("RATELIMIT_SIGN_UP", default="10/h")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -56,6 +56,16 @@ class ExpertProfileAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("categories")
 
+    def get_readonly_fields(self, request, obj=None):
+        # An approval belongs to the person reviewed: moving a profile to another account would
+        # make them an expert unreviewed and strip the first of their standing unnoticed.
+        return [*self.readonly_fields, "user"] if obj is not None else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        # The profile carries the expert's track record and the requests' history points at
+        # it: withdraw an approval with "Reject" (which hands back the held requests) instead.
+        return False
+
     def get_ordering(self, request):
         # Pending applications first, oldest first: the review queue.
         pending_first = Case(

@@ -6,12 +6,18 @@ Reviewing is for staff only (PermissionDenied otherwise). The applicant hears of
 through `notifications.services.notify`, which stores the notification in this transaction and
 pushes it and queues its e-mail after commit — so a decision that rolls back tells no one.
 
+Withdrawing an approval (rejecting an approved expert) also hands back everything the expert
+holds: helpdesk sits above this app, so it registers that step with
+`set_standing_withdrawn_handler` (its AppConfig.ready) and `reject_expert` calls it in the same
+transaction. Accounts that lose standing another way (deactivated, profile gone) are found by
+helpdesk's periodic sweep.
+
 The rating aggregate (`rating_count`, `rating_sum`, `sessions_completed`) is kept by helpdesk,
 inside its own transaction, through `record_rating` and `record_session_completed`: both are a
 single UPDATE with F() expressions, so concurrent ratings of one expert never lose a count.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -35,6 +41,17 @@ MAX_CATEGORIES = 5
 MIN_STARS, MAX_STARS = 1, 5
 
 _UNSET = object()
+
+# (expert user, staff member who withdrew the approval, their note) -> None. Set by helpdesk.
+StandingWithdrawnHandler = Callable[[User, User, str], None]
+_standing_withdrawn_handler: StandingWithdrawnHandler | None = None
+
+
+def set_standing_withdrawn_handler(handler: StandingWithdrawnHandler | None) -> None:
+    """Called once by helpdesk (its AppConfig.ready): handler(expert, reviewer, note) releases
+    every request the expert holds, inside reject_expert's transaction."""
+    global _standing_withdrawn_handler  # a process-wide hook, set once at start-up
+    _standing_withdrawn_handler = handler
 
 
 # --- Validation ---------------------------------------------------------------------------------
@@ -274,7 +291,9 @@ def approve_expert(*, profile_id: int, reviewer: User, note: str = "") -> Expert
 @transaction.atomic
 def reject_expert(*, profile_id: int, reviewer: User, note: str) -> ExpertProfile:
     """Staff turn down an application, or withdraw an approval, with a note the applicant reads
-    on their expert page. The applicant is notified once; they may apply again.
+    on their expert page. The applicant is notified once; they may apply again. A withdrawn
+    approval releases every request the expert holds (the standing-withdrawn handler), in this
+    transaction: the rejection and the releases commit together or not at all.
 
     Refused: not staff (PermissionDenied), no note, already rejected.
     Raises ExpertProfile.DoesNotExist for an unknown id.
@@ -299,6 +318,8 @@ def reject_expert(*, profile_id: int, reviewer: User, note: str) -> ExpertProfil
         body=note,
         url=reverse("experts:mine"),
     )
+    if was_approved and _standing_withdrawn_handler is not None:
+        _standing_withdrawn_handler(profile.user, reviewer, note)
     return profile
 
 

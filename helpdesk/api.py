@@ -30,7 +30,17 @@ from helpdesk.models import (
     HelpRequestEvent,
 )
 
-CONFLICT_CODES = {"illegal_transition", "not_open", "cap_reached", "not_completed", "already_rated", "meeting_state"}
+CONFLICT_CODES = {
+    "illegal_transition",
+    "not_open",
+    "cap_reached",
+    "not_completed",
+    "already_rated",
+    "meeting_state",
+    "not_started",
+}
+# The caller may not do this at all: an expert without standing, an unconfirmed e-mail address.
+FORBIDDEN_CODES = {"not_verified", "unverified"}
 
 
 # --- serializers ---------------------------------------------------------------------------
@@ -53,6 +63,11 @@ class HelpValidationErrorSerializer(serializers.Serializer):
 BAD_REQUEST = OpenApiResponse(HelpValidationErrorSerializer, description="Invalid input; `errors` lists it by field.")
 NOT_FOUND = OpenApiResponse(HelpDetailSerializer, description="No such request, or not yours to see.")
 CONFLICT = OpenApiResponse(HelpRefusalSerializer, description="The current state refuses it; `code` says which rule.")
+FORBIDDEN = OpenApiResponse(
+    HelpRefusalSerializer,
+    description="Not allowed for this account: `not_verified` (no longer an approved expert) or "
+    "`unverified` (e-mail address not confirmed yet).",
+)
 
 
 class HelpPersonSerializer(serializers.Serializer):
@@ -184,7 +199,12 @@ def _refusal(error: ValidationError) -> Response:
             status=status.HTTP_400_BAD_REQUEST,
         )
     code = next((item.code for item in error.error_list if item.code), "refused")
-    http = status.HTTP_409_CONFLICT if code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
+    if code in FORBIDDEN_CODES:
+        http = status.HTTP_403_FORBIDDEN
+    elif code in CONFLICT_CODES:
+        http = status.HTTP_409_CONFLICT
+    else:
+        http = status.HTTP_400_BAD_REQUEST
     return Response({"detail": " ".join(error.messages), "code": code}, status=http)
 
 
@@ -210,7 +230,7 @@ class MyRequestsView(generics.ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": HelpSubmitSerializer},
-        responses={201: HelpRequestDetailSerializer, 400: BAD_REQUEST},
+        responses={201: HelpRequestDetailSerializer, 400: BAD_REQUEST, 403: FORBIDDEN},
         summary="Submit a help request",
     )
     def post(self, request):
@@ -269,7 +289,7 @@ def _action_schema(summary: str, request_serializer=None):
         summary=summary,
         parameters=[REQUEST_ID],
         request=request_serializer,
-        responses={200: HelpRequestDetailSerializer, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT},
+        responses={200: HelpRequestDetailSerializer, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND, 409: CONFLICT},
     )
 
 

@@ -6,8 +6,11 @@ class HelpdeskConfig(AppConfig):
     name = "helpdesk"
 
     def ready(self) -> None:
-        # The expert page shows recent feedback, which lives here (experts sits below us).
+        # The expert page shows recent feedback, which lives here (experts sits below us);
+        # a withdrawn approval hands back the requests the expert holds, which live here too.
         from experts import selectors as expert_selectors
-        from helpdesk import selectors
+        from experts import services as expert_services
+        from helpdesk import selectors, services
 
         expert_selectors.set_recent_feedback_provider(selectors.recent_feedback)
+        expert_services.set_standing_withdrawn_handler(services.release_on_withdrawn_approval)

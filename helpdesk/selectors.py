@@ -8,6 +8,10 @@ id (→ 404).
 Who may download a document: only the requester, the expert holding the request and staff
 (can_download). A candidate expert sees the names, types and sizes, and downloads after
 accepting; an expert who released the request loses access.
+
+The expert's side of every rule is their CURRENT standing (`holds_in_standing`): an expert whose
+approval was withdrawn or whose account was deactivated sees, downloads and joins nothing of the
+requests they hold or held, from that moment (their held requests go back to the queue).
 """
 
 from django.core.paginator import Page, Paginator
@@ -96,18 +100,30 @@ def my_requests(*, user) -> QuerySet[HelpRequest]:
 
 
 def expert_requests(*, expert_user, active_only: bool = False) -> QuerySet[HelpRequest]:
-    """Requests the expert holds or held, the active ones first, then by session time."""
+    """Requests the expert holds or held, the active ones first, then by session time; none for
+    an expert no longer in good standing."""
+    if not expert_selectors.is_verified_expert(user=expert_user):
+        return HelpRequest.objects.none()
     queryset = HelpRequest.objects.filter(expert=expert_user).select_related("category", "requester")
     if active_only:
         queryset = queryset.filter(status__in=ACTIVE_STATUSES)
     return queryset.order_by("-accepted_at", "-id")
 
 
+def holds_in_standing(*, user, help_request: HelpRequest) -> bool:
+    """Is the user the request's expert AND still an approved expert of an active account?"""
+    return (
+        user.is_authenticated and user.pk == help_request.expert_id and expert_selectors.is_verified_expert(user=user)
+    )
+
+
 def can_view(*, user, help_request: HelpRequest) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
-    if user.is_staff or user.pk in (help_request.requester_id, help_request.expert_id):
+    if user.is_staff or user.pk == help_request.requester_id:
         return True
+    if user.pk == help_request.expert_id:
+        return holds_in_standing(user=user, help_request=help_request)
     return help_request.status == HelpRequestStatus.OPEN and expert_selectors.is_verified_expert(
         user=user, category_id=help_request.category_id
     )
@@ -116,7 +132,9 @@ def can_view(*, user, help_request: HelpRequest) -> bool:
 def can_download(*, user, help_request: HelpRequest) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
-    return user.is_staff or user.pk in (help_request.requester_id, help_request.expert_id)
+    if user.is_staff or user.pk == help_request.requester_id:
+        return True
+    return holds_in_standing(user=user, help_request=help_request)
 
 
 def request_detail_for(*, user, request_id) -> HelpRequest:
@@ -159,7 +177,9 @@ def meeting_page_for(*, user, meeting_id) -> HelpRequest:
     help_request = HelpRequest.objects.select_related("category", "requester", "expert").get(
         meeting_external_id=_uuid(meeting_id), status=HelpRequestStatus.SCHEDULED
     )
-    if not user.is_authenticated or user.pk not in (help_request.requester_id, help_request.expert_id):
+    if not user.is_authenticated or not (
+        user.pk == help_request.requester_id or holds_in_standing(user=user, help_request=help_request)
+    ):
         raise HelpRequest.DoesNotExist("No such meeting.")
     return help_request
 

@@ -6,7 +6,15 @@ own request, the assigned expert's request): someone else's id is HelpRequest.Do
 exactly like an id that does not exist. Refusals are ValidationError with a `code`:
 
     illegal_transition, not_open (taken by someone else), not_verified, cap_reached,
-    own_request, not_completed, already_rated, meeting_state
+    own_request, not_completed, already_rated, meeting_state, not_started, unverified
+
+Every action of the expert holding a request goes through `_held_by()`, the one
+fetch-and-authorise step: the request must be held by that expert AND the expert must still be
+in good standing (an approved profile of an active account) at that moment. Approval is what
+lets an expert hold requests, so losing it hands them all back: `release_held_requests()` runs
+when staff withdraw an approval (experts.services.reject_expert, through its hook), and
+`release_requests_without_standing()` (beat) catches every other way of losing standing
+(a deactivated account, a deleted profile).
 
 Meeting creation, its e-mail and reminders are in helpdesk.meeting_services (called by tasks).
 """
@@ -21,6 +29,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
+from accounts.models import User
 from chat import services as chat_services
 from experts import selectors as expert_selectors
 from experts import services as expert_services
@@ -160,7 +170,10 @@ def _expert_profile_id(expert) -> int:
 def submit_help_request(
     *, requester, category_id, title: str, description: str, preferred_times: str = "", files=()
 ) -> HelpRequest:
-    """Create an open request with its documents (all or nothing) and tell the category's experts."""
+    """Create an open request with its documents (all or nothing) and tell the category's experts.
+    Refused (code "unverified") until the requester has confirmed their e-mail address."""
+    if not account_selectors.can_act(requester):
+        raise ValidationError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     title = " ".join(_text(title, field="title", limit=TITLE_MAX_LENGTH, required=True, label="A title").split())
     description = _text(
         description, field="description", limit=DESCRIPTION_MAX_LENGTH, required=True, label="A description"
@@ -298,28 +311,114 @@ def _reset_assignment(help_request: HelpRequest) -> tuple[str, ...]:
     return ("expert", "accepted_at", "scheduled_start", "scheduled_end", *meeting)
 
 
-@transaction.atomic
-def release_help_request(*, expert, request_id, note: str) -> HelpRequest:
-    """The expert gives the request back: open again (timeline: "released" with the note)."""
-    note = _text(note, field="note", limit=NOTE_MAX_LENGTH, required=True, label="A note for the requester")
+NO_STANDING_MESSAGE = (
+    "You are no longer an approved expert, so you cannot act on help requests; "
+    "the requests you held went back to the queue."
+)
+
+
+def _held_by(expert, request_id) -> HelpRequest:
+    """The request `expert` holds, locked, for one of their actions on it.
+
+    Someone else's request (or none) is HelpRequest.DoesNotExist, as for an unknown id. An
+    expert who holds it but is no longer in good standing (approval withdrawn, account
+    deactivated) is refused with code "not_verified". Lock order as in accept: the expert's
+    profile first, then the request, so a concurrent withdrawal of the approval (which locks
+    the profile, then the requests) either happens wholly before this action or after it.
+    """
+    profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
     help_request = _locked(public_id=_uuid(request_id), expert=expert)
-    if help_request.status not in ACTIVE_STATUSES:
-        raise ValidationError(
-            f"A {help_request.get_status_display().lower()} request cannot be released.", code="illegal_transition"
-        )
+    if profile is None or not expert_selectors.is_verified_expert(user=expert):
+        raise ValidationError(NO_STANDING_MESSAGE, code="not_verified")
+    return help_request
+
+
+def _release(help_request: HelpRequest, *, actor, note: str, requester_body: str) -> HelpRequest:
+    """Back to the queue (timeline "released" with the note), the meeting and session cleared,
+    the requester told, the category's experts shown it again live."""
     _transition(
-        help_request, to=S.OPEN, actor=expert, action=A.RELEASED, note=note, fields=_reset_assignment(help_request)
+        help_request, to=S.OPEN, actor=actor, action=A.RELEASED, note=note, fields=_reset_assignment(help_request)
     )
     notify(
         recipient=help_request.requester,
         kind=NotificationKind.HELP_REQUEST_RELEASED,
         title=f"Your request “{help_request.title}” is back in the queue",
-        body=f"The expert could not take it after all: {note}",
+        body=requester_body,
         url=help_request.get_absolute_url(),
     )
     _push_queue_on_commit(help_request, added=True)
     _push_changed_on_commit(help_request)
     return help_request
+
+
+@transaction.atomic
+def release_help_request(*, expert, request_id, note: str) -> HelpRequest:
+    """The expert gives the request back: open again (timeline: "released" with the note)."""
+    note = _text(note, field="note", limit=NOTE_MAX_LENGTH, required=True, label="A note for the requester")
+    help_request = _held_by(expert, request_id)
+    if help_request.status not in ACTIVE_STATUSES:
+        raise ValidationError(
+            f"A {help_request.get_status_display().lower()} request cannot be released.", code="illegal_transition"
+        )
+    return _release(
+        help_request, actor=expert, note=note, requester_body=f"The expert could not take it after all: {note}"
+    )
+
+
+STANDING_RELEASE_NOTE = "The expert is no longer available on Lyceum."
+STANDING_RELEASE_BODY = (
+    "Your expert can no longer take help requests, so your request is open again and other experts "
+    "of its subject can accept it. Your documents and description stay as they were."
+)
+
+
+@transaction.atomic
+def release_held_requests(*, expert, actor=None) -> list[HelpRequest]:
+    """Every request `expert` holds (accepted or scheduled) goes back to the queue: the expert
+    lost their standing. Each gets the timeline entry, its requester is told, the category's
+    experts see it reappear. The note on the timeline does not repeat staff's reasons (those
+    are for the expert). Returns the released requests."""
+    released = []
+    ids = (
+        HelpRequest.objects.filter(expert=expert, status__in=ACTIVE_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in list(ids):
+        try:
+            help_request = _locked(pk=pk, expert=expert, status__in=ACTIVE_STATUSES)
+        except HelpRequest.DoesNotExist:  # completed, cancelled or released meanwhile
+            continue
+        released.append(
+            _release(help_request, actor=actor, note=STANDING_RELEASE_NOTE, requester_body=STANDING_RELEASE_BODY)
+        )
+    if released:
+        logger.info("released %s request(s) held by expert %s, who lost standing", len(released), expert.pk)
+    return released
+
+
+def release_on_withdrawn_approval(expert, reviewer, note: str) -> None:
+    """experts.services' standing-withdrawn hook (see helpdesk.apps)."""
+    release_held_requests(expert=expert, actor=reviewer)
+
+
+def release_requests_without_standing(*, batch: int = 200) -> int:
+    """Beat: requests still held by an expert who is not in good standing any more (a
+    deactivated account, a deleted or rejected profile) go back to the queue. Returns how many."""
+    in_standing = ExpertProfile.objects.filter(status=ExpertProfile.Status.APPROVED, user__is_active=True).values(
+        "user_id"
+    )
+    expert_ids = list(
+        HelpRequest.objects.filter(status__in=ACTIVE_STATUSES)
+        .exclude(expert_id__in=in_standing)
+        .order_by()
+        .values_list("expert_id", flat=True)
+        .distinct()[:batch]
+    )
+    released = 0
+    for expert in User.objects.filter(pk__in=expert_ids):
+        released += len(release_held_requests(expert=expert))
+    return released
 
 
 def _parse_moment(value, *, field: str) -> datetime:
@@ -364,7 +463,7 @@ def _new_meeting_attempt(help_request: HelpRequest) -> tuple[str, ...]:
 def schedule_session(*, expert, request_id, start, end) -> HelpRequest:
     """Fix the session time; the meeting is created by create_meeting_task after commit."""
     start, end = _session_times(start, end)
-    help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    help_request = _held_by(expert, request_id)
     if help_request.status != S.ACCEPTED:  # a scheduled session is moved with reschedule_session
         raise ValidationError(
             f"A {help_request.get_status_display().lower()} request cannot be scheduled.", code="illegal_transition"
@@ -403,7 +502,7 @@ def reschedule_session(*, expert, request_id, start, end) -> HelpRequest:
     the expert pasted stays; only the updated invitation goes out.
     """
     start, end = _session_times(start, end)
-    help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    help_request = _held_by(expert, request_id)
     if help_request.status != S.SCHEDULED:
         raise ValidationError(
             f"Only a scheduled session can be moved; this request is {help_request.get_status_display().lower()}.",
@@ -478,7 +577,7 @@ def set_manual_meeting_link(*, expert, request_id, url: str) -> HelpRequest:
         URLValidator(schemes=["https"])(url)
     except ValidationError:
         raise ValidationError({"url": "Paste a full https:// meeting link."}) from None
-    help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    help_request = _held_by(expert, request_id)
     if help_request.status != S.SCHEDULED or help_request.meeting_state not in (
         MeetingState.FAILED,
         MeetingState.MANUAL,
@@ -522,7 +621,15 @@ def set_manual_meeting_link(*, expert, request_id, url: str) -> HelpRequest:
 
 @transaction.atomic
 def complete_help_request(*, expert, request_id) -> HelpRequest:
-    help_request = _locked(public_id=_uuid(request_id), expert=expert)
+    """The expert marks a scheduled session done, once it has started (scheduled start <= now):
+    a session cannot be completed before it took place (nor rated, nor counted)."""
+    help_request = _held_by(expert, request_id)
+    if help_request.status == S.SCHEDULED and help_request.scheduled_start > timezone.now():
+        raise ValidationError(
+            f"The session starts on {_when(help_request.scheduled_start)}: "
+            "you can mark it completed once it has started.",
+            code="not_started",
+        )
     _transition(help_request, to=S.COMPLETED, actor=expert, action=A.COMPLETED)
     expert_services.record_session_completed(expert_profile_id=_expert_profile_id(expert))
     notify(

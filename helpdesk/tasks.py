@@ -4,6 +4,7 @@ Beat entries (config/settings.py CELERY_BEAT_SCHEDULE):
     "helpdesk-session-reminders": send_session_reminders_task, every 60 s
     "helpdesk-expire-requests":   expire_requests_task, every 15 min
     "helpdesk-sweep-meetings":    sweep_pending_meetings_task, every 5 min
+    "helpdesk-release-without-standing": release_requests_without_standing_task, every 60 s
 """
 
 import logging
@@ -112,3 +113,10 @@ def expire_requests_task() -> int:
 def sweep_pending_meetings_task() -> int:
     """Beat: queue again meetings still pending long after scheduling (their task was lost)."""
     return len(meeting_services.sweep_pending_meetings())
+
+
+@shared_task
+def release_requests_without_standing_task() -> int:
+    """Beat: requests held by experts who lost their standing other than by staff rejection
+    (a deactivated account, a deleted profile) go back to the queue."""
+    return services.release_requests_without_standing()

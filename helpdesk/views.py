@@ -88,8 +88,11 @@ def new_request(request: HttpRequest) -> HttpResponse:
                 files=request.FILES.getlist("files"),
             )
         except ValidationError as error:
-            for field, field_errors in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, field_errors)
+            if not hasattr(error, "error_dict"):  # a refusal of the whole request (an unconfirmed address)
+                form.add_error(None, error.messages)
+            else:
+                for field, field_errors in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, field_errors)
         else:
             messages.success(request, "Your request is in the queue. Experts in its subject can see it now.")
             return _to_detail(help_request.public_id)
@@ -129,7 +132,10 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
         "can_schedule": is_expert and status == HelpRequestStatus.ACCEPTED,
         "can_reschedule": is_expert and status == HelpRequestStatus.SCHEDULED,
         "can_release": is_expert and status in (HelpRequestStatus.ACCEPTED, HelpRequestStatus.SCHEDULED),
-        "can_complete": is_expert and status == HelpRequestStatus.SCHEDULED,
+        "can_complete": is_expert
+        and status == HelpRequestStatus.SCHEDULED
+        and help_request.scheduled_start is not None
+        and help_request.scheduled_start <= timezone.now(),
         "can_set_link": is_expert
         and status == HelpRequestStatus.SCHEDULED
         and help_request.meeting_state in (MeetingState.FAILED, MeetingState.MANUAL),
@@ -271,6 +277,8 @@ def _expert_action(request: HttpRequest, public_id, action, success: str, **kwar
         _refused(request, error)
         if getattr(error, "code", "") == "not_open" or "not_open" in _codes(error):
             return redirect("helpdesk:queue")
+        if "not_verified" in _codes(error):  # no longer an expert: the request page is not theirs now
+            return redirect("experts:mine")
     else:
         messages.success(request, success)
     return _to_detail(public_id)

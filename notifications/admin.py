@@ -8,7 +8,8 @@ class EmailDeliveryInline(admin.StackedInline):
     model = EmailDelivery
     extra = 0
     can_delete = False
-    readonly_fields = ["status", "attempts", "last_error", "created_at", "updated_at", "sent_at"]
+    readonly_fields = ["status", "attempts", "to_address", "last_error", "created_at", "updated_at", "sent_at"]
+    exclude = ["action_url"]  # a single-use link belongs in the mailbox only
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -52,7 +53,8 @@ class EmailDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["notification__recipient__email", "notification__title"]
     list_select_related = ["notification", "notification__recipient"]
     raw_id_fields = ["notification"]
-    readonly_fields = ["attempts", "last_error", "created_at", "updated_at", "sent_at"]
+    readonly_fields = ["attempts", "to_address", "last_error", "created_at", "updated_at", "sent_at"]
+    exclude = ["action_url"]  # a single-use link belongs in the mailbox only
     actions = ["requeue"]
 
     @admin.display(description="recipient", ordering="notification__recipient__email")

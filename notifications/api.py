@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import selectors, services
-from notifications.models import Notification, NotificationKind
+from notifications.models import Notification, NotificationKind, choosable_kinds
 
 TAGS = ["notifications"]
 ERROR = inline_serializer("NotificationError", {"detail": serializers.CharField()})
@@ -40,7 +40,7 @@ class PreferencesSerializer(serializers.Serializer):
 
     email = serializers.DictField(
         child=serializers.BooleanField(),
-        help_text=f"Kind → e-mail on/off. Kinds: {', '.join(NotificationKind.values)}. "
+        help_text=f"Kind → e-mail on/off. Kinds: {', '.join(choosable_kinds())}. "
         "On PUT, kinds left out keep their current choice.",
     )
 

@@ -9,7 +9,7 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from notifications.models import Notification
+from notifications.models import EMAIL_ACTION_LABELS, Notification, email_choosable
 
 
 def absolute_url(path: str) -> str:
@@ -24,16 +24,29 @@ def _single_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def build_notification_email(notification: Notification) -> EmailMultiAlternatives:
+def _reason(notification: Notification, *, to_address: str) -> str:
+    if to_address and to_address.casefold() != notification.recipient.email.casefold():
+        return "You receive this because someone asked to use this address for a Lyceum account. Not you? Ignore it."
+    if not email_choosable(notification.kind):
+        return "You receive this because it concerns your account's address; it cannot be switched off."
+    return f"You receive this because e-mail is on for “{notification.get_kind_display()}” notifications."
+
+
+def build_notification_email(
+    notification: Notification, *, to_address: str = "", action_url: str = ""
+) -> EmailMultiAlternatives:
+    """The e-mail of one notification, to `to_address` (else the recipient's address), whose
+    button leads to `action_url` (else the notification, opened in Lyceum)."""
     recipient = notification.recipient
     context = {
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
         "recipient": recipient,
         "notification": notification,
-        "action_url": absolute_url(reverse("notifications:open", kwargs={"pk": notification.pk})),
+        "action_url": action_url or absolute_url(reverse("notifications:open", kwargs={"pk": notification.pk})),
+        "action_label": EMAIL_ACTION_LABELS.get(notification.kind, ""),
         "preferences_url": absolute_url(reverse("notifications:preferences")),
-        "reason": f"You receive this because e-mail is on for “{notification.get_kind_display()}” notifications.",
+        "reason": _reason(notification, to_address=to_address),
     }
     subject = _single_line(f"{notification.title} · {settings.SITE_NAME}")
     text_body = render_to_string("emails/notification.txt", context)
@@ -42,14 +55,14 @@ def build_notification_email(notification: Notification) -> EmailMultiAlternativ
         subject=subject,
         body=text_body,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[recipient.email],
+        to=[to_address or recipient.email],
         headers={"Auto-Submitted": "auto-generated"},
     )
     message.attach_alternative(html_body, "text/html")
     return message
 
 
-def send_notification_email(notification: Notification) -> None:
+def send_notification_email(notification: Notification, *, to_address: str = "", action_url: str = "") -> None:
     """Send through MAILERS["default"]; SMTP and network errors propagate to the caller."""
-    message = build_notification_email(notification)
+    message = build_notification_email(notification, to_address=to_address, action_url=action_url)
     mailers.default.send_messages([message])

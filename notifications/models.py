@@ -29,6 +29,11 @@ class NotificationKind(models.TextChoices):
     HELP_REQUEST_EXPIRED = "help_request_expired", "Help request expired"
     HELP_REQUEST_COMPLETED = "help_request_completed", "Help session completed"
     HELP_RATING_RECEIVED = "help_rating_received", "New rating"
+    # accounts: proof of a mailbox, and notices about the account's address
+    EMAIL_VERIFY = "email_verify", "Confirm your e-mail address"
+    EMAIL_CHANGE_CONFIRM = "email_change_confirm", "Confirm your new e-mail address"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested", "Your login e-mail is being changed"
+    ADDRESS_IN_USE = "address_in_use", "Someone tried to use your e-mail address"
 
 
 # Whether a kind sends e-mail when the user has made no choice (no NotificationPreference
@@ -44,8 +49,37 @@ EMAIL_BY_DEFAULT: dict[str, bool] = {
 }
 
 
+# Kinds that always send their e-mail: the e-mail IS the point (a confirmation link, a warning
+# about the account's address), so no preference can switch it off and none is offered.
+EMAIL_ALWAYS: frozenset[str] = frozenset(
+    {
+        NotificationKind.EMAIL_VERIFY,
+        NotificationKind.EMAIL_CHANGE_CONFIRM,
+        NotificationKind.EMAIL_CHANGE_REQUESTED,
+        NotificationKind.ADDRESS_IN_USE,
+    }
+)
+
+# The e-mail's button, for kinds whose e-mail leads somewhere else than "open in Lyceum".
+EMAIL_ACTION_LABELS: dict[str, str] = {
+    NotificationKind.EMAIL_VERIFY: "Confirm my address",
+    NotificationKind.EMAIL_CHANGE_CONFIRM: "Confirm my new address",
+    NotificationKind.EMAIL_CHANGE_REQUESTED: "Reset my password",
+    NotificationKind.ADDRESS_IN_USE: "Reset my password",
+}
+
+
 def email_by_default(kind: str) -> bool:
     return EMAIL_BY_DEFAULT.get(kind, True)
+
+
+def email_choosable(kind: str) -> bool:
+    """Whether the user may switch this kind's e-mail on or off (preferences page and API)."""
+    return kind not in EMAIL_ALWAYS
+
+
+def choosable_kinds() -> list[str]:
+    return [kind.value for kind in NotificationKind if email_choosable(kind.value)]
 
 
 class Notification(models.Model):
@@ -87,6 +121,12 @@ class EmailDelivery(models.Model):
         SKIPPED = "skipped", "Skipped"
 
     notification = models.OneToOneField(Notification, on_delete=models.CASCADE, related_name="email_delivery")
+    # Blank: the recipient's address when it is sent. Set: this address instead (a confirmation
+    # link goes to the address being proven, not to the account's current one).
+    to_address = models.EmailField(max_length=254, blank=True)
+    # Blank: the e-mail's button opens the notification in Lyceum. Set: this full link instead,
+    # a single-use link that must never show in the app, only in the mailbox. Erased once sent.
+    action_url = models.CharField(max_length=2000, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)

@@ -1,6 +1,15 @@
+from datetime import datetime
+
 from django.db.models import QuerySet
 
-from notifications.models import EmailDelivery, Notification, NotificationKind, NotificationPreference, email_by_default
+from notifications.models import (
+    EmailDelivery,
+    Notification,
+    NotificationPreference,
+    choosable_kinds,
+    email_by_default,
+    email_choosable,
+)
 
 
 def notifications_for(*, user, unread_only: bool = False) -> QuerySet[Notification]:
@@ -24,17 +33,25 @@ def unread_count_for_user_id(*, user_id: int) -> int:
 
 
 def email_preferences_for(*, user) -> dict[str, bool]:
-    """Every kind, in declaration order, with the user's e-mail choice or the kind's default."""
+    """Every kind the user may choose for, in declaration order, with the user's e-mail choice or
+    the kind's default (kinds that always e-mail are not a choice)."""
     chosen = dict(NotificationPreference.objects.filter(user=user).values_list("kind", "email"))
-    return {kind.value: chosen.get(kind.value, email_by_default(kind.value)) for kind in NotificationKind}
+    return {kind: chosen.get(kind, email_by_default(kind)) for kind in choosable_kinds()}
 
 
 def wants_email(*, user, kind: str) -> bool:
     """Whether this user should get an e-mail for this kind now (active, has an address, opted in)."""
     if not user.is_active or not user.email:
         return False
+    if not email_choosable(kind):
+        return True
     choice = NotificationPreference.objects.filter(user=user, kind=kind).values_list("email", flat=True).first()
     return email_by_default(kind) if choice is None else choice
+
+
+def sent_since(*, user, kind: str, since: datetime) -> int:
+    """How many notifications of this kind the user was sent since then (a sender's throttle)."""
+    return Notification.objects.filter(recipient=user, kind=kind, created_at__gte=since).count()
 
 
 def delivery_with_notification(*, delivery_id: int) -> EmailDelivery | None:

@@ -12,13 +12,15 @@ from datetime import timedelta
 from functools import partial
 
 from celery.exceptions import Retry
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from notifications import emails, realtime, selectors
-from notifications.models import EmailDelivery, Notification, NotificationKind, NotificationPreference
+from notifications.models import EmailDelivery, Notification, NotificationKind, NotificationPreference, email_choosable
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +84,26 @@ def _enqueue_email(delivery_id: int) -> None:
 
 @transaction.atomic
 def notify(
-    *, recipient, kind: NotificationKind | str, title: str, body: str = "", url: str = "", email: bool = True
+    *,
+    recipient,
+    kind: NotificationKind | str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    email: bool = True,
+    email_to: str = "",
+    email_link: str = "",
 ) -> Notification:
     """Tell a user something: store it, push it live after commit, and queue its e-mail if wanted.
 
     `email=False` when the caller sends its own, richer e-mail for this event (e.g. the help
-    desk's calendar invitation), so the user never gets two."""
+    desk's calendar invitation), so the user never gets two.
+
+    `email_to` sends the e-mail to that address instead of the recipient's (a link that proves
+    a new address goes to the new address). `email_link` is the full link of the e-mail's
+    button instead of "open in Lyceum": a secret link (a confirmation token) that only the
+    mailbox may see — the in-app notification keeps `url`, and the outbox row forgets the
+    link once the e-mail is sent. It must be a link to this site (SITE_URL)."""
     try:
         kind = NotificationKind(kind)
     except ValueError:
@@ -102,8 +118,17 @@ def notify(
         body=_clip(body.strip(), BODY_MAX),
         url=_validated_url(url),
     )
+    if email_to:
+        try:
+            validate_email(email_to)
+        except ValidationError:
+            raise ValidationError({"email_to": "Not an e-mail address."}) from None
+    if email_link and not email_link.startswith(settings.SITE_URL.rstrip("/") + "/"):
+        raise ValidationError({"email_link": "An e-mail link must lead to this site."})
     if email and selectors.wants_email(user=recipient, kind=kind):
-        delivery = EmailDelivery.objects.create(notification=notification)
+        delivery = EmailDelivery.objects.create(
+            notification=notification, to_address=email_to, action_url=email_link[:2000]
+        )
         transaction.on_commit(partial(_enqueue_email, delivery.pk))
     transaction.on_commit(partial(_push_new, notification))
     return notification
@@ -147,6 +172,9 @@ def set_email_preferences(*, user, kinds: dict[str, bool]) -> dict[str, bool]:
     unknown = sorted(set(kinds) - set(NotificationKind.values))
     if unknown:
         raise ValidationError({"kinds": f"Unknown notification kind(s): {', '.join(map(str, unknown))}."})
+    fixed = sorted(kind for kind in kinds if not email_choosable(kind))
+    if fixed:
+        raise ValidationError({"kinds": f"These always send an e-mail and cannot be switched off: {', '.join(fixed)}."})
     not_bool = sorted(kind for kind, value in kinds.items() if not isinstance(value, bool))
     if not_bool:
         raise ValidationError({"kinds": f"E-mail choice must be true or false for: {', '.join(not_bool)}."})
@@ -179,6 +207,7 @@ def _finish_delivery(delivery_id: int, status: str, *, error: str = "") -> None:
         fields["last_error"] = error[:500]
     if status == EmailDelivery.Status.SENT:
         fields["sent_at"] = timezone.now()
+        fields["action_url"] = ""  # a secret link lives in the mailbox only, once delivered
     EmailDelivery.objects.filter(pk=delivery_id, status=EmailDelivery.Status.SENDING).update(**fields)
 
 
@@ -204,7 +233,7 @@ def deliver_notification_email(*, delivery_id: int) -> str:
         _finish_delivery(delivery_id, EmailDelivery.Status.FAILED, error=delivery.last_error or "too many attempts")
         return EmailDelivery.Status.FAILED
     try:
-        emails.send_notification_email(notification)
+        emails.send_notification_email(notification, to_address=delivery.to_address, action_url=delivery.action_url)
     except TRANSIENT_EMAIL_ERRORS as exc:
         error = f"{type(exc).__name__}: {exc}"
         if delivery.attempts >= EMAIL_MAX_ATTEMPTS:

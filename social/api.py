@@ -189,7 +189,10 @@ class RequestsQuerySerializer(serializers.Serializer):
 
 def refused(error: ValidationError) -> Response:
     code = getattr(error, "code", None) or ""
-    http_status = status.HTTP_409_CONFLICT if code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
+    if code == "unverified":
+        http_status = status.HTTP_403_FORBIDDEN
+    else:
+        http_status = status.HTTP_409_CONFLICT if code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
     body = {"detail": " ".join(error.messages)}
     if code:
         body["code"] = code

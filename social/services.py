@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
 from notifications import services as notification_services
@@ -121,8 +122,11 @@ def send_friend_request(*, from_user: User, to_user: User, note: str = "") -> Se
     """Ask `to_user` to be friends. If they already asked `from_user`, this accepts theirs.
 
     Refused with a ValidationError (and nothing changed): to oneself, to an inactive account,
-    across a block in either direction, to a friend, and when a request is already pending.
+    across a block in either direction, to a friend, when a request is already pending, and
+    (code "unverified") from an account whose address is not confirmed yet.
     """
+    if not account_selectors.can_act(from_user):
+        raise ValidationError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     note = note.strip()
     if len(note) > NOTE_MAX_LENGTH:
         raise ValidationError(f"Keep the note to {NOTE_MAX_LENGTH} characters or fewer.", code="note_too_long")

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 from chat import attachments, realtime
 from chat.models import (
@@ -150,7 +151,9 @@ def send_message(*, sender: User, conversation_id: int, body: str, client_id: st
     `files` (uploaded files) become the message's attachments: each is checked from its content
     and converted (chat.attachments) BEFORE anything is stored, so a refused file stores
     nothing; with files the body may be empty. Files written to storage by a send that then
-    fails are removed again."""
+    fails are removed again. Refused (code "unverified") until the sender's address is confirmed."""
+    if not account_selectors.can_act(sender):
+        raise ChatError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     files = list(files or ())
     body = clean_optional_body(body) if files else clean_body(body)
     client_id = clean_client_id(client_id)

@@ -7,7 +7,17 @@ import pytest
 from django.urls import reverse
 
 from helpdesk.models import HelpRequest, HelpRequestStatus, Rating
-from helpdesk.tests.factories import PDF_BYTES, accepted, completed, pdf, png_bytes, scheduled, session_times, submit
+from helpdesk.tests.factories import (
+    PDF_BYTES,
+    accepted,
+    completed,
+    pdf,
+    png_bytes,
+    scheduled,
+    session_times,
+    started,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +89,7 @@ def test_the_lifecycle_through_the_api(api_of, ada, category, grace, provider, d
     assert response.status_code == 200 and response.json()["status"] == "scheduled"
     detail = user_api.get(api_url("request", help_request)).json()
     assert detail["meeting_state"] == "created" and detail["meeting_join_url"].startswith("https://")
+    started(HelpRequest.objects.get(pk=help_request.pk))
     assert expert_api.post(api_url("complete", help_request)).json()["status"] == "completed"
     rated = user_api.post(api_url("rate", help_request), {"stars": 5, "feedback": "Great"}, format="json")
     assert rated.status_code == 200 and rated.json()["rating"] == {"stars": 5, "feedback": "Great"}

@@ -15,7 +15,7 @@ from helpdesk import meeting_services, services
 from helpdesk.meetings import reset_graph_clients
 from helpdesk.models import HelpRequest, HelpRequestStatus, MeetingState
 from helpdesk.tasks import create_meeting_task, send_meeting_email_task
-from helpdesk.tests.factories import accepted, scheduled, session_times
+from helpdesk.tests.factories import accepted, scheduled, session_times, started
 from helpdesk.tests.graph_stub import GraphStub
 from notifications.models import EmailDelivery, Notification, NotificationKind
 
@@ -350,7 +350,7 @@ def test_moving_through_the_page_and_the_api(client, ada, category, grace, eve, 
         api_target, {"start": "2000-01-01T09:00:00Z", "end": "2000-01-01T10:00:00Z"}, format="json"
     )
     assert past.status_code == 400 and "start" in past.json()["errors"]
-    services.complete_help_request(expert=grace, request_id=help_request.public_id)
+    services.complete_help_request(expert=grace, request_id=started(help_request).public_id)
     late = api_of(grace).post(
         api_target, {"start": "2099-07-01T09:00:00Z", "end": "2099-07-01T10:00:00Z"}, format="json"
     )

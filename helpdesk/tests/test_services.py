@@ -10,7 +10,7 @@ from django.utils import timezone
 from experts.models import ExpertProfile
 from helpdesk import backoffice, services
 from helpdesk.models import ALLOWED_TRANSITIONS, HelpRequest, HelpRequestEvent, HelpRequestStatus, MeetingState, Rating
-from helpdesk.tests.factories import accepted, completed, scheduled, session_times, submit
+from helpdesk.tests.factories import accepted, completed, scheduled, session_times, started, submit
 from notifications.models import Notification, NotificationKind
 
 S = HelpRequestStatus
@@ -68,7 +68,7 @@ def test_every_illegal_transition_is_refused_and_changes_nothing(ada, category, 
     actions = {
         S.ACCEPTED: lambda r: services.accept_help_request(expert=grace, request_id=r.public_id),
         S.SCHEDULED: lambda r: services.schedule_session(expert=grace, request_id=r.public_id, start=start, end=end),
-        S.COMPLETED: lambda r: services.complete_help_request(expert=grace, request_id=r.public_id),
+        S.COMPLETED: lambda r: services.complete_help_request(expert=grace, request_id=started(r).public_id),
         S.CANCELLED: lambda r: services.cancel_help_request(requester=ada, request_id=r.public_id),
         S.OPEN: lambda r: services.release_help_request(expert=grace, request_id=r.public_id, note="sorry"),
         S.EXPIRED: None,  # only the beat expires, and only open requests (tested below)
@@ -238,7 +238,7 @@ def test_the_cap_counts_accepted_and_scheduled_requests(ada, category, make_expe
 
     # Completing one frees a place.
     held = HelpRequest.objects.filter(expert=expert, status=S.SCHEDULED).get()
-    services.complete_help_request(expert=expert, request_id=held.public_id)
+    services.complete_help_request(expert=expert, request_id=started(held).public_id)
     services.accept_help_request(expert=expert, request_id=third.public_id)
 
 

@@ -14,6 +14,7 @@ from helpdesk.tests.factories import (
     png_bytes,
     scheduled,
     session_times,
+    started,
     submit,
 )
 
@@ -186,6 +187,7 @@ def test_the_whole_flow_through_the_pages(client, ada, category, grace, provider
     assert b"Join the meeting" in client.get(url("detail", help_request)).content
 
     client.force_login(grace)
+    started(HelpRequest.objects.get(pk=help_request.pk))
     assert client.post(url("complete", help_request)).status_code == 302
     client.force_login(ada)
     page = client.get(url("detail", help_request)).content.decode()

@@ -84,7 +84,7 @@ def test_a_transient_smtp_error_is_retried_and_then_sent_once(user, mailoutbox, 
     real_send = services.emails.send_notification_email
     calls = []
 
-    def flaky(notification):
+    def flaky(notification, **addressing):
         calls.append(notification.pk)
         if len(calls) == 1:
             raise smtplib.SMTPServerDisconnected("connection unexpectedly closed")

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
+from django.urls import reverse
 
 from accounts import selectors as account_selectors
 from accounts import services as account_services
@@ -157,6 +158,11 @@ class Command(BaseCommand):
             last_name=student.last_name,
             university=student.university,
             course=student.course,
+        )
+        # Demo students read their mail: confirmed, as if they had followed the sign-up link.
+        account_services.mark_email_verified(user=user)
+        notification_services.mark_read_matching(
+            user=user, kind=NotificationKind.EMAIL_VERIFY, url=reverse("accounts:email")
         )
         account_services.update_profile(
             user=user, bio=student.bio, interests=student.interests, time_zone=student.time_zone

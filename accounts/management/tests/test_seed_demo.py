@@ -57,7 +57,10 @@ def test_seed_demo_notifies_each_student_through_the_notification_service():
     for student in User.objects.filter(is_staff=False):
         notifications = Notification.objects.filter(recipient=student)
         kinds = sorted(notifications.values_list("kind", flat=True))
-        assert kinds == sorted([NotificationKind.WELCOME, NotificationKind.SYSTEM, NotificationKind.SYSTEM])
+        assert kinds == sorted(
+            [NotificationKind.WELCOME, NotificationKind.EMAIL_VERIFY, NotificationKind.SYSTEM, NotificationKind.SYSTEM]
+        )
+        assert student.is_email_verified  # demo students can chat, befriend and ask for help at once
         # Some read, some unread, as a real account has.
         assert notifications.filter(read_at__isnull=True).exists()
         assert notifications.filter(read_at__isnull=False).exists()
@@ -89,7 +92,8 @@ def test_seed_demo_leaves_an_existing_account_alone_whatever_the_letter_case():
     assert User.objects.filter(email__iexact=STUDENTS[0].email).count() == 1
     assert existing.first_name == "Someone"
     assert existing.check_password("another-long-password-1")
-    assert Notification.objects.filter(recipient=existing).count() == 1  # only its own welcome
+    # only its own welcome and confirmation link
+    assert Notification.objects.filter(recipient=existing).count() == 2
 
 
 def test_seed_demo_refuses_to_run_with_debug_off(settings):
