@@ -323,8 +323,11 @@ STORAGES = {
     },
 }
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
-AVATAR_MAX_PIXELS = 40_000_000
 AVATAR_SIZE = 256
+# Pixel budgets of every uploaded image (attachments, help documents, avatars, group pictures),
+# checked from the header before anything is decoded: config/content_inspection.py, docs/uploads.md.
+UPLOAD_IMAGE_MAX_PIXELS = 16_000_000
+UPLOAD_IMAGES_MAX_TOTAL_PIXELS = 64_000_000  # per message or help request
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
