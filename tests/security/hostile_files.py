@@ -65,6 +65,7 @@ class Member:
     method: int = STORED
     file_size: int | None = None  # None: len(payload), right for STORED
     crc: int | None = None  # None: CRC-32 of payload, right for STORED
+    flags: int = 0  # general purpose bits; 0x1 says "encrypted"
 
 
 def zip_archive(members: list[Member], *, declared_count: int | None = None) -> bytes:
@@ -76,7 +77,7 @@ def zip_archive(members: list[Member], *, declared_count: int | None = None) -> 
         name = member.name.encode()
         size = len(member.payload) if member.file_size is None else member.file_size
         crc = zlib.crc32(member.payload) if member.crc is None else member.crc
-        fields = (20, 0, member.method, 0, 0x21, crc, len(member.payload), size, len(name), 0)
+        fields = (20, member.flags, member.method, 0, 0x21, crc, len(member.payload), size, len(name), 0)
         offset = len(body)
         body += struct.pack("<4s5H3I2H", b"PK\x03\x04", *fields) + name + member.payload
         directory += struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, *fields, 0, 0, 0, 0, offset) + name
@@ -92,7 +93,8 @@ def deflate(data_chunks, *, level: int = 9) -> bytes:
 
 
 @functools.cache
-def _deflated_zeros(mib: int) -> tuple[bytes, int]:
+def deflated_zeros(mib: int) -> tuple[bytes, int]:
+    """A raw deflate stream of `mib` MiB of zeros (~1 KB per MiB) and the zeros' CRC-32."""
     chunk = bytes(MIB)
     crc = 0
     for _ in range(mib):
@@ -119,7 +121,7 @@ def lying_bzip2_bomb() -> bytes:
 
 
 def deflate_bomb(mib: int = 200) -> bytes:
-    payload, crc = _deflated_zeros(mib)
+    payload, crc = deflated_zeros(mib)
     return zip_archive(
         [
             Member("mimetype", payload, DEFLATED, file_size=mib * MIB, crc=crc),
@@ -130,7 +132,7 @@ def deflate_bomb(mib: int = 200) -> bytes:
 
 
 def lying_deflate_member(mib: int = 200) -> bytes:
-    payload, _ = _deflated_zeros(mib)
+    payload, _ = deflated_zeros(mib)
     return zip_archive(
         [
             Member("[Content_Types].xml", payload, DEFLATED, file_size=100, crc=0),
