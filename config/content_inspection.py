@@ -99,6 +99,9 @@ _OFFICE_MAIN_PARTS = (("word/document.xml", DOCX), ("xl/workbook.xml", XLSX), ("
 _ODF_BY_MIMETYPE = {kind.content_type.encode(): kind for kind in OPENDOCUMENT}
 _PDF_HEADER = re.compile(rb"%PDF-[12]\.\d")  # ISO 32000: the header line opens the file
 _TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+# Pillow names a JPEG that carries further pictures (MPF: a phone's depth or gain map) "MPO";
+# it is still a JPEG, and its first picture is the one shown.
+_PILLOW_FORMATS = {JPEG: {"JPEG", "MPO"}, PNG: {"PNG"}, WEBP: {"WEBP"}, GIF: {"GIF"}}
 _IMAGE_ERRORS = (UnidentifiedImageError, SyntaxError, ValueError, TypeError, OSError, EOFError, KeyError, struct.error)
 
 NOT_ACCEPTED = "This kind of file is not accepted."
@@ -214,7 +217,7 @@ def inspect_image(data: bytes, image_type: FileType) -> Inspected:
     try:
         with _BombsAreErrors(), Image.open(io.BytesIO(data), formats=(image_type.name,)) as image:
             width, height = image.size
-            if image.format != image_type.name:
+            if image.format not in _PILLOW_FORMATS[image_type]:
                 raise Refused(BAD_IMAGE, code="bad_image")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels() from None

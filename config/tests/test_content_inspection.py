@@ -7,6 +7,7 @@ import tracemalloc
 import zipfile
 
 import pytest
+from PIL import Image
 
 from accounts.tests.imagedata import png_claiming
 from config import content_inspection as inspection
@@ -164,6 +165,19 @@ def test_a_jpeg_with_more_scans_than_the_limit_is_refused():
         == inspection.JPEG
     )
     assert refusal(hostile.jpeg_with_scans(inspection.JPEG_MAX_SCANS + 1)).code == "unsafe_image"
+
+
+def test_a_phone_jpeg_with_further_pictures_is_a_jpeg_and_decodes_to_its_first(settings):
+    # Given a JPEG carrying a second picture (MPF, as phones write depth and gain maps)
+    first, second = Image.new("RGB", (64, 48), (200, 0, 0)), Image.new("RGB", (64, 48), (0, 200, 0))
+    buffer = io.BytesIO()
+    first.save(buffer, format="MPO", save_all=True, append_images=[second])
+
+    inspected = inspection.inspect(buffer.getvalue(), accept=EVERYTHING)
+
+    assert inspected.type == inspection.JPEG
+    pixel = inspection.decode_image(buffer.getvalue(), inspected).getpixel((10, 10))
+    assert pixel[0] > 150 and pixel[1] < 50
 
 
 def test_magic_bytes_alone_are_not_an_image_and_a_broken_one_is_bad():
