@@ -41,16 +41,20 @@ STATUS_BY_CODE = {
     "not_a_group": status.HTTP_409_CONFLICT,
     "inactive": status.HTTP_409_CONFLICT,
     "file_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "too_many_pixels": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "too_many_pixels_in_total": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     "file_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "unsafe_archive": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    "unsafe_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
 }
 
 
 def refused(error: ChatError) -> Response:
-    return Response(
-        {"detail": error.message, "code": error.code},
-        status=STATUS_BY_CODE.get(error.code, status.HTTP_400_BAD_REQUEST),
-    )
+    body = {"detail": error.message, "code": error.code}
+    if error.field:
+        body["errors"] = {error.field: [error.message]}
+    return Response(body, status=STATUS_BY_CODE.get(error.code, status.HTTP_400_BAD_REQUEST))
 
 
 # --- Serializers --------------------------------------------------------------------------------
@@ -59,6 +63,11 @@ def refused(error: ChatError) -> Response:
 class ChatRefusalSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(required=False)
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="The input the refusal is about (e.g. `files`, `picture`) and its message.",
+    )
 
 
 class ChatUserSerializer(serializers.Serializer):
@@ -363,6 +372,8 @@ class MessagesView(ChatAPIView):
             400: REFUSED,
             403: REFUSED,
             404: NOT_FOUND,
+            413: REFUSED,
+            415: REFUSED,
             429: REFUSED,
         },
     )
@@ -425,7 +436,14 @@ class GroupPictureView(ChatAPIView):
     @extend_schema(
         summary="Set the group's picture (owners and admins; multipart `picture`)",
         request={"multipart/form-data": GroupPictureUploadSerializer},
-        responses={200: ConversationDetailSerializer, 400: REFUSED, 404: NOT_FOUND, 409: REFUSED},
+        responses={
+            200: ConversationDetailSerializer,
+            400: REFUSED,
+            404: NOT_FOUND,
+            409: REFUSED,
+            413: REFUSED,
+            415: REFUSED,
+        },
     )
     def put(self, request, pk: int):
         upload = request.FILES.get("picture")

@@ -228,7 +228,10 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
     except ChatError as error:
         status = 429 if error.code == "rate_limited" else 400
         if as_json:
-            return JsonResponse({"detail": error.message, "code": error.code}, status=status)
+            body = {"detail": error.message, "code": error.code}
+            if error.field:
+                body["errors"] = {error.field: [error.message]}
+            return JsonResponse(body, status=status)
         form.add_error("body" if "body" in error.code else None, error.message)
         return _conversation_page(request, pk, form=form, status=status)
     if as_json:

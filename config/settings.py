@@ -305,21 +305,25 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 
+# S3 through django-storages' own settings (so every S3Storage, including one a test builds,
+# gets them): private objects, server-side encryption, signed URLs that expire after 10 minutes.
+# Signatures are SigV4, which names the bucket's region: AWS refuses SigV2 on every bucket
+# created since 2020, and boto3 still signs SigV2 when no version is set.
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = 600
+AWS_S3_FILE_OVERWRITE = False
+AWS_S3_OBJECT_PARAMETERS = {"ServerSideEncryption": env.str("AWS_S3_SSE", default="AES256")}
 if AWS_STORAGE_BUCKET_NAME:
-    _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
-            "default_acl": None,
-            "querystring_auth": True,
-            "querystring_expire": 600,
-            "file_overwrite": False,
-            "object_parameters": {"ServerSideEncryption": env.str("AWS_S3_SSE", default="AES256")},
-        },
-    }
+    if not AWS_S3_REGION_NAME:
+        raise ImproperlyConfigured(
+            "AWS_S3_REGION_NAME must be set with AWS_STORAGE_BUCKET_NAME: signed URLs (SigV4) name the bucket's region."
+        )
+    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
@@ -331,8 +335,11 @@ STORAGES = {
     },
 }
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
-AVATAR_MAX_PIXELS = 40_000_000
 AVATAR_SIZE = 256
+# Pixel budgets of every uploaded image (attachments, help documents, avatars, group pictures),
+# checked from the header before anything is decoded: config/content_inspection.py, docs/uploads.md.
+UPLOAD_IMAGE_MAX_PIXELS = 16_000_000
+UPLOAD_IMAGES_MAX_TOTAL_PIXELS = 64_000_000  # per message or help request
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

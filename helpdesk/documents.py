@@ -1,5 +1,6 @@
-"""Help-request documents: what we accept (decided from the bytes, never from the name or the
-browser's Content-Type) and how they are kept (Fernet-encrypted by the application).
+"""Help-request documents: what we accept (decided from the bytes by config.content_inspection,
+the one module that parses upload bytes, never from the name or the browser's Content-Type) and
+how they are kept (Fernet-encrypted by the application).
 
 Keys: settings.HELPDESK_DOCUMENT_KEYS, a list of Fernet keys. The first encrypts, all of them
 decrypt, so a key is rotated by putting a new one first and keeping the old ones until every
@@ -9,10 +10,7 @@ file has been re-encrypted or deleted. With no keys set, DEBUG derives one from 
 
 import base64
 import hashlib
-import io
 import unicodedata
-import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -20,7 +18,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.template.defaultfilters import filesizeformat
-from PIL import Image, UnidentifiedImageError
+
+from config import content_inspection as inspection
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_REQUEST_BYTES = 25 * 1024 * 1024
@@ -30,24 +29,9 @@ NAME_MAX_LENGTH = 200
 ACCEPT_ATTRIBUTE = ".pdf,.png,.jpg,.jpeg,.webp,.docx,.xlsx,.pptx,.txt,.md,.csv"
 ALLOWED_DESCRIPTION = "PDF, PNG, JPEG, WEBP, Word (.docx), Excel (.xlsx), PowerPoint (.pptx) or plain text"
 
-
-@dataclass(frozen=True)
-class Kind:
-    content_type: str
-    extensions: tuple[str, ...]
-
-
-PDF = Kind("application/pdf", (".pdf",))
-PNG = Kind("image/png", (".png",))
-JPEG = Kind("image/jpeg", (".jpg", ".jpeg"))
-WEBP = Kind("image/webp", (".webp",))
-DOCX = Kind("application/vnd.openxmlformats-officedocument.wordprocessingml.document", (".docx",))
-XLSX = Kind("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (".xlsx",))
-PPTX = Kind("application/vnd.openxmlformats-officedocument.presentationml.presentation", (".pptx",))
-TEXT = Kind("text/plain", (".txt", ".md", ".csv"))
-
-_IMAGE_KINDS = {"PNG": PNG, "JPEG": JPEG, "WEBP": WEBP}
-_OFFICE_PARTS = (("word/document.xml", DOCX), ("xl/workbook.xml", XLSX), ("ppt/presentation.xml", PPTX))
+PDF, PNG, JPEG, WEBP = inspection.PDF, inspection.PNG, inspection.JPEG, inspection.WEBP
+DOCX, XLSX, PPTX, TEXT = inspection.DOCX, inspection.XLSX, inspection.PPTX, inspection.TEXT
+ACCEPTED = frozenset({PDF, PNG, JPEG, WEBP, DOCX, XLSX, PPTX, TEXT})
 
 
 @dataclass(frozen=True)
@@ -56,40 +40,7 @@ class CheckedFile:
     content_type: str
     data: bytes
     sha256: str
-
-
-def _detect(data: bytes) -> Kind | None:
-    if data.startswith(b"%PDF-"):
-        return PDF
-    if data.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = set(archive.namelist())
-        except (zipfile.BadZipFile, ValueError, OSError):
-            return None
-        if "[Content_Types].xml" not in names:
-            return None
-        for part, kind in _OFFICE_PARTS:
-            if part in names:
-                return kind
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=tuple(_IMAGE_KINDS)) as image:
-                image.verify()
-                return _IMAGE_KINDS.get(image.format or "")
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        pass
-    except (OSError, SyntaxError, ValueError, TypeError):
-        return None  # claims to be an image, is broken
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n\f" for ch in text):
-        return None  # control bytes: a binary file that happens to decode
-    return TEXT
+    inspected: inspection.Inspected
 
 
 def clean_name(name: str) -> str:
@@ -102,43 +53,39 @@ def clean_name(name: str) -> str:
     return base
 
 
-def _read(upload) -> bytes:
-    if hasattr(upload, "seek"):
-        upload.seek(0)
-    data = upload.read()
-    if hasattr(upload, "seek"):
-        upload.seek(0)
-    return data
-
-
 def check_file(upload) -> CheckedFile:
     """One upload: size, then the real type from its bytes, which must agree with its name."""
     name = clean_name(getattr(upload, "name", "") or "")
-    declared_size = getattr(upload, "size", None)
-    if declared_size is not None and declared_size > MAX_FILE_BYTES:
-        raise ValidationError(
-            f"“{name}” is too large: each file may be at most {filesizeformat(MAX_FILE_BYTES)}.", code="file_too_large"
+    try:
+        data = inspection.read_upload(
+            upload,
+            max_bytes=MAX_FILE_BYTES,
+            too_large=f"“{name}” is too large: each file may be at most {filesizeformat(MAX_FILE_BYTES)}.",
         )
-    data = _read(upload)
-    if len(data) > MAX_FILE_BYTES:
-        raise ValidationError(
-            f"“{name}” is too large: each file may be at most {filesizeformat(MAX_FILE_BYTES)}.", code="file_too_large"
-        )
-    if not data:
-        raise ValidationError(f"“{name}” is empty.", code="empty_file")
-    kind = _detect(data)
-    if kind is None:
-        raise ValidationError(
-            f"“{name}” is not an accepted type. Upload {ALLOWED_DESCRIPTION} files.", code="file_type"
-        )
+        inspected = inspection.inspect(data, accept=ACCEPTED)
+    except inspection.Refused as refusal:
+        if refusal.code == "file_type":
+            message = f"“{name}” is not an accepted type. Upload {ALLOWED_DESCRIPTION} files."
+        elif refusal.code == "empty_file":
+            message = f"“{name}” is empty."
+        else:
+            message = refusal.message if refusal.code == "file_too_large" else f"“{name}”: {refusal.message}"
+        raise ValidationError(message, code=refusal.code) from None
+    kind = inspected.type
     extension = PurePath(name).suffix.lower()
     if extension not in kind.extensions:
         raise ValidationError(
             f"“{name}” is not what its name says: its content is {kind.content_type}. "
-            f"Rename it to {kind.extensions[0]} if that is right.",
+            f"Rename it to {kind.extension} if that is right.",
             code="file_type_mismatch",
         )
-    return CheckedFile(name=name, content_type=kind.content_type, data=data, sha256=hashlib.sha256(data).hexdigest())
+    return CheckedFile(
+        name=name,
+        content_type=kind.content_type,
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        inspected=inspected,
+    )
 
 
 def check_files(uploads) -> list[CheckedFile]:
@@ -159,6 +106,10 @@ def check_files(uploads) -> list[CheckedFile]:
             f"The files are too large together: at most {filesizeformat(MAX_REQUEST_BYTES)} per request.",
             code="request_too_large",
         )
+    try:
+        inspection.check_total_pixels(item.inspected for item in checked)
+    except inspection.Refused as refusal:
+        raise ValidationError(refusal.message, code=refusal.code) from None
     return checked
 
 

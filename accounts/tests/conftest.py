@@ -101,26 +101,20 @@ def s3_endpoint():
 
 @pytest.fixture
 def s3_storage(s3_endpoint, settings):
-    """STORAGES["default"] is django-storages' S3Storage on a fresh bucket of the local server."""
+    """STORAGES["default"] is django-storages' S3Storage on a fresh bucket of the local server.
+    Only the bucket, endpoint and region are the test's: everything else (signature version,
+    encryption, expiry, ACL) comes from the project's AWS_* settings, as in production."""
     import boto3
 
     bucket = f"lyceum-test-{uuid.uuid4().hex[:12]}"
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=bucket)
+    settings.AWS_S3_REGION_NAME = "us-east-1"
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": bucket,
-                "endpoint_url": s3_endpoint,
-                "region_name": "us-east-1",
-                "default_acl": None,
-                "querystring_auth": True,
-                "querystring_expire": 600,
-                "file_overwrite": False,
-                "object_parameters": {"ServerSideEncryption": "AES256"},
-            },
+            "OPTIONS": {"bucket_name": bucket, "endpoint_url": s3_endpoint},
         },
     }
     return {"client": client, "bucket": bucket, "endpoint": s3_endpoint}

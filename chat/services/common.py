@@ -35,12 +35,14 @@ UNREAD_EMAIL_LOOKBACK = 1000  # seqs; an e-mail summarises, it does not need eve
 
 
 class ChatError(Exception):
-    """A chat rule refused the action. `code` is stable (API, error frames), `message` is for people."""
+    """A chat rule refused the action. `code` is stable (API, error frames), `message` is for
+    people, `field` names the input it is about when there is one (e.g. "files")."""
 
-    def __init__(self, message: str, *, code: str):
+    def __init__(self, message: str, *, code: str, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.field = field
 
 
 # --- Helpers ------------------------------------------------------------------------------------

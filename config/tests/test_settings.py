@@ -325,6 +325,32 @@ def test_redis_keys_and_celery_queue_are_named_by_the_environment():
     assert defaults["CELERY_TASK_DEFAULT_QUEUE"] == "lyceum"
 
 
+# --- AWS_STORAGE_BUCKET_NAME: S3 uploads ------------------------------------------------------
+
+
+def test_a_bucket_switches_uploads_to_s3_signing_sigv4_in_the_bucket_region():
+    found = read_settings(
+        "STORAGES",
+        "AWS_S3_SIGNATURE_VERSION",
+        "AWS_S3_REGION_NAME",
+        "AWS_S3_OBJECT_PARAMETERS",
+        "AWS_QUERYSTRING_EXPIRE",
+        AWS_STORAGE_BUCKET_NAME="lyceum-uploads",
+        AWS_S3_REGION_NAME="eu-central-1",
+    )
+    assert found["STORAGES"]["default"]["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert (found["AWS_S3_SIGNATURE_VERSION"], found["AWS_S3_REGION_NAME"]) == ("s3v4", "eu-central-1")
+    assert found["AWS_S3_OBJECT_PARAMETERS"] == {"ServerSideEncryption": "AES256"}
+    assert found["AWS_QUERYSTRING_EXPIRE"] == 600
+
+
+def test_a_bucket_without_a_region_stops_start_up_naming_the_variable():
+    result = manage("check", AWS_STORAGE_BUCKET_NAME="lyceum-uploads")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "AWS_S3_REGION_NAME must be set" in result.stderr
+
+
 # --- The real database's own checks (services mode) ----------------------------------------
 
 
