@@ -216,7 +216,8 @@ export function mountConversation(root, { live, delivery }) {
     const sendButton = composer.querySelector(".chat-send");
     sendButton.disabled = true;
     picked.classList.add("text-body-secondary");
-    showProgress("uploading");
+    const total = [...filesInput.files].reduce((sum, file) => sum + file.size, 0);
+    showProgress("uploading", { sent: 0, total });
     currentUpload = upload({
       url: composer.action,
       data,
@@ -412,6 +413,15 @@ export function mountConversation(root, { live, delivery }) {
     on(older, "click", (event) => event.preventDefault());
   }
 
+  // A shrinking pane (the on-screen keyboard opening, a window resized) keeps the newest
+  // message in view if it was in view.
+  let pinned = true;
+  on(scroller, "scroll", () => {
+    pinned = nearBottom();
+  });
+  const resized = "ResizeObserver" in window ? new ResizeObserver(() => pinned && toBottom()) : null;
+  resized?.observe(scroller);
+
   // --- Start -------------------------------------------------------------------------------
 
   for (const entry of delivery.outbox.inConversation(conversationId)) {
@@ -441,6 +451,7 @@ export function mountConversation(root, { live, delivery }) {
     destroy() {
       abort.abort();
       observer?.disconnect();
+      resized?.disconnect();
       for (const id of timers) clearTimeout(id);
       timers.clear();
       currentUpload?.abort();

@@ -33,7 +33,7 @@ export function mountConversationList(listEl, { live }) {
     for (const row of listEl.querySelectorAll(".chat-row")) {
       const link = row.querySelector("a");
       const current = Number(row.dataset.conversation) === active;
-      row.classList.toggle("active", current);
+      row.classList.toggle("is-open", current);
       if (current) link?.setAttribute("aria-current", "page");
       else link?.removeAttribute("aria-current");
     }
