@@ -36,12 +36,18 @@ export function mountShell(app, { onSwap }) {
   const pane = app.querySelector("#chat-pane-main");
   let loading = null;
   let depth = 0;
+  const pathOf = (url) => {
+    const target = new URL(url, window.location.href);
+    return target.pathname + target.search;
+  };
+  let shown = pathOf(window.location.href); // what the pane shows (a #fragment change is not a new pane)
   history.replaceState({ chat: true, depth }, "", window.location.href);
 
   function swapIn(fresh, url, { push }) {
     pane.replaceChildren(...[...fresh.childNodes].map((node) => document.importNode(node, true)));
     for (const [key, value] of Object.entries(fresh.dataset)) pane.dataset[key] = value;
     app.dataset.view = fresh.dataset.view || "list";
+    shown = pathOf(url);
     if (fresh.dataset.title) document.title = fresh.dataset.title;
     if (push) {
       depth += 1;
@@ -121,7 +127,7 @@ export function mountShell(app, { onSwap }) {
   });
 
   window.addEventListener("popstate", (event) => {
-    if (!isShellUrl(window.location.href)) return;
+    if (!isShellUrl(window.location.href) || pathOf(window.location.href) === shown) return;
     depth = event.state?.depth ?? 0;
     open(window.location.href, { push: false });
   });
