@@ -8,7 +8,7 @@ SERVICES_DATABASE_URL ?= mysql://root@127.0.0.1:3306/lyceum
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u EMAIL_URL -u AWS_STORAGE_BUCKET_NAME
 
-.PHONY: run install test test-services test-browser test-browser-stack test-all lint check-deploy schema compose-check lock demo worker beat clean
+.PHONY: run install test test-js test-services test-browser test-browser-stack test-all lint check-deploy schema compose-check lock demo worker beat clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
@@ -33,19 +33,30 @@ demo: install
 test: install
 	$(EMBEDDED) $(VENV)/bin/pytest -m "not browser"
 
+## make test-js: eslint and the unit tests of the browser modules (Node's test runner), from package-lock.json
+test-js:
+	npm ci --no-audit --no-fund
+	npx eslint .
+	node --test tests/js/
+
+# axe-core (accessibility checks of the browser tests) comes from package-lock.json too.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 ## make test-services: the same suite against real MariaDB/MySQL and Redis
 test-services: install
 	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(VENV)/bin/pytest -m "not browser"
 
 ## make test-browser: Playwright + Debian Chromium (/usr/bin/chromium), its own pytest run
-test-browser: install
+test-browser: install node_modules/.installed
 	$(EMBEDDED) $(VENV)/bin/pytest -m browser tests/browser
 
 ## make test-browser-stack: Chromium through nginx (TLS) to two daphnes and a Celery worker, on MariaDB + Redis
 test-browser-stack: install
 	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(VENV)/bin/pytest -m browser tests/deploy/test_browser_stack.py
 
-test-all: test test-services test-browser test-browser-stack
+test-all: test test-js test-services test-browser test-browser-stack
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -78,4 +89,4 @@ beat: install
 	$(VENV)/bin/celery -A config beat -l info
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db_*.sqlite3 media staticfiles
+	rm -rf $(VENV) node_modules db.sqlite3 test_db_*.sqlite3 media staticfiles

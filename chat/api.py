@@ -98,6 +98,10 @@ class MessageSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text='"text", or "system" for membership changes.')
     sender = ChatUserSerializer(allow_null=True, help_text="null for system messages.")
     body = serializers.CharField(help_text="Empty once deleted.")
+    body_html = serializers.CharField(
+        help_text="The body as safe HTML (escaped, then links, @mentions, **bold**, *italics*, `code`, code "
+        "blocks and line breaks marked up by chat.formatting); empty once deleted."
+    )
     client_id = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     edited_at = serializers.DateTimeField(allow_null=True)

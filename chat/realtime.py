@@ -14,6 +14,7 @@ from channels.layers import get_channel_layer
 from django.urls import reverse
 
 from chat import live_db
+from chat.formatting import render_body
 from notifications import realtime as live
 
 # Server → client event types.
@@ -77,6 +78,7 @@ def message_payload(message) -> dict[str, Any]:
         "kind": message.kind,
         "sender": user_payload(message.sender) if message.sender_id else None,
         "body": "" if deleted else message.body,
+        "body_html": "" if deleted else str(render_body(message.body)),
         "client_id": message.client_id,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("archived/", views.archived, name="archived"),
     path("search/", views.search, name="search"),
     path("new/", views.new_group, name="new_group"),
+    path("new-message/", views.new_message, name="new_message"),
     path("with/<uuid:public_id>/", views.direct, name="direct"),
     path("files/<int:attachment_id>/", views.attachment_download, name="attachment"),
     path("files/<int:attachment_id>/thumbnail/", views.attachment_thumbnail, name="attachment_thumbnail"),

@@ -60,36 +60,84 @@ def _person_or_404(public_id):
     return person
 
 
-# --- Lists ------------------------------------------------------------------------------------
+# --- The chat app: the list left, a pane right (one of them at a time on a phone) ---------------
+
+LIST_TITLES = {"chats": "Chats", "requests": "Message requests", "archived": "Archived chats"}
 
 
-def _list_page(request: HttpRequest, *, tab: str, rows) -> HttpResponse:
-    context = {
-        "tab": tab,
-        "rows": rows,
-        "request_count": len(selectors.list_conversations_for(user=request.user, requests=True))
-        if tab != "requests"
-        else len(rows),
-    }
-    return render(request, "chat/list.html", context)
+def _wants_pane(request: HttpRequest) -> bool:
+    """static/js/chat/shell.js asks for the right pane alone (?pane=1) to swap it in."""
+    return request.GET.get("pane") == "1"
+
+
+def _list_context(request: HttpRequest, tab: str) -> dict:
+    rows = selectors.list_conversations_for(user=request.user, requests=tab == "requests", archived=tab == "archived")
+    if tab == "requests":
+        request_count = len(rows)
+    else:
+        request_count = len(selectors.list_conversations_for(user=request.user, requests=True))
+    return {"tab": tab, "rows": rows, "request_count": request_count}
+
+
+def _shell(
+    request: HttpRequest, *, view: str, pane_template: str, title: str, tab: str = "chats", status: int = 200, **pane
+) -> HttpResponse:
+    """A chat screen: the whole app page, or only its right pane (`?pane=1`)."""
+    context = {"view": view, "pane_template": pane_template, "pane_title": title, **pane}
+    if _wants_pane(request):
+        return render(request, "chat/pane.html", context, status=status)
+    context.update(_list_context(request, tab))
+    return render(request, "chat/shell.html", context, status=status)
+
+
+def _list_page(request: HttpRequest, *, tab: str) -> HttpResponse:
+    # The placeholder pane invites to pick a conversation, or to start one when there is none.
+    has_conversations = bool(selectors.list_conversations_for(user=request.user, limit=1))
+    return _shell(
+        request,
+        view="list",
+        pane_template="chat/_placeholder_pane.html",
+        title=LIST_TITLES[tab],
+        tab=tab,
+        has_conversations=has_conversations,
+    )
 
 
 @chat_view
 @require_GET
 def conversation_list(request: HttpRequest) -> HttpResponse:
-    return _list_page(request, tab="chats", rows=selectors.list_conversations_for(user=request.user))
+    return _list_page(request, tab="chats")
 
 
 @chat_view
 @require_GET
 def message_requests(request: HttpRequest) -> HttpResponse:
-    return _list_page(request, tab="requests", rows=selectors.list_conversations_for(user=request.user, requests=True))
+    return _list_page(request, tab="requests")
 
 
 @chat_view
 @require_GET
 def archived(request: HttpRequest) -> HttpResponse:
-    return _list_page(request, tab="archived", rows=selectors.list_conversations_for(user=request.user, archived=True))
+    return _list_page(request, tab="archived")
+
+
+@chat_view
+@require_GET
+def new_message(request: HttpRequest) -> HttpResponse:
+    """Pick a friend to write to: each is a POST to chat:direct, which opens (or starts) the 1-on-1."""
+    query = request.GET.get("q", "").strip()[:100]
+    friends = social_selectors.friends_of(user=request.user, q=query).order_by("first_name", "last_name", "pk")
+    return _shell(
+        request,
+        view="new",
+        pane_template="chat/_new_message_pane.html",
+        title="New message",
+        friends=list(friends[:FRIENDS_SHOWN]),
+        query=query,
+    )
+
+
+FRIENDS_SHOWN = 200
 
 
 @chat_view
@@ -164,20 +212,24 @@ def _conversation_page(
         # Opening the conversation reads it (without JavaScript too); the page still marks
         # where the unread messages began.
         services.mark_read(user=request.user, conversation_id=pk, seq=summary.conversation.last_seq)
-    context = {
-        "summary": summary,
-        "conversation": summary.conversation,
-        "page": page,
-        "more": more,
-        "newer": bool(page) and page[-1].seq < summary.conversation.last_seq,
-        "first_unread": first_unread,
-        "is_group": summary.conversation.is_group,
-        "form": form or _composer(pk),
-        "accept_files": attachments.ACCEPT_ATTRIBUTE,
-        "max_files": attachments.max_files(),
-        "max_file_bytes": attachments.max_bytes(),
-    }
-    return render(request, "chat/conversation.html", context, status=status)
+    return _shell(
+        request,
+        view="conversation",
+        pane_template="chat/_conversation_pane.html",
+        title=summary.title,
+        status=status,
+        summary=summary,
+        conversation=summary.conversation,
+        page=page,
+        more=more,
+        newer=bool(page) and page[-1].seq < summary.conversation.last_seq,
+        first_unread=first_unread,
+        is_group=summary.conversation.is_group,
+        form=form or _composer(pk),
+        accept_files=attachments.ACCEPT_ATTRIBUTE,
+        max_files=attachments.max_files(),
+        max_file_bytes=attachments.max_bytes(),
+    )
 
 
 @chat_view

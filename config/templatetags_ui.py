@@ -4,11 +4,17 @@ Widgets render their own attributes, so a template cannot add Bootstrap classes 
 filters can, without each form having to know about the CSS framework.
 """
 
+import functools
+import json
 import zlib
+from pathlib import Path
 
 from django import template
+from django.conf import settings
 from django.forms.boundfield import BoundField
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -90,3 +96,25 @@ def profile_checklist(user) -> dict:
 def page_range(page, on_each_side: int = 1):
     """Page numbers around the current one, with Paginator.ELLIPSIS where pages are skipped."""
     return page.paginator.get_elided_page_range(page.number, on_each_side=on_each_side, on_ends=1)
+
+
+JS_DIR = Path(settings.BASE_DIR) / "static" / "js"
+
+
+@functools.cache
+def _js_import_map() -> str:
+    imports = {}
+    for path in sorted(JS_DIR.rglob("*.js")):
+        name = f"js/{path.relative_to(JS_DIR).as_posix()}"
+        imports[f"{settings.STATIC_URL}{name}"] = static(name)
+    # In a <script> element: "<" escaped so no text can close it.
+    return json.dumps({"imports": imports}, separators=(",", ":")).replace("<", "\\u003c")
+
+
+@register.simple_tag
+def js_import_map() -> SafeString:
+    """The import map's JSON for the site's ES modules (static/js): each module's plain static
+    URL → its URL from the static files storage (hashed in production). Modules import each
+    other by relative paths, which the browser resolves to the plain URLs and this map turns
+    into the hashed ones, so a page never mixes two releases' modules."""
+    return mark_safe(_js_import_map())  # JSON of our own file names, "<" escaped

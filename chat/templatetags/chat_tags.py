@@ -1,40 +1,38 @@
-"""Message bodies as safe HTML: escaped first, then http(s) links and @mentions marked up.
+"""Template helpers of the chat pages: message bodies (chat.formatting) and day separators."""
 
-static/js/chat.js renders live messages with the same rules (DOM APIs, no innerHTML).
-"""
-
-import re
+import datetime
 
 from django import template
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.safestring import SafeString
+
+from chat.formatting import render_body
 
 register = template.Library()
-
-# Runs on ESCAPED text: a URL stops at whitespace and at characters escape() produced from < > " '.
-URL_RE = re.compile(r"\bhttps?://(?:(?!&quot;|&#x27;|&lt;|&gt;)[^\s<>\"'])+", re.IGNORECASE)
-MENTION_RE = re.compile(r"(?<![\w@/&#;])@([A-Za-z][\w.-]{0,60}[\w])")
-TRAILING = ".,:;!?)]}"
-
-
-def _link(match: re.Match) -> str:
-    url = match.group(0)
-    tail = ""
-    while url and url[-1] in TRAILING:
-        tail = url[-1] + tail
-        url = url[:-1]
-    return f'<a href="{url}" rel="noopener nofollow" target="_blank">{url}</a>{tail}'
 
 
 @register.filter
 def chat_body(text: str) -> SafeString:
-    escaped = str(escape(text or ""))
-    parts = []
-    position = 0
-    for match in URL_RE.finditer(escaped):
-        parts.append(MENTION_RE.sub(r'<span class="mention">@\1</span>', escaped[position : match.start()]))
-        parts.append(_link(match))
-        position = match.end()
-    parts.append(MENTION_RE.sub(r'<span class="mention">@\1</span>', escaped[position:]))
-    # Safe: every part was built from escaped text.
-    return mark_safe("".join(parts))
+    """A message body as safe HTML: the same renderer as the socket's and the API's body_html."""
+    return render_body(text)
+
+
+@register.filter
+def chat_day(moment: datetime.datetime) -> str:
+    """A day separator's label in the active time zone: "Today", "Yesterday", "Monday 3 March"
+    (with the year when it is not this one). static/js/chat/format.js's dayLabel says the same
+    in the browser's zone, and replaces these when JavaScript runs."""
+    day = timezone.localtime(moment).date()
+    today = timezone.localdate()
+    if day == today:
+        return "Today"
+    if day == today - datetime.timedelta(days=1):
+        return "Yesterday"
+    return date_format(day, "l j F" if day.year == today.year else "l j F Y")
+
+
+@register.filter
+def chat_day_key(moment: datetime.datetime) -> str:
+    """The calendar day a message belongs to in the active zone, "YYYY-MM-DD"."""
+    return timezone.localtime(moment).date().isoformat()

@@ -1,5 +1,7 @@
 """The chat pages: lists, a conversation, sending without JavaScript, groups, and 404 for others."""
 
+import datetime
+import re
 import uuid
 
 import pytest
@@ -262,3 +264,107 @@ def test_anonymous_visitors_are_sent_to_login(client):
     response = client.get(reverse("chat:list"))
 
     assert response.status_code == 302 and "login" in response.url
+
+
+# --- The chat app shell ------------------------------------------------------------------------
+
+
+def test_a_conversation_page_shows_the_list_beside_it_without_the_site_footer(client_of, ada, bob, cleo):
+    with_bob = direct_between(ada, bob)
+    send(cleo, direct_between(ada, cleo), "hi Ada")
+
+    html = client_of(ada).get(reverse("chat:conversation", args=[with_bob.pk])).content.decode()
+
+    assert 'id="chat-app" data-view="conversation"' in html
+    assert 'id="chat-list"' in html and "Cleo Patra" in html
+    assert 'id="chat"' in html and 'data-chat-nav="back"' in html
+    assert "app-footer" not in html
+    assert "interactive-widget=resizes-content" in html
+
+
+def test_with_pane_1_a_chat_screen_is_only_its_right_pane(client_of, ada, bob):
+    conversation = direct_between(ada, bob)
+    send(bob, conversation, "**hello**")
+    client = client_of(ada)
+
+    pane = client.get(reverse("chat:conversation", args=[conversation.pk]), {"pane": "1"}).content.decode()
+    placeholder = client.get(reverse("chat:list"), {"pane": "1"}).content.decode()
+
+    assert pane.lstrip().startswith("<div") and "<html" not in pane
+    assert 'id="chat-pane-main" data-view="conversation" data-title="Bob Babbage · Lyceum"' in pane
+    assert "<strong>hello</strong>" in pane and 'id="chat-list"' not in pane
+    assert 'data-view="list"' in placeholder and "Pick a conversation" in placeholder
+    assert Membership.objects.get(conversation=conversation, user=ada).last_read_seq == 1
+
+
+def test_the_pane_of_someone_elses_conversation_is_a_404(client_of, ada, bob, eve):
+    conversation = direct_between(ada, bob)
+
+    assert client_of(eve).get(reverse("chat:conversation", args=[conversation.pk]), {"pane": "1"}).status_code == 404
+
+
+def test_new_message_lists_only_friends_each_as_a_post_to_open_the_direct_chat(client_of, ada, bob, cleo, eve):
+    befriend(ada, bob)
+    befriend(ada, cleo)
+
+    response = client_of(ada).get(reverse("chat:new_message"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-view="new"' in html
+    for friend in (bob, cleo):
+        assert f'action="{reverse("chat:direct", args=[friend.public_id])}" data-chat-open' in html
+    assert "Eve Intruder" not in html
+    assert html.count('method="post" action="/chat/with/') == 2
+
+
+def test_new_message_filters_friends_by_name_without_javascript(client_of, ada, bob, cleo):
+    befriend(ada, bob)
+    befriend(ada, cleo)
+
+    html = client_of(ada).get(reverse("chat:new_message"), {"q": "cle"}).content.decode()
+
+    assert "Cleo Patra" in html and "Bob Babbage" not in html
+
+
+def test_new_message_without_friends_points_to_the_directory(client_of, ada):
+    html = client_of(ada).get(reverse("chat:new_message")).content.decode()
+
+    assert "No friends yet" in html and reverse("social:directory") in html
+
+
+def test_picking_a_friend_opens_the_direct_chat_once(client_of, ada, bob):
+    befriend(ada, bob)
+    client = client_of(ada)
+
+    first = client.post(reverse("chat:direct", args=[bob.public_id]))
+    again = client.post(reverse("chat:direct", args=[bob.public_id]))
+
+    assert first.status_code == again.status_code == 302
+    assert first.url == again.url
+    assert Conversation.objects.filter(kind=Conversation.Kind.DIRECT).count() == 1
+
+
+def test_messages_are_grouped_by_day_in_the_users_zone(client_of, ada, bob):
+    conversation = direct_between(ada, bob)
+    old = send(bob, conversation, "last week")
+    Message.objects.filter(pk=old.pk).update(created_at=old.created_at - datetime.timedelta(days=8))
+    yesterday = send(bob, conversation, "yesterday")
+    Message.objects.filter(pk=yesterday.pk).update(created_at=yesterday.created_at - datetime.timedelta(days=1))
+    send(bob, conversation, "today")
+
+    html = client_of(ada).get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
+
+    labels = re.findall(r'data-divider="day" data-day="[\d-]+"><span>([^<]+)</span>', html)
+    assert labels[1:] == ["Yesterday", "Today"] and len(labels) == 3
+    assert re.match(r"^\w+day \d{1,2} \w+( \d{4})?$", labels[0])
+
+
+def test_my_messages_show_the_same_sent_tick_as_live_ones(client_of, ada, bob):
+    conversation = direct_between(ada, bob)
+    send(ada, conversation, "mine")
+
+    html = client_of(ada).get(reverse("chat:conversation", args=[conversation.pk])).content.decode()
+
+    assert '<span class="chat-state" data-state="sent"><i class="bi bi-check2" aria-hidden="true"></i>' in html
+    assert 'data-chat-time title="' in html

@@ -38,7 +38,7 @@ async function refreshQueue(highlightId) {
         const row = queue.querySelector(`[data-request="${CSS.escape(highlightId)}"]`);
         if (row) row.classList.add("help-arrived");
       }
-    } catch (error) {
+    } catch {
       // Offline: live.js reconnects; the next event (or a reload) brings the queue up to date.
     } finally {
       refreshing = null;

@@ -8,10 +8,14 @@
 //   features subscribe without touching this file:
 //     document.addEventListener("live:message.new", (e) => render(e.detail));
 //
+// - when the server closes the socket because the session is over (protocol.js's
+//   SIGNED_OUT_CLOSE_CODE), goes to the login page (#live-module's data-login-url, with ?next=)
+//   instead of reconnecting;
+//
 // Exported: send(frame) → true if sent now, and state() → the current state.
 
-const MIN_DELAY_MS = 1000;
-const MAX_DELAY_MS = 30000;
+import { afterClose, backoffDelay, FRAME } from "./chat/protocol.js";
+
 const DEFAULT_HEARTBEAT_S = 25;
 const PONG_TIMEOUT_MS = 10000;
 
@@ -19,6 +23,7 @@ const STATE_TITLES = {
   connecting: "Live connection: connecting…",
   online: "Live connection: online",
   offline: "Live connection: offline, retrying",
+  "signed-out": "Live connection: signed out",
 };
 
 let socket = null;
@@ -28,6 +33,7 @@ let reconnectTimer = null;
 let pingTimer = null;
 let pongTimer = null;
 let heartbeatMs = DEFAULT_HEARTBEAT_S * 1000;
+let signedOut = false;
 
 function socketUrl() {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
@@ -135,7 +141,7 @@ function clearTimers() {
 function scheduleHeartbeat() {
   clearTimers();
   pingTimer = setTimeout(() => {
-    if (!send({ type: "ping" })) return;
+    if (!send({ type: FRAME.PING })) return;
     pongTimer = setTimeout(() => {
       // No pong in time: the connection is dead even if the browser has not noticed.
       if (socket) socket.close(4000, "heartbeat timeout");
@@ -143,16 +149,10 @@ function scheduleHeartbeat() {
   }, heartbeatMs);
 }
 
-function backoffDelay() {
-  const ceiling = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** attempt);
-  attempt += 1;
-  // "Full jitter" above a 1 s floor: tabs that lost the server together do not return together.
-  return MIN_DELAY_MS + Math.random() * Math.max(0, ceiling - MIN_DELAY_MS);
-}
-
 function scheduleReconnect() {
-  if (reconnectTimer !== null) return;
-  const delay = backoffDelay();
+  if (reconnectTimer !== null || signedOut) return;
+  const delay = backoffDelay(attempt);
+  attempt += 1;
   reconnectTimer = setTimeout(() => {
     reconnectTimer = null;
     connect();
@@ -185,7 +185,16 @@ function handleEvent(event) {
   document.dispatchEvent(new CustomEvent(`live:${event.type}`, { detail: event }));
 }
 
+function signIn() {
+  signedOut = true;
+  setState("signed-out");
+  const login = document.getElementById("live-module")?.dataset.loginUrl || "/accounts/login/";
+  const next = `${window.location.pathname}${window.location.search}`;
+  window.location.assign(`${login}?next=${encodeURIComponent(next)}`);
+}
+
 function connect() {
+  if (signedOut) return;
   if (socket && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)) return;
   setState("connecting");
   let ws;
@@ -209,10 +218,14 @@ function connect() {
     scheduleHeartbeat(); // any traffic proves the line is alive
     handleEvent(event);
   });
-  ws.addEventListener("close", () => {
+  ws.addEventListener("close", (event) => {
     if (ws !== socket) return;
     socket = null;
     clearTimers();
+    if (afterClose(event.code) === "sign-in") {
+      signIn();
+      return;
+    }
     setState("offline");
     scheduleReconnect();
   });
