@@ -365,7 +365,11 @@ MAILERS = {"default": mailer_from_url(env.str("EMAIL_URL", default="console://")
 # new key first and keeping the old ones for as long as documents encrypted with them exist).
 HELPDESK_DOCUMENT_KEYS = env.list("HELPDESK_DOCUMENT_KEYS", default=[])
 if not DEBUG and not HELPDESK_DOCUMENT_KEYS:
-    raise ImproperlyConfigured("HELPDESK_DOCUMENT_KEYS must be set when DJANGO_DEBUG is off.")
+    raise ImproperlyConfigured(
+        "HELPDESK_DOCUMENT_KEYS must be set when DJANGO_DEBUG is off: a Fernet key, e.g. from "
+        'python3 -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())" '
+        "(docker compose: make env writes a .env with one)."
+    )
 # Local storage only: documents live outside MEDIA_ROOT, served by the permission-checked view.
 HELPDESK_DOCUMENT_ROOT = env.str("HELPDESK_DOCUMENT_ROOT", default=str(BASE_DIR / "private-media" / "helpdesk"))
 HELPDESK_REQUEST_TTL_HOURS = env.int("HELPDESK_REQUEST_TTL_HOURS", default=72)
@@ -429,6 +433,7 @@ if not DEBUG:
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")  # "text" or "json"
+LOGGING_CONFIG = "config.logging.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -8,6 +8,7 @@ client may omit Origin, but only together with a ticket.
 """
 
 import functools
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +22,7 @@ from accounts import services as account_services
 from chat.live_db import live_db
 from config import status
 from config.live_layer import WRITE_TEXT
+from config.logging import log_socket
 from config.sentry import wrap_asgi
 
 
@@ -131,20 +133,23 @@ class OriginCheckMiddleware:
         self.app = wrap_asgi(app)
 
     async def __call__(self, scope, receive, send):
+        started = time.monotonic()
         origin = _origin(scope)
         has_ticket = bool(_query(scope).get("ticket"))
-        if origin is None and not has_ticket:
-            return await WebsocketDenier()(scope, receive, send)
-        if origin is not None and not origin_allowed(origin):
+        if (origin is None and not has_ticket) or (origin is not None and not origin_allowed(origin)):
+            log_socket(scope, outcome="refused", started=started, close_code=403)
             return await WebsocketDenier()(scope, receive, send)
         accepted = False
+        close_code = None
         scope = {**scope, WRITE_TEXT: server_writer(send)}
 
         async def counting_send(message):
-            nonlocal accepted
+            nonlocal accepted, close_code
             if message.get("type") == "websocket.accept" and not accepted:
                 accepted = True
                 await status.socket_opened()
+            elif message.get("type") == "websocket.close":
+                close_code = message.get("code", 1000)
             await send(message)
 
         try:
@@ -152,6 +157,7 @@ class OriginCheckMiddleware:
         finally:
             if accepted:
                 await status.socket_closed()
+            log_socket(scope, outcome="accepted" if accepted else "refused", started=started, close_code=close_code)
 
 
 # channels.auth.get_user on the live database pool (chat.live_db), not asgiref's single thread:
