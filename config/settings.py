@@ -138,8 +138,8 @@ elif _db["ENGINE"] == "django.db.backends.mysql":
 # (chat.live_db), not on asgiref's single thread. Those threads live as long as the process, so
 # their connections are kept (and reused) for LIVE_DB_CONN_MAX_AGE seconds: at most
 # LIVE_DB_THREADS connections per process, instead of a new connection per database hop.
-# Few threads: each one competes with the event loop for the GIL, and on 2 cores at 100 msg/s
-# (bench/chat_load.py) p99 was 0.7-1.5 s with 2 threads, 3.5-4.3 s with 4 and 2.6-7.5 s with 8.
+# Few threads: each one competes with the event loop for the GIL, so more threads make every
+# socket of the process slower under load (docs/benchmarks.md measures the live path).
 LIVE_DB_THREADS = env.int("LIVE_DB_THREADS", default=2)
 LIVE_DB_CONN_MAX_AGE = env.int("DATABASE_LIVE_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

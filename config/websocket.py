@@ -66,7 +66,7 @@ def write_immediately(transport) -> bool:
     """Make a plain TCP transport of Twisted send what it is given at once when nothing is
     waiting in its buffer, as asyncio's transports do, instead of always buffering it and asking
     the reactor to watch the socket for writability (two epoll_ctl calls and a reactor callback
-    per frame: at 1,350 frames/s most of a daphne's write path). What the socket does not take
+    per frame, the bulk of a busy daphne's write path). What the socket does not take
     (it is full), and anything written while data is still waiting, goes through Twisted's own
     write, so the order of the bytes is kept; so does everything on a TLS connection, a closing
     one, or a transport of another kind. False when the transport was left alone (another kind,
