@@ -2,7 +2,7 @@
 
 With no environment set, everything runs embedded (SQLite, in-memory channel layer, eager
 Celery, console e-mail, local file storage, local meeting provider). Each variable below
-switches one part to the real service; README.md lists them all.
+switches one part to the real service; docs/settings.md lists them all.
 """
 
 import os
