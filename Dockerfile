@@ -38,4 +38,8 @@ RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only-not-a-real-secret DJ
     && chown -R lyceum:lyceum /app/media /app/private-media /app/staticfiles /var/lib/lyceum
 USER lyceum
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+# --proxy-headers: behind the proxy, the client address and scheme come from X-Forwarded-For
+# and X-Forwarded-Proto (throttles and the login lock-out see clients, not the proxy).
+# --access-log /dev/null: Lyceum logs each request and socket itself (config.middleware,
+# config.websocket), as JSON with LOG_FORMAT=json; daphne's own lines are plain text.
+CMD ["daphne", "--proxy-headers", "--access-log", "/dev/null", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

@@ -7,10 +7,19 @@ PORT ?= 8000
 SERVICES_DATABASE_URL ?= mysql://root@127.0.0.1:3306/lyceum
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u EMAIL_URL -u AWS_STORAGE_BUCKET_NAME
+# Homebrew's mysql-client is keg-only: mysqlclient's build finds its pkg-config file through this.
+BREW_MYSQL_PC := $(wildcard /opt/homebrew/opt/mysql-client/lib/pkgconfig /usr/local/opt/mysql-client/lib/pkgconfig)
+ifneq ($(BREW_MYSQL_PC),)
+space := $() $()
+export PKG_CONFIG_PATH := $(subst $(space),:,$(strip $(PKG_CONFIG_PATH) $(BREW_MYSQL_PC)))
+endif
 
-.PHONY: run install test test-js test-services test-browser test-browser-stack test-all lint check-deploy schema compose-check lock demo worker beat clean
+.PHONY: run run-check env install test test-js test-services test-browser test-browser-stack test-all lint check-deploy schema compose-check lock demo worker beat clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+# scripts/bootstrap: the system packages the build needs (installed with apt as root or with
+# passwordless sudo; otherwise it prints the command and stops). scripts/find-python: a 3.12+.
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt scripts/bootstrap
+	VENV=$(VENV) scripts/bootstrap
 	test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
@@ -25,6 +34,14 @@ run: install
 	$(EMBEDDED) $(PY) manage.py seed_demo_activity
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
 	$(EMBEDDED) $(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+
+## make run-check: `make run` in the background on a free port until / answers 200, then stop it (CI)
+run-check:
+	scripts/run-check
+
+## make env: a .env for docker compose (deploy/env.example with fresh secrets); never overwrites one
+env:
+	scripts/new-env .env
 
 demo: install
 	$(PY) manage.py migrate --noinput && $(PY) manage.py seed_demo && $(PY) manage.py seed_demo_activity

@@ -6,7 +6,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
 from accounts import images, selectors, services
-from accounts.models import User
+from accounts.models import User, time_zone_choices
 
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 
@@ -107,6 +107,8 @@ class ProfileForm(forms.ModelForm):
         help_text="JPEG, PNG, WEBP or GIF. It is cropped to a square.",
     )
     remove_avatar = forms.BooleanField(label="Remove my current picture", required=False)
+    # A select of this machine's zones, listed when the form is built (the model only validates).
+    time_zone = forms.ChoiceField(label="Time zone", choices=time_zone_choices)
 
     class Meta:
         model = User

@@ -2,12 +2,27 @@ import uuid
 import zoneinfo
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
-TIME_ZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+def time_zone_label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    """The zones of this machine's tz database, for the profile form's select. Not frozen into
+    the model: migrations must not depend on which tzdata a machine has."""
+    return [(name, time_zone_label(name)) for name in sorted(zoneinfo.available_timezones())]
+
+
+def validate_time_zone(value: str) -> None:
+    """A zone of the tz database this process runs with (checked when the value is given)."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("%(value)s is not a known time zone.", code="invalid_time_zone", params={"value": value})
 
 
 class UserManager(BaseUserManager):
@@ -59,7 +74,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     course = models.CharField(max_length=120, blank=True, db_index=True)
     bio = models.TextField(max_length=1000, blank=True)
     interests = models.CharField(max_length=300, blank=True, help_text="Comma-separated, e.g. robotics, jazz, chess")
-    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     avatar = models.ImageField(upload_to=avatar_path, blank=True, max_length=200)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -98,6 +113,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name
+
+    def get_time_zone_display(self) -> str:
+        return time_zone_label(self.time_zone)
 
     @property
     def is_email_verified(self) -> bool:

@@ -2,7 +2,7 @@
 
 `database_sync_to_async` runs every call on ONE thread per daphne process by default
 (asgiref's thread_sensitive=True). Every socket of the process then queues behind every other:
-a burst of connects, or 25 messages a second, and the queue only grows (bench/chat_load.py).
+under a burst of connects or a steady stream of messages the queue only grows.
 None of the socket path's database work needs that thread (it holds no thread-bound state:
 each call is a self-contained read or transaction), so it runs here instead, on
 LIVE_DB_THREADS threads.

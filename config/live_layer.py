@@ -28,8 +28,8 @@ its commit, a view, a Celery task) on a connection of the calling thread's own.
 A local channel may also take its fan-out events directly: `attach_sink(channel, sink)` makes
 the reader call `sink(message)` for that channel instead of queueing the message for the
 channel's consumer. The live consumer writes the event to its WebSocket there and then, without
-the queue, the consumer task's wake-up, the dispatch and the ASGI send chain — at 200 msg/s most
-of a daphne's event loop time went into that per-member hop — and without waiting behind a
+the queue, the consumer task's wake-up, the dispatch and the ASGI send chain (a per-member hop
+that dominates a busy daphne's event loop), and without waiting behind a
 frame the consumer is handling (a send waiting for the database held back every event for that
 socket). A sink is called on the event loop with the message every receiver shares: it must not
 change it, block or await; it returns False for a message it leaves to the queue. Everything

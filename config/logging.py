@@ -1,18 +1,63 @@
-"""Log records carry the request id and user id; JSON output when LOG_FORMAT=json."""
+"""Log records carry the request id and user id; JSON output when LOG_FORMAT=json.
+
+With LOG_FORMAT=json every line a process writes is one JSON object: Lyceum's own access lines
+(`lyceum.request` for each HTTP request, `lyceum.socket` for each WebSocket; daphne's plain
+access log is switched off where Lyceum runs daphne for real), Django's and the libraries' log
+records, and Python warnings (routed through logging by `configure`).
+"""
 
 import json
 import logging
+import logging.config
+import time
 
 from config.middleware import request_id_var, user_id_var
 
 REQUEST_LOGGER = "lyceum.request"
+socket_logger = logging.getLogger("lyceum.socket")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+def configure(settings: dict) -> None:
+    """LOGGING_CONFIG: Django's dictConfig, plus Python warnings as log records (a warning is
+    otherwise a plain line on stderr in the middle of the JSON stream)."""
+    logging.config.dictConfig(settings)
+    logging.captureWarnings(True)
+
+
+def log_socket(scope: dict, *, outcome: str, started: float, close_code: int | None = None) -> None:
+    """The access line of one WebSocket, when it ends: `accepted` (then closed) or `refused`
+    (before the handshake completed), how long it lived and the server's close code if any."""
+    client = scope.get("client") or ("", 0)
+    duration_ms = round((time.monotonic() - started) * 1000, 1)
+    socket_logger.info(
+        "WS %s %s %s %.1fms",
+        scope.get("path", ""),
+        outcome,
+        close_code if close_code is not None else "-",
+        duration_ms,
+        extra={
+            "path": scope.get("path", ""),
+            "client": client[0],
+            "outcome": outcome,
+            "close_code": close_code,
+            "duration_ms": duration_ms,
+        },
+    )
+
+
 class RequestContextFilter(logging.Filter):
+    """The request id and user id of the request being served. Records logged after the request
+    left the middleware (django.request's 4xx/5xx warnings) carry the request itself instead."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
         record.request_id = request_id_var.get()
+        if record.request_id == "-":
+            record.request_id = getattr(request, "request_id", "-")
         record.user_id = user_id_var.get()
+        if record.user_id == "-":
+            record.user_id = getattr(request, "log_user_id", "-")
         return True
 
 

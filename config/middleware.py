@@ -32,6 +32,7 @@ class RequestIdMiddleware:
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
                 user_id_var.set(str(user.pk))
+                request.log_user_id = str(user.pk)  # for records logged after this returns
             response["X-Request-ID"] = request_id
             if not request.path.startswith(("/static/", "/healthz")):
                 logger.info(
@@ -40,6 +41,7 @@ class RequestIdMiddleware:
                     request.path,
                     response.status_code,
                     (time.monotonic() - started) * 1000,
+                    extra={"client": request.META.get("REMOTE_ADDR", "")},
                 )
             return response
         finally:

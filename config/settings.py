@@ -2,7 +2,7 @@
 
 With no environment set, everything runs embedded (SQLite, in-memory channel layer, eager
 Celery, console e-mail, local file storage, local meeting provider). Each variable below
-switches one part to the real service; README.md lists them all.
+switches one part to the real service; docs/settings.md lists them all.
 """
 
 import os
@@ -138,8 +138,8 @@ elif _db["ENGINE"] == "django.db.backends.mysql":
 # (chat.live_db), not on asgiref's single thread. Those threads live as long as the process, so
 # their connections are kept (and reused) for LIVE_DB_CONN_MAX_AGE seconds: at most
 # LIVE_DB_THREADS connections per process, instead of a new connection per database hop.
-# Few threads: each one competes with the event loop for the GIL, and on 2 cores at 100 msg/s
-# (bench/chat_load.py) p99 was 0.7-1.5 s with 2 threads, 3.5-4.3 s with 4 and 2.6-7.5 s with 8.
+# Few threads: each one competes with the event loop for the GIL, so more threads make every
+# socket of the process slower under load (docs/benchmarks.md measures the live path).
 LIVE_DB_THREADS = env.int("LIVE_DB_THREADS", default=2)
 LIVE_DB_CONN_MAX_AGE = env.int("DATABASE_LIVE_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -380,7 +380,11 @@ MAILERS = {"default": mailer_from_url(env.str("EMAIL_URL", default="console://")
 # new key first and keeping the old ones for as long as documents encrypted with them exist).
 HELPDESK_DOCUMENT_KEYS = env.list("HELPDESK_DOCUMENT_KEYS", default=[])
 if not DEBUG and not HELPDESK_DOCUMENT_KEYS:
-    raise ImproperlyConfigured("HELPDESK_DOCUMENT_KEYS must be set when DJANGO_DEBUG is off.")
+    raise ImproperlyConfigured(
+        "HELPDESK_DOCUMENT_KEYS must be set when DJANGO_DEBUG is off: a Fernet key, e.g. from "
+        'python3 -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())" '
+        "(docker compose: make env writes a .env with one)."
+    )
 # Local storage only: documents live outside MEDIA_ROOT, served by the permission-checked view.
 HELPDESK_DOCUMENT_ROOT = env.str("HELPDESK_DOCUMENT_ROOT", default=str(BASE_DIR / "private-media" / "helpdesk"))
 HELPDESK_REQUEST_TTL_HOURS = env.int("HELPDESK_REQUEST_TTL_HOURS", default=72)
@@ -444,6 +448,7 @@ if not DEBUG:
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")  # "text" or "json"
+LOGGING_CONFIG = "config.logging.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

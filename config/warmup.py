@@ -2,16 +2,15 @@
 
 Celery sets itself up lazily: the first `apply_async` of a process (a chat send schedules the
 unread e-mail of its window) registers the tasks, imports the broker transport and builds the
-producer pool — about 60 ms of CPU here, all of it under the GIL, so every socket of that
-process stalled while the first messages after a deploy were sent (bench/chat_load.py: p99 117
-ms in the first 10 s at 25 msg/s, 30 ms after). Done here at start instead. Nothing here opens a
+producer pool, all of it under the GIL, so every socket of that process would stall while the
+first messages after a deploy are sent. Done here at start instead. Nothing here opens a
 connection: a broker that is down at start costs nothing until a task is sent.
 
 Autobahn (daphne's WebSocket protocol) builds the arguments of a debug log line for every frame
 it sends, debug on or not, and with click installed (Celery brings it) each of them is coloured
-with click.style: three calls per frame, about 2% of a daphne's event loop at 150 msg/s
-(py-spy). `quiet_autobahn` turns the colouring off for the process (autobahn.util._HAS_CLICK,
-autobahn 26.10.2); nothing else changes, log lines just carry no colour codes.
+with click.style: three calls per frame on the event loop. `quiet_autobahn` turns the colouring
+off for the process (autobahn.util._HAS_CLICK, autobahn 26.10.2); nothing else changes, log
+lines just carry no colour codes.
 """
 
 import logging

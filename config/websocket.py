@@ -8,6 +8,7 @@ client may omit Origin, but only together with a ticket.
 """
 
 import functools
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +22,7 @@ from accounts import services as account_services
 from chat.live_db import live_db
 from config import status
 from config.live_layer import WRITE_TEXT
+from config.logging import log_socket
 from config.sentry import wrap_asgi
 
 
@@ -64,7 +66,7 @@ def write_immediately(transport) -> bool:
     """Make a plain TCP transport of Twisted send what it is given at once when nothing is
     waiting in its buffer, as asyncio's transports do, instead of always buffering it and asking
     the reactor to watch the socket for writability (two epoll_ctl calls and a reactor callback
-    per frame: at 1,350 frames/s most of a daphne's write path). What the socket does not take
+    per frame, the bulk of a busy daphne's write path). What the socket does not take
     (it is full), and anything written while data is still waiting, goes through Twisted's own
     write, so the order of the bytes is kept; so does everything on a TLS connection, a closing
     one, or a transport of another kind. False when the transport was left alone (another kind,
@@ -131,20 +133,23 @@ class OriginCheckMiddleware:
         self.app = wrap_asgi(app)
 
     async def __call__(self, scope, receive, send):
+        started = time.monotonic()
         origin = _origin(scope)
         has_ticket = bool(_query(scope).get("ticket"))
-        if origin is None and not has_ticket:
-            return await WebsocketDenier()(scope, receive, send)
-        if origin is not None and not origin_allowed(origin):
+        if (origin is None and not has_ticket) or (origin is not None and not origin_allowed(origin)):
+            log_socket(scope, outcome="refused", started=started, close_code=403)
             return await WebsocketDenier()(scope, receive, send)
         accepted = False
+        close_code = None
         scope = {**scope, WRITE_TEXT: server_writer(send)}
 
         async def counting_send(message):
-            nonlocal accepted
+            nonlocal accepted, close_code
             if message.get("type") == "websocket.accept" and not accepted:
                 accepted = True
                 await status.socket_opened()
+            elif message.get("type") == "websocket.close":
+                close_code = message.get("code", 1000)
             await send(message)
 
         try:
@@ -152,6 +157,7 @@ class OriginCheckMiddleware:
         finally:
             if accepted:
                 await status.socket_closed()
+            log_socket(scope, outcome="accepted" if accepted else "refused", started=started, close_code=close_code)
 
 
 # channels.auth.get_user on the live database pool (chat.live_db), not asgiref's single thread:

@@ -9,18 +9,20 @@ Captures the public home, log-in and sign-up pages signed out, then logs in and 
 dashboard, the user's profile, profile edit, notifications and notification settings, each at
 390x844 (phone) and 1366x900 (laptop), full page. Also records, per page, the HTTP status,
 console errors (CSP violations show up there) and whether the page scrolls sideways.
-Uses Debian's Chromium (`/usr/bin/chromium`), not a Playwright download.
+Uses Debian's Chromium (`/usr/bin/chromium`, or CHROMIUM_PATH), not a Playwright download.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     report: list[dict] = []
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for label, (width, height) in VIEWPORTS.items():
                 suffix = f"{label}-dark" if args.dark else label

@@ -1,13 +1,12 @@
 """The statements of a chat send, written once as SQL instead of built by the ORM on every send.
 
-A send is the hottest write in Lyceum: at 100 messages/s each daphne stores 50 a second on its
-live database pool. `bench/chat_send_cpu.py` on this project's 2-core machine: with the ORM a
-send cost 6.20 ms of CPU, 4.57 ms of it in the five ORM steps (lock, membership read with the
-block check, insert and head update, read-marker update), each building and compiling its
-query anew; here every statement's SQL is built ONCE per database vendor from the models'
-metadata (table and column names, quoting, FOR UPDATE where the backend has it) and a send
-only binds its values: 1.64 ms of CPU per send, with the same statements in the same
-transaction (the caller's `transaction.atomic`) under the same database constraints.
+A send is the hottest write in Lyceum, and through the ORM most of its CPU went into building
+and compiling the same five queries (lock, membership read with the block check, insert and
+head update, read-marker update) anew on every send. Here every statement's SQL is built ONCE
+per database vendor from the models' metadata (table and column names, quoting, FOR UPDATE
+where the backend has it) and a send only binds its values, with the same statements in the
+same transaction (the caller's `transaction.atomic`) under the same database constraints.
+`bench/chat_send_cpu.py` measures a send's CPU (docs/benchmarks.md).
 
 Rows come back as the models the rest of the code expects (`Conversation`, `Membership`,
 `Message` instances marked as loaded from the database), holding the fields a send reads.

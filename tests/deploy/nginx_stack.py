@@ -26,7 +26,7 @@ from tests.servers import BASE_DIR, VENV_BIN, free_port, server_env
 NGINX = Path(os.environ.get("NGINX_PATH", "/usr/sbin/nginx"))
 DEBIAN_NGINX_CONF = Path("/etc/nginx/nginx.conf")
 DEPLOY = BASE_DIR / "deploy"
-SKIP_NO_NGINX = f"{NGINX} is missing: apt-get install nginx-light (or nginx); .ci/run installs it"
+SKIP_NO_NGINX = f"no nginx at {NGINX}: apt-get install nginx-light (or nginx), or set NGINX_PATH to an nginx binary"
 
 
 def load_render_module():

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import ssl
 
 import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, SKIP_NO_CHROMIUM, chromium_missing
 from tests.deploy.nginx_stack import NGINX, SKIP_NO_NGINX, daphne_process, nginx_process, render_site
 from tests.deploy.test_nginx_stack import HOST, Stack, production_settings, session_cookie, static_root  # noqa: F401
 from tests.ops.processes import Worker, private_queue, remove_queue_keys, run_site_snippet
@@ -32,8 +32,6 @@ pytestmark = [
     pytest.mark.skipif(not NGINX.exists(), reason=SKIP_NO_NGINX),
 ]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 
 SEND_NOTIFY = """
 import sys
@@ -43,8 +41,8 @@ app.send_task("notifications.tasks.notify_user_task", args=[int(sys.argv[1]), "s
 
 
 def test_a_browser_through_nginx_gets_a_workers_notification_live(redis_url, transactional_db, static_root, tmp_path):  # noqa: F811
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    if chromium_missing():
+        pytest.skip(SKIP_NO_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     queue = private_queue()

@@ -1,15 +1,22 @@
 """LOG_FORMAT=json: a real daphne process writes one JSON object a line, and the request line
 carries the request id, the user id and the timing as fields."""
 
+import http.client
 import json
+import os
+import re
+import signal
+import subprocess
 import time
 import urllib.request
 
 import pytest
+import websockets.exceptions
+import websockets.sync.client
 from django.test import Client
 
 from notifications.tests.factories import UserFactory
-from tests.servers import BASE_DIR, daphne_server
+from tests.servers import BASE_DIR, VENV_BIN, daphne_server, free_port, server_env, wait_until_serving
 
 
 @pytest.mark.django_db(transaction=True)
@@ -47,3 +54,97 @@ def test_request_log_lines_carry_request_id_user_id_and_timing():
     assert record["time"] and record["level"] == "INFO"
     for line in all_lines:  # every line the process logged is JSON
         json.loads(line)
+
+
+def image_daphne_command(port: int) -> list[str]:
+    """The Dockerfile's CMD, on a loopback port of this test."""
+    command = json.loads(re.search(r"^CMD (\[.*\])$", (BASE_DIR / "Dockerfile").read_text(), re.M).group(1))
+    command[command.index("-b") + 1] = "127.0.0.1"
+    command[command.index("-p") + 1] = str(port)
+    return [str(VENV_BIN / command[0]), *command[1:]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_images_daphne_with_log_format_json_writes_only_json_lines(tmp_path, settings):
+    """Every line of the process's output is JSON: startup, the access line of each request and
+    socket (the client address from X-Forwarded-For), and the 4xx warning with its request id."""
+    user = UserFactory()
+    browser = Client()
+    browser.force_login(user)
+    port = free_port()
+    output = tmp_path / "daphne.log"
+    env = server_env(
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,  # the session's auth hash is keyed with it
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        HELPDESK_DOCUMENT_KEYS="r25XTEPUxqCupvNXo-0mluiCl7macd5lruEHRqgmypg=",
+        EMAIL_URL="smtp://127.0.0.1:25",
+        STATIC_ROOT=str(tmp_path / "static"),  # empty: whitenoise warns (a Python warning)
+    )
+    with open(output, "wb") as log:
+        process = subprocess.Popen(
+            image_daphne_command(port),
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_serving(url, process)
+        proxied = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+        unauthorized = get(port, "/api/v1/me/", {**proxied, "X-Request-ID": "json-4xx-request-0123456789"})
+        assert unauthorized in (401, 403)
+        with websockets.sync.client.connect(
+            f"ws://127.0.0.1:{port}/ws/live/",
+            origin="http://127.0.0.1",
+            additional_headers={"Cookie": f"sessionid={browser.cookies['sessionid'].value}"},
+            proxy=None,
+        ) as socket:
+            assert json.loads(socket.recv(timeout=10))["type"] == "hello"
+        with pytest.raises(websockets.exceptions.InvalidStatus):
+            websockets.sync.client.connect(f"ws://127.0.0.1:{port}/ws/live/", origin="http://evil.example", proxy=None)
+        records = wait_for_records(output, lambda records: sum(r["logger"] == "lyceum.socket" for r in records) >= 2)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+    lines = output.read_text().splitlines()
+    assert lines
+    for line in lines:
+        json.loads(line)  # every line, not only those that look like JSON
+    requests = [r for r in records if r["logger"] == "lyceum.request" and r["path"] == "/api/v1/me/"]
+    assert [(r["status"], r["client"], r["request_id"]) for r in requests] == [
+        (unauthorized, "203.0.113.7", "json-4xx-request-0123456789")
+    ]
+    warnings = [r for r in records if r["logger"] == "django.request" and r["level"] == "WARNING"]
+    assert [w["request_id"] for w in warnings] == ["json-4xx-request-0123456789"]
+    sockets = [r for r in records if r["logger"] == "lyceum.socket"]
+    assert sorted(s["outcome"] for s in sockets) == ["accepted", "refused"]
+    assert all(s["path"] == "/ws/live/" and s["duration_ms"] >= 0 for s in sockets)
+    assert any(r["logger"] == "py.warnings" for r in records)
+
+
+def get(port: int, path: str, headers: dict[str, str]) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        connection.request("GET", path, headers={"Host": "127.0.0.1", **headers})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def wait_for_records(path, done, timeout: float = 15.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    records: list[dict] = []
+    while time.monotonic() < deadline:
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+        if done(records):
+            return records
+        time.sleep(0.1)
+    raise AssertionError(f"log lines never complete: {records}")
