@@ -16,7 +16,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import selectors, services, views
-from accounts.models import User
+from accounts.models import TIME_ZONE_CHOICES, User
 from config.api import error
 
 
@@ -79,6 +79,12 @@ class RegisterSerializer(serializers.Serializer):
     last_name = serializers.CharField(max_length=80)
     university = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     course = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    time_zone = serializers.ChoiceField(
+        choices=TIME_ZONE_CHOICES,
+        required=False,
+        default=settings.TIME_ZONE,
+        help_text="The user's IANA time zone (e.g. Europe/Rome); times in e-mails and pages are shown in it.",
+    )
 
     def validate_email(self, value: str) -> str:
         email = services.normalize_email(value)

@@ -22,6 +22,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import images, selectors
 from accounts.models import User
+from config.timezones import zone_name_or_default
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 
@@ -77,14 +78,19 @@ def register_user(
     last_name: str,
     university: str = "",
     course: str = "",
+    time_zone: str = "",
 ) -> User:
-    """Create an account and welcome it. Raises ValidationError keyed by field."""
+    """Create an account and welcome it. Raises ValidationError keyed by field.
+
+    `time_zone` is the zone the user's browser reported (an IANA name); an unknown or missing
+    one becomes the site's default, which the user can change in their profile."""
     user = User(
         email=normalize_email(email),
         first_name=(first_name or "").strip(),
         last_name=(last_name or "").strip(),
         university=(university or "").strip(),
         course=(course or "").strip(),
+        time_zone=zone_name_or_default(time_zone),
     )
     errors: dict[str, list[str]] = {}
     try:
