@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
 from accounts import forms, selectors, services
+from notifications import services as notification_services
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Your profile has been saved.")
                 return redirect(request.user.get_absolute_url())
         return render(request, "accounts/profile_edit.html", {"form": form}, status=400)
+    notification_services.mark_read_for_subject(user=request.user, subject=reverse("accounts:profile_edit"))
     return render(request, "accounts/profile_edit.html", {"form": form})
 
 
@@ -210,6 +212,8 @@ def password_reset(request: HttpRequest) -> HttpResponse:
                 services.request_password_reset(email=form.cleaned_data["email"])
             return HttpResponseRedirect(reverse("accounts:password_reset_done"))
         return render(request, "accounts/password_reset_form.html", {"form": form}, status=400)
+    # Where "Your password was changed" leads a signed-in user: its notification is read.
+    notification_services.mark_read_for_subject(user=request.user, subject=reverse("accounts:password_reset"))
     return render(request, "accounts/password_reset_form.html", {"form": form})
 
 

@@ -10,6 +10,8 @@ from django import template
 from django.forms.boundfield import BoundField
 from django.urls import NoReverseMatch, reverse
 
+from config import timezones
+
 register = template.Library()
 
 # widget_type (BoundField.widget_type) -> the Bootstrap class of the control.
@@ -90,3 +92,18 @@ def profile_checklist(user) -> dict:
 def page_range(page, on_each_side: int = 1):
     """Page numbers around the current one, with Paginator.ELLIPSIS where pages are skipped."""
     return page.paginator.get_elided_page_range(page.number, on_each_side=on_each_side, on_ends=1)
+
+
+@register.simple_tag
+def time_range(start, end, short: bool = False) -> str:
+    """A session or slot in the reader's zone (the active one): "Sunday 1 November 2026,
+    09:00-10:00 PST" (short: "Sun 1 Nov 2026, …"). Empty when a bound is missing."""
+    if not start or not end:
+        return ""
+    return timezones.format_range(start, end, day=timezones.SHORT_DAY if short else timezones.LONG_DAY)
+
+
+@register.filter
+def local_moment(moment) -> str:
+    """One instant in the reader's zone: "Sun 1 Nov 2026, 09:00 PST"."""
+    return timezones.format_moment(moment) if moment else ""

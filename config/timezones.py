@@ -67,6 +67,11 @@ def format_moment(moment: datetime, *, day: str = SHORT_DAY) -> str:
     return dateformat.format(_local(moment), f"{day}, {CLOCK} T")
 
 
+def format_clock(moment: datetime) -> str:
+    """The time of day in the active zone, with the zone's abbreviation: "09:00 PST"."""
+    return dateformat.format(_local(moment), f"{CLOCK} T")
+
+
 def format_range(start: datetime, end: datetime, *, day: str = LONG_DAY) -> str:
     """A session or slot in the active zone: "Sunday 1 November 2026, 09:00-10:00 PST" (en dash); a range
     that crosses midnight there names both days. The abbreviation is the end's (they differ only

@@ -69,6 +69,7 @@ class NotificationListView(generics.ListAPIView):
     def get_queryset(self):
         params = UnreadFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
+        services.mark_read_for_subject(user=self.request.user, subject="")  # linkless ones are shown here
         return selectors.notifications_for(user=self.request.user, unread_only=params.validated_data["unread"])
 
 

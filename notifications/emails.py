@@ -1,5 +1,7 @@
 """Notification e-mails: subject, plain text and HTML from templates, sent by the default mailer.
 
+Rendered in the recipient's time zone (config.timezones.in_zone_of), like every e-mail.
+
 Templates: templates/emails/notification.{txt,html}, extending templates/emails/base.{txt,html}
 (the layout every Lyceum e-mail shares).
 """
@@ -9,6 +11,7 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from config.timezones import in_zone_of
 from notifications.models import Notification
 
 
@@ -25,6 +28,11 @@ def _single_line(text: str) -> str:
 
 
 def build_notification_email(notification: Notification) -> EmailMultiAlternatives:
+    with in_zone_of(notification.recipient):
+        return _notification_email(notification)
+
+
+def _notification_email(notification: Notification) -> EmailMultiAlternatives:
     recipient = notification.recipient
     context = {
         "site_name": settings.SITE_NAME,

@@ -53,7 +53,7 @@ requester = User.objects.get(pk=int(sys.argv[1]))
 expert = User.objects.get(pk=int(sys.argv[2]))
 help_request = services.submit_help_request(
     requester=requester, category_id=int(sys.argv[3]), title="Stuck on eigenvalues",
-    description="I cannot find the eigenvalues of a 3x3 matrix.", preferred_times="Evenings", files=[],
+    description="I cannot find the eigenvalues of a 3x3 matrix.", times_note="Evenings", files=[],
 )
 services.accept_help_request(expert=expert, request_id=help_request.public_id)
 print("accepted", help_request.pk)

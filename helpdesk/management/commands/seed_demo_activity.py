@@ -7,7 +7,8 @@ once the demo friendships exist.
 """
 
 import uuid
-from datetime import timedelta
+import zoneinfo
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -43,6 +44,17 @@ GROUP = [
     ("lukas.becker", "I can share my notes on thermodynamics if anyone needs them."),
     ("amara.okafor", "Let's meet Thursdays. @Sofia can you book a room?"),
 ]
+
+
+def _evening_slots(user: User, *, days: tuple[int, ...]) -> list[tuple]:
+    """18:00 to 21:00 in the user's own zone, that many days from today."""
+    zone = zoneinfo.ZoneInfo(user.time_zone)
+    today = timezone.localdate(timezone=zone)
+    slots = []
+    for offset in days:
+        start = datetime.combine(today + timedelta(days=offset), time(18), tzinfo=zone)
+        slots.append((start, start + timedelta(hours=3)))
+    return slots
 
 
 def _user(local: str) -> User:
@@ -122,18 +134,20 @@ class Command(BaseCommand):
             title="Diagonalising a 3x3 matrix with a repeated eigenvalue",
             description="My matrix has eigenvalue 2 twice and I cannot tell whether it is diagonalisable. "
             "I attached nothing yet; the exercise is 4.2 in the course notes.",
-            preferred_times="Weekdays after 18:00 UTC",
+            slots=_evening_slots(amara, days=(1, 2, 4)),
+            times_note="Any weekday evening works too.",
         )
+        sofia = _user("sofia.marquez")
         accepted = help_services.submit_help_request(
-            requester=_user("sofia.marquez"),
+            requester=sofia,
             category_id=categories["Programming"].pk,
             title="Recursive descent parser loops forever",
             description="My parser for arithmetic expressions never returns on '1 - 2 - 3'. Left recursion?",
-            preferred_times="Tomorrow afternoon",
+            slots=_evening_slots(sofia, days=(1, 3)),
         )
         if admin is not None:
-            help_services.accept_help_request(expert=kenji, request_id=accepted.public_id)
-            start = (timezone.now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-            help_services.schedule_session(
+            # Accept and schedule in one step, in the first of the requester's times.
+            start = accepted.slots.order_by("start").first().start
+            help_services.accept_help_request(
                 expert=kenji, request_id=accepted.public_id, start=start, end=start + timedelta(minutes=45)
             )
