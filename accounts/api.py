@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -18,6 +19,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import selectors, services, views
 from accounts.models import TIME_ZONE_CHOICES, User
 from config.api import error
+from notifications import services as notification_services
 
 
 class DetailSerializer(serializers.Serializer):
@@ -236,6 +238,8 @@ class PasswordChangeView(APIView):
 class MeView(APIView):
     @extend_schema(tags=["me"], summary="My account", responses={200: UserSerializer, 401: UNAUTHORIZED})
     def get(self, request):
+        # The profile is shown: the welcome that asked to complete it is read.
+        notification_services.mark_read_for_subject(user=request.user, subject=reverse("accounts:profile_edit"))
         return Response(UserSerializer(request.user, context={"request": request}).data)
 
     @extend_schema(
