@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.timezones import active_zone_name
 from experts import selectors as expert_selectors
 from helpdesk import documents, selectors, services
 from helpdesk.forms import (
@@ -105,7 +106,7 @@ def new_request(request: HttpRequest) -> HttpResponse:
             "form": form,
             "slot_formset": slot_formset,
             "shown_slots": SHOWN_SLOT_ROWS,
-            "zone_name": timezone.get_current_timezone_name(),
+            "zone_name": active_zone_name(),
             "categories": categories,
             "max_files": documents.MAX_FILES,
         },
@@ -149,7 +150,7 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
         "cancel_form": CancelForm(),
         "link_form": MeetingLinkForm(),
         "rating_form": RatingForm(),
-        "zone_name": timezone.get_current_timezone_name(),
+        "zone_name": active_zone_name(),
         "now": timezone.now(),
         "MeetingState": MeetingState,
     }
