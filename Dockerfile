@@ -32,7 +32,7 @@ WORKDIR /app
 COPY --chown=lyceum:lyceum . /app
 # Dummy secret and host for this one step only: production settings refuse to start without them.
 RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only-not-a-real-secret DJANGO_ALLOWED_HOSTS=localhost \
-      HELPDESK_DOCUMENT_KEYS=collectstatic-only-not-a-real-key \
+      HELPDESK_DOCUMENT_KEYS=collectstatic-only-not-a-real-key SITE_URL=https://collectstatic.invalid \
       python manage.py collectstatic --noinput \
     && mkdir -p /app/media /app/private-media/helpdesk /var/lib/lyceum/beat \
     && chown -R lyceum:lyceum /app/media /app/private-media /app/staticfiles /var/lib/lyceum

@@ -85,7 +85,7 @@ lint: install
 check-deploy: install
 	$(EMBEDDED) DJANGO_DEBUG=false DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  DJANGO_ALLOWED_HOSTS=lyceum.example.com HELPDESK_DOCUMENT_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
-	  EMAIL_URL=smtp+tls://mailer.example.com:587 $(PY) manage.py check --deploy --fail-level WARNING
+	  EMAIL_URL=smtp+tls://mailer.example.com:587 SITE_URL=https://lyceum.example.com $(PY) manage.py check --deploy --fail-level WARNING
 
 schema: install
 	$(EMBEDDED) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null

@@ -4,6 +4,7 @@ live tickets."""
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
@@ -16,8 +17,9 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import ratelimits, services, views
-from accounts.models import User
+from accounts.models import User, validate_time_zone
 from config.api import error
+from notifications import services as notification_services
 
 
 class DetailSerializer(serializers.Serializer):
@@ -85,6 +87,13 @@ class RegisterSerializer(serializers.Serializer):
     last_name = serializers.CharField(max_length=80)
     university = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     course = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    time_zone = serializers.CharField(
+        max_length=64,
+        required=False,
+        validators=[validate_time_zone],
+        default=settings.TIME_ZONE,
+        help_text="The user's IANA time zone (e.g. Europe/Rome); times in e-mails and pages are shown in it.",
+    )
 
     def validate_email(self, value: str) -> str:
         # Never "this address is taken": the answer is the same either way (services.register_user).
@@ -267,6 +276,10 @@ class PasswordChangeView(APIView):
 class MeView(APIView):
     @extend_schema(tags=["me"], summary="My account", responses={200: UserSerializer, 401: UNAUTHORIZED})
     def get(self, request):
+        # The profile and the login address are shown: the welcome that asked to complete the
+        # profile, and the notices asking to confirm an address, are read.
+        for subject in (reverse("accounts:profile_edit"), reverse("accounts:email")):
+            notification_services.mark_read_for_subject(user=request.user, subject=subject)
         return Response(UserSerializer(request.user, context={"request": request}).data)
 
     @extend_schema(

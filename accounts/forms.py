@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import images, selectors, services
 from accounts.models import User, time_zone_choices
+from config.timezones import zone_name_or_default
 
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 
@@ -37,6 +38,10 @@ class RegistrationForm(forms.ModelForm):
         max_length=4096,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+    # Filled by static/js/timezone.js from the browser (Intl); editable later in the profile.
+    time_zone = forms.CharField(
+        required=False, max_length=64, widget=forms.HiddenInput(attrs={"data-browser-zone": ""})
+    )
 
     class Meta:
         model = User
@@ -54,6 +59,11 @@ class RegistrationForm(forms.ModelForm):
 
     def validate_unique(self):
         pass  # the same: a taken address is not a form error
+
+    def clean_time_zone(self) -> str:
+        # Hidden and filled by the browser: a zone this server does not know (or none, without
+        # JavaScript) is not the user's mistake to fix here; the site's default stands in.
+        return zone_name_or_default(self.cleaned_data.get("time_zone"))
 
     def clean(self):
         cleaned = super().clean()
@@ -75,6 +85,7 @@ class RegistrationForm(forms.ModelForm):
     def registration_data(self) -> dict:
         data = {name: self.cleaned_data[name] for name in self.Meta.fields}
         data["password"] = self.cleaned_data["password1"]
+        data["time_zone"] = self.cleaned_data["time_zone"]
         return data
 
 
@@ -114,6 +125,7 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ["first_name", "last_name", "university", "course", "bio", "interests", "time_zone"]
         labels = {"time_zone": "Time zone", "bio": "About me"}
+        help_texts = {"time_zone": "Session times, e-mails and notifications are shown in this zone."}
         widgets = {
             "bio": forms.Textarea(attrs={"rows": 4, "placeholder": "What are you studying, what are you into?"}),
             "interests": forms.TextInput(attrs={"placeholder": "robotics, jazz, chess"}),

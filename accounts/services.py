@@ -26,6 +26,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import images, ratelimits, selectors, tokens
 from accounts.models import User
+from config.timezones import zone_name_or_default
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import NotificationKind
@@ -87,6 +88,7 @@ def register_user(
     last_name: str,
     university: str = "",
     course: str = "",
+    time_zone: str = "",
 ) -> User | None:
     """Sign up, without revealing whether the address is taken: the caller answers "check your
     inbox" whatever this returns.
@@ -96,7 +98,10 @@ def register_user(
     A taken address: nothing is created; the owner is told someone tried (at most once a day),
     and the same password hashing is done, so the answer takes as long. Returns the new user,
     or None for a taken address. Raises ValidationError keyed by field for bad input (which
-    does not depend on whether the address is taken)."""
+    does not depend on whether the address is taken).
+
+    `time_zone` is the zone the user's browser reported (an IANA name); an unknown or missing
+    one becomes the site's default, which the user can change in their profile."""
     user = User(
         email=normalize_email(email),
         first_name=(first_name or "").strip(),
@@ -104,6 +109,7 @@ def register_user(
         university=(university or "").strip(),
         course=(course or "").strip(),
         email_verified_at=None,
+        time_zone=zone_name_or_default(time_zone),
     )
     errors: dict[str, list[str]] = {}
     try:
@@ -524,8 +530,7 @@ def confirm_email(*, token: str) -> tokens.EmailClaim:
         raise ValidationError(INVALID_LINK, code="invalid_link")
     user, now = claim.user, timezone.now()
     # The "confirm your address" notifications have done their job.
-    for kind in (NotificationKind.EMAIL_VERIFY, NotificationKind.EMAIL_CHANGE_CONFIRM):
-        notification_services.mark_read_matching(user=user, kind=kind, url=reverse("accounts:email"))
+    notification_services.mark_read_for_subject(user=user, subject=reverse("accounts:email"))
     if claim.purpose == tokens.VERIFY:
         user.email_verified_at = now
         user.save(update_fields=["email_verified_at"])

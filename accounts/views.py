@@ -21,6 +21,7 @@ from django_ratelimit.core import is_ratelimited
 
 from accounts import forms, ratelimits, selectors, services
 from accounts.ratelimits import lockout_message
+from notifications import services as notification_services
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Your profile has been saved.")
                 return redirect(request.user.get_absolute_url())
         return render(request, "accounts/profile_edit.html", {"form": form}, status=400)
+    notification_services.mark_read_for_subject(user=request.user, subject=reverse("accounts:profile_edit"))
     return render(request, "accounts/profile_edit.html", {"form": form})
 
 
@@ -218,6 +220,8 @@ def password_reset(request: HttpRequest) -> HttpResponse:
                 services.request_password_reset(email=form.cleaned_data["email"])
             return HttpResponseRedirect(reverse("accounts:password_reset_done"))
         return render(request, "accounts/password_reset_form.html", {"form": form}, status=400)
+    # Where "Your password was changed" leads a signed-in user: its notification is read.
+    notification_services.mark_read_for_subject(user=request.user, subject=reverse("accounts:password_reset"))
     return render(request, "accounts/password_reset_form.html", {"form": form})
 
 
@@ -288,6 +292,8 @@ def email_settings(request: HttpRequest) -> HttpResponse:
                 return redirect("accounts:email")
         status = 400
     request.user.refresh_from_db(fields=["email", "pending_email", "email_verified_at"])
+    # The address and its state are shown: "confirm your address" notices are read.
+    notification_services.mark_read_for_subject(user=request.user, subject=reverse("accounts:email"))
     return render(request, "accounts/email.html", {"form": form}, status=status)
 
 

@@ -408,6 +408,7 @@ def lyceum_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, 
         HELPDESK_DOCUMENT_KEYS=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         LOG_LEVEL="WARNING",
         EMAIL_URL="locmem://",
+        SITE_URL="http://127.0.0.1",
     )
     env.pop("PYTEST_VERSION", None)
     return env

@@ -147,7 +147,7 @@ def build(n_requests: int, *, seed: int = 42) -> User:
                     category=rng.choice(categories),
                     title=" ".join(title_words).capitalize(),
                     description=" ".join(rng.choices(WORDS, k=40)),
-                    preferred_times="Weekdays after 18:00",
+                    times_note="Weekdays after 18:00",
                     status=status,
                     expert=rng.choice(helpers) if held else None,
                     created_at=now - timedelta(minutes=rng.randint(1, 2 * 365 * 24 * 60)),

@@ -28,6 +28,7 @@ from chat.models import (
 )
 from chat.services import ChatError
 from chat.views import attachment_response, group_picture_response
+from notifications import services as notification_services
 
 STATUS_BY_CODE = {
     "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
@@ -295,6 +296,8 @@ class ConversationListView(ChatAPIView):
     def get(self, request):
         flag = lambda name: request.query_params.get(name) in {"1", "true", "yes"}  # noqa: E731
         rows = selectors.list_conversations_for(user=request.user, archived=flag("archived"), requests=flag("requests"))
+        if flag("requests"):
+            notification_services.mark_read_for_subject(user=request.user, subject=reverse("chat:requests"))
         return Response(ConversationSerializer(rows, many=True).data)
 
     @extend_schema(
@@ -325,7 +328,9 @@ class ConversationDetailView(ChatAPIView):
         summary="One conversation with its members", responses={200: ConversationDetailSerializer, 404: NOT_FOUND}
     )
     def get(self, request, pk: int):
-        return Response(self.summary(pk, detail=True))
+        data = self.summary(pk, detail=True)
+        notification_services.mark_read_for_subject(user=request.user, subject=reverse("chat:conversation", args=[pk]))
+        return Response(data)
 
     @extend_schema(
         summary="Rename (groups), mute or archive",
@@ -365,6 +370,9 @@ class MessagesView(ChatAPIView):
             page, more = selectors.history(
                 user=request.user, conversation_id=pk, before_seq=query.get("before"), limit=query["limit"]
             )
+        # The messages are shown: what pointed at this conversation is read (not for the
+        # changes feed above, which a client syncs in the background).
+        notification_services.mark_read_for_subject(user=request.user, subject=reverse("chat:conversation", args=[pk]))
         return Response({"results": MessageSerializer(page, many=True).data, "more": more})
 
     @extend_schema(

@@ -19,6 +19,7 @@ from chat import attachments, realtime, selectors, services
 from chat.forms import AddMembersForm, EditMessageForm, GroupForm, MessageForm, RenameForm, SearchForm
 from chat.models import Attachment, Conversation, Membership, Message
 from chat.services import ChatError
+from notifications import services as notification_services
 from social import selectors as social_selectors
 
 
@@ -112,6 +113,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 @chat_view
 @require_GET
 def message_requests(request: HttpRequest) -> HttpResponse:
+    notification_services.mark_read_for_subject(user=request.user, subject=reverse("chat:requests"))
     return _list_page(request, tab="requests")
 
 
@@ -212,6 +214,7 @@ def _conversation_page(
         # Opening the conversation reads it (without JavaScript too); the page still marks
         # where the unread messages began.
         services.mark_read(user=request.user, conversation_id=pk, seq=summary.conversation.last_seq)
+    notification_services.mark_read_for_subject(user=request.user, subject=reverse("chat:conversation", args=[pk]))
     return _shell(
         request,
         view="conversation",

@@ -1,9 +1,14 @@
-"""Request id for every request: set on the response and carried into the logs."""
+"""Request id for every request (set on the response, carried into the logs), and the reader's
+time zone for every page."""
 
 import contextvars
 import logging
 import time
 import uuid
+
+from django.utils import timezone
+
+from config.timezones import in_zone_of
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 user_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("user_id", default="-")
@@ -47,3 +52,21 @@ class RequestIdMiddleware:
         finally:
             request_id_var.reset(token)
             user_id_var.set("-")
+
+
+class TimeZoneMiddleware:
+    """Pages show the signed-in user's local time: their `time_zone` is the active zone for the
+    request (template `date`/`time` filters and `timezone.localtime()` follow it). Anonymous
+    visitors see the site's default. The API (/api/) stays in UTC whoever asks, so clients get
+    one timestamp format and render it in their user's zone themselves."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if request.path.startswith("/api/") or user is None or not user.is_authenticated:
+            timezone.deactivate()
+            return self.get_response(request)
+        with in_zone_of(user):
+            return self.get_response(request)

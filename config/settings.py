@@ -42,7 +42,32 @@ ALLOWED_HOSTS = env.list(
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+
+def _site_url() -> str:
+    """Where links in e-mails point (never taken from a request's Host header, which a client
+    chooses). Development: the address `make run` serves, http://127.0.0.1:$PORT (PORT as the
+    run command got it, 8000 by default). Production: required."""
+    value = env.str("SITE_URL", default="").strip().rstrip("/")
+    if not value:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                "SITE_URL must be set when DJANGO_DEBUG is off: the public address e-mail links use, "
+                "e.g. https://lyceum.example.com."
+            )
+        port = env.str("PORT", default="8000").strip() or "8000"
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(f"PORT must be a TCP port number, not {port!r}.")
+        return f"http://127.0.0.1:{int(port)}"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ImproperlyConfigured(
+            f"SITE_URL must be an http(s) address like https://lyceum.example.com, not {value!r}."
+        )
+    return value
+
+
+SITE_URL = _site_url()
 SITE_NAME = "Lyceum"
 
 INSTALLED_APPS = [
@@ -78,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",

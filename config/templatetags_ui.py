@@ -16,6 +16,8 @@ from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from config import timezones
+
 register = template.Library()
 
 # widget_type (BoundField.widget_type) -> the Bootstrap class of the control.
@@ -118,3 +120,18 @@ def js_import_map() -> SafeString:
     other by relative paths, which the browser resolves to the plain URLs and this map turns
     into the hashed ones, so a page never mixes two releases' modules."""
     return mark_safe(_js_import_map())  # JSON of our own file names, "<" escaped
+
+
+@register.simple_tag
+def time_range(start, end, short: bool = False) -> str:
+    """A session or slot in the reader's zone (the active one): "Sunday 1 November 2026,
+    09:00-10:00 PST" (short: "Sun 1 Nov 2026, …"). Empty when a bound is missing."""
+    if not start or not end:
+        return ""
+    return timezones.format_range(start, end, day=timezones.SHORT_DAY if short else timezones.LONG_DAY)
+
+
+@register.filter
+def local_moment(moment) -> str:
+    """One instant in the reader's zone: "Sun 1 Nov 2026, 09:00 PST"."""
+    return timezones.format_moment(moment) if moment else ""

@@ -7,6 +7,7 @@ Errors are JSON with `detail` (and `errors` per field, `code` for refusals of th
 """
 
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 from experts import selectors, services
 from experts.forms import SEARCH_MAX_LENGTH
 from experts.models import Category, ExpertProfile
+from notifications import services as notification_services
 
 CONFLICT_CODES = {"already_applied", "already_expert", "rejected", "inactive", "needs_review"}
 NO_SUCH_EXPERT = "No such expert."
@@ -218,6 +220,8 @@ class ExpertDetailView(APIView):
         profile = selectors.expert_detail(pk=pk, viewer=request.user)
         if profile is None:
             raise NotFound(NO_SUCH_EXPERT)
+        if profile.user_id == request.user.pk:
+            notification_services.mark_read_for_subject(user=request.user, subject=reverse("experts:detail", args=[pk]))
         return Response(ExpertDetailSerializer(profile, context={"request": request}).data)
 
 
@@ -237,7 +241,12 @@ class MyExpertProfileView(APIView):
         responses={200: MyExpertProfileSerializer, 404: NOT_FOUND, 401: UNAUTHORIZED},
     )
     def get(self, request):
-        return self._answer(request)
+        profile = self._mine(request)
+        # The review status is shown: what told the user about it (approved: their expert page;
+        # not approved: their own page) is read.
+        for subject in (reverse("experts:mine"), reverse("experts:detail", args=[profile.pk])):
+            notification_services.mark_read_for_subject(user=request.user, subject=subject)
+        return Response(MyExpertProfileSerializer(profile, context={"request": request}).data)
 
     @extend_schema(
         tags=["experts"],

@@ -9,11 +9,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from experts import selectors, services
 from experts.forms import DirectoryFilterForm, ExpertApplicationForm
 from experts.models import ExpertProfile
+from notifications import services as notification_services
 
 PAGE_SIZE = 12
 
@@ -57,6 +59,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     profile = selectors.expert_detail(pk=pk, viewer=request.user)
     if profile is None:
         raise Http404("No such expert.")
+    if profile.user_id == request.user.pk:
+        notification_services.mark_read_for_subject(user=request.user, subject=reverse("experts:detail", args=[pk]))
     context = {
         "profile": profile,
         "person": profile.user,
@@ -113,5 +117,6 @@ def mine(request: HttpRequest) -> HttpResponse:
         return redirect("experts:apply")
     else:
         form = ExpertApplicationForm(initial=ExpertApplicationForm.initial_for(profile))
+        notification_services.mark_read_for_subject(user=request.user, subject=reverse("experts:mine"))
     context = {"profile": profile, "form": form, "editable": editable}
     return render(request, "experts/mine.html", context, status=400 if form.errors else 200)

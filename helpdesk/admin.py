@@ -12,7 +12,8 @@ from django.utils.html import format_html
 
 from accounts.models import User
 from helpdesk import backoffice
-from helpdesk.models import HelpDocument, HelpRequest, HelpRequestEvent, MeetingState, Rating
+from helpdesk.models import HelpDocument, HelpRequest, HelpRequestEvent, MeetingState, PreferredSlot, Rating
+from notifications import services as notification_services
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -32,9 +33,16 @@ class ReadOnlyInline(admin.TabularInline):
 
 class EventInline(ReadOnlyInline):
     model = HelpRequestEvent
-    fields = ["created_at", "action", "from_status", "to_status", "actor", "note"]
+    fields = ["created_at", "action", "from_status", "to_status", "actor", "session_start", "note"]
     readonly_fields = fields
     ordering = ["created_at", "id"]
+
+
+class SlotInline(ReadOnlyInline):
+    model = PreferredSlot
+    fields = ["start", "end"]
+    readonly_fields = fields
+    ordering = ["start", "id"]
 
 
 class DocumentInline(ReadOnlyInline):
@@ -87,7 +95,7 @@ class HelpRequestAdmin(admin.ModelAdmin):
     search_fields = ["title", "public_id", "requester__email", "expert__email", "requester__last_name"]
     list_select_related = ["category", "requester", "expert"]
     date_hierarchy = "created_at"
-    inlines = [DocumentInline, EventInline]
+    inlines = [SlotInline, DocumentInline, EventInline]
     actions = ["cancel_requests", "reassign_requests"]
     readonly_fields = [
         "public_id",
@@ -111,7 +119,12 @@ class HelpRequestAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    fields = ["title", "description", "preferred_times", *readonly_fields]
+    fields = ["title", "description", "times_note", *readonly_fields]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The staff's "meeting creation failed" notifications point here: shown, they are read.
+        notification_services.mark_read_for_subject(user=request.user, subject=request.path)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request):
         return False  # requests are submitted by users (documents, checks, queue pushes)

@@ -1,16 +1,20 @@
 """JSON API of the help desk, under /api/v1/help/ (see api_urls.py).
 
 Requests and documents are named by their UUIDs. What the caller may not see is 404, as for an
-id that does not exist. Errors are JSON with `detail` (plus `errors` per field for bad input,
+id that does not exist. Times are ISO 8601 in UTC; a time sent without an offset is taken as UTC.
+A request's `slots` are the requester's preferred times; `stage` and `actions` say where the
+request is and what the caller may do now (the same rule as the request page).
+
+Errors are JSON with `detail` (plus `errors` per field for bad input,
 `code` for a refusal): 400 bad input, 404 not yours or unknown, 409 when the current state
 refuses the action (taken by another expert, illegal transition, cap reached, rated already).
 """
 
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.utils.text import get_valid_filename
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -23,12 +27,14 @@ from helpdesk.models import (
     DESCRIPTION_MAX_LENGTH,
     FEEDBACK_MAX_LENGTH,
     NOTE_MAX_LENGTH,
-    PREFERRED_TIMES_MAX_LENGTH,
+    TIMES_NOTE_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     HelpDocument,
     HelpRequest,
     HelpRequestEvent,
 )
+from helpdesk.slots import MAX_SLOTS
+from notifications import services as notification_services
 
 CONFLICT_CODES = {
     "illegal_transition",
@@ -106,7 +112,24 @@ class HelpEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = HelpRequestEvent
-        fields = ["action", "from_status", "to_status", "note", "actor", "created_at"]
+        fields = [
+            "action",
+            "from_status",
+            "to_status",
+            "note",
+            "session_start",
+            "session_end",
+            "previous_start",
+            "actor",
+            "created_at",
+        ]
+
+
+class HelpSlotSerializer(serializers.Serializer):
+    """A time range in which the requester can meet."""
+
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
 
 
 class HelpRequestSerializer(serializers.ModelSerializer):
@@ -121,7 +144,7 @@ class HelpRequestSerializer(serializers.ModelSerializer):
             "id",
             "title",
             "description",
-            "preferred_times",
+            "times_note",
             "category",
             "status",
             "requester",
@@ -137,15 +160,45 @@ class HelpRequestSerializer(serializers.ModelSerializer):
 
 
 class HelpRequestDetailSerializer(HelpRequestSerializer):
+    slots = serializers.SerializerMethodField()
+    stage = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
     documents = serializers.SerializerMethodField()
     rating = serializers.SerializerMethodField()
 
     class Meta(HelpRequestSerializer.Meta):
-        fields = [*HelpRequestSerializer.Meta.fields, "meeting_error", "timeline", "documents", "rating"]
+        fields = [
+            *HelpRequestSerializer.Meta.fields,
+            "meeting_error",
+            "slots",
+            "stage",
+            "actions",
+            "timeline",
+            "documents",
+            "rating",
+        ]
 
+    def _page(self, obj) -> selectors.RequestPage:
+        if getattr(self, "_page_for", (None, None))[0] is not obj:
+            self._page_for = (obj, selectors.request_page_for(user=self.context["request"].user, help_request=obj))
+        return self._page_for[1]
+
+    @extend_schema_field(HelpSlotSerializer(many=True))
+    def get_slots(self, obj) -> list[dict]:
+        return HelpSlotSerializer(self._page(obj).slots, many=True).data
+
+    @extend_schema_field(serializers.ChoiceField(choices=selectors.STAGES))
+    def get_stage(self, obj) -> str:
+        return self._page(obj).stage
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=selectors.ACTIONS)))
+    def get_actions(self, obj) -> list[str]:
+        return sorted(self._page(obj).actions)
+
+    @extend_schema_field(HelpEventSerializer(many=True))
     def get_timeline(self, obj) -> list[dict]:
-        return HelpEventSerializer(selectors.timeline_for(help_request=obj), many=True).data
+        return HelpEventSerializer(self._page(obj).timeline, many=True).data
 
     def get_documents(self, obj) -> list[dict]:
         request = self.context.get("request")
@@ -155,7 +208,7 @@ class HelpRequestDetailSerializer(HelpRequestSerializer):
         ).data
 
     def get_rating(self, obj) -> dict | None:
-        rating = selectors.rating_for(help_request=obj)
+        rating = self._page(obj).rating
         return None if rating is None else {"stars": rating.stars, "feedback": rating.feedback}
 
 
@@ -163,7 +216,14 @@ class HelpSubmitSerializer(serializers.Serializer):
     category = serializers.IntegerField()
     title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
     description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH)
-    preferred_times = serializers.CharField(max_length=PREFERRED_TIMES_MAX_LENGTH, required=False, allow_blank=True)
+    slots = HelpSlotSerializer(
+        many=True,
+        required=False,
+        max_length=MAX_SLOTS,
+        help_text=f"Up to {MAX_SLOTS} times the requester can meet: each in the future, ending after it starts, "
+        "30 minutes to 12 hours long, none overlapping. In multipart bodies: slots[0]start, slots[0]end, ….",
+    )
+    times_note = serializers.CharField(max_length=TIMES_NOTE_MAX_LENGTH, required=False, allow_blank=True)
     files = serializers.ListField(child=serializers.FileField(), required=False, max_length=documents.MAX_FILES)
 
 
@@ -178,6 +238,14 @@ class HelpReleaseSerializer(serializers.Serializer):
 class HelpScheduleSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
+
+
+class HelpAcceptSerializer(serializers.Serializer):
+    """Accept alone, or accept and schedule in one step: give start and end (within one of the
+    requester's slots, or another time the expert proposes)."""
+
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
 
 
 class HelpMeetingLinkSerializer(serializers.Serializer):
@@ -213,6 +281,18 @@ def _detail(request, help_request: HelpRequest, code=status.HTTP_200_OK) -> Resp
     return Response(HelpRequestDetailSerializer(fresh, context={"request": request}).data, status=code)
 
 
+def _without_files(data):
+    """The request's fields without the uploads (the service takes those separately). A
+    multipart body stays a QueryDict, so nested fields like slots[0]start are read as a list."""
+    if not hasattr(data, "getlist"):
+        return data
+    fields = QueryDict(mutable=True)
+    for key in data:
+        if key != "files":
+            fields.setlist(key, data.getlist(key))
+    return fields
+
+
 REQUEST_ID = OpenApiParameter("public_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The request's id.")
 
 
@@ -235,7 +315,7 @@ class MyRequestsView(generics.ListAPIView):
     )
     def post(self, request):
         files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
-        serializer = HelpSubmitSerializer(data={k: v for k, v in request.data.items() if k != "files"})
+        serializer = HelpSubmitSerializer(data=_without_files(request.data))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
@@ -244,7 +324,8 @@ class MyRequestsView(generics.ListAPIView):
                 category_id=data["category"],
                 title=data["title"],
                 description=data["description"],
-                preferred_times=data.get("preferred_times", ""),
+                slots=[(slot["start"], slot["end"]) for slot in data.get("slots", [])],
+                times_note=data.get("times_note", ""),
                 files=files,
             )
         except ValidationError as error:
@@ -259,6 +340,7 @@ class RequestDetailView(APIView):
             help_request = selectors.request_detail_for(user=request.user, request_id=public_id)
         except HelpRequest.DoesNotExist:
             raise NotFound("No such help request.") from None
+        notification_services.mark_read_for_subject(user=request.user, subject=help_request)
         return Response(HelpRequestDetailSerializer(help_request, context={"request": request}).data)
 
 
@@ -294,12 +376,19 @@ def _action_schema(summary: str, request_serializer=None):
 
 
 class AcceptView(_ActionView):
-    @_action_schema("Accept an open request (experts of its category)")
+    serializer_class = HelpAcceptSerializer
+
+    @_action_schema(
+        "Accept an open request (experts of its category); with start and end, also schedule it",
+        HelpAcceptSerializer,
+    )
     def post(self, request, public_id):
         return super().post(request, public_id)
 
     def perform(self, request, public_id, data):
-        return services.accept_help_request(expert=request.user, request_id=public_id)
+        return services.accept_help_request(
+            expert=request.user, request_id=public_id, start=data.get("start"), end=data.get("end")
+        )
 
 
 class ReleaseView(_ActionView):

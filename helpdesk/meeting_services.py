@@ -11,9 +11,11 @@ from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from config.timezones import format_clock, in_zone_of
 from helpdesk import emails
 from helpdesk.models import HelpRequest, HelpRequestEvent, HelpRequestStatus, MeetingState
 from helpdesk.services import _push_changed_on_commit, _record, enqueue_meeting_creation, notify_in_app_only
@@ -89,7 +91,7 @@ def record_meeting_created(*, request_pk: int, external_id, join_url: str, meeti
             "updated_at",
         ]
     )
-    _record(help_request, actor=None, action=A.MEETING_CREATED, note=f"{provider} meeting")
+    _record(help_request, actor=None, action=A.MEETING_CREATED)  # which provider: the admin shows it
     title = f"The meeting link for “{help_request.title}” is ready"
     url = help_request.get_absolute_url()
     notify_in_app_only(
@@ -134,7 +136,7 @@ def record_meeting_failed(*, request_pk: int, external_id, error: str) -> bool:
             kind=NotificationKind.HELP_MEETING_FAILED,
             title=f"Meeting creation failed for help request {help_request.public_id}",
             body=error[:1000],
-            url=f"/admin/helpdesk/helprequest/{help_request.pk}/change/",
+            url=reverse("admin:helpdesk_helprequest_change", args=[help_request.pk]),
         )
     _push_changed_on_commit(help_request)
     return True
@@ -165,6 +167,12 @@ def send_meeting_email_once(*, request_pk: int) -> bool:
     return True
 
 
+def _clock_for(recipient, moment: datetime) -> str:
+    """ "09:00 PST": the start as this recipient reads it."""
+    with in_zone_of(recipient):
+        return format_clock(moment)
+
+
 def send_due_reminders(*, now: datetime | None = None) -> int:
     """Reminders to both sides ~1 h and ~10 min before each session; each marker once."""
     now = now or timezone.now()
@@ -185,7 +193,8 @@ def send_due_reminders(*, now: datetime | None = None) -> int:
                     notify(
                         recipient=recipient,
                         kind=NotificationKind.HELP_SESSION_REMINDER,
-                        title=f"Your help session “{help_request.title}” starts {label}",
+                        title=f"Your help session “{help_request.title}” starts {label} "
+                        f"({_clock_for(recipient, help_request.scheduled_start)})",
                         body=f"Join at {help_request.meeting_join_url}" if help_request.meeting_join_url else "",
                         url=help_request.get_absolute_url(),
                     )

@@ -21,7 +21,7 @@ from helpdesk.storage import document_storage, document_upload_to
 
 TITLE_MAX_LENGTH = 150
 DESCRIPTION_MAX_LENGTH = 5000
-PREFERRED_TIMES_MAX_LENGTH = 1000
+TIMES_NOTE_MAX_LENGTH = 1000
 NOTE_MAX_LENGTH = 1000
 FEEDBACK_MAX_LENGTH = 2000
 
@@ -66,7 +66,8 @@ class HelpRequest(models.Model):
     category = models.ForeignKey("experts.Category", on_delete=models.PROTECT, related_name="help_requests")
     title = models.CharField(max_length=TITLE_MAX_LENGTH)
     description = models.TextField(max_length=DESCRIPTION_MAX_LENGTH)
-    preferred_times = models.TextField(max_length=PREFERRED_TIMES_MAX_LENGTH, blank=True)
+    # Anything about when the requester can meet that their slots (PreferredSlot) do not say.
+    times_note = models.TextField(max_length=TIMES_NOTE_MAX_LENGTH, blank=True)
     status = models.CharField(max_length=12, choices=HelpRequestStatus.choices, default=HelpRequestStatus.OPEN)
     expert = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -135,6 +136,28 @@ class HelpRequest(models.Model):
         return bool(self.meeting_join_url) and self.meeting_state in (MeetingState.CREATED, MeetingState.MANUAL)
 
 
+class PreferredSlot(models.Model):
+    """A time range in which the requester can meet, given when they ask (in their zone, stored
+    in UTC). The expert picks a session inside one of them, or proposes another time."""
+
+    request = models.ForeignKey(HelpRequest, on_delete=models.CASCADE, related_name="slots")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="help_slot_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}-{self.end:%H:%M} UTC"
+
+    def holds(self, start, end) -> bool:
+        """Whether a session from start to end lies inside this slot."""
+        return self.start <= start and end <= self.end
+
+
 class HelpRequestEvent(models.Model):
     """One append-only timeline entry. Services only ever create these; the admin is read-only."""
 
@@ -144,9 +167,9 @@ class HelpRequestEvent(models.Model):
         RELEASED = "released", "Released back to the queue"
         SCHEDULED = "scheduled", "Session scheduled"
         RESCHEDULED = "rescheduled", "Session moved"
-        MEETING_CREATED = "meeting_created", "Meeting created"
-        MEETING_FAILED = "meeting_failed", "Meeting could not be created"
-        MEETING_LINK_SET = "meeting_link_set", "Meeting link added"
+        MEETING_CREATED = "meeting_created", "Meeting link ready"
+        MEETING_FAILED = "meeting_failed", "The meeting could not be created"
+        MEETING_LINK_SET = "meeting_link_set", "Meeting link added by the expert"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
@@ -161,6 +184,11 @@ class HelpRequestEvent(models.Model):
     from_status = models.CharField(max_length=12, choices=HelpRequestStatus.choices, blank=True)
     to_status = models.CharField(max_length=12, choices=HelpRequestStatus.choices)
     note = models.TextField(max_length=NOTE_MAX_LENGTH, blank=True)
+    # Scheduled / rescheduled: the session time this entry set (and, for a move, the start it
+    # had before). Stored as instants so that each reader's timeline shows them in their zone.
+    session_start = models.DateTimeField(null=True, blank=True)
+    session_end = models.DateTimeField(null=True, blank=True)
+    previous_start = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,14 +14,29 @@ approval was withdrawn or whose account was deactivated sees, downloads and join
 requests they hold or held, from that moment (their held requests go back to the queue).
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from experts import selectors as expert_selectors
 from experts.models import Category, ExpertProfile
-from helpdesk.models import ACTIVE_STATUSES, HelpDocument, HelpRequest, HelpRequestEvent, HelpRequestStatus, Rating
+from helpdesk.models import (
+    ACTIVE_STATUSES,
+    HelpDocument,
+    HelpRequest,
+    HelpRequestEvent,
+    HelpRequestStatus,
+    MeetingState,
+    PreferredSlot,
+    Rating,
+)
 from helpdesk.services import _uuid
+
+S = HelpRequestStatus
 
 SEARCH_TERMS_MAX = 5
 
@@ -149,6 +164,133 @@ def request_detail_for(*, user, request_id) -> HelpRequest:
 
 def timeline_for(*, help_request: HelpRequest) -> QuerySet[HelpRequestEvent]:
     return help_request.events.select_related("actor").order_by("created_at", "id")
+
+
+def slots_for(*, help_request: HelpRequest) -> list[PreferredSlot]:
+    """The requester's preferred slots, earliest first."""
+    return list(help_request.slots.order_by("start", "id"))
+
+
+def slots_for_action(*, user, public_id) -> list[PreferredSlot]:
+    """The slots a session-time form of the expert holding the request picks from. Only that
+    expert's request is looked at, whatever their standing: the service that acts on the form
+    decides (and refuses an expert no longer approved with its own message)."""
+    return list(
+        PreferredSlot.objects.filter(request__public_id=public_id, request__expert=user).order_by("start", "id")
+    )
+
+
+# --- What the request page offers ---------------------------------------------------------------
+#
+# One rule for the page and the API: the stage a request is in (as its readers name it) and
+# the actions the viewer may take there. Nothing is offered that the services would refuse,
+# and nothing is offered that leads nowhere (no "Join" once the session is over).
+
+STAGES = ("submitted", "accepted", "scheduled", "in_session", "completed", "rated", "expired", "cancelled")
+STAGE_LABELS = {
+    "submitted": "Waiting for an expert",
+    "accepted": "Accepted",
+    "scheduled": "Scheduled",
+    "in_session": "In session",
+    "completed": "Completed",
+    "rated": "Completed and rated",
+    "expired": "Expired",
+    "cancelled": "Cancelled",
+}
+ACTIONS = (
+    "accept",  # accept and schedule in one step (a candidate expert)
+    "schedule",  # the expert of an accepted request picks the time
+    "reschedule",
+    "release",
+    "set_meeting_link",
+    "join_meeting",
+    "complete",
+    "cancel",
+    "rate",
+    "submit_again",
+)
+
+
+def stage_of(help_request: HelpRequest, *, has_rating: bool, now: datetime | None = None) -> str:
+    """submitted, accepted, scheduled, in_session (from its start to its end), completed,
+    rated, expired or cancelled."""
+    status = help_request.status
+    if status == S.OPEN:
+        return "submitted"
+    if status == S.SCHEDULED:
+        now = now or timezone.now()
+        start, end = help_request.scheduled_start, help_request.scheduled_end
+        return "in_session" if start and end and start <= now < end else "scheduled"
+    if status == S.COMPLETED:
+        return "rated" if has_rating else "completed"
+    return str(status)
+
+
+def actions_for(*, user, help_request: HelpRequest, has_rating: bool, now: datetime | None = None) -> frozenset[str]:
+    """What this viewer may do with the request now (names from ACTIONS)."""
+    is_requester = user.pk == help_request.requester_id
+    is_expert = help_request.expert_id is not None and user.pk == help_request.expert_id
+    stage = stage_of(help_request, has_rating=has_rating, now=now)
+    actions: set[str] = set()
+    if stage == "submitted":
+        if is_requester:
+            actions.add("cancel")
+        elif expert_selectors.is_verified_expert(user=user, category_id=help_request.category_id):
+            actions.add("accept")
+    elif stage == "accepted":
+        actions |= {"schedule", "release"} if is_expert else {"cancel"} if is_requester else set()
+    elif stage in ("scheduled", "in_session"):
+        if (is_requester or is_expert) and help_request.has_meeting_link:
+            actions.add("join_meeting")
+        if is_requester:
+            actions.add("cancel")
+        if is_expert:
+            actions |= {"reschedule", "release"}
+            start = help_request.scheduled_start
+            if start is not None and start <= (now or timezone.now()):
+                actions.add("complete")  # not before the session has started (the service refuses it)
+            if help_request.meeting_state in (MeetingState.FAILED, MeetingState.MANUAL):
+                actions.add("set_meeting_link")
+    elif stage == "completed" and is_requester and help_request.expert_id is not None:
+        actions.add("rate")
+    elif stage == "expired" and is_requester:
+        actions.add("submit_again")
+    return frozenset(actions)
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    """Everything the request page shows a viewer beyond the request itself."""
+
+    is_requester: bool
+    is_expert: bool
+    stage: str
+    actions: frozenset[str]
+    slots: list[PreferredSlot]
+    session_in_slot: bool
+    rating: Rating | None
+    timeline: list[HelpRequestEvent]
+
+    @property
+    def stage_label(self) -> str:
+        return STAGE_LABELS[self.stage]
+
+
+def request_page_for(*, user, help_request: HelpRequest, now: datetime | None = None) -> RequestPage:
+    """The request page's state for a viewer who may see the request (request_detail_for)."""
+    rating = rating_for(help_request=help_request) if help_request.status == S.COMPLETED else None
+    slots = slots_for(help_request=help_request)
+    start, end = help_request.scheduled_start, help_request.scheduled_end
+    return RequestPage(
+        is_requester=user.pk == help_request.requester_id,
+        is_expert=help_request.expert_id is not None and user.pk == help_request.expert_id,
+        stage=stage_of(help_request, has_rating=rating is not None, now=now),
+        actions=actions_for(user=user, help_request=help_request, has_rating=rating is not None, now=now),
+        slots=slots,
+        session_in_slot=bool(start and end and any(slot.holds(start, end) for slot in slots)),
+        rating=rating,
+        timeline=list(timeline_for(help_request=help_request)),
+    )
 
 
 def documents_for(*, help_request: HelpRequest) -> QuerySet[HelpDocument]:

@@ -16,6 +16,10 @@ when staff withdraw an approval (experts.services.reject_expert, through its hoo
 `release_requests_without_standing()` (beat) catches every other way of losing standing
 (a deactivated account, a deleted profile).
 
+Times in what a user is told (notification titles) are written in THAT user's zone
+(config.timezones.in_zone_of), whoever caused the event. The timeline stores instants and
+each reader's page renders them.
+
 Meeting creation, its e-mail and reminders are in helpdesk.meeting_services (called by tasks).
 """
 
@@ -32,23 +36,26 @@ from django.utils import timezone
 from accounts import selectors as account_selectors
 from accounts.models import User
 from chat import services as chat_services
+from config.timezones import SHORT_DAY, format_moment, format_range, in_zone_of
 from experts import selectors as expert_selectors
 from experts import services as expert_services
 from experts.models import Category, ExpertProfile
 from helpdesk import documents, realtime
+from helpdesk import slots as slots_module
 from helpdesk.models import (
     ACTIVE_STATUSES,
     ALLOWED_TRANSITIONS,
     DESCRIPTION_MAX_LENGTH,
     FEEDBACK_MAX_LENGTH,
     NOTE_MAX_LENGTH,
-    PREFERRED_TIMES_MAX_LENGTH,
+    TIMES_NOTE_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     HelpDocument,
     HelpRequest,
     HelpRequestEvent,
     HelpRequestStatus,
     MeetingState,
+    PreferredSlot,
     Rating,
 )
 from notifications import realtime as live
@@ -98,8 +105,10 @@ def _transition(
     action: str,
     note: str = "",
     fields: tuple[str, ...] = (),
+    **times,
 ) -> HelpRequestEvent:
-    """The only place a status changes: check the map, save, append the timeline entry."""
+    """The only place a status changes: check the map, save, append the timeline entry
+    (`times`: the entry's session_start/session_end/previous_start)."""
     current = help_request.status
     if to not in ALLOWED_TRANSITIONS[current]:
         raise ValidationError(
@@ -108,12 +117,12 @@ def _transition(
     help_request.status = to
     help_request.save(update_fields=["status", "updated_at", *fields])
     return HelpRequestEvent.objects.create(
-        request=help_request, actor=actor, action=action, from_status=current, to_status=to, note=note
+        request=help_request, actor=actor, action=action, from_status=current, to_status=to, note=note, **times
     )
 
 
-def _record(help_request: HelpRequest, *, actor, action: str, note: str = "") -> HelpRequestEvent:
-    """A timeline entry that changes no status (meeting created, rated, reassigned)."""
+def _record(help_request: HelpRequest, *, actor, action: str, note: str = "", **times) -> HelpRequestEvent:
+    """A timeline entry that changes no status (meeting created, rated, reassigned, moved)."""
     return HelpRequestEvent.objects.create(
         request=help_request,
         actor=actor,
@@ -121,7 +130,14 @@ def _record(help_request: HelpRequest, *, actor, action: str, note: str = "") ->
         from_status=help_request.status,
         to_status=help_request.status,
         note=note,
+        **times,
     )
+
+
+def session_time_for(recipient, help_request: HelpRequest) -> str:
+    """The request's session time as `recipient` reads it (their zone), for what they are told."""
+    with in_zone_of(recipient):
+        return format_range(help_request.scheduled_start, help_request.scheduled_end, day=SHORT_DAY)
 
 
 def _push(user_ids, event: dict) -> None:
@@ -168,19 +184,28 @@ def _expert_profile_id(expert) -> int:
 
 @transaction.atomic
 def submit_help_request(
-    *, requester, category_id, title: str, description: str, preferred_times: str = "", files=()
+    *,
+    requester,
+    category_id,
+    title: str,
+    description: str,
+    slots=(),
+    times_note: str = "",
+    files=(),
 ) -> HelpRequest:
-    """Create an open request with its documents (all or nothing) and tell the category's experts.
-    Refused (code "unverified") until the requester has confirmed their e-mail address."""
+    """Create an open request with its preferred slots ((start, end) pairs, see helpdesk.slots)
+    and documents (all or nothing), and tell the category's experts. Refused (code
+    "unverified") until the requester has confirmed their e-mail address."""
     if not account_selectors.can_act(requester):
         raise ValidationError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     title = " ".join(_text(title, field="title", limit=TITLE_MAX_LENGTH, required=True, label="A title").split())
     description = _text(
         description, field="description", limit=DESCRIPTION_MAX_LENGTH, required=True, label="A description"
     )
-    preferred_times = _text(
-        preferred_times, field="preferred_times", limit=PREFERRED_TIMES_MAX_LENGTH, required=False, label="Times"
+    times_note = _text(
+        times_note, field="times_note", limit=TIMES_NOTE_MAX_LENGTH, required=False, label="The note on times"
     )
+    checked_slots = slots_module.check_slots(slots)
     try:
         category = Category.objects.get(pk=int(category_id), is_active=True)
     except (Category.DoesNotExist, TypeError, ValueError):
@@ -195,7 +220,10 @@ def submit_help_request(
         category=category,
         title=title,
         description=description,
-        preferred_times=preferred_times,
+        times_note=times_note,
+    )
+    PreferredSlot.objects.bulk_create(
+        [PreferredSlot(request=help_request, start=start, end=end) for start, end in checked_slots]
     )
     saved: list[HelpDocument] = []
     try:
@@ -225,8 +253,15 @@ def submit_help_request(
 
 
 @transaction.atomic
-def accept_help_request(*, expert, request_id) -> HelpRequest:
-    """Take an open request. Two experts at once: the row lock makes exactly one win."""
+def accept_help_request(*, expert, request_id, start=None, end=None) -> HelpRequest:
+    """Take an open request. Two experts at once: the row lock makes exactly one win.
+
+    With `start` and `end` (one of the requester's slots, or a time the expert proposes
+    instead), accepting also schedules the session in the same step: the meeting is created
+    at once and the requester is told once, with the time and then the invitation."""
+    if (start is None) != (end is None):
+        raise ValidationError({"end" if end is None else "start": "Give both the start and the end, or neither."})
+    session = _session_times(start, end) if start is not None else None
     # Lock the expert's profile first: two accepts by the same expert cannot both pass the cap.
     profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
     help_request = _locked(public_id=_uuid(request_id))
@@ -250,6 +285,9 @@ def accept_help_request(*, expert, request_id) -> HelpRequest:
     help_request.accepted_at = timezone.now()
     _transition(help_request, to=S.ACCEPTED, actor=expert, action=A.ACCEPTED, fields=("expert", "accepted_at"))
     _open_conversation(expert=expert, requester=help_request.requester)
+    _push_queue_on_commit(help_request, added=False)
+    if session is not None:
+        return _schedule(help_request, expert=expert, start=session[0], end=session[1], just_accepted=True)
     notify(
         recipient=help_request.requester,
         kind=NotificationKind.HELP_REQUEST_ACCEPTED,
@@ -257,7 +295,6 @@ def accept_help_request(*, expert, request_id) -> HelpRequest:
         body="They will pick a time for your session from your preferred times or propose another.",
         url=help_request.get_absolute_url(),
     )
-    _push_queue_on_commit(help_request, added=False)
     _push_changed_on_commit(help_request)
     return help_request
 
@@ -448,10 +485,6 @@ def _session_times(start, end) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _when(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%a %d %b %Y, %H:%M %Z")
-
-
 def _new_meeting_attempt(help_request: HelpRequest) -> tuple[str, ...]:
     """A new scheduling attempt: a new provider idempotency key (so createOrGet makes a new
     meeting, never returns a former one), pending, and every per-session marker reset."""
@@ -461,30 +494,42 @@ def _new_meeting_attempt(help_request: HelpRequest) -> tuple[str, ...]:
 
 @transaction.atomic
 def schedule_session(*, expert, request_id, start, end) -> HelpRequest:
-    """Fix the session time; the meeting is created by create_meeting_task after commit."""
+    """Fix the session time of an accepted request; the meeting is created by
+    create_meeting_task after commit."""
     start, end = _session_times(start, end)
     help_request = _held_by(expert, request_id)
     if help_request.status != S.ACCEPTED:  # a scheduled session is moved with reschedule_session
         raise ValidationError(
             f"A {help_request.get_status_display().lower()} request cannot be scheduled.", code="illegal_transition"
         )
+    return _schedule(help_request, expert=expert, start=start, end=end, just_accepted=False)
+
+
+def _schedule(help_request: HelpRequest, *, expert, start: datetime, end: datetime, just_accepted: bool):
+    """accepted -> scheduled. The requester's one e-mail for it is the invitation (the join
+    link and the .ics, sent once the meeting exists); in the app they are told at once."""
     help_request.scheduled_start = start
     help_request.scheduled_end = end
     fields = _new_meeting_attempt(help_request)
-    when = _when(start)
     _transition(
         help_request,
         to=S.SCHEDULED,
         actor=expert,
         action=A.SCHEDULED,
-        note=f"Session on {when}",
         fields=("scheduled_start", "scheduled_end", *fields),
+        session_start=start,
+        session_end=end,
     )
-    notify(
-        recipient=help_request.requester,
+    requester = help_request.requester
+    when = session_time_for(requester, help_request)
+    lead = f"{expert.get_full_name()} accepted “{help_request.title}”: " if just_accepted else ""
+    notify_in_app_only(
+        recipient=requester,
         kind=NotificationKind.HELP_REQUEST_SCHEDULED,
-        title=f"Your help session is on {when}",
-        body="The meeting link follows as soon as the meeting is created.",
+        title=f"{lead}your help session is on {when}"
+        if lead
+        else f"Your help session “{help_request.title}” is on {when}",
+        body="The meeting link and a calendar invitation follow by e-mail as soon as the meeting is created.",
         url=help_request.get_absolute_url(),
     )
     transaction.on_commit(partial(enqueue_meeting_creation, help_request.pk))
@@ -510,7 +555,7 @@ def reschedule_session(*, expert, request_id, start, end) -> HelpRequest:
         )
     if (help_request.scheduled_start, help_request.scheduled_end) == (start, end):
         raise ValidationError({"start": "The session is already at that time."})
-    before = _when(help_request.scheduled_start)
+    before = help_request.scheduled_start
     help_request.scheduled_start = start
     help_request.scheduled_end = end
     if help_request.meeting_state == MeetingState.MANUAL:
@@ -520,18 +565,21 @@ def reschedule_session(*, expert, request_id, start, end) -> HelpRequest:
         help_request.reminder_minutes_sent_at = None
         fields = ("schedule_sequence", "meeting_email_sent_at", "reminder_hour_sent_at", "reminder_minutes_sent_at")
         after_commit = partial(enqueue_meeting_email, help_request.pk)
-        body = "Your meeting link stays the same; an updated calendar invitation follows."
+        body = "Your meeting link stays the same; the updated calendar invitation follows by e-mail."
     else:
         fields = _new_meeting_attempt(help_request)
         after_commit = partial(enqueue_meeting_creation, help_request.pk)
-        body = "A new meeting link follows as soon as the meeting is created."
+        body = "The new meeting link and the updated calendar invitation follow by e-mail."
     help_request.save(update_fields=["scheduled_start", "scheduled_end", "updated_at", *fields])
-    when = _when(start)
-    _record(help_request, actor=expert, action=A.RESCHEDULED, note=f"Moved from {before} to {when}")
-    notify(
+    _record(
+        help_request, actor=expert, action=A.RESCHEDULED, session_start=start, session_end=end, previous_start=before
+    )
+    # In the app only: the updated invitation is this event's one e-mail.
+    notify_in_app_only(
         recipient=help_request.requester,
         kind=NotificationKind.HELP_REQUEST_SCHEDULED,
-        title=f"Your help session “{help_request.title}” moved to {when}",
+        title=f"Your help session “{help_request.title}” moved to "
+        f"{session_time_for(help_request.requester, help_request)}",
         body=body,
         url=help_request.get_absolute_url(),
     )
@@ -626,7 +674,7 @@ def complete_help_request(*, expert, request_id) -> HelpRequest:
     help_request = _held_by(expert, request_id)
     if help_request.status == S.SCHEDULED and help_request.scheduled_start > timezone.now():
         raise ValidationError(
-            f"The session starts on {_when(help_request.scheduled_start)}: "
+            f"The session starts on {format_moment(help_request.scheduled_start)}: "
             "you can mark it completed once it has started.",
             code="not_started",
         )

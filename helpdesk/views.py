@@ -6,8 +6,6 @@ reason as a message and changes nothing. Requests and documents the user may not
 exactly as ids that do not exist.
 """
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -19,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.timezones import active_zone_name
 from experts import selectors as expert_selectors
 from helpdesk import documents, selectors, services
 from helpdesk.forms import (
@@ -28,11 +27,15 @@ from helpdesk.forms import (
     QueueFilterForm,
     RatingForm,
     ReleaseForm,
-    ScheduleForm,
+    SessionTimeForm,
+    SlotFormSet,
 )
-from helpdesk.models import HelpDocument, HelpRequest, HelpRequestStatus, MeetingState
+from helpdesk.models import HelpDocument, HelpRequest, MeetingState
+from notifications import services as notification_services
 
 PAGE_SIZE = 20
+# Slot rows shown at once on the request form; the rest (up to MAX_SLOTS) behind "More times".
+SHOWN_SLOT_ROWS = 2
 
 
 def _page(request: HttpRequest, queryset):
@@ -49,7 +52,7 @@ def _visible_or_404(request: HttpRequest, public_id) -> HelpRequest:
 def _duration_minutes(help_request: HelpRequest) -> int:
     if help_request.scheduled_start and help_request.scheduled_end:
         minutes = int((help_request.scheduled_end - help_request.scheduled_start).total_seconds() // 60)
-        if minutes in dict(ScheduleForm.base_fields["duration"].choices):
+        if minutes in dict(SessionTimeForm.base_fields["duration"].choices):
             return minutes
     return 60
 
@@ -77,14 +80,16 @@ def my_requests(request: HttpRequest) -> HttpResponse:
 def new_request(request: HttpRequest) -> HttpResponse:
     categories = list(expert_selectors.active_categories())
     form = HelpRequestForm(request.POST or None, request.FILES or None, categories=categories)
-    if request.method == "POST" and form.is_valid():
+    slot_formset = SlotFormSet(request.POST or None, prefix="slots")
+    if request.method == "POST" and form.is_valid() and slot_formset.is_valid():
         try:
             help_request = services.submit_help_request(
                 requester=request.user,
                 category_id=form.cleaned_data["category"],
                 title=form.cleaned_data["title"],
                 description=form.cleaned_data["description"],
-                preferred_times=form.cleaned_data["preferred_times"],
+                slots=slot_formset.filled(),
+                times_note=form.cleaned_data["times_note"],
                 files=request.FILES.getlist("files"),
             )
         except ValidationError as error:
@@ -100,7 +105,14 @@ def new_request(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "helpdesk/new_request.html",
-        {"form": form, "categories": categories, "max_files": documents.MAX_FILES},
+        {
+            "form": form,
+            "slot_formset": slot_formset,
+            "shown_slots": SHOWN_SLOT_ROWS,
+            "zone_name": active_zone_name(),
+            "categories": categories,
+            "max_files": documents.MAX_FILES,
+        },
         status=status,
     )
 
@@ -110,41 +122,29 @@ def new_request(request: HttpRequest) -> HttpResponse:
 def request_detail(request: HttpRequest, public_id) -> HttpResponse:
     help_request = _visible_or_404(request, public_id)
     user = request.user
-    is_requester = user.pk == help_request.requester_id
-    is_expert = user.pk == help_request.expert_id
-    status = help_request.status
-    can_accept = (
-        status == HelpRequestStatus.OPEN
-        and not is_requester
-        and expert_selectors.is_verified_expert(user=user, category_id=help_request.category_id)
-    )
-    rating = selectors.rating_for(help_request=help_request) if status == HelpRequestStatus.COMPLETED else None
+    page = selectors.request_page_for(user=user, help_request=help_request)
+    notification_services.mark_read_for_subject(user=user, subject=help_request)
+    slots = page.slots
     context = {
         "help_request": help_request,
-        "timeline": selectors.timeline_for(help_request=help_request),
+        "page": page,
+        "actions": page.actions,
+        "stage": page.stage,
+        "slots": slots,
+        "session_in_slot": page.session_in_slot,
+        "timeline": page.timeline,
         "documents": selectors.documents_for(help_request=help_request),
-        "is_requester": is_requester,
-        "is_expert": is_expert,
-        "can_accept": can_accept,
-        "can_cancel": is_requester
-        and status in (HelpRequestStatus.OPEN, HelpRequestStatus.ACCEPTED, HelpRequestStatus.SCHEDULED),
+        "is_requester": page.is_requester,
+        "is_expert": page.is_expert,
         "can_download": selectors.can_download(user=user, help_request=help_request),
-        "can_schedule": is_expert and status == HelpRequestStatus.ACCEPTED,
-        "can_reschedule": is_expert and status == HelpRequestStatus.SCHEDULED,
-        "can_release": is_expert and status in (HelpRequestStatus.ACCEPTED, HelpRequestStatus.SCHEDULED),
-        "can_complete": is_expert
-        and status == HelpRequestStatus.SCHEDULED
-        and help_request.scheduled_start is not None
-        and help_request.scheduled_start <= timezone.now(),
-        "can_set_link": is_expert
-        and status == HelpRequestStatus.SCHEDULED
-        and help_request.meeting_state in (MeetingState.FAILED, MeetingState.MANUAL),
-        "can_rate": is_requester and status == HelpRequestStatus.COMPLETED and rating is None,
-        "rating": rating,
-        "schedule_form": ScheduleForm(),
-        "reschedule_form": ScheduleForm(
+        "rating": page.rating,
+        "accept_form": SessionTimeForm(slots=slots, prefix="accept"),
+        "schedule_form": SessionTimeForm(slots=slots),
+        "reschedule_form": SessionTimeForm(
+            slots=slots,
             prefix="move",
             initial={
+                "choice": "other",
                 "start": help_request.scheduled_start and timezone.localtime(help_request.scheduled_start),
                 "duration": _duration_minutes(help_request),
             },
@@ -153,6 +153,8 @@ def request_detail(request: HttpRequest, public_id) -> HttpResponse:
         "cancel_form": CancelForm(),
         "link_form": MeetingLinkForm(),
         "rating_form": RatingForm(),
+        "zone_name": active_zone_name(),
+        "now": timezone.now(),
         "MeetingState": MeetingState,
     }
     return render(request, "helpdesk/detail.html", context)
@@ -291,9 +293,27 @@ def _codes(error: ValidationError) -> set[str]:
 @login_required
 @require_POST
 def accept(request: HttpRequest, public_id) -> HttpResponse:
+    """Accept and schedule in one step: the session time is part of accepting (one of the
+    requester's slots or another time), so the meeting link reaches the requester at once."""
+    help_request = _visible_or_404(request, public_id)
+    form = SessionTimeForm(request.POST, slots=selectors.slots_for(help_request=help_request), prefix="accept")
+    if not form.is_valid():
+        messages.error(request, _form_problem(form, "Choose one of the requester's times, or propose another."))
+        return _to_detail(public_id)
     return _expert_action(
-        request, public_id, services.accept_help_request, "You accepted the request. Pick a time for the session."
+        request,
+        public_id,
+        services.accept_help_request,
+        "You accepted the request and scheduled the session. The meeting is being created.",
+        start=form.cleaned_data["start"],
+        end=form.cleaned_data["end"],
     )
+
+
+def _form_problem(form, fallback: str) -> str:
+    """A refused time form's own words (e.g. "That time is 30 minutes long: …"), else the fallback."""
+    problems = [message for errors in form.errors.values() for message in errors]
+    return " ".join(problems) if problems else fallback
 
 
 @login_required
@@ -313,14 +333,15 @@ def release(request: HttpRequest, public_id) -> HttpResponse:
 
 
 def _session_time_action(request: HttpRequest, public_id, service, *, prefix: str | None, error: str, done: str):
-    """Schedule or move a session: the form's start and duration, then the expert service."""
-    form = ScheduleForm(request.POST, prefix=prefix)
+    """Schedule or move a session: a slot or another time, and a duration, then the service."""
+    slots = selectors.slots_for_action(user=request.user, public_id=public_id)
+    form = SessionTimeForm(request.POST, slots=slots, prefix=prefix)
     if not form.is_valid():
-        messages.error(request, error)
+        messages.error(request, _form_problem(form, error))
         return _to_detail(public_id)
-    start = form.cleaned_data["start"]
-    end = start + timedelta(minutes=form.cleaned_data["duration"])
-    return _expert_action(request, public_id, service, done, start=start, end=end)
+    return _expert_action(
+        request, public_id, service, done, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
+    )
 
 
 @login_required

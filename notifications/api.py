@@ -64,7 +64,10 @@ class NotificationListView(generics.ListAPIView):
         parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL, description="Only unread ones (1/true or 0/false).")],
     )
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        # Shown now (as they were, unread ones included): those without a link are read.
+        services.mark_read_for_subject(user=request.user, subject="")
+        return response
 
     def get_queryset(self):
         params = UnreadFilterSerializer(data=self.request.query_params)

@@ -1,5 +1,7 @@
 """Notification e-mails: subject, plain text and HTML from templates, sent by the default mailer.
 
+Rendered in the recipient's time zone (config.timezones.in_zone_of), like every e-mail.
+
 Templates: templates/emails/notification.{txt,html}, extending templates/emails/base.{txt,html}
 (the layout every Lyceum e-mail shares).
 """
@@ -9,6 +11,7 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from config.timezones import in_zone_of
 from notifications.models import EMAIL_ACTION_LABELS, Notification, email_choosable
 
 
@@ -36,7 +39,13 @@ def build_notification_email(
     notification: Notification, *, to_address: str = "", action_url: str = ""
 ) -> EmailMultiAlternatives:
     """The e-mail of one notification, to `to_address` (else the recipient's address), whose
-    button leads to `action_url` (else the notification, opened in Lyceum)."""
+    button leads to `action_url` (else the notification, opened in Lyceum); its times are in
+    the recipient's zone."""
+    with in_zone_of(notification.recipient):
+        return _notification_email(notification, to_address=to_address, action_url=action_url)
+
+
+def _notification_email(notification: Notification, *, to_address: str, action_url: str) -> EmailMultiAlternatives:
     recipient = notification.recipient
     context = {
         "site_name": settings.SITE_NAME,

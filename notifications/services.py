@@ -145,11 +145,25 @@ def mark_read(*, user, notification_id: int) -> Notification:
     return notification
 
 
-@transaction.atomic
-def mark_read_matching(*, user, kind: str, url: str) -> int:
-    """The user has seen what these notifications point at (e.g. the incoming friend requests
-    page): mark their unread notifications of that kind and link read. One push, not one each."""
-    changed = Notification.objects.filter(recipient=user, kind=kind, url=url, read_at__isnull=True).update(
+def subject_path(subject) -> str:
+    """The path that names a subject: a path as given, or an object's get_absolute_url()."""
+    return subject if isinstance(subject, str) else subject.get_absolute_url()
+
+
+def mark_read_for_subject(*, user, subject) -> int:
+    """THE rule of reading: a notification is read once its subject is shown to its user.
+
+    A notification's subject is what its link (`url`) points at: a help request, the friends
+    page, a conversation, the incoming friend requests, an expert profile. Every page and API
+    read that shows a subject calls this with it (an object with get_absolute_url(), or its
+    path), and every unread notification of this user that points there, of any kind, is
+    read. A notification without a link is its own subject: the notifications list shows it
+    (subject ""). One UPDATE (atomic by itself, so no transaction of its own: pages call this on
+    every view), and one live push of the new unread count after commit when something changed.
+    Returns how many were marked."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    changed = Notification.objects.filter(recipient=user, url=subject_path(subject), read_at__isnull=True).update(
         read_at=timezone.now()
     )
     if changed:

@@ -34,7 +34,10 @@ def _safe_next(request, default: str) -> str:
 @require_GET
 def notification_list(request):
     page = Paginator(selectors.notifications_for(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "notifications/list.html", {"page_obj": page})
+    response = render(request, "notifications/list.html", {"page_obj": page})
+    # A notification without a link is its own subject: shown here (as new, this once), it is read.
+    services.mark_read_for_subject(user=request.user, subject="")
+    return response
 
 
 @login_required

@@ -7,6 +7,7 @@ Errors are JSON with `detail` (and `code` for refusals of the rules): 400 for ba
 """
 
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from notifications import services as notification_services
 from social import selectors, services
 from social.forms import FILTER_MAX_LENGTH
 from social.models import NOTE_MAX_LENGTH, REPORT_DETAILS_MAX_LENGTH, Block, FriendRequest, Friendship, Report
@@ -248,6 +250,7 @@ class FriendRequestListCreateView(generics.ListAPIView):
         direction = _query(RequestsQuerySerializer, self.request)["direction"]
         if direction == "outgoing":
             return selectors.outgoing_requests(user=self.request.user).select_related("from_user")
+        services.mark_request_notifications_seen(user=self.request.user)  # they are shown
         return selectors.incoming_requests(user=self.request.user).select_related("to_user")
 
     @extend_schema(
@@ -355,6 +358,7 @@ class FriendListView(generics.ListAPIView):
 
     def get_queryset(self):
         q = _query(FriendsQuerySerializer, self.request)["q"]
+        notification_services.mark_read_for_subject(user=self.request.user, subject=reverse("social:friends"))
         return selectors.friends_of(user=self.request.user, q=q)
 
 

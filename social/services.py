@@ -313,4 +313,4 @@ def deactivate_reported_accounts(*, staff: User, report_ids: list[int]) -> list[
 def mark_request_notifications_seen(*, user: User) -> int:
     """The student has seen their incoming requests: the friend-request notifications that
     point there count as read. Returns how many were marked."""
-    return notification_services.mark_read_matching(user=user, kind=FRIEND_REQUEST_KIND, url=_incoming_url())
+    return notification_services.mark_read_for_subject(user=user, subject=_incoming_url())

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from notifications import services as notification_services
 from social import selectors, services
 from social.forms import DirectorySearchForm, FriendRequestForm, FriendSearchForm, ReportForm
 from social.models import Block, FriendRequest, Friendship
@@ -123,6 +124,7 @@ def friends(request: HttpRequest) -> HttpResponse:
     form = FriendSearchForm(request.GET or None)
     q = form.cleaned_data["q"] if form.is_valid() else ""
     page_obj = _page(request, selectors.friends_of(user=request.user, q=q))
+    notification_services.mark_read_for_subject(user=request.user, subject=reverse("social:friends"))
     context = {"form": form, "page_obj": page_obj, "q": q}
     return render(request, "social/friends.html", context, status=400 if form.errors else 200)
 

@@ -351,9 +351,7 @@ def mark_read(*, user: User, conversation_id: int, seq: int) -> Membership:
         membership.save(update_fields=["last_read_seq"])
         if seq == membership.conversation.last_seq:
             # Caught up: the notifications that pointed here have done their job.
-            url = _conversation_url(conversation_id)
-            for kind in (NotificationKind.UNREAD_MESSAGES, NotificationKind.MENTION):
-                notification_services.mark_read_matching(user=user, kind=kind, url=url)
+            notification_services.mark_read_for_subject(user=user, subject=_conversation_url(conversation_id))
         # The reader's other tabs update their badges; in a 1-on-1 the other sees "Seen".
         recipients = _active_member_ids(membership.conversation) if membership.conversation.is_direct else [user.pk]
         _push_after_commit(recipients, realtime.read_event(conversation_id=conversation_id, user_id=user.pk, seq=seq))

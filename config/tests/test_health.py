@@ -181,6 +181,7 @@ PRODUCTION_SERVER = {
     "DJANGO_ALLOWED_HOSTS": "lyceum.example.com,127.0.0.1",
     "HELPDESK_DOCUMENT_KEYS": "r25XTEPUxqCupvNXo-0mluiCl7macd5lruEHRqgmypg=",
     "EMAIL_URL": "smtp://127.0.0.1:25",
+    "SITE_URL": "https://lyceum.example.com",
 }
 
 

@@ -28,6 +28,7 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "lyceum.example.com",
     "HELPDESK_DOCUMENT_KEYS": Fernet.generate_key().decode(),
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+    "SITE_URL": "https://lyceum.example.com",
 }
 
 
@@ -94,6 +95,44 @@ def test_production_without_allowed_hosts_fails_naming_the_variable(hosts):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "DJANGO_ALLOWED_HOSTS must be set" in result.stderr
+
+
+@pytest.mark.parametrize("site_url", [None, ""], ids=["absent", "empty"])
+def test_production_without_site_url_fails_naming_the_variable(site_url):
+    # Given production mode without the address e-mail links point at
+    env = {**PRODUCTION}
+    del env["SITE_URL"]
+    if site_url is not None:
+        env["SITE_URL"] = site_url
+
+    # When Django starts
+    result = manage("check", **env)
+
+    # Then it refuses, naming the variable (links to 127.0.0.1 would reach no reader)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SITE_URL must be set" in result.stderr
+
+
+def test_a_site_url_that_is_not_an_http_address_is_refused():
+    result = manage("check", **{**PRODUCTION, "SITE_URL": "lyceum.example.com"})
+
+    assert result.returncode != 0
+    assert "SITE_URL must be an http(s) address" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PORT": "8123"}, "http://127.0.0.1:8123"),
+        ({"PORT": "8123", "SITE_URL": "http://lyceum.localhost:9000/"}, "http://lyceum.localhost:9000"),
+    ],
+    ids=["default-port", "run-command-port", "explicit"],
+)
+def test_development_e_mail_links_point_at_the_port_the_site_is_served_on(variables, expected):
+    # `make run PORT=8123` serves daphne on 8123 and hands PORT to it: e-mail links follow.
+    assert read_settings("SITE_URL", **variables)["SITE_URL"] == expected
 
 
 def test_development_mode_starts_with_no_environment_at_all():

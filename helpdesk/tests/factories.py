@@ -30,7 +30,8 @@ def submit(requester, category, *, title="Stuck on eigenvalues", files=(), **kwa
         category_id=category.pk,
         title=title,
         description=kwargs.pop("description", "I cannot find the eigenvalues of a 3x3 matrix."),
-        preferred_times=kwargs.pop("preferred_times", "Weekdays after 18:00"),
+        slots=kwargs.pop("slots", ()),
+        times_note=kwargs.pop("times_note", "Weekdays after 18:00"),
         files=list(files),
     )
 

@@ -142,7 +142,7 @@ def test_submitting_pushes_the_request_to_every_eligible_expert_once(
         ("title", {"title": "   "}),
         ("title", {"title": "x" * 151}),
         ("description", {"description": ""}),
-        ("preferred_times", {"preferred_times": "y" * 1001}),
+        ("times_note", {"times_note": "y" * 1001}),
     ],
 )
 def test_bad_fields_are_refused_and_nothing_is_stored(ada, category, field, kwargs):
@@ -158,7 +158,7 @@ def test_an_unknown_or_inactive_category_is_refused(ada, category):
     for category_id in (category.pk, 999999, "abc", None):
         with pytest.raises(ValidationError) as caught:
             services.submit_help_request(
-                requester=ada, category_id=category_id, title="t", description="d", preferred_times="", files=[]
+                requester=ada, category_id=category_id, title="t", description="d", times_note="", files=[]
             )
         assert "category" in caught.value.message_dict
     assert not HelpRequest.objects.exists()

@@ -21,6 +21,17 @@ from helpdesk.tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+# The request form's slot rows (a formset): none filled in.
+NO_SLOTS = {
+    "slots-TOTAL_FORMS": "5",
+    "slots-INITIAL_FORMS": "0",
+    "slots-MIN_NUM_FORMS": "0",
+    "slots-MAX_NUM_FORMS": "5",
+}
+# Accept and schedule in one step, at a time the expert proposes.
+ACCEPT_AT = {"accept-choice": "other", "accept-start": "2099-03-01T10:00", "accept-duration": "60"}
+
+
 def url(name, help_request=None, **kwargs):
     if help_request is not None:
         kwargs["public_id"] = help_request.public_id
@@ -49,7 +60,13 @@ def test_submitting_through_the_form_with_a_pdf(client_of, ada, category):
 
     response = client.post(
         url("new"),
-        {"category": category.pk, "title": "Help with proofs", "description": "Induction", "files": [pdf()]},
+        {
+            "category": category.pk,
+            "title": "Help with proofs",
+            "description": "Induction",
+            "files": [pdf()],
+            **NO_SLOTS,
+        },
     )
 
     help_request = HelpRequest.objects.get()
@@ -68,13 +85,21 @@ def test_the_form_shows_field_errors_and_stores_nothing(client_of, ada, category
             "title": "",
             "description": "d",
             "files": [pdf("fake.pdf", png_bytes())],
+            **NO_SLOTS,
         },
     )
     assert response.status_code == 400
     assert b"This field is required" in response.content
     assert b"Select a valid choice" in response.content
     response = client.post(
-        url("new"), {"category": category.pk, "title": "t", "description": "d", "files": [pdf("fake.pdf", png_bytes())]}
+        url("new"),
+        {
+            "category": category.pk,
+            "title": "t",
+            "description": "d",
+            "files": [pdf("fake.pdf", png_bytes())],
+            **NO_SLOTS,
+        },
     )
     assert response.status_code == 400 and "not what its name says" in response.content.decode()
     assert not HelpRequest.objects.exists()
@@ -88,7 +113,7 @@ def test_the_requester_the_expert_staff_and_queue_experts_see_the_detail_others_
         client.force_login(user)
         assert client.get(url("detail", open_request)).status_code == expected, user
 
-    services_accept = client_of(grace).post(url("accept", open_request))
+    services_accept = client_of(grace).post(url("accept", open_request), ACCEPT_AT)
     assert services_accept.status_code == 302
     # Once accepted, other experts of the category no longer see it.
     for user, expected in [(ada, 200), (grace, 200), (staff, 200), (alan, 404), (eve, 404)]:
@@ -176,9 +201,8 @@ def test_a_refused_action_shows_the_reason_and_changes_nothing(client_of, ada, c
 def test_the_whole_flow_through_the_pages(client, ada, category, grace, provider, django_capture_on_commit_callbacks):
     help_request = submit(ada, category)
     client.force_login(grace)
-    assert client.post(url("accept", help_request)).status_code == 302
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url("schedule", help_request), {"start": "2099-03-01T10:00", "duration": "60"})
+        response = client.post(url("accept", help_request), ACCEPT_AT)
     assert response.status_code == 302
     help_request.refresh_from_db()
     assert help_request.status == HelpRequestStatus.SCHEDULED
@@ -262,9 +286,9 @@ def test_my_pages_list_only_my_own(client, ada, category, grace, eve):
     [
         ("release", False, {}, "Tell the requester"),
         ("release", False, {"note": "x" * 1001}, "Tell the requester"),
-        ("schedule", False, {"start": "not a date", "duration": "60"}, "Choose a date and time"),
-        ("schedule", False, {"start": "2099-01-01T10:00", "duration": "7"}, "Choose a date and time"),
-        ("reschedule", False, {"move-start": "2099-01-01T10:00", "move-duration": "999"}, "Choose the new date"),
+        ("schedule", False, {"start": "not a date", "duration": "60"}, "Enter a valid date/time"),
+        ("schedule", False, {"start": "2099-01-01T10:00", "duration": "7"}, "Select a valid choice"),
+        ("reschedule", False, {"move-start": "2099-01-01T10:00", "move-duration": "999"}, "Select a valid choice"),
         ("reschedule", False, {"move-start": "2000-01-01T10:00", "move-duration": "60"}, "must start in the future"),
         ("meeting_link", False, {"url": "ftp://files.example/x"}, "https://"),
         ("meeting_link", False, {"url": ""}, "https://"),

@@ -77,6 +77,21 @@ def test_list_filters_unread(api_client, user, value):
     assert [item["id"] for item in response.json()["results"]] == [unread.pk]
 
 
+def test_an_unread_notification_without_a_link_is_listed_as_unread_once_then_it_is_read(api_client, user):
+    # Given an announcement with no link: the list is where it is shown
+    announcement = NotificationFactory(recipient=user, url="", title="Maintenance on Sunday")
+    linked = NotificationFactory(recipient=user, url="/help/")
+
+    # When a client fetches the unread ones (e.g. to resync after a reconnect)
+    first = api_client.get(LIST, {"unread": "1"}).json()
+
+    # Then it is there, unread, and counted; fetched again, it has been read
+    assert {item["id"]: item["read"] for item in first["results"]} == {announcement.pk: False, linked.pk: False}
+    assert first["count"] == 2
+    again = api_client.get(LIST, {"unread": "1"}).json()
+    assert [item["id"] for item in again["results"]] == [linked.pk]
+
+
 def test_list_with_unread_0_returns_everything(api_client, user):
     NotificationFactory.create_batch(2, recipient=user)
 

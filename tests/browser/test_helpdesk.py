@@ -1,9 +1,12 @@
-"""Expert help end to end in two browsers: a student submits a request with a PDF, an expert
-sees it arrive in the queue without reloading, accepts and schedules it, the meeting link
-(local provider) shows on the student's page, the expert completes it, the student rates it."""
+"""Expert help end to end in two browsers: a student in Los Angeles submits a request with a PDF
+and two times she can meet, an expert in Tokyo sees it arrive in the queue without reloading,
+sees the times in Tokyo time, accepts and schedules in one step by picking one, the meeting link
+(local provider) and the time in Los Angeles time show on the student's page, the expert moves
+and completes the session, the student rates it."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -15,6 +18,7 @@ from helpdesk.tests.factories import PDF_BYTES, started
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a-Long-unusual-passphrase-42"
+LA, TOKYO = ZoneInfo("America/Los_Angeles"), ZoneInfo("Asia/Tokyo")
 
 
 @pytest.fixture
@@ -38,9 +42,17 @@ def people(transactional_db, settings):
 
     settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS
     category = CategoryFactory(name="Linear Algebra", slug="linear-algebra")
-    ada = UserFactory(first_name="Ada", last_name="Lovelace", email="ada@example.org", password=PASSWORD)
+    ada = UserFactory(
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada@example.org",
+        password=PASSWORD,
+        time_zone="America/Los_Angeles",
+    )
     grace = ExpertProfileFactory(
-        user=UserFactory(first_name="Grace", last_name="Hopper", email="grace@example.org", password=PASSWORD),
+        user=UserFactory(
+            first_name="Grace", last_name="Hopper", email="grace@example.org", password=PASSWORD, time_zone="Asia/Tokyo"
+        ),
         categories=[category],
     ).user
     return ada, grace, category
@@ -56,8 +68,8 @@ def log_in(page, site, email):
 
 def test_a_request_goes_from_submission_to_rating_live(browser, help_site, people):
     _ada, _grace, category = people
-    ada_context = browser.new_context(viewport={"width": 390, "height": 844})
-    grace_context = browser.new_context(viewport={"width": 1366, "height": 900})
+    ada_context = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="America/Los_Angeles")
+    grace_context = browser.new_context(viewport={"width": 1366, "height": 900}, timezone_id="Asia/Tokyo")
     ada, grace = ada_context.new_page(), grace_context.new_page()
     log_in(ada, help_site, "ada@example.org")
     log_in(grace, help_site, "grace@example.org")
@@ -72,7 +84,15 @@ def test_a_request_goes_from_submission_to_rating_live(browser, help_site, peopl
     ada.select_option("select[name=category]", str(category.pk))
     ada.fill("input[name=title]", "Eigenvalues of a 3x3 matrix")
     ada.fill("textarea[name=description]", "I keep getting the characteristic polynomial wrong.")
-    ada.fill("textarea[name=preferred_times]", "Weekdays after 18:00")
+    # two evenings she can meet, typed in her own (Los Angeles) time
+    day = timezone.now().astimezone(LA).date() + timedelta(days=2)
+    ada.fill("input[name=slots-0-day]", day.isoformat())
+    ada.fill("input[name=slots-0-start_time]", "18:00")
+    ada.fill("input[name=slots-0-end_time]", "20:00")
+    ada.fill("input[name=slots-1-day]", (day + timedelta(days=1)).isoformat())
+    ada.fill("input[name=slots-1-start_time]", "18:00")
+    ada.fill("input[name=slots-1-end_time]", "19:00")
+    ada.fill("textarea[name=times_note]", "Any weekday evening works too")
     ada.set_input_files(
         "input[name=files]", files=[{"name": "notes.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}]
     )
@@ -84,22 +104,29 @@ def test_a_request_goes_from_submission_to_rating_live(browser, help_site, peopl
     row = grace.locator("#queue-list .help-queue-row", has_text="Eigenvalues of a 3x3 matrix")
     expect(row).to_be_visible(timeout=15_000)
 
-    # When the expert reviews it, sees the document, accepts and schedules the session
+    # When the expert reviews it: the document, and the student's times in Tokyo time
     row.get_by_role("link", name="Review").click()
     expect(grace.locator("#documents")).to_contain_text("notes.pdf")
     expect(grace.locator("#documents-locked")).to_be_visible()  # downloads only once accepted
-    grace.click("#accept")
-    expect(grace.locator("#help-request")).to_have_attribute("data-status", "accepted")
-    expect(grace.locator("#documents a", has_text="notes.pdf")).to_have_attribute("download", "")
-    start = timezone.localtime(timezone.now() + timedelta(days=1)).replace(hour=18, minute=0)
-    grace.fill("input[name=start]", start.strftime("%Y-%m-%dT%H:%M"))
-    grace.click("#schedule")
-    expect(grace.locator("#help-request")).to_have_attribute("data-status", "scheduled")
-    expect(grace.locator("#join-meeting")).to_be_visible(timeout=15_000)
+    start = datetime.combine(day, time(18), tzinfo=LA)
+    expect(grace.locator("#slots-list")).to_contain_text(start.astimezone(TOKYO).strftime("%H:%M") + "\u2013")
+    expect(grace.locator("#slots-list")).to_contain_text("JST")
 
-    # Then the meeting link shows on the student's page (it reloads itself on the live event)
+    # ... and accepts and schedules in one step, picking the first time
+    grace.locator("#accept-form input[name=accept-choice]").first.check()
+    grace.select_option("#accept-form select[name=accept-duration]", "60")
+    grace.click("#accept")
+    expect(grace.locator("#help-request")).to_have_attribute("data-status", "scheduled")
+    expect(grace.locator("#documents a", has_text="notes.pdf")).to_have_attribute("download", "")
+    expect(grace.locator("#join-meeting")).to_be_visible(timeout=15_000)
+    expect(grace.locator("#session-time")).to_contain_text(start.astimezone(TOKYO).strftime("%H:%M"))
+
+    # Then the meeting link and the time in her zone show on the student's page (it reloads
+    # itself on the live event)
     join = ada.locator("#join-meeting")
     expect(join).to_be_visible(timeout=15_000)
+    expect(ada.locator("#session-time")).to_contain_text("18:00\u201319:00")
+    expect(ada.locator("#session-origin")).to_contain_text("One of the times you offered")
     expect(join).to_have_attribute("href", re.compile(r"/help/meet/[0-9a-f-]{36}/$"))
     href = join.get_attribute("href")
     ada.goto(help_site + href[href.index("/help/meet/") :])
@@ -107,16 +134,17 @@ def test_a_request_goes_from_submission_to_rating_live(browser, help_site, peopl
     ada.go_back()
     expect(ada.locator("#join-meeting")).to_have_attribute("href", href)
 
-    # When the expert moves the session by a day
+    # When the expert moves the session by a day, to a time she proposes (typed in Tokyo time)
     later = start + timedelta(days=1)
     grace.locator("#reschedule summary").click()
-    grace.fill("input[name=move-start]", later.strftime("%Y-%m-%dT%H:%M"))
+    grace.check("#reschedule-form input[name=move-choice][value=other]")
+    grace.fill("input[name=move-start]", later.astimezone(TOKYO).strftime("%Y-%m-%dT%H:%M"))
     grace.click("#reschedule-submit")
     expect(grace.locator("#timeline")).to_contain_text("Session moved")
 
     # Then the student's page shows the new time and the new meeting link, live
     expect(ada.locator("#timeline")).to_contain_text("Session moved", timeout=15_000)
-    expect(ada.locator("#session-time")).to_contain_text(later.strftime("%-d %B %Y, %H:%M"))
+    expect(ada.locator("#session-time")).to_contain_text(later.astimezone(LA).strftime("%-d %B %Y, %H:%M"))
     expect(ada.locator("#join-meeting")).not_to_have_attribute("href", href, timeout=15_000)
 
     # When the session's time has come (moved into the past here) and the expert completes it

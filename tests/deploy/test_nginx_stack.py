@@ -66,6 +66,7 @@ def production_settings(static_root: Path) -> dict[str, str]:
         # The test process signs the sessions it hands the clients with its own key.
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "EMAIL_URL": "locmem://",
+        "SITE_URL": f"https://{HOST}",
         "LOG_LEVEL": "WARNING",
     }
 

@@ -81,6 +81,7 @@ def test_the_images_daphne_with_log_format_json_writes_only_json_lines(tmp_path,
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         HELPDESK_DOCUMENT_KEYS="r25XTEPUxqCupvNXo-0mluiCl7macd5lruEHRqgmypg=",
         EMAIL_URL="smtp://127.0.0.1:25",
+        SITE_URL="https://lyceum.example.com",
         STATIC_ROOT=str(tmp_path / "static"),  # empty: whitenoise warns (a Python warning)
     )
     with open(output, "wb") as log:

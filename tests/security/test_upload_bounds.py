@@ -102,8 +102,23 @@ def category(db):
     return CategoryFactory(name="Linear Algebra", slug="linear-algebra")
 
 
+# The request form's slot rows (a formset), none filled in.
+NO_SLOTS = {
+    "slots-TOTAL_FORMS": "5",
+    "slots-INITIAL_FORMS": "0",
+    "slots-MIN_NUM_FORMS": "0",
+    "slots-MAX_NUM_FORMS": "5",
+}
+
+
 def help_request_data(category, files) -> dict:
-    return {"category": category.pk, "title": "Eigenvalues", "description": "Stuck on a 3x3 matrix.", "files": files}
+    return {
+        "category": category.pk,
+        "title": "Eigenvalues",
+        "description": "Stuck on a 3x3 matrix.",
+        "files": files,
+        **NO_SLOTS,
+    }
 
 
 # --- Chat attachments ---------------------------------------------------------------------------

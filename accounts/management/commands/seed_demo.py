@@ -161,9 +161,7 @@ class Command(BaseCommand):
         )
         # Demo students read their mail: confirmed, as if they had followed the sign-up link.
         account_services.mark_email_verified(user=user)
-        notification_services.mark_read_matching(
-            user=user, kind=NotificationKind.EMAIL_VERIFY, url=reverse("accounts:email")
-        )
+        notification_services.mark_read_for_subject(user=user, subject=reverse("accounts:email"))
         account_services.update_profile(
             user=user, bio=student.bio, interests=student.interests, time_zone=student.time_zone
         )

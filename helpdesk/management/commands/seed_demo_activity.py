@@ -14,8 +14,9 @@ the output; it never stops the command, so the site always starts.
 
 import contextlib
 import uuid
+import zoneinfo
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
@@ -64,6 +65,17 @@ REFUSALS = (ValidationError, ChatError, PermissionDenied, ObjectDoesNotExist)
 # Each demo message has a fixed client id, so sending it again returns the stored one (even
 # after its author deleted it) instead of a copy.
 CLIENT_IDS = uuid.UUID("5f0c3c57-6a43-4a55-9d1e-6c1e0de70001")
+
+
+def _evening_slots(user: User, *, days: tuple[int, ...]) -> list[tuple]:
+    """18:00 to 21:00 in the user's own zone, that many days from today."""
+    zone = zoneinfo.ZoneInfo(user.time_zone)
+    today = timezone.localdate(timezone=zone)
+    slots = []
+    for offset in days:
+        start = datetime.combine(today + timedelta(days=offset), time(18), tzinfo=zone)
+        slots.append((start, start + timedelta(hours=3)))
+    return slots
 
 
 def _user(local: str) -> User:
@@ -217,7 +229,8 @@ class Command(BaseCommand):
                 title=OPEN_REQUEST,
                 description="My matrix has eigenvalue 2 twice and I cannot tell whether it is diagonalisable. "
                 "I attached nothing yet; the exercise is 4.2 in the course notes.",
-                preferred_times="Weekdays after 18:00 UTC",
+                slots=_evening_slots(amara, days=(1, 2, 4)),
+                times_note="Any weekday evening works too.",
             ),
         )
 
@@ -227,12 +240,12 @@ class Command(BaseCommand):
                 category_id=categories["Programming"].pk,
                 title=SCHEDULED_REQUEST,
                 description="My parser for arithmetic expressions never returns on '1 - 2 - 3'. Left recursion?",
-                preferred_times="Tomorrow afternoon",
+                slots=_evening_slots(sofia, days=(1, 3)),
             )
             if ExpertProfile.objects.filter(user=kenji, status=ExpertProfile.Status.APPROVED).exists():
-                help_services.accept_help_request(expert=kenji, request_id=help_request.public_id)
-                start = (timezone.now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-                help_services.schedule_session(
+                # Accept and schedule in one step, in the first of the requester's times.
+                start = help_request.slots.order_by("start").first().start
+                help_services.accept_help_request(
                     expert=kenji, request_id=help_request.public_id, start=start, end=start + timedelta(minutes=45)
                 )
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_user_accounts_first_name_idx_and_more'),
+        ('accounts', '0003_email_verification'),
     ]
 
     operations = [
