@@ -256,7 +256,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min", "register": "10/h"},
+    # Every API view is throttled per client IP (anonymous) or per user, unless it names its own
+    # throttles (sign-up: "register" per IP). Counters live in the cache (Redis when configured,
+    # so they are shared by every daphne process).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+        "user": env.str("API_THROTTLE_USER", default="600/min"),
+        "register": "10/h",
+    },
+    # Clients are told apart by REMOTE_ADDR, never by a header they can write: behind nginx,
+    # daphne's --proxy-headers has already put the one address nginx sends there.
+    "NUM_PROXIES": 0,
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=5)),
