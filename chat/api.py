@@ -427,6 +427,7 @@ class GroupPictureView(ChatAPIView):
         responses={200: ConversationDetailSerializer, 400: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def put(self, request, pk: int):
+        selectors.conversation_for(user=request.user, conversation_id=pk)  # 404 before any other answer
         upload = request.FILES.get("picture")
         if upload is None:
             return Response(
