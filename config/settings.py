@@ -14,6 +14,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config.converters import MAX_DATABASE_ID
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -292,6 +294,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {"HelpRequestStatusEnum": "helpdesk.models.HelpRequestStatus"},
+    # `<id:…>` (config.converters): a database id, 0 to the largest BIGINT; past it the path is a 404.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_DATABASE_ID},
+    },
 }
 
 # --- Live socket ----------------------------------------------------------------------
