@@ -45,3 +45,38 @@ class RequestIdMiddleware:
         finally:
             request_id_var.reset(token)
             user_id_var.set("-")
+
+
+API_PREFIX = "/api/"
+# Headers of an error answer that still mean something once its body is JSON.
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "X-Request-ID", "Vary")
+
+
+class ApiErrorsAsJsonMiddleware:
+    """Every error answer under /api/ is JSON in the API's one shape (config.api.error_body).
+
+    DRF answers its own errors in JSON; this covers what Django answers around it: a path that
+    matches no route or whose value does not fit its converter (404), a body larger than
+    DATA_UPLOAD_MAX_MEMORY_SIZE or a bad Host (400), an unhandled error (500), and the debug
+    pages DEBUG shows for those. The API's documentation pages (HTML) answer 200 and are left
+    alone, as is every answer that already is JSON."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith(API_PREFIX) or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        # Imported here: the logging set-up imports this module before Django's apps are ready.
+        from django.http import JsonResponse
+
+        from config.api import error_body
+
+        json_response = JsonResponse(error_body(None, response.status_code), status=response.status_code)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                json_response[header] = response[header]
+        return json_response

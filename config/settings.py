@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
+    "config.middleware.ApiErrorsAsJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -258,6 +259,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # JSON only: the browsable API would answer browsers in HTML; /api/v1/docs/ is the browsable view.
+    "DEFAULT_RENDERER_CLASSES": ["config.api.ApiJSONRenderer"],
     # Every API view is throttled per client IP (anonymous) or per user, unless it names its own
     # throttles (sign-up: "register" per IP). Counters live in the cache (Redis when configured,
     # so they are shared by every daphne process).
