@@ -298,6 +298,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {"HelpRequestStatusEnum": "helpdesk.models.HelpRequestStatus"},
     # `<id:…>` (config.converters): a database id, 0 to the largest BIGINT; past it the path is a 404.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.document_framework_errors",
+    ],
     "PATH_CONVERTER_OVERRIDES": {
         "id": {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_DATABASE_ID},
     },
