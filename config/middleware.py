@@ -5,6 +5,8 @@ import logging
 import time
 import uuid
 
+from django.utils.cache import patch_cache_control
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 user_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("user_id", default="-")
 
@@ -80,3 +82,21 @@ class ApiErrorsAsJsonMiddleware:
             if header in response:
                 json_response[header] = response[header]
         return json_response
+
+
+class PrivateCacheMiddleware:
+    """What a signed-in person is shown, and every API answer, is `Cache-Control: private`: a
+    shared cache (a proxy, a CDN) must never keep one person's page for another. Directives a
+    view set itself stay (no-store on documents and downloads, max-age on thumbnails); `public`
+    gives way. Listed after AuthenticationMiddleware, so DRF's token users count too (DRF puts
+    the user it authenticated on the request) and the session's Vary: Cookie is still added."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.path.startswith(API_PREFIX) or (user is not None and user.is_authenticated):
+            patch_cache_control(response, private=True)
+        return response
