@@ -16,6 +16,7 @@ urlpatterns = [
     path("requests/<id:pk>/accept/", views.accept_request, name="accept_request"),
     path("requests/<id:pk>/decline/", views.decline_request, name="decline_request"),
     path("blocked/", views.blocked, name="blocked"),
+    path("<uuid:public_id>/", views.profile, name="profile"),
     path("<uuid:public_id>/request/", views.send_request, name="send_request"),
     path("<uuid:public_id>/unfriend/", views.unfriend, name="unfriend"),
     path("<uuid:public_id>/block/", views.block, name="block"),

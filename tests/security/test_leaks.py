@@ -54,3 +54,27 @@ def test_a_member_of_a_direct_conversation_still_learns_it_has_no_picture():
     direct = chat_services.open_direct_conversation(user=ada, other=bob)
     answer = api_as(ada).put(reverse("api:chat-picture", args=[direct.pk]), {"picture": png()}, format="multipart")
     assert answer.status_code == 409 and answer.json()["code"] == "not_a_group"
+
+
+# --- a blocked user does not see the blocker ----------------------------------------------------
+
+
+def test_a_blocked_user_cannot_open_the_blockers_profile_page_nor_find_them_through_the_api(client):
+    from social import services as social_services
+
+    # given Ada blocked Eve
+    ada = UserFactory(first_name="Ada", last_name="Blocker", university="Northbridge University")
+    eve = UserFactory(first_name="Eve", last_name="Blocked", university="Northbridge University")
+    social_services.block_user(blocker=ada, blocked=eve)
+    client.force_login(eve)
+    # then Ada's profile page is a 404 for Eve, by its address old and new
+    assert client.get(ada.get_absolute_url()).status_code == 404
+    assert client.get(reverse("accounts:profile", args=[ada.public_id]), follow=True).status_code == 404
+    # and no API that shows a person shows Ada to her
+    api = api_as(eve)
+    found = api.get(reverse("api:social-directory"), {"q": "Ada"}).json()["results"]
+    assert str(ada.public_id) not in {person["public_id"] for person in found}
+    suggested = api.get(reverse("api:social-suggestions")).json()
+    assert str(ada.public_id) not in str(suggested)
+    assert api.post(reverse("api:social-friend-requests"), {"to": str(ada.public_id)}, format="json").status_code == 404
+    assert api.post(reverse("api:chat-direct"), {"user": str(ada.public_id)}, format="json").status_code in {403, 404}
