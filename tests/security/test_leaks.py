@@ -78,3 +78,43 @@ def test_a_blocked_user_cannot_open_the_blockers_profile_page_nor_find_them_thro
     assert str(ada.public_id) not in str(suggested)
     assert api.post(reverse("api:social-friend-requests"), {"to": str(ada.public_id)}, format="json").status_code == 404
     assert api.post(reverse("api:chat-direct"), {"user": str(ada.public_id)}, format="json").status_code in {403, 404}
+
+
+# --- following a link changes nothing -----------------------------------------------------------
+
+
+def test_following_a_message_link_does_not_re_accept_a_declined_message_request(client):
+    from chat.models import Membership
+
+    # given Eve (not a friend) wrote to Ada, and Ada declined the request
+    ada, eve = UserFactory(), UserFactory()
+    conversation = chat_services.open_direct_conversation(user=eve, other=ada)
+    chat_services.decline_message_request(user=ada, conversation_id=conversation.pk)
+    before = list(Membership.objects.filter(conversation=conversation).values("user_id", "accepted", "left_at"))
+    # when Ada follows a link to /chat/with/<Eve>/ (a prefetch, a reload, a crafted link)
+    client.force_login(ada)
+    answer = client.get(reverse("chat:direct", args=[eve.public_id]))
+    # then nothing changed: the request stays declined, and the page offers the button instead
+    assert answer.status_code == 200
+    assert list(Membership.objects.filter(conversation=conversation).values("user_id", "accepted", "left_at")) == before
+    # and the button (a POST) is what opens it again
+    assert client.post(reverse("chat:direct", args=[eve.public_id])).status_code == 302
+    assert Membership.objects.get(conversation=conversation, user=ada).accepted
+
+
+def test_following_a_message_link_to_a_new_person_creates_no_conversation(client):
+    from chat.models import Conversation
+
+    ada, bob = UserFactory(), UserFactory()
+    befriend(ada, bob)
+    client.force_login(ada)
+    assert client.get(reverse("chat:direct", args=[bob.public_id])).status_code == 200
+    assert not Conversation.objects.exists()
+
+
+def test_the_profiles_message_button_is_a_form_that_posts(client):
+    ada, bob = UserFactory(), UserFactory()
+    befriend(ada, bob)
+    client.force_login(ada)
+    page = client.get(bob.get_absolute_url()).content.decode()
+    assert f'<form method="post" action="{reverse("chat:direct", args=[bob.public_id])}"' in page
