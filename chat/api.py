@@ -494,6 +494,7 @@ class MembersView(ChatAPIView):
 class MemberDetailView(ChatAPIView):
     @extend_schema(summary="Remove a member (owners and admins)", responses={204: None, 403: REFUSED, 404: NOT_FOUND})
     def delete(self, request, pk: int, public_id):
+        selectors.conversation_for(user=request.user, conversation_id=pk)  # 404 before anything about the person
         services.remove_member(actor=request.user, conversation_id=pk, user=_person(public_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -503,5 +504,6 @@ class PromoteView(ChatAPIView):
         summary="Make a member an admin", request=None, responses={200: MemberSerializer, 403: REFUSED, 404: NOT_FOUND}
     )
     def post(self, request, pk: int, public_id):
+        selectors.conversation_for(user=request.user, conversation_id=pk)  # 404 before anything about the person
         membership = services.promote_member(actor=request.user, conversation_id=pk, user=_person(public_id))
         return Response(MemberSerializer(membership).data)
