@@ -8,7 +8,7 @@ SERVICES_DATABASE_URL ?= mysql://root@127.0.0.1:3306/lyceum
 SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u EMAIL_URL -u AWS_STORAGE_BUCKET_NAME
 
-.PHONY: run install test test-services test-browser test-browser-stack test-all lint check-deploy schema compose-check lock demo worker beat clean
+.PHONY: run install test test-services test-browser test-browser-stack test-all lint check-deploy schema fuzz-api compose-check lock demo worker beat clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
@@ -61,6 +61,13 @@ check-deploy: install
 
 schema: install
 	$(EMBEDDED) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+## make fuzz-api: schemathesis fuzzes the JSON API from its OpenAPI schema, against a throw-away
+## site (SQLite, demo data) served by daphne on 127.0.0.1, as a demo student; fails on any 5xx or
+## any answer the schema does not describe. FUZZ_SECONDS of fuzzing plus about a minute of set-up.
+FUZZ_SECONDS ?= 240
+fuzz-api: install
+	$(EMBEDDED) $(PY) tools/fuzz_api.py --max-time $(FUZZ_SECONDS)
 
 compose-check: install
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
