@@ -38,4 +38,4 @@ RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only-not-a-real-secret DJ
     && chown -R lyceum:lyceum /app/media /app/private-media /app/staticfiles /var/lib/lyceum
 USER lyceum
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+CMD ["daphne", "-e", "lyceum:tcp:port=8000:interface=0.0.0.0", "config.asgi:application"]

@@ -24,7 +24,7 @@ run: install
 	$(EMBEDDED) $(PY) manage.py seed_demo
 	$(EMBEDDED) $(PY) manage.py seed_demo_activity
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
-	$(EMBEDDED) $(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+	$(EMBEDDED) $(VENV)/bin/daphne -e lyceum:tcp:port=$(PORT):interface=127.0.0.1 config.asgi:application
 
 demo: install
 	$(PY) manage.py migrate --noinput && $(PY) manage.py seed_demo && $(PY) manage.py seed_demo_activity

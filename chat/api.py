@@ -383,7 +383,7 @@ class MessageDetailView(ChatAPIView):
     @extend_schema(
         summary="Edit my message",
         request=EditSerializer,
-        responses={200: MessageSerializer, 403: REFUSED, 404: NOT_FOUND},
+        responses={200: MessageSerializer, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def patch(self, request, pk: int):
         data = _valid(EditSerializer, request.data)
@@ -393,7 +393,7 @@ class MessageDetailView(ChatAPIView):
 
     @extend_schema(
         summary="Delete my message (a tombstone stays)",
-        responses={200: MessageSerializer, 403: REFUSED, 404: NOT_FOUND},
+        responses={200: MessageSerializer, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def delete(self, request, pk: int):
         return Response(MessageSerializer(services.delete_message(user=request.user, message_id=pk)).data)
@@ -424,7 +424,15 @@ class GroupPictureView(ChatAPIView):
     @extend_schema(
         summary="Set the group's picture (owners and admins; multipart `picture`)",
         request={"multipart/form-data": GroupPictureUploadSerializer},
-        responses={200: ConversationDetailSerializer, 400: REFUSED, 404: NOT_FOUND, 409: REFUSED},
+        responses={
+            200: ConversationDetailSerializer,
+            400: REFUSED,
+            403: REFUSED,
+            404: NOT_FOUND,
+            409: REFUSED,
+            413: REFUSED,
+            415: REFUSED,
+        },
     )
     def put(self, request, pk: int):
         selectors.conversation_for(user=request.user, conversation_id=pk)  # 404 before any other answer
@@ -440,7 +448,7 @@ class GroupPictureView(ChatAPIView):
     @extend_schema(
         summary="Remove the group's picture (owners and admins)",
         request=None,
-        responses={200: ConversationDetailSerializer, 404: NOT_FOUND, 409: REFUSED},
+        responses={200: ConversationDetailSerializer, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def delete(self, request, pk: int):
         services.set_group_picture(actor=request.user, conversation_id=pk, upload=None)
@@ -492,7 +500,10 @@ class MembersView(ChatAPIView):
 
 
 class MemberDetailView(ChatAPIView):
-    @extend_schema(summary="Remove a member (owners and admins)", responses={204: None, 403: REFUSED, 404: NOT_FOUND})
+    @extend_schema(
+        summary="Remove a member (owners and admins)",
+        responses={204: None, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
+    )
     def delete(self, request, pk: int, public_id):
         selectors.conversation_for(user=request.user, conversation_id=pk)  # 404 before anything about the person
         services.remove_member(actor=request.user, conversation_id=pk, user=_person(public_id))
@@ -501,7 +512,9 @@ class MemberDetailView(ChatAPIView):
 
 class PromoteView(ChatAPIView):
     @extend_schema(
-        summary="Make a member an admin", request=None, responses={200: MemberSerializer, 403: REFUSED, 404: NOT_FOUND}
+        summary="Make a member an admin",
+        request=None,
+        responses={200: MemberSerializer, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def post(self, request, pk: int, public_id):
         selectors.conversation_for(user=request.user, conversation_id=pk)  # 404 before anything about the person

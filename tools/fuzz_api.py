@@ -115,7 +115,7 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     log = (root / "daphne.log").open("w")
     daphne = subprocess.Popen(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        [str(BIN / "daphne"), "-e", f"lyceum:tcp:port={port}:interface=127.0.0.1", "config.asgi:application"],
         env=environment,
         cwd=BASE_DIR,
         stdout=log,
