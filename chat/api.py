@@ -316,7 +316,7 @@ class ConversationDetailView(ChatAPIView):
     @extend_schema(
         summary="Rename (groups), mute or archive",
         request=ConversationUpdateSerializer,
-        responses={200: ConversationDetailSerializer, 403: REFUSED, 404: NOT_FOUND},
+        responses={200: ConversationDetailSerializer, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def patch(self, request, pk: int):
         data = _valid(ConversationUpdateSerializer, request.data)
@@ -362,6 +362,9 @@ class MessagesView(ChatAPIView):
             400: REFUSED,
             403: REFUSED,
             404: NOT_FOUND,
+            409: REFUSED,
+            413: REFUSED,
+            415: REFUSED,
             429: REFUSED,
         },
     )
