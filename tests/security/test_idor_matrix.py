@@ -275,29 +275,11 @@ def _fresh_clients(request):
         request.getfixturevalue("world").clients.clear()
 
 
-def test_every_route_argument_is_mapped():
+def test_every_route_argument_is_mapped(world):
     """A new route with a path value: tell the matrix what it names (ROUTE_ARGUMENTS,
-    APP_ARGUMENTS or ARGUMENTS) and, if it is not the owner's, who may see it (ACCESS)."""
-    from tests.security import world as world_module
-
-    names = set(world_module.World.__dataclass_fields__) | {
-        "group",
-        "direct",
-        "message",
-        "attachment",
-        "notification",
-        "request_sent",
-        "request_received",
-        "expert_profile",
-        "owner",
-        "friend",
-        "help_request",
-        "open_help_request",
-        "document",
-        "meeting",
-        "reset_uid",
-        "reset_token",
-    }
+    APP_ARGUMENTS or ARGUMENTS; a new kind of object goes into the world) and, if it is not the
+    owner's, who may see it (ACCESS)."""
+    names = set(world.values)
     unmapped = [
         f"{route_id(route)}: {kwarg}"
         for route in SITE_ROUTES
@@ -318,6 +300,10 @@ def test_the_matrix_covers_every_route():
 
 @pytest.mark.parametrize("route", SITE_ROUTES, ids=route_id)
 def test_no_one_but_the_entitled_person_gets_the_owners_things(world, route):
+    check_route(world, route)
+
+
+def check_route(world: World, route: Route) -> None:
     access = access_of(route)
     entitled = ENTITLED.get(route_id(route), "owner")
     real = path_for(route, world)
@@ -366,3 +352,34 @@ def test_the_secret_is_somewhere_the_owner_sees(world):
     assert SECRET in client.get(reverse("chat:conversation", args=[world.group.pk])).content.decode()
     assert SECRET in client.get(world.help_request.get_absolute_url()).content.decode()
     assert uuid.UUID(str(world.values["meeting"]))
+
+
+# A route that forgets its check, in a URLconf of its own: the matrix must refuse it.
+def _leaky_group_name(request, pk):
+    from django.http import HttpResponse
+
+    return HttpResponse(Conversation.objects.get(pk=pk).name)
+
+
+def test_a_route_that_forgets_its_permission_check_fails_the_matrix(world, settings, monkeypatch):
+    import sys
+    import types
+
+    from django.urls import clear_url_caches, include, path
+
+    module = types.ModuleType("tests.security.leaky_urls")
+    module.urlpatterns = [
+        path("", include("config.urls")),
+        path("chat/<id:pk>/name/", _leaky_group_name, name="leaky_name"),
+    ]
+    sys.modules[module.__name__] = module
+    settings.ROOT_URLCONF = module.__name__
+    monkeypatch.setitem(ROUTE_ARGUMENTS, "leaky_name", {"pk": "group"})
+    clear_url_caches()
+    try:
+        leaky = next(route for route in all_routes() if route.name == "leaky_name")
+        with pytest.raises(AssertionError, match="shows the owner's data"):
+            check_route(world, leaky)
+    finally:
+        del sys.modules[module.__name__]
+        clear_url_caches()
