@@ -42,4 +42,6 @@ EXPOSE 8000
 # and X-Forwarded-Proto (throttles and the login lock-out see clients, not the proxy).
 # --access-log /dev/null: Lyceum logs each request and socket itself (config.middleware,
 # config.websocket), as JSON with LOG_FORMAT=json; daphne's own lines are plain text.
-CMD ["daphne", "--proxy-headers", "--access-log", "/dev/null", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+# -e lyceum:tcp:…: Lyceum's listen endpoint (config.http_endpoint): request bodies reach Django
+# unparsed, so a malformed multipart body gets Django's JSON/HTML 400, not Twisted's bare one.
+CMD ["daphne", "--proxy-headers", "--access-log", "/dev/null", "-e", "lyceum:tcp:port=8000:interface=0.0.0.0", "config.asgi:application"]

@@ -14,7 +14,7 @@ space := $() $()
 export PKG_CONFIG_PATH := $(subst $(space),:,$(strip $(PKG_CONFIG_PATH) $(BREW_MYSQL_PC)))
 endif
 
-.PHONY: run run-check env install test test-js test-services test-browser test-browser-stack test-all lint check-deploy schema compose-check lock demo worker beat clean
+.PHONY: run run-check env install test test-js test-services test-browser test-browser-stack test-all lint check-deploy schema fuzz-api compose-check lock demo worker beat clean
 
 # scripts/bootstrap: the system packages the build needs (installed with apt as root or with
 # passwordless sudo; otherwise it prints the command and stops). scripts/find-python: a 3.12+.
@@ -33,7 +33,7 @@ run: install
 	$(EMBEDDED) $(PY) manage.py seed_demo
 	$(EMBEDDED) $(PY) manage.py seed_demo_activity
 	@echo "Serving on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
-	$(EMBEDDED) $(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+	$(EMBEDDED) $(VENV)/bin/daphne -e lyceum:tcp:port=$(PORT):interface=127.0.0.1 config.asgi:application
 
 ## make run-check: `make run` in the background on a free port until / answers 200, then stop it (CI)
 run-check:
@@ -89,6 +89,13 @@ check-deploy: install
 
 schema: install
 	$(EMBEDDED) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+## make fuzz-api: schemathesis fuzzes the JSON API from its OpenAPI schema, against a throw-away
+## site (SQLite, demo data) served by daphne on 127.0.0.1, as a demo student; fails on any 5xx or
+## any answer the schema does not describe. FUZZ_SECONDS of fuzzing plus about a minute of set-up.
+FUZZ_SECONDS ?= 240
+fuzz-api: install
+	$(EMBEDDED) $(PY) tools/fuzz_api.py --max-time $(FUZZ_SECONDS)
 
 compose-check: install
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml

@@ -106,7 +106,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.get_full_name() or self.email
 
     def get_absolute_url(self) -> str:
-        return reverse("accounts:profile", kwargs={"public_id": self.public_id})
+        return reverse("social:profile", kwargs={"public_id": self.public_id})
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

@@ -1,7 +1,5 @@
 """Reads about accounts that more than one view or app needs."""
 
-from uuid import UUID
-
 from django.db.models import QuerySet
 
 from accounts.models import User
@@ -9,14 +7,6 @@ from accounts.models import User
 
 def active_users() -> QuerySet[User]:
     return User.objects.filter(is_active=True)
-
-
-def profile_for(*, public_id: UUID | str) -> User | None:
-    """The active user whose profile page lives at this public id, or None."""
-    try:
-        return active_users().get(public_id=public_id)
-    except (User.DoesNotExist, ValueError):
-        return None
 
 
 def email_in_use(*, email: str, exclude_user: User | None = None) -> bool:

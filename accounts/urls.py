@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from accounts import views
 
@@ -14,7 +15,10 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("profile/edit/", views.profile_edit, name="profile_edit"),
-    path("profile/<uuid:public_id>/", views.profile, name="profile"),
+    # Links sent before profiles moved to /people/<public_id>/ (e-mails, stored notifications).
+    path(
+        "profile/<uuid:public_id>/", RedirectView.as_view(pattern_name="social:profile", permanent=True), name="profile"
+    ),
     path("password/change/", views.password_change, name="password_change"),
     path("password/reset/", views.password_reset, name="password_reset"),
     path("password/reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),

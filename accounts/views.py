@@ -10,7 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
-from accounts import forms, ratelimits, selectors, services
+from accounts import forms, ratelimits, services
 from accounts.ratelimits import lockout_message
 from notifications import services as notification_services
 
@@ -117,14 +117,8 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 # --- Profile ---------------------------------------------------------------------------------
-
-
-@login_required
-def profile(request: HttpRequest, public_id) -> HttpResponse:
-    person = selectors.profile_for(public_id=public_id)
-    if person is None:
-        raise Http404("No such student.")
-    return render(request, "accounts/profile.html", {"person": person, "is_me": person.pk == request.user.pk})
+# The profile page of a person is social.views.profile (/people/<public_id>/): who may see whom
+# (blocks) is the social app's rule.
 
 
 @login_required

@@ -21,9 +21,24 @@ class ConversationAdmin(admin.ModelAdmin):
     search_fields = ["name", "memberships__user__email", "memberships__user__last_name"]
     list_select_related = ["created_by"]
     raw_id_fields = ["created_by"]
-    readonly_fields = ["kind", "direct_key", "last_seq", "last_message", "last_message_at", "created_at"]
+    readonly_fields = [
+        "kind",
+        "direct_key",
+        "picture_file",
+        "last_seq",
+        "last_message",
+        "last_message_at",
+        "created_at",
+    ]
+    # The picture lives in private storage, which has no URL (members see it through the chat's
+    # view): the admin's file widget would ask for one. Staff see its name; members change it.
+    exclude = ["picture"]
     inlines = [MembershipInline]
     date_hierarchy = "last_message_at"
+
+    @admin.display(description="picture")
+    def picture_file(self, conversation: Conversation) -> str:
+        return conversation.picture.name or "—"
 
     def get_search_results(self, request, queryset, search_term):
         queryset, _ = super().get_search_results(request, queryset, search_term)

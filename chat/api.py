@@ -335,7 +335,7 @@ class ConversationDetailView(ChatAPIView):
     @extend_schema(
         summary="Rename (groups), mute or archive",
         request=ConversationUpdateSerializer,
-        responses={200: ConversationDetailSerializer, 403: REFUSED, 404: NOT_FOUND},
+        responses={200: ConversationDetailSerializer, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def patch(self, request, pk: int):
         data = _valid(ConversationUpdateSerializer, request.data)
@@ -384,6 +384,7 @@ class MessagesView(ChatAPIView):
             400: REFUSED,
             403: REFUSED,
             404: NOT_FOUND,
+            409: REFUSED,
             413: REFUSED,
             415: REFUSED,
             429: REFUSED,
@@ -407,7 +408,7 @@ class MessageDetailView(ChatAPIView):
     @extend_schema(
         summary="Edit my message",
         request=EditSerializer,
-        responses={200: MessageSerializer, 403: REFUSED, 404: NOT_FOUND},
+        responses={200: MessageSerializer, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def patch(self, request, pk: int):
         data = _valid(EditSerializer, request.data)
@@ -417,7 +418,7 @@ class MessageDetailView(ChatAPIView):
 
     @extend_schema(
         summary="Delete my message (a tombstone stays)",
-        responses={200: MessageSerializer, 403: REFUSED, 404: NOT_FOUND},
+        responses={200: MessageSerializer, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def delete(self, request, pk: int):
         return Response(MessageSerializer(services.delete_message(user=request.user, message_id=pk)).data)
@@ -451,6 +452,7 @@ class GroupPictureView(ChatAPIView):
         responses={
             200: ConversationDetailSerializer,
             400: REFUSED,
+            403: REFUSED,
             404: NOT_FOUND,
             409: REFUSED,
             413: REFUSED,
@@ -458,6 +460,7 @@ class GroupPictureView(ChatAPIView):
         },
     )
     def put(self, request, pk: int):
+        selectors.conversation_for(user=request.user, conversation_id=pk)  # 404 before any other answer
         upload = request.FILES.get("picture")
         if upload is None:
             return Response(
@@ -470,7 +473,7 @@ class GroupPictureView(ChatAPIView):
     @extend_schema(
         summary="Remove the group's picture (owners and admins)",
         request=None,
-        responses={200: ConversationDetailSerializer, 404: NOT_FOUND, 409: REFUSED},
+        responses={200: ConversationDetailSerializer, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def delete(self, request, pk: int):
         services.set_group_picture(actor=request.user, conversation_id=pk, upload=None)
@@ -522,16 +525,23 @@ class MembersView(ChatAPIView):
 
 
 class MemberDetailView(ChatAPIView):
-    @extend_schema(summary="Remove a member (owners and admins)", responses={204: None, 403: REFUSED, 404: NOT_FOUND})
+    @extend_schema(
+        summary="Remove a member (owners and admins)",
+        responses={204: None, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
+    )
     def delete(self, request, pk: int, public_id):
+        selectors.conversation_for(user=request.user, conversation_id=pk)  # 404 before anything about the person
         services.remove_member(actor=request.user, conversation_id=pk, user=_person(public_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PromoteView(ChatAPIView):
     @extend_schema(
-        summary="Make a member an admin", request=None, responses={200: MemberSerializer, 403: REFUSED, 404: NOT_FOUND}
+        summary="Make a member an admin",
+        request=None,
+        responses={200: MemberSerializer, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED},
     )
     def post(self, request, pk: int, public_id):
+        selectors.conversation_for(user=request.user, conversation_id=pk)  # 404 before anything about the person
         membership = services.promote_member(actor=request.user, conversation_id=pk, user=_person(public_id))
         return Response(MemberSerializer(membership).data)

@@ -12,7 +12,7 @@ from django.db.models import BooleanField, Case, F, IntegerField, QuerySet, Valu
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from chat.models import Attachment, Conversation, Membership, Message
+from chat.models import Attachment, Conversation, Membership, Message, direct_key_for
 from social import selectors as social_selectors
 
 HISTORY_PAGE = 50
@@ -134,6 +134,18 @@ def conversation_for(*, user: User, conversation_id: int) -> ConversationSummary
     else:
         summary.members = list(members_of(conversation=summary.conversation))
     return summary
+
+
+def open_direct_conversation_with(*, user: User, other: User) -> Conversation | None:
+    """The direct conversation of the two, if the user is in it and has accepted it (a declined
+    or not yet answered message request is not "open": opening it is a POST)."""
+    membership = (
+        _my_memberships(user)
+        .filter(accepted=True, conversation__direct_key=direct_key_for(user.pk, other.pk))
+        .select_related("conversation")
+        .first()
+    )
+    return membership.conversation if membership is not None else None
 
 
 def members_of(*, conversation: Conversation) -> QuerySet[Membership]:

@@ -158,8 +158,16 @@ def search(request: HttpRequest) -> HttpResponse:
 @chat_view
 @require_http_methods(["GET", "POST"])
 def direct(request: HttpRequest, public_id) -> HttpResponse:
-    """The "Message" button of a profile: open (or create) the direct conversation, go there."""
+    """The "Message" button of a person (a POST): open (or create) the direct conversation, go
+    there. A GET changes nothing: it goes to the conversation when it is already open, and
+    otherwise shows the button (a link followed, a page reloaded, a prefetch create nothing and
+    do not re-accept a declined message request)."""
     other = _person_or_404(public_id)
+    if request.method == "GET":
+        existing = selectors.open_direct_conversation_with(user=request.user, other=other)
+        if existing is not None:
+            return _to_conversation(existing.pk)
+        return render(request, "chat/direct.html", {"person": other})
     try:
         conversation = services.open_direct_conversation(user=request.user, other=other)
     except ChatError as error:

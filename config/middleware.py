@@ -7,6 +7,7 @@ import time
 import uuid
 
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 from config.timezones import in_zone_of
 
@@ -54,6 +55,9 @@ class RequestIdMiddleware:
             user_id_var.set("-")
 
 
+API_PREFIX = "/api/"
+
+
 class TimeZoneMiddleware:
     """Pages show the signed-in user's local time: their `time_zone` is the active zone for the
     request (template `date`/`time` filters and `timezone.localtime()` follow it). Anonymous
@@ -65,8 +69,60 @@ class TimeZoneMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if request.path.startswith("/api/") or user is None or not user.is_authenticated:
+        if request.path.startswith(API_PREFIX) or user is None or not user.is_authenticated:
             timezone.deactivate()
             return self.get_response(request)
         with in_zone_of(user):
             return self.get_response(request)
+
+
+# Headers of an error answer that still mean something once its body is JSON.
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "X-Request-ID", "Vary")
+
+
+class ApiErrorsAsJsonMiddleware:
+    """Every error answer under /api/ is JSON in the API's one shape (config.api.error_body).
+
+    DRF answers its own errors in JSON; this covers what Django answers around it: a path that
+    matches no route or whose value does not fit its converter (404), a body larger than
+    DATA_UPLOAD_MAX_MEMORY_SIZE or a bad Host (400), an unhandled error (500), and the debug
+    pages DEBUG shows for those. The API's documentation pages (HTML) answer 200 and are left
+    alone, as is every answer that already is JSON."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith(API_PREFIX) or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        # Imported here: the logging set-up imports this module before Django's apps are ready.
+        from django.http import JsonResponse
+
+        from config.api import error_body
+
+        json_response = JsonResponse(error_body(None, response.status_code), status=response.status_code)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                json_response[header] = response[header]
+        return json_response
+
+
+class PrivateCacheMiddleware:
+    """What a signed-in person is shown, and every API answer, is `Cache-Control: private`: a
+    shared cache (a proxy, a CDN) must never keep one person's page for another. Directives a
+    view set itself stay (no-store on documents and downloads, max-age on thumbnails); `public`
+    gives way. Listed after AuthenticationMiddleware, so DRF's token users count too (DRF puts
+    the user it authenticated on the request) and the session's Vary: Cookie is still added."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.path.startswith(API_PREFIX) or (user is not None and user.is_authenticated):
+            patch_cache_control(response, private=True)
+        return response

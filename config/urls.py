@@ -1,9 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import views
+from config.converters import DatabaseIdConverter
+
+# Before the includes below: every app's urls.py names its database ids `<id:…>`.
+register_converter(DatabaseIdConverter, "id")
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -13,8 +17,8 @@ api_v1 = [
     path("", include("chat.api_urls")),
     path("", include("helpdesk.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="redoc"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
 ]
 
 urlpatterns = [

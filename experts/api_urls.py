@@ -8,5 +8,5 @@ urlpatterns = [
     path("categories/", api.CategoryListView.as_view(), name="experts-categories"),
     path("experts/", api.ExpertListView.as_view(), name="experts-list"),
     path("experts/me/", api.MyExpertProfileView.as_view(), name="experts-me"),
-    path("experts/<int:pk>/", api.ExpertDetailView.as_view(), name="experts-detail"),
+    path("experts/<id:pk>/", api.ExpertDetailView.as_view(), name="experts-detail"),
 ]

@@ -10,5 +10,5 @@ urlpatterns = [
     path("", views.directory, name="directory"),
     path("apply/", views.apply, name="apply"),
     path("me/", views.mine, name="mine"),
-    path("<int:pk>/", views.detail, name="detail"),
+    path("<id:pk>/", views.detail, name="detail"),
 ]

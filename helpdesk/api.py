@@ -485,7 +485,11 @@ class QueueView(generics.ListAPIView):
         parameters=[
             OpenApiParameter("category", OpenApiTypes.STR, description="A category slug."),
             OpenApiParameter("q", OpenApiTypes.STR, description="Words in the title or description."),
-        ]
+        ],
+        responses={
+            200: HelpRequestSerializer(many=True),
+            403: OpenApiResponse(HelpDetailSerializer, description="Only verified experts have a queue."),
+        },
     )
     def get(self, request, *args, **kwargs):
         if not expert_selectors.is_verified_expert(user=request.user):

@@ -75,12 +75,9 @@ class NotificationListView(generics.ListAPIView):
         return selectors.notifications_for(user=self.request.user, unread_only=params.validated_data["unread"])
 
 
-def _mark_read_or_404(*, user, notification_id: str) -> Notification:
-    # The route takes any segment so that "/notifications/abc/read/" is a JSON 404 like any other.
-    if not notification_id.isdigit() or len(notification_id) > 18:
-        raise NotFound("No such notification.")
+def _mark_read_or_404(*, user, notification_id: int) -> Notification:
     try:
-        return services.mark_read(user=user, notification_id=int(notification_id))
+        return services.mark_read(user=user, notification_id=notification_id)
     except Notification.DoesNotExist:
         raise NotFound("No such notification.") from None
 
@@ -93,7 +90,7 @@ class MarkReadView(APIView):
         request=None,
         responses={200: NotificationSerializer, 404: OpenApiResponse(ERROR, description="Not yours or not there.")},
     )
-    def post(self, request, id: str):  # the path parameter keeps its public name
+    def post(self, request, id: int):  # the path parameter keeps its public name
         notification = _mark_read_or_404(user=request.user, notification_id=id)
         return Response(NotificationSerializer(notification).data)
 

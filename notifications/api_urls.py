@@ -9,5 +9,5 @@ urlpatterns = [
     path("notifications/read-all/", api.MarkAllReadView.as_view(), name="notification-read-all"),
     path("notifications/unread-count/", api.UnreadCountView.as_view(), name="notification-unread-count"),
     path("notifications/preferences/", api.PreferencesView.as_view(), name="notification-preferences"),
-    path("notifications/<str:id>/read/", api.MarkReadView.as_view(), name="notification-read"),
+    path("notifications/<id:id>/read/", api.MarkReadView.as_view(), name="notification-read"),
 ]

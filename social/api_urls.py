@@ -8,14 +8,10 @@ urlpatterns = [
     path("people/", api.DirectoryView.as_view(), name="social-directory"),
     path("people/suggestions/", api.SuggestionsView.as_view(), name="social-suggestions"),
     path("friend-requests/", api.FriendRequestListCreateView.as_view(), name="social-friend-requests"),
+    path("friend-requests/<id:pk>/cancel/", api.FriendRequestCancelView.as_view(), name="social-friend-request-cancel"),
+    path("friend-requests/<id:pk>/accept/", api.FriendRequestAcceptView.as_view(), name="social-friend-request-accept"),
     path(
-        "friend-requests/<int:pk>/cancel/", api.FriendRequestCancelView.as_view(), name="social-friend-request-cancel"
-    ),
-    path(
-        "friend-requests/<int:pk>/accept/", api.FriendRequestAcceptView.as_view(), name="social-friend-request-accept"
-    ),
-    path(
-        "friend-requests/<int:pk>/decline/",
+        "friend-requests/<id:pk>/decline/",
         api.FriendRequestDeclineView.as_view(),
         name="social-friend-request-decline",
     ),

@@ -155,6 +155,16 @@ def blocked(request: HttpRequest) -> HttpResponse:
 # --- Friend requests --------------------------------------------------------------------------
 
 
+@login_required
+@require_GET
+def profile(request: HttpRequest, public_id) -> HttpResponse:
+    """A student's profile page. A block either way makes it a 404, as for an unknown student."""
+    if public_id == request.user.public_id:
+        return render(request, "accounts/profile.html", {"person": request.user, "is_me": True})
+    person = _visible_person_or_404(request, public_id)
+    return render(request, "accounts/profile.html", {"person": person, "is_me": False})
+
+
 def _note_context(request: HttpRequest, person, form: FriendRequestForm) -> dict:
     return {"person": person, "form": form, "next": _safe_next(request, "")}
 

@@ -118,10 +118,14 @@ def _active_membership(conversation: Conversation, user: User) -> Membership:
     return membership
 
 
-def _manager_membership(conversation: Conversation, user: User) -> Membership:
+def _manager_membership(
+    conversation: Conversation, user: User, *, not_a_group: str = "Only group conversations have members to manage."
+) -> Membership:
+    """The membership of an owner or admin of this group. Membership is checked first: to anyone
+    else the conversation does not exist, whatever its kind."""
     membership = _active_membership(conversation, user)
     if not conversation.is_group:
-        raise ChatError("Only group conversations have members to manage.", code="not_a_group")
+        raise ChatError(not_a_group, code="not_a_group")
     if not membership.can_manage:
         raise ChatError("Only the group's owner and admins can do that.", code="not_allowed")
     return membership

@@ -214,9 +214,7 @@ def set_group_picture(*, actor: User, conversation_id: int, upload=None) -> Conv
     from chat import attachments  # attachments imports services.common: import here, not at the top
 
     conversation = _locked_conversation(conversation_id)
-    if not conversation.is_group:
-        raise ChatError("Only groups have a picture.", code="not_a_group")
-    _manager_membership(conversation, actor)
+    _manager_membership(conversation, actor, not_a_group="Only groups have a picture.")
     old_name = conversation.picture.name if conversation.picture else ""
     if upload is None and not old_name:
         return conversation

@@ -150,12 +150,21 @@ def test_the_message_button_opens_the_same_direct_conversation(client_of, ada, b
     befriend(ada, bob)
     client = client_of(ada)
 
-    first = client.get(reverse("chat:direct", args=[bob.public_id]))
+    first = client.post(reverse("chat:direct", args=[bob.public_id]))
     again = client.post(reverse("chat:direct", args=[bob.public_id]))
+    followed_link = client.get(reverse("chat:direct", args=[bob.public_id]))
 
-    assert first.status_code == again.status_code == 302
-    assert first.url == again.url
+    assert first.status_code == again.status_code == followed_link.status_code == 302
+    assert first.url == again.url == followed_link.url
     assert Conversation.objects.count() == 1
+
+
+def test_following_a_message_link_shows_the_button_and_creates_nothing(client_of, ada, bob):
+    befriend(ada, bob)
+    page = client_of(ada).get(reverse("chat:direct", args=[bob.public_id]))
+    assert page.status_code == 200
+    assert f'<form method="post" action="{reverse("chat:direct", args=[bob.public_id])}"' in page.content.decode()
+    assert not Conversation.objects.exists()
 
 
 def test_the_message_button_for_a_blocked_or_unknown_student(client_of, ada, bob):
@@ -164,8 +173,8 @@ def test_the_message_button_for_a_blocked_or_unknown_student(client_of, ada, bob
     Block.objects.create(blocker=bob, blocked=ada)
     client = client_of(ada)
 
-    blocked = client.get(reverse("chat:direct", args=[bob.public_id]), follow=True)
-    unknown = client.get(reverse("chat:direct", args=[uuid.uuid4()]))
+    blocked = client.post(reverse("chat:direct", args=[bob.public_id]), follow=True)
+    unknown = client.post(reverse("chat:direct", args=[uuid.uuid4()]))
 
     assert "You cannot message this student." in blocked.content.decode()
     assert unknown.status_code == 404

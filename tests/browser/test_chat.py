@@ -54,6 +54,14 @@ class SocketSwitch:
         self.online = True
 
 
+def open_direct_chat(page, site: str, other: User) -> None:
+    """What following another student's "Message" link does: the page's button (a POST) opens
+    the conversation."""
+    page.goto(site + reverse("chat:direct", args=[other.public_id]))
+    page.get_by_role("button", name="Start the conversation").click()
+    page.wait_for_url("**/chat/*/")
+
+
 def _send(page, text: str) -> None:
     page.fill("#composer textarea[name=body]", text)
     page.press("#composer textarea[name=body]", "Enter")
@@ -77,7 +85,7 @@ def test_two_students_chat_live_and_nothing_is_lost_while_one_is_offline(browser
     # When Ada opens the chat with Bob from his "Message" link while Bob watches his chat list
     bob.goto(site + reverse("chat:list"))
     expect(bob.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
-    ada.goto(site + reverse("chat:direct", args=[bob_user.public_id]))
+    open_direct_chat(ada, site, bob_user)
     expect(ada.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
     _send(ada, "Hi Bob! Notes: https://example.org/notes")
 
@@ -168,7 +176,7 @@ def test_files_presence_badge_and_missed_edits_in_two_browsers(browser, chat_sit
     _, bob_user = _befriend("ada@example.org", "bob@example.org")
 
     # Ada opens the chat with Bob and says hello; Bob watches his chat list
-    ada.goto(site + reverse("chat:direct", args=[bob_user.public_id]))
+    open_direct_chat(ada, site, bob_user)
     expect(ada.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
     _send(ada, "Hello Bob")
     expect(ada.locator("#chat-messages .chat-message.mine .chat-state")).to_have_text(["Sent"], timeout=10_000)

@@ -261,7 +261,7 @@ def daphne_process(directory: Path, **env_overrides: str) -> Iterator[Daphne]:
         [
             str(VENV_BIN / "daphne"),
             "-e",
-            f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
+            f"lyceum:tcp:port={port}:interface=127.0.0.1:backlog=1024",
             "--proxy-headers",
             "--access-log",
             str(access_log),

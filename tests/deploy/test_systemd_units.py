@@ -54,7 +54,7 @@ def test_systemd_analyze_verify_accepts_every_unit_without_a_warning(tmp_path):
 def test_daphne_template_serves_one_loopback_port_per_instance_behind_nginx():
     service = unit("lyceum-daphne@.service")["Service"]
 
-    assert "tcp:port=%i:interface=127.0.0.1:backlog=1024" in service["ExecStart"]
+    assert "-e lyceum:tcp:port=%i:interface=127.0.0.1:backlog=1024" in service["ExecStart"]
     assert "--proxy-headers" in service["ExecStart"]
     assert service["ExecStart"].endswith("config.asgi:application")
     assert service["EnvironmentFile"] == "/etc/lyceum/lyceum.env"

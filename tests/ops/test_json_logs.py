@@ -59,8 +59,9 @@ def test_request_log_lines_carry_request_id_user_id_and_timing():
 def image_daphne_command(port: int) -> list[str]:
     """The Dockerfile's CMD, on a loopback port of this test."""
     command = json.loads(re.search(r"^CMD (\[.*\])$", (BASE_DIR / "Dockerfile").read_text(), re.M).group(1))
-    command[command.index("-b") + 1] = "127.0.0.1"
-    command[command.index("-p") + 1] = str(port)
+    endpoint = command.index("-e") + 1
+    assert command[endpoint] == "lyceum:tcp:port=8000:interface=0.0.0.0", "the image's listen endpoint changed"
+    command[endpoint] = f"lyceum:tcp:port={port}:interface=127.0.0.1"
     return [str(VENV_BIN / command[0]), *command[1:]]
 
 
