@@ -37,6 +37,7 @@ from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.live_db import live_db
 from chat.models import Conversation, Membership
+from config import inputs
 from config.live_layer import RESUBSCRIBED, WRITE_TEXT
 from notifications import realtime
 from notifications import selectors as notification_selectors
@@ -47,6 +48,8 @@ MAX_FRAME_CHARS = 64 * 1024
 BAD_FRAME_LIMIT = 10  # this many bad frames ...
 BAD_FRAME_WINDOW_SECONDS = 30.0  # ... within this window close the socket
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
+# The input gate's codes as error frames name them (config.inputs).
+FRAME_INPUT_CODES = {inputs.TOO_LARGE: "frame_too_large"}
 
 FrameHandler = Callable[["LiveConsumer", dict], Awaitable[None]]
 FRAME_HANDLERS: dict[str, FrameHandler] = {}
@@ -197,12 +200,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     def _parse(self, text_data, bytes_data) -> dict:
         if text_data is None:
             raise FrameError("binary_frame", "Frames must be JSON text.")
-        if len(text_data) > MAX_FRAME_CHARS:
-            raise FrameError("frame_too_large", f"Frames are limited to {MAX_FRAME_CHARS} characters.")
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            raise FrameError("malformed_json", "The frame is not valid JSON.") from None
+            frame = inputs.parse_json(text_data, max_chars=MAX_FRAME_CHARS)
+        except inputs.InputError as error:
+            raise FrameError(FRAME_INPUT_CODES.get(error.code, error.code), error.detail) from None
         if not isinstance(frame, dict):
             raise FrameError("not_an_object", "A frame must be a JSON object.")
         if not isinstance(frame.get("type"), str) or not frame["type"]:
@@ -321,12 +322,10 @@ MEMBERS_CACHE_SECONDS = 30.0
 
 
 def _conversation_id(frame: dict, **extra) -> int:
-    value = frame.get("conversation")
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+    conversation_id = inputs.parse_id(frame.get("conversation"))
+    if conversation_id is None:
         raise FrameError("invalid_conversation", '"conversation" must be a conversation id.', **extra)
-    return value
+    return conversation_id
 
 
 def _take_send_token(consumer: LiveConsumer) -> bool:

@@ -1,12 +1,17 @@
 """API conventions shared by every app's api.py: errors are always JSON with a `detail`."""
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config import inputs
+
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        exc = inputs.refused_body(str(exc), code=inputs.TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         exc = serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
     response = drf_exception_handler(exc, context)

@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config import inputs
 from notifications import selectors, services
 from notifications.models import Notification, NotificationKind
 
@@ -74,10 +75,11 @@ class NotificationListView(generics.ListAPIView):
 
 def _mark_read_or_404(*, user, notification_id: str) -> Notification:
     # The route takes any segment so that "/notifications/abc/read/" is a JSON 404 like any other.
-    if not notification_id.isdigit() or len(notification_id) > 18:
+    parsed_id = inputs.parse_id(notification_id)
+    if parsed_id is None:
         raise NotFound("No such notification.")
     try:
-        return services.mark_read(user=user, notification_id=int(notification_id))
+        return services.mark_read(user=user, notification_id=parsed_id)
     except Notification.DoesNotExist:
         raise NotFound("No such notification.") from None
 
