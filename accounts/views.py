@@ -7,7 +7,7 @@ import math
 from axes.helpers import get_client_ip_address, get_cool_off
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -102,7 +102,7 @@ class LoginView(auth_views.LoginView):
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    logout(request)
+    services.log_out(request=request)
     messages.info(request, "You have been logged out. See you soon!")
     return redirect(settings.LOGOUT_REDIRECT_URL)
 

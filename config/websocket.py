@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import is_same_domain
 
+from accounts import live_access
 from accounts import services as account_services
 from chat.live_db import live_db
 from config import status
@@ -160,7 +161,8 @@ _session_user = get_user.func
 
 
 class LiveAuthMiddleware:
-    """Sets scope["user"] from a live ticket if one is given, else from the session."""
+    """Sets scope["user"] from a live ticket if one is given, else from the session, and the
+    socket's credential (accounts.live_access.SCOPE_KEY: what ends it) beside it."""
 
     def __init__(self, app):
         self.app = app
@@ -168,11 +170,16 @@ class LiveAuthMiddleware:
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
         tickets = _query(scope).get("ticket")
+        credential = None
         if tickets:
-            user = await live_db(account_services.redeem_live_ticket)(ticket=tickets[0])
-            scope["user"] = user or AnonymousUser()
+            redeemed = await live_db(account_services.redeem_live_ticket)(ticket=tickets[0])
+            user, credential = redeemed if redeemed is not None else (AnonymousUser(), None)
             scope["auth_method"] = "ticket"
         else:
-            scope["user"] = await live_db(_session_user)(scope)
+            user = await live_db(_session_user)(scope)
+            if user.is_authenticated:
+                credential = live_access.session_credential(user=user, session_key=scope["session"].session_key)
             scope["auth_method"] = "session"
+        scope["user"] = user
+        scope[live_access.SCOPE_KEY] = credential
         return await self.app(scope, receive, send)
