@@ -562,6 +562,12 @@ function conversationPage(root) {
     markRead();
   });
   document.addEventListener("visibilitychange", markRead);
+  // The session ended (live.js goes to the login page): nothing more can be sent from here.
+  document.addEventListener("live:signed-out", () => {
+    input.disabled = true;
+    for (const button of composer.querySelectorAll("button")) button.disabled = true;
+    showError("You have been signed out. Sign in again to send messages.");
+  });
 
   // Older messages when scrolled to the top (the link also works without JavaScript).
   const older = document.getElementById("chat-older");

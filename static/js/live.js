@@ -1,7 +1,11 @@
 // Lyceum live socket: one WebSocket per tab to /ws/live/ (loaded by base.html for signed-in users).
 //
 // - reconnects with exponential backoff and jitter (1 s → 30 s), and when a pong is late;
-// - shows its state on #live-status (data-state = connecting | online | offline);
+// - never reconnects after the server closed with 4401 (CLOSE_SIGNED_OUT: this session or
+//   ticket ended — logout, password change, deactivation): it dispatches "live:signed-out" and
+//   goes to the login page (data-login-url of the script tag), which comes back here when the
+//   session still holds;
+// - shows its state on #live-status (data-state = connecting | online | offline | signed-out);
 // - keeps the #notif-badge count from "hello", "notification.new" and "notification.read";
 // - shows a toast in #toasts for each new notification;
 // - re-dispatches every event on document as "live:event" and "live:<type>", so later
@@ -14,11 +18,14 @@ const MIN_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
 const DEFAULT_HEARTBEAT_S = 25;
 const PONG_TIMEOUT_MS = 10000;
+// accounts.live_access.CLOSE_SIGNED_OUT
+const CLOSE_SIGNED_OUT = 4401;
 
 const STATE_TITLES = {
   connecting: "Live connection: connecting…",
   online: "Live connection: online",
   offline: "Live connection: offline, retrying",
+  "signed-out": "Live connection: signed out",
 };
 
 let socket = null;
@@ -28,6 +35,7 @@ let reconnectTimer = null;
 let pingTimer = null;
 let pongTimer = null;
 let heartbeatMs = DEFAULT_HEARTBEAT_S * 1000;
+let signedOut = false;
 
 function socketUrl() {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
@@ -185,7 +193,25 @@ function handleEvent(event) {
   document.dispatchEvent(new CustomEvent(`live:${event.type}`, { detail: event }));
 }
 
+function loginUrl() {
+  const tag = document.getElementById("live-module");
+  const base = (tag && tag.dataset.loginUrl) || "/accounts/login/";
+  const here = `${window.location.pathname}${window.location.search}`;
+  return `${base}?next=${encodeURIComponent(here)}`;
+}
+
+function signOut() {
+  // The server ended this session or ticket: reconnecting would only be refused, in a loop.
+  signedOut = true;
+  clearTimeout(reconnectTimer);
+  reconnectTimer = null;
+  setState("signed-out");
+  document.dispatchEvent(new CustomEvent("live:signed-out"));
+  window.location.assign(loginUrl());
+}
+
 function connect() {
+  if (signedOut) return;
   if (socket && (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING)) return;
   setState("connecting");
   let ws;
@@ -209,10 +235,14 @@ function connect() {
     scheduleHeartbeat(); // any traffic proves the line is alive
     handleEvent(event);
   });
-  ws.addEventListener("close", () => {
+  ws.addEventListener("close", (event) => {
     if (ws !== socket) return;
     socket = null;
     clearTimers();
+    if (event.code === CLOSE_SIGNED_OUT) {
+      signOut();
+      return;
+    }
     setState("offline");
     scheduleReconnect();
   });
@@ -229,7 +259,7 @@ export function send(frame) {
   return true;
 }
 
-/** "connecting", "online" or "offline". */
+/** "connecting", "online", "offline" or "signed-out". */
 export function state() {
   return currentState;
 }
