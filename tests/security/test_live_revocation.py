@@ -13,53 +13,31 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
-from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
-from django.test import Client
 from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 
 from accounts import live_access
 from accounts import services as account_services
 from accounts.models import User
-from accounts.tests.factories import DEFAULT_PASSWORD, StaffFactory, UserFactory
+from accounts.tests.factories import UserFactory
 from chat.models import Message
 from chat.tests.factories import client_id, direct_between
 from notifications import realtime
-from social.tests.factories import ReportFactory
 from tests.security.live_sockets import TIMEOUT, communicator, next_frame
+from tests.security.triggers import (
+    EVERY_SOCKET_TRIGGERS,
+    NEW_PASSWORD,
+    ApiLogin,
+    Browser,
+    change_password_on_the_page,
+    change_password_through_the_api,
+    moderation_action,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 WITHIN = 1.0  # seconds: the promise
-NEW_PASSWORD = "a-new-and-long-passphrase-42"
-
-
-class Browser:
-    """One signed-in browser of a user: its own session, its Django test client."""
-
-    def __init__(self, user):
-        self.user = user
-        self.client = Client()
-        self.client.force_login(user)
-        self.cookie = self.client.cookies["sessionid"].value
-
-
-class ApiLogin:
-    """One API login of a user (a token pair) and the live tickets it buys."""
-
-    def __init__(self, user):
-        self.user = user
-        self.tokens = account_services.issue_api_tokens(user=user)
-        self.api = APIClient()
-        self.api.credentials(HTTP_AUTHORIZATION=f"Bearer {self.tokens['access']}")
-
-    def ticket(self) -> str:
-        response = self.api.post(reverse("api:live_ticket"))
-        assert response.status_code == 200, response.content
-        return response.json()["ticket"]
 
 
 async def _open(*, cookie=None, ticket=None):
@@ -163,92 +141,6 @@ async def test_an_api_logout_after_refresh_rotation_still_closes_that_logins_soc
     await assert_signed_out(ws, since=done)
 
 
-def _change_password_on_the_page(browser: Browser) -> None:
-    response = browser.client.post(
-        reverse("accounts:password_change"),
-        {"old_password": DEFAULT_PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
-    )
-    assert response.status_code == 302, response.content
-
-
-def _change_password_through_the_api(login: ApiLogin) -> None:
-    response = login.api.post(
-        reverse("api:password_change"),
-        {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
-        format="json",
-    )
-    assert response.status_code == 200, response.content
-
-
-def _reset_password(user) -> None:
-    client = Client()
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    client.get(reverse("accounts:password_reset_confirm", kwargs={"uidb64": uid, "token": token}), follow=True)
-    set_url = reverse("accounts:password_reset_confirm", kwargs={"uidb64": uid, "token": "set-password"})
-    response = client.post(set_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
-    assert response.status_code == 302, response.content
-
-
-def _staff_client() -> Client:
-    client = Client()
-    client.force_login(StaffFactory())
-    return client
-
-
-def _moderation_action(user) -> None:
-    report = ReportFactory(reported=user)
-    response = _staff_client().post(
-        reverse("admin:social_report_changelist"),
-        {"action": "deactivate_reported_accounts", "_selected_action": [report.pk]},
-    )
-    assert response.status_code == 302, response.content
-
-
-def _untick_active_in_the_admin(user) -> None:
-    client = _staff_client()
-    url = reverse("admin:accounts_user_change", args=[user.pk])
-    form = client.get(url).context["adminform"].form
-    data = {name: value for name, value in form.initial.items() if value is not None and name != "password"}
-    data.update(
-        is_active="",
-        groups=[],
-        user_permissions=[],
-        last_login_0="",
-        last_login_1="",
-        date_joined_0=user.date_joined.strftime("%Y-%m-%d"),
-        date_joined_1=user.date_joined.strftime("%H:%M:%S"),
-    )
-    data = {key: value for key, value in data.items() if not isinstance(value, bool) or value}
-    response = client.post(url, data)
-    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
-    assert not User.objects.get(pk=user.pk).is_active
-
-
-def _set_password_in_the_admin(user) -> None:
-    response = _staff_client().post(
-        reverse("admin:auth_user_password_change", args=[user.pk]),
-        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
-    )
-    assert response.status_code == 302, response.content
-
-
-def _delete_in_the_admin(user) -> None:
-    response = _staff_client().post(reverse("admin:accounts_user_delete", args=[user.pk]), {"post": "yes"})
-    assert response.status_code == 302, response.content
-
-
-EVERY_SOCKET_TRIGGERS = {
-    "password change page": lambda browser, login: _change_password_on_the_page(browser),
-    "password change API": lambda browser, login: _change_password_through_the_api(login),
-    "password reset": lambda browser, login: _reset_password(browser.user),
-    "moderation action": lambda browser, login: _moderation_action(browser.user),
-    "admin unticks active": lambda browser, login: _untick_active_in_the_admin(browser.user),
-    "admin sets the password": lambda browser, login: _set_password_in_the_admin(browser.user),
-    "admin deletes the account": lambda browser, login: _delete_in_the_admin(browser.user),
-}
-
-
 @pytest.mark.parametrize("trigger", EVERY_SOCKET_TRIGGERS)
 async def test_the_trigger_closes_every_socket_of_the_user_and_no_one_elses(ada, bob, trigger):
     browser, login = await database_sync_to_async(Browser)(ada), await database_sync_to_async(ApiLogin)(ada)
@@ -267,7 +159,7 @@ async def test_a_new_socket_after_a_password_change_on_the_same_session_works(ad
     browser = await database_sync_to_async(Browser)(ada)
     old = await browser_socket(browser)
 
-    done = await run(_change_password_on_the_page, browser)
+    done = await run(change_password_on_the_page, browser)
 
     await assert_signed_out(old, since=done)
     browser.cookie = browser.client.cookies["sessionid"].value  # the page keeps its session (a new key)
@@ -316,9 +208,9 @@ LOST_MESSAGE_CASES = {
         lambda browser, login: APIClient().post(reverse("api:logout"), {"refresh": login.tokens["refresh"]}),
         True,
     ),
-    "password change": (lambda browser, login: _change_password_on_the_page(browser), False),
-    "password change, ticket": (lambda browser, login: _change_password_through_the_api(login), True),
-    "moderation action": (lambda browser, login: _moderation_action(browser.user), False),
+    "password change": (lambda browser, login: change_password_on_the_page(browser), False),
+    "password change, ticket": (lambda browser, login: change_password_through_the_api(login), True),
+    "moderation action": (lambda browser, login: moderation_action(browser.user), False),
     "is_active updated in a shell": (_deactivate_behind_the_services_back, True),
     "session row deleted": (_delete_the_session_behind_the_services_back, False),
 }
