@@ -27,12 +27,13 @@ service refuses an inactive sender whatever the socket.
 import hashlib
 import logging
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from importlib import import_module
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
@@ -93,6 +94,32 @@ def _session_store():
     return import_module(settings.SESSION_ENGINE).SessionStore()
 
 
+# The session engines whose truth is the django_session table: there the session's existence is
+# read in the same statement as the user (one round trip per check).
+_DATABASE_SESSION_ENGINES = {"django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"}
+
+
+@lru_cache(maxsize=8)
+def _check_statement(vendor: str, with_session: bool) -> str:
+    """The check's SQL, built once per database vendor from the models' own table and column
+    names (every value is a bound parameter): the user's password hash if the user is active,
+    and whether the session row exists."""
+    q = connection.ops.quote_name
+
+    def column(model, name: str) -> str:
+        return q(model._meta.get_field(name).column)
+
+    user_table = q(User._meta.db_table)
+    session = ""
+    if with_session:
+        session_table, session_key = q(Session._meta.db_table), column(Session, "session_key")
+        session = f", EXISTS(SELECT 1 FROM {session_table} WHERE {session_key} = %s)"  # noqa: S608 - names only
+    return (
+        f"SELECT {column(User, 'password')}{session} FROM {user_table}"  # noqa: S608 - names only
+        f" WHERE {column(User, 'id')} = %s AND {column(User, 'is_active')} = %s"
+    )
+
+
 def _revoked_login_key(login: str) -> str:
     return f"accounts:revoked-login:{login}"
 
@@ -100,13 +127,21 @@ def _revoked_login_key(login: str) -> str:
 def credential_holds(credential: LiveCredential) -> bool:
     """Whether the socket's way in is still open: the user exists and is active, the password is
     the one it was opened with, and its session still exists / its API login was not logged out.
-    One query for the user, and one look-up of the session (or the cache, for an API login)."""
-    password = User.objects.filter(pk=credential.user_id, is_active=True).values_list("password", flat=True).first()
-    if password is None:
+
+    Asked for every frame that reads or writes, so it is one statement (user and session row
+    together, with the database session engines) plus, for an API login, one cache read."""
+    with_session = credential.session_key is not None and settings.SESSION_ENGINE in _DATABASE_SESSION_ENGINES
+    params: list = [credential.session_key] if with_session else []
+    with connection.cursor() as cursor:
+        cursor.execute(_check_statement(connection.vendor, with_session), [*params, credential.user_id, True])
+        row = cursor.fetchone()
+    if row is None:  # no such user, or not active
         return False
-    current = User(pk=credential.user_id, password=password).get_session_auth_hash()
+    current = User(pk=credential.user_id, password=row[0]).get_session_auth_hash()
     if not constant_time_compare(current, credential.auth_hash):
         return False
+    if with_session:
+        return bool(row[1])
     if credential.session_key is not None:
         return _session_store().exists(credential.session_key)
     if credential.login is not None:
