@@ -155,12 +155,15 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.change_password(user=request.user, new_password=form.cleaned_data["new_password1"])
+                # One transaction: the live sockets close (after commit) once this session
+                # holds the new password's hash.
+                with transaction.atomic():
+                    services.change_password(user=request.user, new_password=form.cleaned_data["new_password1"])
+                    update_session_auth_hash(request, request.user)
             except ValidationError as error:
                 form.add_error("new_password1", error.messages)
             else:
                 # This session stays signed in; every other session and API token is revoked.
-                update_session_auth_hash(request, request.user)
                 messages.success(
                     request, "Your password has been changed. Other devices and apps have been signed out."
                 )

@@ -20,6 +20,10 @@ const DEFAULT_HEARTBEAT_S = 25;
 const PONG_TIMEOUT_MS = 10000;
 // accounts.live_access.CLOSE_SIGNED_OUT
 const CLOSE_SIGNED_OUT = 4401;
+// Before going to the login page: a password change closes every socket of the user at its
+// commit, and the new session cookie of the tab that made it arrives with that tab's answer a
+// moment later; going after it, this tab comes straight back instead of stopping at the form.
+const SIGNED_OUT_GRACE_MS = 1000;
 
 const STATE_TITLES = {
   connecting: "Live connection: connecting…",
@@ -207,7 +211,7 @@ function signOut() {
   reconnectTimer = null;
   setState("signed-out");
   document.dispatchEvent(new CustomEvent("live:signed-out"));
-  window.location.assign(loginUrl());
+  setTimeout(() => window.location.assign(loginUrl()), SIGNED_OUT_GRACE_MS);
 }
 
 function connect() {
