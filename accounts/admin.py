@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts import forms
+from accounts import forms, live_access, services
 from accounts.models import User
 
 
@@ -37,3 +37,21 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ("email",)
     date_hierarchy = "date_joined"
     show_facets = admin.ShowFacets.NEVER  # the university list can be long; counts on demand only
+
+    def save_model(self, request, obj, form, change):
+        # Unticking "active" ends every way in, as the moderation action does.
+        deactivating = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if deactivating:
+            services.deactivate_account(user=obj)
+
+    def delete_model(self, request, obj):
+        user_id = obj.pk
+        super().delete_model(request, obj)
+        live_access.revoke_live_sockets(user_id=user_id)
+
+    def delete_queryset(self, request, queryset):
+        user_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        for user_id in user_ids:
+            live_access.revoke_live_sockets(user_id=user_id)

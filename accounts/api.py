@@ -16,7 +16,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import ratelimits, services, views
+from accounts import live_access, ratelimits, services, views
 from accounts.models import User, validate_time_zone
 from config.api import error
 from notifications import services as notification_services
@@ -435,7 +435,8 @@ class LiveTicketView(APIView):
         responses={200: LiveTicketSerializer, 401: UNAUTHORIZED},
     )
     def post(self, request):
-        ticket = services.issue_live_ticket(user=request.user)
+        login = request.auth.get(live_access.LOGIN_CLAIM) if request.auth is not None else None
+        ticket = services.issue_live_ticket(user=request.user, login=login)
         return Response(
             {"ticket": ticket, "expires_in": settings.LIVE_TICKET_SECONDS, "url": f"/ws/live/?ticket={ticket}"}
         )

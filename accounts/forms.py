@@ -226,6 +226,6 @@ class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
         if commit and self.cleaned_data.get("set_usable_password", True):
             return services.change_password(user=self.user, new_password=self.cleaned_data["password1"])
         user = super().save(commit=commit)
-        if commit:
-            services.revoke_api_tokens(user=user)
+        if commit:  # an unusable password ends the same ways in as a new one
+            services.sign_out_everywhere(user=user)
         return user

@@ -1,5 +1,6 @@
-"""Every write about accounts: registration, profile, avatar, password, API tokens, live tickets,
-and the account's e-mail address (confirmation and change)."""
+"""Every write about accounts: registration, profile, avatar, password, logout, deactivation,
+API tokens, live tickets, and the account's e-mail address (confirmation and change). Whatever
+ends a way in also closes its live sockets (accounts.live_access.revoke_live_sockets)."""
 
 import logging
 import re
@@ -7,7 +8,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import authenticate, logout, password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -21,10 +22,11 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts import images, ratelimits, selectors, tokens
+from accounts import images, live_access, ratelimits, selectors, tokens
 from accounts.models import User
 from config.timezones import zone_name_or_default
 from notifications import selectors as notification_selectors
@@ -211,12 +213,22 @@ def revoke_api_tokens(*, user: User) -> int:
 
 
 @transaction.atomic
+def sign_out_everywhere(*, user: User) -> None:
+    """Revoke every API token of the user and close every live socket of theirs (after commit).
+    Their sessions end by themselves with what the caller changed: the password (the session
+    auth hash) or is_active."""
+    revoke_api_tokens(user=user)
+    live_access.revoke_live_sockets(user_id=user.pk)
+
+
+@transaction.atomic
 def change_password(*, user: User, new_password: str) -> User:
     """Set a new password and end every other way in.
 
     Sessions elsewhere stop working because the session auth hash changes (the caller keeps
     its own session with update_session_auth_hash); refresh tokens are blacklisted; access
-    tokens carry a hash of the password (SIMPLE_JWT CHECK_REVOKE_TOKEN) and stop working too.
+    tokens carry a hash of the password (SIMPLE_JWT CHECK_REVOKE_TOKEN) and stop working too;
+    every live socket of the user is closed (a tab of the caller's session reconnects).
     """
     try:
         password_validation.validate_password(new_password, user)
@@ -225,7 +237,7 @@ def change_password(*, user: User, new_password: str) -> User:
     user.set_password(new_password)
     user.pending_email = ""  # a change of address asked before the new password dies with it
     user.save(update_fields=["password", "pending_email"])
-    revoke_api_tokens(user=user)
+    sign_out_everywhere(user=user)
     notification_services.notify(
         recipient=user,
         kind=NotificationKind.PASSWORD_CHANGED,
@@ -235,6 +247,28 @@ def change_password(*, user: User, new_password: str) -> User:
     )
     logger.info("password changed for user %s", user.pk)
     return user
+
+
+@transaction.atomic
+def log_out(*, request) -> None:
+    """End the request's session (Django's logout) and close the live sockets opened with it."""
+    user_id, session_key = request.user.pk, request.session.session_key
+    logout(request)
+    if user_id is not None and session_key:
+        live_access.revoke_live_sockets(user_id=user_id, session_key=session_key)
+
+
+@transaction.atomic
+def deactivate_account(*, user: User) -> bool:
+    """Deactivate an account and end every way in: it cannot log in, its sessions stop
+    authenticating, its API tokens are revoked and its live sockets closed. Also for an account
+    already saved inactive (the admin's form): the rest still happens. Returns whether it was
+    active until now."""
+    was_active = bool(User.objects.filter(pk=user.pk, is_active=True).update(is_active=False))
+    user.is_active = False
+    sign_out_everywhere(user=user)
+    logger.info("account %s deactivated", user.pk)
+    return was_active
 
 
 def send_password_reset_email(*, user_id: int) -> bool:
@@ -302,16 +336,21 @@ def _ticket_key(ticket: str) -> str:
 
 
 @transaction.atomic
-def issue_live_ticket(*, user: User) -> str:
-    """A random single-use ticket that lets an API client open the live socket once."""
+def issue_live_ticket(*, user: User, login: str | None = None) -> str:
+    """A random single-use ticket that lets an API client open the live socket once. `login`
+    is the API login (live_access.LOGIN_CLAIM of the caller's access token) it belongs to: logging
+    that login out closes the socket."""
     ticket = secrets.token_urlsafe(32)
-    cache.set(_ticket_key(ticket), user.pk, timeout=settings.LIVE_TICKET_SECONDS)
+    grant = {"user": user.pk, "auth_hash": user.get_session_auth_hash(), "login": login}
+    cache.set(_ticket_key(ticket), grant, timeout=settings.LIVE_TICKET_SECONDS)
     return ticket
 
 
 @transaction.atomic
-def redeem_live_ticket(*, ticket: str) -> User | None:
-    """The ticket's user if the ticket is valid, unused and the user active; else None.
+def redeem_live_ticket(*, ticket: str) -> tuple[User, live_access.LiveCredential] | None:
+    """The ticket's user and the credential its socket holds, if the ticket is valid and unused
+    and the way in it was bought with still holds (same password, user active, login not logged
+    out); else None.
 
     get + delete: of two connections racing with one ticket, only the one whose delete
     removed the key wins.
@@ -319,10 +358,16 @@ def redeem_live_ticket(*, ticket: str) -> User | None:
     if not isinstance(ticket, str) or not LIVE_TICKET_PATTERN.match(ticket):
         return None
     key = _ticket_key(ticket)
-    user_id = cache.get(key)
-    if user_id is None or not cache.delete(key):
+    grant = cache.get(key)
+    if not isinstance(grant, dict) or not cache.delete(key):
         return None
-    return selectors.active_users().filter(pk=user_id).first()
+    user = selectors.active_users().filter(pk=grant["user"]).first()
+    if user is None:
+        return None
+    credential = live_access.ticket_credential(user=user, auth_hash=grant["auth_hash"], login=grant["login"])
+    if not live_access.credential_holds(credential):
+        return None
+    return user, credential
 
 
 # --- API tokens -------------------------------------------------------------------------------
@@ -330,14 +375,17 @@ def redeem_live_ticket(*, ticket: str) -> User | None:
 
 @transaction.atomic
 def issue_api_tokens(*, user: User) -> dict[str, str]:
-    """A fresh refresh/access pair (the refresh token is recorded as outstanding)."""
+    """A fresh refresh/access pair (the refresh token is recorded as outstanding): a new API
+    login, named by the pair's live_access.LOGIN_CLAIM (kept by refresh rotation)."""
     refresh = RefreshToken.for_user(user)
+    refresh[live_access.LOGIN_CLAIM] = secrets.token_urlsafe(16)
     return {"refresh": str(refresh), "access": str(refresh.access_token)}
 
 
 @transaction.atomic
 def blacklist_refresh_token(*, refresh: str) -> None:
-    """Log an API client out: its refresh token can never be used again.
+    """Log an API client out: its refresh token can never be used again, and the live sockets
+    of that API login are closed.
 
     A forged, expired or already blacklisted token raises ValidationError."""
     try:
@@ -345,6 +393,10 @@ def blacklist_refresh_token(*, refresh: str) -> None:
     except TokenError as exc:
         raise ValidationError({"refresh": [f"{exc}."]}, code="token_not_valid") from exc
     token.blacklist()
+    login = token.get(live_access.LOGIN_CLAIM)
+    user_id = token.get(jwt_settings.USER_ID_CLAIM)
+    if isinstance(login, str) and login and user_id is not None:
+        live_access.revoke_live_sockets(user_id=user_id, login=login)
 
 
 # --- E-mail addresses: confirmation, change, and the checks they need -------------------------

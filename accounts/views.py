@@ -5,7 +5,7 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -111,7 +111,7 @@ class LoginView(auth_views.LoginView):
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    logout(request)
+    services.log_out(request=request)
     messages.info(request, "You have been logged out. See you soon!")
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
@@ -159,12 +159,15 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.change_password(user=request.user, new_password=form.cleaned_data["new_password1"])
+                # One transaction: the live sockets close (after commit) once this session
+                # holds the new password's hash.
+                with transaction.atomic():
+                    services.change_password(user=request.user, new_password=form.cleaned_data["new_password1"])
+                    update_session_auth_hash(request, request.user)
             except ValidationError as error:
                 form.add_error("new_password1", error.messages)
             else:
                 # This session stays signed in; every other session and API token is revoked.
-                update_session_auth_hash(request, request.user)
                 messages.success(
                     request, "Your password has been changed. Other devices and apps have been signed out."
                 )

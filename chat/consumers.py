@@ -19,6 +19,11 @@ it, so every one skips Channels' per-message `close_old_connections` thread hop.
 Connecting does no database work before the handshake is accepted (a handshake daphne gives
 up on cannot cancel a thread's database work, so a burst of connects would pile it up): the
 "hello" counts and the presence audience come in ONE database hop after accept.
+
+A socket obeys the end of the session or ticket it was opened with (accounts.live_access): a
+"live.revoke" message to the user's group that names it closes it with CLOSE_SIGNED_OUT (4401),
+and every database hop of a frame (`consumer.db`, never bare live_db) first checks that its
+credential still holds, so a socket that missed the message closes instead of answering.
 """
 
 import asyncio
@@ -31,12 +36,14 @@ from collections.abc import Awaitable, Callable
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from accounts import live_access
 from chat import presence
 from chat import realtime as chat_realtime
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.live_db import live_db
 from chat.models import Conversation, Membership
+from config import inputs
 from config.live_layer import RESUBSCRIBED, WRITE_TEXT
 from notifications import realtime
 from notifications import selectors as notification_selectors
@@ -47,6 +54,8 @@ MAX_FRAME_CHARS = 64 * 1024
 BAD_FRAME_LIMIT = 10  # this many bad frames ...
 BAD_FRAME_WINDOW_SECONDS = 30.0  # ... within this window close the socket
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
+# The input gate's codes as error frames name them (config.inputs).
+FRAME_INPUT_CODES = {inputs.TOO_LARGE: "frame_too_large"}
 
 FrameHandler = Callable[["LiveConsumer", dict], Awaitable[None]]
 FRAME_HANDLERS: dict[str, FrameHandler] = {}
@@ -77,11 +86,22 @@ class FrameError(Exception):
         self.extra = {key: value for key, value in extra.items() if value is not None}
 
 
+class SignedOut(Exception):
+    """The socket's session or ticket no longer holds (accounts.live_access.credential_holds)."""
+
+
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     # Channels message types handled without the close_old_connections thread hop: their
     # handlers touch the database only through live_db, which manages connections itself.
     NO_DB_MESSAGE_TYPES = frozenset(
-        {"websocket.connect", "websocket.receive", "websocket.disconnect", realtime.LIVE_EVENT, RESUBSCRIBED}
+        {
+            "websocket.connect",
+            "websocket.receive",
+            "websocket.disconnect",
+            realtime.LIVE_EVENT,
+            realtime.LIVE_REVOKE,
+            RESUBSCRIBED,
+        }
     )
 
     async def dispatch(self, message):
@@ -93,10 +113,19 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_active:
+        credential = self.scope.get(live_access.SCOPE_KEY)
+        if (
+            user is None
+            or not user.is_authenticated
+            or not user.is_active
+            or credential is None
+            or credential.user_id != user.pk
+        ):
             await self.close()  # before accept: the handshake is refused with 403
             return
         self.user_id = user.pk
+        self.credential: live_access.LiveCredential = credential
+        self.credential_checked = time.monotonic()
         self.group_name = realtime.user_group(user.pk)
         self.bad_frames: deque[float] = deque()
         self.closing = False
@@ -108,7 +137,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         # Counted as online before "hello": a client that got hello is visible to its friends.
         went_online = await _presence_call(presence.connect, self.user_id, self.channel_name)
-        unread, chat_unread, friends = await live_db(_hello_counts)(user, went_online)
+        try:  # also checks the credential: a revocation since the handshake missed the group
+            unread, chat_unread, friends = await self.db(_hello_counts)(user, went_online)
+        except SignedOut:
+            await self.sign_out()
+            return
         if went_online and friends is not None:
             await _push_presence(self, friends, True)
         await self._hello(unread, chat_unread)
@@ -167,9 +200,44 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def live_resubscribed(self, message):
         """This process's channel-layer subscription was down (config.live_layer): events
         published meanwhile never came. A new "hello" on the same socket makes the client catch
-        up from the database, as after a reconnect (resync, unsent messages, counts)."""
-        unread, chat_unread, _friends = await live_db(_hello_counts)(self.scope["user"], False)
+        up from the database, as after a reconnect (resync, unsent messages, counts) — unless
+        the socket's credential ended meanwhile (its "live.revoke" may be among what was lost)."""
+        if self.closing:
+            return
+        try:
+            unread, chat_unread, _friends = await self.db(_hello_counts)(self.scope["user"], False)
+        except SignedOut:
+            await self.sign_out()
+            return
         await self._hello(unread, chat_unread)
+
+    # --- revocation (accounts.live_access) ----------------------------------------------------
+
+    def db(self, function):
+        """`live_db(function)` that first checks, in the same database hop, that this socket's
+        session or ticket still holds; SignedOut when it does not (the frame is not handled)."""
+        credential = self.credential
+
+        def checked(*args, **kwargs):
+            if not live_access.credential_holds(credential):
+                raise SignedOut
+            return function(*args, **kwargs)
+
+        self.credential_checked = time.monotonic()
+        return live_db(checked)
+
+    async def live_revoke(self, message):
+        """accounts.live_access.revoke_live_sockets: close if the revocation names this socket."""
+        if self.credential.is_named_by(message.get("target")):
+            await self.sign_out()
+
+    async def sign_out(self) -> None:
+        """Close with CLOSE_SIGNED_OUT: the client goes to the login page, it does not reconnect."""
+        if self.closing:
+            return
+        self.closing = True  # nothing more is written or handled (see _take_event, receive)
+        logger.info("live socket of user %s closed: signed out", self.user_id)
+        await self.close(code=live_access.CLOSE_SIGNED_OUT)
 
     async def disconnect(self, code):
         if getattr(self, "write_text", None) is not None:
@@ -193,16 +261,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await handler(self, frame)
         except FrameError as error:
             await self.reject_frame(error.code, error.detail, **error.extra)
+        except SignedOut:
+            await self.sign_out()
 
     def _parse(self, text_data, bytes_data) -> dict:
         if text_data is None:
             raise FrameError("binary_frame", "Frames must be JSON text.")
-        if len(text_data) > MAX_FRAME_CHARS:
-            raise FrameError("frame_too_large", f"Frames are limited to {MAX_FRAME_CHARS} characters.")
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            raise FrameError("malformed_json", "The frame is not valid JSON.") from None
+            frame = inputs.parse_json(text_data, max_chars=MAX_FRAME_CHARS)
+        except inputs.InputError as error:
+            raise FrameError(FRAME_INPUT_CODES.get(error.code, error.code), error.detail) from None
         if not isinstance(frame, dict):
             raise FrameError("not_an_object", "A frame must be a JSON object.")
         if not isinstance(frame.get("type"), str) or not frame["type"]:
@@ -238,8 +306,19 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send(text_data=text)
 
 
+# A socket that sends nothing but heartbeats re-checks its credential this often: the last guard
+# for a revocation whose message was lost and a write that bypassed accounts.services.
+CREDENTIAL_RECHECK_SECONDS = 300.0
+
+
+def _nothing() -> None:
+    return None
+
+
 @frame_handler("ping")
 async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
+    if time.monotonic() - consumer.credential_checked > CREDENTIAL_RECHECK_SECONDS:
+        await consumer.db(_nothing)()
     # The heartbeat keeps this socket counted as online (presence entries expire without it);
     # renewed before the pong, so a client that got its pong is counted.
     await _presence_call(presence.heartbeat, consumer.user_id, consumer.channel_name)
@@ -296,7 +375,7 @@ async def presence_query(consumer: LiveConsumer, frame: dict) -> None:
 
     It also subscribes this socket to "presence" events (friends going online / offline)."""
     consumer.wants_presence = True
-    friends = await live_db(chat_selectors.presence_audience)(user=consumer.scope["user"])
+    friends = await consumer.db(chat_selectors.presence_audience)(user=consumer.scope["user"])
     online = await _presence_call(presence.online_among, friends) or set()
     await consumer.send_json(chat_realtime.presence_state_event(online_ids=online))
 
@@ -304,7 +383,7 @@ async def presence_query(consumer: LiveConsumer, frame: dict) -> None:
 @frame_handler(chat_realtime.FRAME_UNREAD_QUERY)
 async def unread_query(consumer: LiveConsumer, frame: dict) -> None:
     """{"type": "chat.unread.query"} → {"type": "chat.unread", "count"} (the navbar badge)."""
-    count = await live_db(chat_selectors.unread_conversations_count)(user=consumer.scope["user"])
+    count = await consumer.db(chat_selectors.unread_conversations_count)(user=consumer.scope["user"])
     await consumer.send_json(chat_realtime.unread_event(count=count))
 
 
@@ -317,16 +396,13 @@ SEND_BURST = 10  # a sender may send this many messages at once ...
 SEND_REFILL_PER_SECOND = 2.0  # ... and then 2 a second: 10 messages per 5 s
 RESYNC_MAX_CONVERSATIONS = 50
 TYPING_MIN_INTERVAL_SECONDS = 3.0
-MEMBERS_CACHE_SECONDS = 30.0
 
 
 def _conversation_id(frame: dict, **extra) -> int:
-    value = frame.get("conversation")
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+    conversation_id = inputs.parse_id(frame.get("conversation"))
+    if conversation_id is None:
         raise FrameError("invalid_conversation", '"conversation" must be a conversation id.', **extra)
-    return value
+    return conversation_id
 
 
 def _take_send_token(consumer: LiveConsumer) -> bool:
@@ -360,7 +436,7 @@ async def send_chat_message(consumer: LiveConsumer, frame: dict) -> None:
         )
         return
     try:
-        message, _created = await live_db(_store_message)(
+        message, _created = await consumer.db(_store_message)(
             consumer.scope["user"], conversation_id, frame.get("body"), frame.get("client_id")
         )
     except chat_services.ChatError as error:
@@ -441,38 +517,30 @@ async def resync(consumer: LiveConsumer, frame: dict) -> None:
         if not _non_negative(seq):
             raise FrameError("invalid_resync", "Each seq must be a non-negative integer.")
         parsed[conversation_id] = (seq, changes)
-    for batch in await live_db(_resync_batches)(consumer.scope["user"], parsed):
+    for batch in await consumer.db(_resync_batches)(consumer.scope["user"], parsed):
         await consumer.send_json(batch)
-
-
-async def _member_ids(consumer: LiveConsumer, conversation_id: int) -> list[int]:
-    cache = consumer.__dict__.setdefault("chat_members", {})
-    now = time.monotonic()
-    cached = cache.get(conversation_id)
-    if cached and cached[0] > now:
-        return cached[1]
-    try:
-        ids = await live_db(chat_selectors.active_member_ids)(
-            user=consumer.scope["user"], conversation_id=conversation_id
-        )
-    except Conversation.DoesNotExist:
-        raise FrameError("not_found", "No such conversation.", conversation=conversation_id) from None
-    cache[conversation_id] = (now + MEMBERS_CACHE_SECONDS, ids)
-    return ids
 
 
 @frame_handler(chat_realtime.FRAME_TYPING)
 async def typing(consumer: LiveConsumer, frame: dict) -> None:
-    """{"type": "typing", "conversation"} → pushed to the other members (not stored, throttled)."""
+    """{"type": "typing", "conversation"} → pushed to the other members (not stored, throttled).
+
+    Who gets it is read for every frame that passes the throttle (chat.selectors.typing_audience):
+    a member removed from the group, or a block made, counts at once."""
     conversation_id = _conversation_id(frame)
     sent = consumer.__dict__.setdefault("typing_sent", {})
     now = time.monotonic()
     if now - sent.get(conversation_id, -TYPING_MIN_INTERVAL_SECONDS) < TYPING_MIN_INTERVAL_SECONDS:
         return
+    try:
+        audience = await consumer.db(chat_selectors.typing_audience)(
+            user=consumer.scope["user"], conversation_id=conversation_id
+        )
+    except Conversation.DoesNotExist:
+        raise FrameError("not_found", "No such conversation.", conversation=conversation_id) from None
     sent[conversation_id] = now
-    others = [uid for uid in await _member_ids(consumer, conversation_id) if uid != consumer.user_id]
     await chat_realtime.apush_to_users(
-        others, chat_realtime.typing_event(conversation_id=conversation_id, user=consumer.scope["user"])
+        audience, chat_realtime.typing_event(conversation_id=conversation_id, user=consumer.scope["user"])
     )
 
 
@@ -484,6 +552,8 @@ async def read(consumer: LiveConsumer, frame: dict) -> None:
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise FrameError("invalid_seq", '"seq" must be a non-negative integer.', conversation=conversation_id)
     try:
-        await live_db(chat_services.mark_read)(user=consumer.scope["user"], conversation_id=conversation_id, seq=seq)
+        await consumer.db(chat_services.mark_read)(
+            user=consumer.scope["user"], conversation_id=conversation_id, seq=seq
+        )
     except Membership.DoesNotExist:
         raise FrameError("not_found", "No such conversation.", conversation=conversation_id) from None

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Case, F, IntegerField, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
 from chat.models import Attachment, Conversation, Membership, Message, direct_key_for
 from social import selectors as social_selectors
+from social.models import Block
 
 HISTORY_PAGE = 50
 HISTORY_MAX = 200
@@ -299,16 +300,22 @@ def search_messages(*, user: User, q: str, limit: int = SEARCH_MAX) -> list[Mess
     return found
 
 
-def active_member_ids(*, user: User, conversation_id: int) -> list[int]:
-    """The active members' ids, if the user is one of them (typing indicators); else DoesNotExist."""
-    ids = list(
-        Membership.objects.filter(conversation_id=conversation_id, left_at__isnull=True).values_list(
-            "user_id", flat=True
-        )
+def typing_audience(*, user: User, conversation_id: int) -> list[int]:
+    """Who sees the user typing here: the other active members, except those with a block
+    between them and the user (either way: in a group the blocker never sees the blocked typing).
+    DoesNotExist unless the user is an active member now. One query, asked for every typing
+    frame: a member removed a moment ago is not an active member any more."""
+    blocked = Block.objects.filter(
+        Q(blocker_id=OuterRef("user_id"), blocked_id=user.pk) | Q(blocker_id=user.pk, blocked_id=OuterRef("user_id"))
     )
-    if user.pk not in ids:
+    rows = list(
+        Membership.objects.filter(conversation_id=conversation_id, left_at__isnull=True)
+        .annotate(blocked=Exists(blocked))
+        .values_list("user_id", "blocked")
+    )
+    if not any(user_id == user.pk for user_id, _ in rows):
         raise Conversation.DoesNotExist("No such conversation.")
-    return ids
+    return [user_id for user_id, is_blocked in rows if user_id != user.pk and not is_blocked]
 
 
 def message_for(*, user: User, message_id: int) -> Message:

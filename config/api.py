@@ -13,12 +13,15 @@ around DRF: an unmatched path, a body too large) all use it.
 
 from http import HTTPStatus
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from config import inputs
 
 DEFAULT_DETAIL = "Please correct the errors below."
 
@@ -67,6 +70,8 @@ def _phrase(status_code: int) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        exc = inputs.refused_body(str(exc), code=inputs.TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         exc = serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)

@@ -1,7 +1,9 @@
 """Authentication and Origin checks in front of the live WebSocket.
 
 Browsers authenticate with their session cookie and always send an Origin header, which must
-name one of ALLOWED_HOSTS (cross-site WebSocket hijacking is refused). API clients first
+be the whole origin (scheme, host and port) the socket was opened on, or one of
+CSRF_TRUSTED_ORIGINS, as Django's CSRF check wants of an unsafe HTTP request (cross-site
+WebSocket hijacking is refused). API clients first
 exchange their JWT for a single-use ticket (`POST /api/v1/live/ticket/`, valid seconds) and
 connect with `?ticket=…`: no long-lived token ever sits in a URL or a proxy log. A non-browser
 client may omit Origin, but only together with a ticket.
@@ -16,8 +18,10 @@ from channels.auth import get_user
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.http.request import is_same_domain
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 
+from accounts import live_access
 from accounts import services as account_services
 from chat.live_db import live_db
 from config import status
@@ -109,20 +113,70 @@ def _query(scope) -> dict[str, list[str]]:
     return parse_qs(scope.get("query_string", b"").decode("latin-1"))
 
 
-def _origin(scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"origin":
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
             return value.decode("latin-1")
     return None
 
 
-def origin_allowed(origin: str) -> bool:
-    parts = urlsplit(origin)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+def _origin(scope) -> str | None:
+    return _header(scope, b"origin")
+
+
+def _allowed_hosts() -> list[str]:
+    # HttpRequest.get_host's rule: with DEBUG and no ALLOWED_HOSTS, the local names.
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return [".localhost", "127.0.0.1", "[::1]"]
+    return list(settings.ALLOWED_HOSTS)
+
+
+def _is_secure(scope) -> bool:
+    """HttpRequest.scheme's rule: SECURE_PROXY_SSL_HEADER when it is set and the proxy sent it,
+    else whether the socket itself is TLS (wss)."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        meta_name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        value = _header(scope, meta_name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1"))
+        if value is not None:
+            return value.split(",", 1)[0].strip() == secure_value
+    return scope.get("scheme") in {"wss", "https"}
+
+
+def request_origin(scope) -> str | None:
+    """The origin the socket was opened on, as Django works it out for an HTTP request: its
+    scheme (see _is_secure) and its Host (X-Forwarded-Host with USE_X_FORWARDED_HOST), which
+    must be one of ALLOWED_HOSTS. None when the host is missing or not allowed."""
+    host = _header(scope, b"x-forwarded-host") if settings.USE_X_FORWARDED_HOST else None
+    host = host or _header(scope, b"host")
+    if not host:
+        return None
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, _allowed_hosts()):
+        return None
+    return f"{'https' if _is_secure(scope) else 'http'}://{host}"
+
+
+def origin_allowed(origin: str, scope) -> bool:
+    """Django's CSRF Origin check (CsrfViewMiddleware), made for the socket: the Origin header
+    is the socket's own origin (request_origin: scheme, host and port alike), or one of
+    CSRF_TRUSTED_ORIGINS exactly, or matches one of their "*." patterns for the same scheme."""
+    own = request_origin(scope)
+    if own is not None and origin == own:
+        return True
+    trusted = settings.CSRF_TRUSTED_ORIGINS
+    if origin in {entry for entry in trusted if "*" not in entry}:
+        return True
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
         return False
-    hosts = settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    return any(pattern == "*" or is_same_domain(host, pattern) for pattern in hosts)
+    for entry in trusted:
+        if "*" not in entry:
+            continue
+        pattern = urlsplit(entry)
+        if pattern.scheme == parts.scheme and is_same_domain(parts.netloc, pattern.netloc.lstrip("*")):
+            return True
+    return False
 
 
 class OriginCheckMiddleware:
@@ -136,7 +190,7 @@ class OriginCheckMiddleware:
         started = time.monotonic()
         origin = _origin(scope)
         has_ticket = bool(_query(scope).get("ticket"))
-        if (origin is None and not has_ticket) or (origin is not None and not origin_allowed(origin)):
+        if (origin is None and not has_ticket) or (origin is not None and not origin_allowed(origin, scope)):
             log_socket(scope, outcome="refused", started=started, close_code=403)
             return await WebsocketDenier()(scope, receive, send)
         accepted = False
@@ -166,7 +220,8 @@ _session_user = get_user.func
 
 
 class LiveAuthMiddleware:
-    """Sets scope["user"] from a live ticket if one is given, else from the session."""
+    """Sets scope["user"] from a live ticket if one is given, else from the session, and the
+    socket's credential (accounts.live_access.SCOPE_KEY: what ends it) beside it."""
 
     def __init__(self, app):
         self.app = app
@@ -174,11 +229,16 @@ class LiveAuthMiddleware:
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
         tickets = _query(scope).get("ticket")
+        credential = None
         if tickets:
-            user = await live_db(account_services.redeem_live_ticket)(ticket=tickets[0])
-            scope["user"] = user or AnonymousUser()
+            redeemed = await live_db(account_services.redeem_live_ticket)(ticket=tickets[0])
+            user, credential = redeemed if redeemed is not None else (AnonymousUser(), None)
             scope["auth_method"] = "ticket"
         else:
-            scope["user"] = await live_db(_session_user)(scope)
+            user = await live_db(_session_user)(scope)
+            if user.is_authenticated:
+                credential = live_access.session_credential(user=user, session_key=scope["session"].session_key)
             scope["auth_method"] = "session"
+        scope["user"] = user
+        scope[live_access.SCOPE_KEY] = credential
         return await self.app(scope, receive, send)

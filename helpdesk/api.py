@@ -17,10 +17,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.inputs import GatedJSONParser
 from experts import selectors as expert_selectors
 from helpdesk import documents, selectors, services
 from helpdesk.models import (
@@ -303,7 +304,7 @@ class MyRequestsView(generics.ListAPIView):
     """GET: my help requests, newest first. POST (multipart): submit one with documents."""
 
     serializer_class = HelpRequestSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, GatedJSONParser]
 
     def get_queryset(self):
         return selectors.my_requests(user=self.request.user)

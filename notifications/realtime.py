@@ -20,6 +20,9 @@ NOTIFICATION_READ = "notification.read"  # carries the new unread count
 # The channel-layer message type every pushed event travels in; the live consumer's
 # `live_event` handler forwards its "event" to the socket as-is.
 LIVE_EVENT = "live.event"
+# The channel-layer message that closes a user's sockets (accounts.live_access): {"type",
+# "target"}, target naming a session or an API login, or None for every socket of the user.
+LIVE_REVOKE = "live.revoke"
 
 
 def user_group(user_id: int) -> str:
@@ -44,20 +47,34 @@ def publish_sync(layer, user_ids, event: dict) -> bool:
     return True
 
 
+def revoke_message(*, target: str | None) -> dict[str, Any]:
+    return {"type": LIVE_REVOKE, "target": target}
+
+
+def send_to_user(user_id: int, message: dict) -> None:
+    """Hand a channel-layer message to every open socket of one user, from synchronous code
+    (transaction.on_commit): one publish with the fan-out layer, else a group send. Logged,
+    never raised: it must never undo or break the write it follows."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        send_many = getattr(layer, "group_send_many_sync", None)
+        if send_many is not None:
+            send_many([user_group(user_id)], message)
+        else:
+            async_to_sync(layer.group_send)(user_group(user_id), message)
+    except Exception:
+        logger.exception("live push to user %s failed (%s)", user_id, message.get("type"))
+
+
 def push_to_user(user_id: int, event: dict) -> None:
     """Push an event to every open tab of one user. Call it from transaction.on_commit.
 
     The channel layer is at-most-once: the database holds the truth and clients resync on
     reconnect, so a failed push is logged, never raised.
     """
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        if not publish_sync(layer, [user_id], event):
-            async_to_sync(layer.group_send)(user_group(user_id), live_event_message(event))
-    except Exception:  # a push must never undo or break the write it follows
-        logger.exception("live push to user %s failed", user_id)
+    send_to_user(user_id, live_event_message(event))
 
 
 def notification_payload(notification) -> dict[str, Any]:

@@ -292,17 +292,16 @@ def mark_reports_handled(*, staff: User, report_ids: list[int], note: str = "") 
 def deactivate_reported_accounts(*, staff: User, report_ids: list[int]) -> list[User]:
     """Deactivate the accounts these reports are about and close the reports.
 
-    An inactive account cannot log in, its sessions stop authenticating and its API tokens
-    are revoked. Staff accounts are never deactivated this way. Returns the deactivated users.
+    An inactive account cannot log in, its sessions stop authenticating, its API tokens are
+    revoked and its live sockets closed (accounts.services.deactivate_account). Staff accounts
+    are never deactivated this way. Returns the deactivated users.
     """
     reported_ids = set(Report.objects.filter(pk__in=report_ids).values_list("reported_id", flat=True))
     users = list(
         User.objects.select_for_update().filter(pk__in=reported_ids, is_active=True, is_staff=False).order_by("pk")
     )
-    if users:
-        User.objects.filter(pk__in=[user.pk for user in users]).update(is_active=False)
-        for user in users:
-            account_services.revoke_api_tokens(user=user)
+    for user in users:
+        account_services.deactivate_account(user=user)
     Report.objects.filter(pk__in=report_ids, handled=False).update(
         handled=True, handled_at=timezone.now(), handled_by=staff
     )

@@ -14,7 +14,9 @@ does) and follows static/js/live.js and static/js/chat.js rule for rule:
   stops holding messages back after 5 s, a `rate_limited` error resends after 2 s, any other
   error for a client_id is final (the message is "Not sent");
 - a dropped socket reconnects with live.js's backoff (exponential, full jitter above a floor),
-  a late pong closes the socket, and server pings are answered.
+  a late pong closes the socket, and server pings are answered;
+- a close with 4401 (signed out) is final: no reconnect, `signed_out` is set (live.js goes to
+  the login page).
 
 Two things differ from a browser tab, on purpose: the client may be given several servers
 (it moves to the next when one refuses a connection, like a load balancer whose backend died),
@@ -58,6 +60,7 @@ PONG_TIMEOUT_S = 10.0
 RESYNC_ANSWER_TIMEOUT_S = 5.0
 RATE_LIMIT_RETRY_S = 2.0
 HANDSHAKE_TIMEOUT_S = 10.0
+CLOSE_SIGNED_OUT = 4401
 
 
 class HandshakeRefused(ConnectionError):
@@ -240,6 +243,7 @@ class LiveChatClient:
         self.notifications: list[dict] = []  # each live "notification.new" frame, in order
         self.connect_failures = 0
         self.disconnects = 0
+        self.signed_out_at: float | None = None  # monotonic time of a close with CLOSE_SIGNED_OUT
         self.user_id: int | None = None
         self._lock = threading.RLock()
         self._ws: _Socket | None = None
@@ -283,6 +287,11 @@ class LiveChatClient:
             return self._online
 
     @property
+    def signed_out(self) -> bool:
+        with self._lock:
+            return self.signed_out_at is not None
+
+    @property
     def server(self) -> str:
         return self.servers[self.server_index]
 
@@ -316,7 +325,9 @@ class LiveChatClient:
         while not self._stop.is_set():
             ws = self._ws
             if ws is None:
-                if time.monotonic() >= self._next_connect:
+                if self.signed_out_at is not None:
+                    time.sleep(0.01)
+                elif time.monotonic() >= self._next_connect:
                     self._connect()
                 else:
                     time.sleep(0.01)
@@ -396,6 +407,9 @@ class LiveChatClient:
                 self._ws.send(OP_PONG, payload)
             return
         if opcode == OP_CLOSE:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            if code == CLOSE_SIGNED_OUT:
+                self.signed_out_at = time.monotonic()
             self._dropped()
             return
         if opcode != OP_TEXT:

@@ -404,7 +404,9 @@ def test_a_live_ticket_is_issued_for_a_jwt_and_redeemed_once(jwt_client, user):
     body = response.json()
     assert body["expires_in"] == 30
     assert body["url"] == f"/ws/live/?ticket={body['ticket']}"
-    assert services.redeem_live_ticket(ticket=body["ticket"]) == user
+    redeemed_user, credential = services.redeem_live_ticket(ticket=body["ticket"])
+    assert redeemed_user == user
+    assert credential.login  # the API login of the JWT the ticket was bought with
     assert services.redeem_live_ticket(ticket=body["ticket"]) is None
 
 

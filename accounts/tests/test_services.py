@@ -277,7 +277,8 @@ def test_request_password_reset_sends_nothing_for_no_usable_account(case, django
 def test_a_live_ticket_is_redeemed_once():
     user = UserFactory()
     ticket = services.issue_live_ticket(user=user)
-    assert services.redeem_live_ticket(ticket=ticket) == user
+    redeemed_user, credential = services.redeem_live_ticket(ticket=ticket)
+    assert (redeemed_user, credential.user_id) == (user, user.pk)
     assert services.redeem_live_ticket(ticket=ticket) is None
 
 
@@ -302,7 +303,7 @@ def test_of_two_racing_redeems_only_the_one_that_deletes_the_ticket_wins(monkeyp
 
     monkeypatch.setattr(services, "cache", RacingCache())
     results = [services.redeem_live_ticket(ticket=ticket), services.redeem_live_ticket(ticket=ticket)]
-    assert results == [user, None]
+    assert [result and result[0] for result in results] == [user, None]
 
 
 @pytest.mark.parametrize(

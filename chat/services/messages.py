@@ -44,6 +44,8 @@ from notifications.models import NotificationKind
 
 logger = logging.getLogger(__name__)
 
+SENDER_INACTIVE = "sender_inactive"
+
 # --- Rate limit ---------------------------------------------------------------------------------
 
 
@@ -167,7 +169,9 @@ def send_message(*, sender: User, conversation_id: int, body: str, client_id: st
         if existing is None:
             raise
         return existing, False
-    except (ChatError, Conversation.DoesNotExist):
+    except (ChatError, Conversation.DoesNotExist) as refused:
+        if isinstance(refused, ChatError) and refused.code == SENDER_INACTIVE:
+            raise  # not even a retry is answered
         existing = _existing_send(sender, client_id, conversation_id)
         if existing is None:
             raise
@@ -198,7 +202,11 @@ def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_ch
     if not rate_checked:
         _check_send_rate(sender.pk)
     # The statements are written once in send_sql (the ORM's per-query cost was most of a send).
-    conversation = send_sql.lock_conversation(conversation_id)
+    conversation, sender_active = send_sql.lock_conversation(conversation_id, sender_id=sender.pk)
+    if not sender_active:
+        # Read in this transaction, whatever the caller (an API request, a socket opened before
+        # a deactivation) believes about the sender.
+        raise ChatError("Your account is not active.", code=SENDER_INACTIVE)
     membership, member_ids, others = send_sql.memberships_for_send(conversation, sender.pk)
     _check_can_send(conversation, membership, others)
     # A duplicate client_id raises IntegrityError out of this transaction (send_message answers

@@ -51,9 +51,12 @@ def _statements(vendor: str, for_update: bool) -> _Statements:
         return q(model._meta.get_field(name).column)
 
     conv, member, message, user, block = Conversation, Membership, Message, User, Block
+    # With the sender's is_active read in the same statement (a subquery: a locking read does
+    # not lock the rows of its subqueries, so the user row is not locked).
     lock = (
-        f"SELECT {col(conv, 'kind')}, {col(conv, 'last_seq')}, {col(conv, 'name')} FROM {table(conv)}"
-        f" WHERE {col(conv, 'id')} = %s" + (" FOR UPDATE" if for_update else "")
+        f"SELECT {col(conv, 'kind')}, {col(conv, 'last_seq')}, {col(conv, 'name')},"
+        f" (SELECT {col(user, 'is_active')} FROM {table(user)} WHERE {col(user, 'id')} = %s)"
+        f" FROM {table(conv)} WHERE {col(conv, 'id')} = %s" + (" FOR UPDATE" if for_update else "")
     )
     group_members = (
         f"SELECT {col(member, 'id')}, {col(member, 'user')} FROM {table(member)}"
@@ -114,16 +117,17 @@ def _row(model, **values):
     return _loaded(instance)
 
 
-def lock_conversation(conversation_id: int) -> Conversation:
+def lock_conversation(conversation_id: int, *, sender_id: int) -> tuple[Conversation, bool]:
     """The conversation row, locked until the transaction ends (seq allocation is serialised
-    per conversation); Conversation.DoesNotExist when there is none."""
+    per conversation), and whether the sender's account is active now;
+    Conversation.DoesNotExist when there is no such conversation."""
     with connection.cursor() as cursor:
-        cursor.execute(_sql().lock, [conversation_id])
+        cursor.execute(_sql().lock, [sender_id, conversation_id])
         row = cursor.fetchone()
     if row is None:
         raise Conversation.DoesNotExist("No such conversation.")
-    kind, last_seq, name = row
-    return _row(Conversation, pk=conversation_id, kind=kind, last_seq=last_seq, name=name)
+    kind, last_seq, name, sender_active = row
+    return _row(Conversation, pk=conversation_id, kind=kind, last_seq=last_seq, name=name), bool(sender_active)
 
 
 @dataclass

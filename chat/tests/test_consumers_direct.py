@@ -12,6 +12,7 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from accounts import live_access
 from chat import consumers
 from chat import realtime as chat_realtime
 from chat.tests.factories import UserFactory
@@ -109,8 +110,12 @@ async def test_on_the_fanout_layer_events_are_written_directly_and_the_sink_leav
     written = Written()
     inner = consumers.LiveConsumer.as_asgi()
 
+    credential = live_access.session_credential(user=user, session_key=None)
+
     async def app(scope, receive, send):
-        return await inner({**scope, "user": user, WRITE_TEXT: written}, receive, send)
+        return await inner(
+            {**scope, "user": user, live_access.SCOPE_KEY: credential, WRITE_TEXT: written}, receive, send
+        )
 
     ws = WebsocketCommunicator(app, "/ws/live/")
     ok, _ = await ws.connect(timeout=TIMEOUT)

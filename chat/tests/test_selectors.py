@@ -110,7 +110,7 @@ def test_search_finds_only_my_conversations(ada, bob, cleo, eve):
         lambda user, c: selectors.history(user=user, conversation_id=c.pk),
         lambda user, c: selectors.messages_since(user=user, conversation_id=c.pk, after_seq=0),
         lambda user, c: selectors.conversation_for(user=user, conversation_id=c.pk),
-        lambda user, c: selectors.active_member_ids(user=user, conversation_id=c.pk),
+        lambda user, c: selectors.typing_audience(user=user, conversation_id=c.pk),
     ],
     ids=["history", "since", "conversation", "members"],
 )

@@ -204,6 +204,29 @@ def test_a_member_who_left_a_group_can_no_longer_send(ada, bob):
         send(bob, group)
 
 
+@pytest.mark.parametrize("kind", ["direct", "group"])
+def test_an_inactive_sender_is_refused_whatever_the_caller_holds(ada, bob, kind):
+    # Given a message Ada sent, and then her account deactivated behind the caller's back
+    # (the caller's `ada` is the instance a socket opened before the deactivation holds)
+    befriend(ada, bob)
+    conversation = (
+        direct_between(ada, bob) if kind == "direct" else services.create_group(owner=ada, name="Lab", members=[bob])
+    )
+    before = Message.objects.filter(conversation=conversation).count()
+    sent = send(ada, conversation, "before", cid="kept-client-id-1")
+    type(ada).objects.filter(pk=ada.pk).update(is_active=False)
+    assert ada.is_active
+
+    # When she sends again, a new message or a retry of the stored one
+    for cid in (client_id(), "kept-client-id-1"):
+        with pytest.raises(ChatError) as refused:
+            services.send_message(sender=ada, conversation_id=conversation.pk, body="after", client_id=cid)
+
+        # Then both are refused and nothing is stored
+        assert refused.value.code == "sender_inactive"
+    assert list(Message.objects.filter(conversation=conversation).values_list("pk", flat=True))[before:] == [sent.pk]
+
+
 def test_sending_too_fast_is_rate_limited(ada, bob, settings):
     settings.CHAT_SEND_RATE = (3, 60)
     conversation = direct_between(ada, bob)

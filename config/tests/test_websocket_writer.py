@@ -90,7 +90,8 @@ async def test_the_origin_check_puts_the_writer_in_the_scope():
     async def plain_send(message):
         pass
 
-    scope = {"type": "websocket", "headers": [(b"origin", b"http://127.0.0.1:8000")], "query_string": b""}
+    headers = [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")]
+    scope = {"type": "websocket", "headers": headers, "query_string": b""}
     await OriginCheckMiddleware(inner)(scope, None, plain_send)
     assert WRITE_TEXT in seen and seen[WRITE_TEXT] is None  # not daphne: events take the queue
 

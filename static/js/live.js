@@ -1,7 +1,11 @@
 // Lyceum live socket: one WebSocket per tab to /ws/live/ (loaded by base.html for signed-in users).
 //
 // - reconnects with exponential backoff and jitter (1 s → 30 s), and when a pong is late;
-// - shows its state on #live-status (data-state = connecting | online | offline);
+// - never reconnects after the server closed with 4401 (CLOSE_SIGNED_OUT: this session or
+//   ticket ended — logout, password change, deactivation): it dispatches "live:signed-out" and
+//   goes to the login page (data-login-url of the script tag), which comes back here when the
+//   session still holds;
+// - shows its state on #live-status (data-state = connecting | online | offline | signed-out);
 // - keeps the #notif-badge count from "hello", "notification.new" and "notification.read";
 // - shows a toast in #toasts for each new notification;
 // - re-dispatches every event on document as "live:event" and "live:<type>", so later
@@ -18,6 +22,10 @@ import { afterClose, backoffDelay, FRAME } from "./chat/protocol.js";
 
 const DEFAULT_HEARTBEAT_S = 25;
 const PONG_TIMEOUT_MS = 10000;
+// Before going to the login page: a password change closes every socket of the user at its
+// commit, and the new session cookie of the tab that made it arrives with that tab's answer a
+// moment later; going after it, this tab comes straight back instead of stopping at the form.
+const SIGNED_OUT_GRACE_MS = 1000;
 
 const STATE_TITLES = {
   connecting: "Live connection: connecting…",
@@ -185,12 +193,20 @@ function handleEvent(event) {
   document.dispatchEvent(new CustomEvent(`live:${event.type}`, { detail: event }));
 }
 
+function loginUrl() {
+  const base = document.getElementById("live-module")?.dataset.loginUrl || "/accounts/login/";
+  const here = `${window.location.pathname}${window.location.search}`;
+  return `${base}?next=${encodeURIComponent(here)}`;
+}
+
 function signIn() {
+  // The server ended this session or ticket: reconnecting would only be refused, in a loop.
   signedOut = true;
+  clearTimeout(reconnectTimer);
+  reconnectTimer = null;
   setState("signed-out");
-  const login = document.getElementById("live-module")?.dataset.loginUrl || "/accounts/login/";
-  const next = `${window.location.pathname}${window.location.search}`;
-  window.location.assign(`${login}?next=${encodeURIComponent(next)}`);
+  document.dispatchEvent(new CustomEvent("live:signed-out"));
+  setTimeout(() => window.location.assign(loginUrl()), SIGNED_OUT_GRACE_MS);
 }
 
 function connect() {
@@ -242,7 +258,7 @@ export function send(frame) {
   return true;
 }
 
-/** "connecting", "online" or "offline". */
+/** "connecting", "online", "offline" or "signed-out". */
 export function state() {
   return currentState;
 }

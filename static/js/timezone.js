@@ -9,7 +9,7 @@
 function browserZone() {
   try {
     return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
-  } catch (error) {
+  } catch {
     return "";
   }
 }

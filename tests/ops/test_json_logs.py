@@ -102,7 +102,7 @@ def test_the_images_daphne_with_log_format_json_writes_only_json_lines(tmp_path,
         assert unauthorized in (401, 403)
         with websockets.sync.client.connect(
             f"ws://127.0.0.1:{port}/ws/live/",
-            origin="http://127.0.0.1",
+            origin=f"http://127.0.0.1:{port}",  # the whole origin, as a browser sends it
             additional_headers={"Cookie": f"sessionid={browser.cookies['sessionid'].value}"},
             proxy=None,
         ) as socket:

@@ -362,6 +362,12 @@ export function mountConversation(root, { live, delivery }) {
       updateSeen();
     }
   });
+  // The session ended (live.js goes to the login page): nothing more can be sent from here.
+  on(document, "live:signed-out", () => {
+    input.disabled = true;
+    for (const button of composer.querySelectorAll("button")) button.disabled = true;
+    showError("You have been signed out. Sign in again to send messages.");
+  });
   on(document, "visibilitychange", () => {
     markRead();
     if (document.visibilityState === "visible") refreshDays(); // "Today" may have become "Yesterday"

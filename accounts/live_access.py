@@ -1,0 +1,172 @@
+"""Who may keep a live socket open: the credential a socket was opened with, whether it still
+holds, and the one door through which every account write closes the sockets it ends.
+
+A socket (/ws/live/) is opened with a browser session, or with a single-use ticket an API client
+bought with its access token (accounts.services.issue_live_ticket). Its LiveCredential keeps what
+that proved: the user, the user's session auth hash at the time (an HMAC of the password hash,
+so it changes with the password), and the session key or the API login it came from. An API
+login is the `sid` claim of a token pair (LOGIN_CLAIM): set when the pair is issued, carried by
+every access token and every rotated refresh token of that login.
+
+Ending a way in closes its sockets, in every server process, within a second:
+
+- logging a browser session out closes the sockets opened with that session;
+- logging an API client out (its refresh token blacklisted) closes the sockets of that login;
+- changing or resetting the password, and deactivating or deleting the account, close every
+  socket of the user.
+
+`revoke_live_sockets` is that door: it registers, on commit, a LIVE_REVOKE channel-layer message
+to the user's group (notifications.realtime), and every socket of the user that the message names
+closes with CLOSE_SIGNED_OUT, which the browser (static/js/live.js) takes as "signed out": it goes
+to the login page instead of reconnecting. The channel layer is at most once, so the message is
+not the only guard: the live consumer re-checks `credential_holds` in the same database hop as
+every frame that reads or writes (a revoked socket closes instead of answering), and the send
+service refuses an inactive sender whatever the socket.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils.crypto import constant_time_compare
+
+from accounts.models import User
+from notifications import realtime
+
+logger = logging.getLogger(__name__)
+
+# The WebSocket close code of a socket whose credential ended (an application code, 4000-4999,
+# like 4400 "too many bad frames"); mirrors HTTP 401. static/js/live.js knows it.
+CLOSE_SIGNED_OUT = 4401
+# The JWT claim naming the API login a token pair belongs to (OpenID Connect's "session id").
+LOGIN_CLAIM = "sid"
+# The WebSocket scope key under which config.websocket gives the consumer its socket's credential.
+SCOPE_KEY = "lyceum.live_credential"
+
+
+@dataclass(frozen=True)
+class LiveCredential:
+    """What a live socket was opened with (see the module docstring)."""
+
+    user_id: int
+    auth_hash: str
+    session_key: str | None = None
+    login: str | None = None
+
+    @property
+    def target(self) -> str | None:
+        """The name a revocation uses for this socket's session or API login (None: neither)."""
+        if self.session_key is not None:
+            return session_target(self.session_key)
+        if self.login is not None:
+            return login_target(self.login)
+        return None
+
+    def is_named_by(self, target: str | None) -> bool:
+        """Whether a revocation for `target` (None: every socket of the user) ends this socket."""
+        return target is None or target == self.target
+
+
+def session_target(session_key: str) -> str:
+    # A digest: the session key is a bearer secret and the message travels through Redis.
+    return "session:" + hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def login_target(login: str) -> str:
+    return f"login:{login}"
+
+
+def session_credential(*, user: User, session_key: str | None) -> LiveCredential:
+    return LiveCredential(user_id=user.pk, auth_hash=user.get_session_auth_hash(), session_key=session_key or None)
+
+
+def ticket_credential(*, user: User, auth_hash: str, login: str | None) -> LiveCredential:
+    return LiveCredential(user_id=user.pk, auth_hash=auth_hash, login=login or None)
+
+
+def _session_store():
+    return import_module(settings.SESSION_ENGINE).SessionStore()
+
+
+# The session engines whose truth is the django_session table: there the session's existence is
+# read in the same statement as the user (one round trip per check).
+_DATABASE_SESSION_ENGINES = {"django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"}
+
+
+@lru_cache(maxsize=8)
+def _check_statement(vendor: str, with_session: bool) -> str:
+    """The check's SQL, built once per database vendor from the models' own table and column
+    names (every value is a bound parameter): the user's password hash if the user is active,
+    and whether the session row exists."""
+    q = connection.ops.quote_name
+
+    def column(model, name: str) -> str:
+        return q(model._meta.get_field(name).column)
+
+    user_table = q(User._meta.db_table)
+    session = ""
+    if with_session:
+        session_table, session_key = q(Session._meta.db_table), column(Session, "session_key")
+        session = f", EXISTS(SELECT 1 FROM {session_table} WHERE {session_key} = %s)"  # noqa: S608 - names only
+    return (
+        f"SELECT {column(User, 'password')}{session} FROM {user_table}"  # noqa: S608 - names only
+        f" WHERE {column(User, 'id')} = %s AND {column(User, 'is_active')} = %s"
+    )
+
+
+def _revoked_login_key(login: str) -> str:
+    return f"accounts:revoked-login:{login}"
+
+
+def credential_holds(credential: LiveCredential) -> bool:
+    """Whether the socket's way in is still open: the user exists and is active, the password is
+    the one it was opened with, and its session still exists / its API login was not logged out.
+
+    Asked for every frame that reads or writes, so it is one statement (user and session row
+    together, with the database session engines) plus, for an API login, one cache read."""
+    with_session = credential.session_key is not None and settings.SESSION_ENGINE in _DATABASE_SESSION_ENGINES
+    params: list = [credential.session_key] if with_session else []
+    with connection.cursor() as cursor:
+        cursor.execute(_check_statement(connection.vendor, with_session), [*params, credential.user_id, True])
+        row = cursor.fetchone()
+    if row is None:  # no such user, or not active
+        return False
+    current = User(pk=credential.user_id, password=row[0]).get_session_auth_hash()
+    if not constant_time_compare(current, credential.auth_hash):
+        return False
+    if with_session:
+        return bool(row[1])
+    if credential.session_key is not None:
+        return _session_store().exists(credential.session_key)
+    if credential.login is not None:
+        return not cache.get(_revoked_login_key(credential.login))
+    return True
+
+
+def revoke_live_sockets(*, user_id: int, session_key: str | None = None, login: str | None = None) -> None:
+    """After commit, close the user's live sockets in every process: those of `session_key`, or
+    of API login `login`, or (neither given) all of them. Call it from the service that ends the
+    way in, inside its transaction."""
+    target = None
+    if session_key:
+        target = session_target(session_key)
+    elif login:
+        target = login_target(login)
+        # Remembered as long as a token of that login could be: a ticket socket of it that missed
+        # the message still fails credential_holds.
+        lifetime = int(settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds())
+        transaction.on_commit(partial(_remember_revoked_login, login, lifetime))
+    transaction.on_commit(partial(realtime.send_to_user, user_id, realtime.revoke_message(target=target)))
+
+
+def _remember_revoked_login(login: str, lifetime: int) -> None:
+    try:
+        cache.set(_revoked_login_key(login), True, timeout=lifetime)
+    except Exception:  # the close message still goes out; the logout must not fail
+        logger.exception("could not record the logout of API login %s", login)
