@@ -32,4 +32,6 @@ urlpatterns = [
     path("<int:pk>/archive/", views.archive, name="archive"),
     path("<int:pk>/accept/", views.accept_request, name="accept"),
     path("<int:pk>/decline/", views.decline_request, name="decline"),
+    path("<int:pk>/report/", views.report, name="report"),
+    path("report/<uuid:public_id>/", views.report_person, name="report_person"),
 ]
