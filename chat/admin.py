@@ -9,7 +9,7 @@ Nothing here writes messages: seqs, ordering and pushes stay with chat.services.
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import Http404
 from django.shortcuts import render
 from django.template.response import TemplateResponse
@@ -123,7 +123,8 @@ class MessageAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         reported = ReportedMessage.objects.filter(message=OuterRef("pk"))
-        return super().get_queryset(request).annotate(in_report=Exists(reported))
+        copies = Prefetch("report_copies", queryset=ReportedMessage.objects.only("pk", "message_id", "report_id"))
+        return super().get_queryset(request).annotate(in_report=Exists(reported)).prefetch_related(copies)
 
     def has_add_permission(self, request):
         return False
@@ -136,9 +137,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="reports")
     def reports(self, message: Message) -> str:
-        if not getattr(message, "in_report", True):
-            return "—"
-        report_ids = ReportedMessage.objects.filter(message=message).values_list("report_id", flat=True)
+        report_ids = sorted(copy.report_id for copy in message.report_copies.all())
         links = [(reverse("admin:social_report_change", args=[pk]), pk) for pk in report_ids]
         return format_html_join(", ", '<a href="{}">#{}</a>', links) or "—"
 

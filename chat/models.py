@@ -235,7 +235,7 @@ class ReportedMessage(models.Model):
     """
 
     report = models.ForeignKey("social.Report", on_delete=models.CASCADE, related_name="reported_messages")
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="report_copies")
     conversation = models.ForeignKey(
         Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('edited_at', models.DateTimeField(blank=True, null=True)),
                 ('captured_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('conversation', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='chat.conversation')),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='chat.message')),
+                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='report_copies', to='chat.message')),
                 ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reported_messages', to='social.report')),
                 ('sender', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],

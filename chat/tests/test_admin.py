@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.tests.factories import StaffFactory
 from chat import services
-from chat.models import EvidenceAccess, Message
+from chat.models import EvidenceAccess, Message, ReportedMessage
 from chat.tests.factories import befriend, client_id, direct_between, send
 from notifications.models import Notification
 
@@ -234,3 +234,29 @@ def test_a_student_cannot_reach_the_evidence_page(client, ada, bob):
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert not EvidenceAccess.objects.exists()
+
+
+def test_the_message_list_costs_the_same_queries_for_few_or_many_reported_messages(
+    client, staff, ada, bob, django_assert_max_num_queries
+):
+    conversation = direct_between(ada, bob)
+    first = send(bob, conversation, "one")
+    services.report_from_conversation(
+        reporter=ada, conversation_id=conversation.pk, reported=bob, reason="spam", message_ids=[first.pk]
+    )
+    url = reverse("admin:chat_message_changelist")
+    client.get(url)  # warm the session
+    with django_assert_max_num_queries(20) as few:
+        client.get(url)
+
+    # (copies made directly: one open report per reporter and person is the service's rule)
+    more = [send(bob, conversation, f"spam {n}") for n in range(15)]
+    filed = ReportedMessage.objects.get().report
+    ReportedMessage.objects.bulk_create(
+        ReportedMessage(report=filed, message=m, conversation=conversation, seq=m.seq, body="x", sent_at=m.created_at)
+        for m in more
+    )
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(url)
+
+    assert response.content.decode().count(reverse("admin:social_report_change", args=[filed.pk])) == 16
