@@ -14,7 +14,7 @@ space := $() $()
 export PKG_CONFIG_PATH := $(subst $(space),:,$(strip $(PKG_CONFIG_PATH) $(BREW_MYSQL_PC)))
 endif
 
-.PHONY: run run-check env install test test-js test-services test-browser test-browser-stack test-all lint check-deploy schema fuzz-api compose-check lock demo worker beat clean
+.PHONY: run run-check env install test test-js test-services test-browser test-browser-stack test-all lint check-deploy schema fuzz-api compose-check lock demo worker beat clean screenshots
 
 # scripts/bootstrap: the system packages the build needs (installed with apt as root or with
 # passwordless sudo; otherwise it prints the command and stops). scripts/find-python: a 3.12+.
@@ -74,6 +74,20 @@ test-browser-stack: install
 	DATABASE_URL=$(SERVICES_DATABASE_URL) REDIS_URL=$(SERVICES_REDIS_URL) $(VENV)/bin/pytest -m browser tests/deploy/test_browser_stack.py
 
 test-all: test test-js test-services test-browser test-browser-stack
+
+## make screenshots: the README's pictures (docs/img/chat.png, docs/img/expert-queue.png) from fresh demo data
+SHOTS_DB ?= /tmp/lyceum-screenshots.sqlite3
+SHOTS_PORT ?= 8765
+screenshots: install
+	rm -f $(SHOTS_DB)
+	$(EMBEDDED) DATABASE_URL=sqlite:///$(SHOTS_DB) $(PY) manage.py migrate --noinput -v 0
+	$(EMBEDDED) DATABASE_URL=sqlite:///$(SHOTS_DB) $(PY) manage.py seed_demo -v 0
+	$(EMBEDDED) DATABASE_URL=sqlite:///$(SHOTS_DB) $(PY) manage.py seed_demo_activity -v 0
+	$(EMBEDDED) DATABASE_URL=sqlite:///$(SHOTS_DB) $(VENV)/bin/daphne -b 127.0.0.1 -p $(SHOTS_PORT) config.asgi:application >/dev/null 2>&1 & \
+	  server=$$!; trap "kill $$server" EXIT; \
+	  for i in $$(seq 1 60); do curl -sf -o /dev/null http://127.0.0.1:$(SHOTS_PORT)/healthz && break; sleep 0.5; done; \
+	  $(PY) tools/screenshots.py http://127.0.0.1:$(SHOTS_PORT) --readme docs/img \
+	    --email amara.okafor@lyceum.local --expert-email kenji.watanabe@lyceum.local --password lyceum-demo-2026
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
 from django import forms
 
 from chat.models import BODY_MAX_LENGTH, CLIENT_ID_MAX_LENGTH, NAME_MAX_LENGTH
+from social.models import REPORT_DETAILS_MAX_LENGTH, Report
 
 
 class MessageForm(forms.Form):
@@ -59,3 +60,30 @@ class RenameForm(forms.Form):
 
 class SearchForm(forms.Form):
     q = forms.CharField(max_length=100, min_length=2, label="Search messages", required=False)
+
+
+class ReportConversationForm(forms.Form):
+    """Report someone from a conversation, with messages of it picked from the newest ones.
+    The choices are what the reporter can see (chat.selectors.reportable_*)."""
+
+    reported = forms.ChoiceField(label="Who are you reporting?", widget=forms.RadioSelect)
+    reason = forms.ChoiceField(label="What is wrong?", choices=Report.Reason.choices, widget=forms.RadioSelect)
+    details = forms.CharField(
+        label="What happened?",
+        max_length=REPORT_DETAILS_MAX_LENGTH,
+        required=False,
+        help_text="Optional, but it helps our team decide quickly. Only staff can read it.",
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": REPORT_DETAILS_MAX_LENGTH}),
+    )
+    message_ids = forms.TypedMultipleChoiceField(
+        label="Messages to include", coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, people, messages, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.people = {str(person.public_id): person for person in people}
+        self.fields["reported"].choices = [(key, person.get_full_name()) for key, person in self.people.items()]
+        self.fields["message_ids"].choices = [(message.pk, str(message.pk)) for message in messages]
+
+    def clean_reported(self):
+        return self.people[self.cleaned_data["reported"]]

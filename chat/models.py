@@ -222,3 +222,99 @@ class Attachment(models.Model):
     @property
     def is_image(self) -> bool:
         return self.kind == self.Kind.IMAGE
+
+
+class ReportedMessage(models.Model):
+    """One message a user attached to a report (social.Report), copied when they reported it.
+
+    The report is the only way staff read a message: its copy is what the reporter could see
+    at that moment, and it stays readable for the moderators when the sender later edits or
+    deletes the message (trust & safety tools keep the reported content the same way). `message`
+    links to the row while it exists; the copied fields do not depend on it. Every staff view of
+    these bodies leaves an EvidenceAccess row (docs/privacy.md).
+    """
+
+    report = models.ForeignKey("social.Report", on_delete=models.CASCADE, related_name="reported_messages")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="report_copies")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    seq = models.PositiveBigIntegerField()
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    # The sender's name when reported: the copy still reads after the account is gone.
+    sender_name = models.CharField(max_length=150, blank=True)
+    body = models.TextField(max_length=BODY_MAX_LENGTH, blank=True)
+    sent_at = models.DateTimeField()
+    edited_at = models.DateTimeField(null=True, blank=True)
+    captured_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "message"], name="chat_reported_message_once"),
+        ]
+        ordering = ["report", "conversation_id", "seq"]
+
+    def __str__(self) -> str:
+        return f"Message #{self.seq} of conversation {self.conversation_id} in report {self.report_id}"
+
+
+def _reported_path(instance, filename: str) -> str:
+    # Never used to store new bytes: a reported file names the attachment's stored file.
+    return f"chat/reported/{filename}"
+
+
+class ReportedAttachment(models.Model):
+    """A file of a reported message. `file` names the same stored bytes as the attachment did;
+    chat.services keeps the bytes while a report holds them, even when the message is deleted."""
+
+    reported_message = models.ForeignKey(ReportedMessage, on_delete=models.CASCADE, related_name="attachments")
+    attachment = models.ForeignKey(Attachment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=10, choices=Attachment.Kind.choices)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    file = models.FileField(storage=attachment_storage, upload_to=_reported_path, max_length=255)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EvidenceAccess(models.Model):
+    """The audit log: one row each time a staff member opened a report's messages or one of its
+    files. Append-only (the admin shows it read-only); it keeps the staff address and the
+    report number as text so the record outlives both."""
+
+    class Action(models.TextChoices):
+        READ = "read", "Read the reported messages"
+        FILE = "file", "Opened a reported file"
+
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    staff_email = models.EmailField(max_length=254)
+    report = models.ForeignKey(
+        "social.Report", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    report_number = models.PositiveBigIntegerField()
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # What the view showed: [{"message": id, "conversation": id, "seq": n}, …]
+    messages = models.JSONField(default=list)
+    file_name = models.CharField(max_length=200, blank=True)
+    viewed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "evidence access"
+        verbose_name_plural = "evidence access log"
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=["read", "file"]), name="chat_evidence_action_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["report_number", "viewed_at"], name="chat_evidence_report_idx"),
+            models.Index(fields=["viewed_at"], name="chat_evidence_time_idx"),
+        ]
+        ordering = ["-viewed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.staff_email} · report #{self.report_number} · {self.viewed_at:%Y-%m-%d %H:%M}"

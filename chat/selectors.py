@@ -354,3 +354,40 @@ def attachment_for(*, user: User, attachment_id: int) -> Attachment:
     if attachment is None:
         raise Attachment.DoesNotExist("No such file.")
     return attachment
+
+
+REPORT_PICKER_SIZE = 30
+
+
+def reportable_messages(*, user: User, conversation_id: int, limit: int = REPORT_PICKER_SIZE) -> list[Message]:
+    """The newest text messages of a conversation the user is in (not deleted), oldest first,
+    with their files: what the user can see and may attach to a report. DoesNotExist unless
+    the user is an active member."""
+    _require_member(user, conversation_id)
+    page = list(
+        Message.objects.filter(conversation_id=conversation_id, kind=Message.Kind.TEXT, deleted_at__isnull=True)
+        .select_related("sender")
+        .prefetch_related("attachments")
+        .order_by("-seq")[: _clamp(limit, HISTORY_MAX)]
+    )
+    return list(reversed(page))
+
+
+def reportable_people(*, user: User, conversation_id: int) -> list[User]:
+    """Everyone else who is or was in the conversation (a report may name any of them)."""
+    _require_member(user, conversation_id)
+    return list(
+        User.objects.filter(chat_memberships__conversation_id=conversation_id)
+        .exclude(pk=user.pk)
+        .order_by("first_name", "last_name", "pk")
+        .distinct()
+    )
+
+
+def direct_conversation_with(*, user: User, other: User) -> Conversation | None:
+    """The direct conversation of these two, if the user is still in it."""
+    return (
+        Conversation.objects.filter(direct_key=direct_key_for(user.pk, other.pk))
+        .filter(memberships__user=user, memberships__left_at__isnull=True)
+        .first()
+    )

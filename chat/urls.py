@@ -32,4 +32,6 @@ urlpatterns = [
     path("<id:pk>/archive/", views.archive, name="archive"),
     path("<id:pk>/accept/", views.accept_request, name="accept"),
     path("<id:pk>/decline/", views.decline_request, name="decline"),
+    path("<id:pk>/report/", views.report, name="report"),
+    path("report/<uuid:public_id>/", views.report_person, name="report_person"),
 ]

@@ -10,13 +10,23 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import User
 from chat import attachments, realtime, selectors, services
-from chat.forms import AddMembersForm, EditMessageForm, GroupForm, MessageForm, RenameForm, SearchForm
+from chat.forms import (
+    AddMembersForm,
+    EditMessageForm,
+    GroupForm,
+    MessageForm,
+    RenameForm,
+    ReportConversationForm,
+    SearchForm,
+)
 from chat.models import Attachment, Conversation, Membership, Message
 from chat.services import ChatError
 from notifications import services as notification_services
@@ -523,3 +533,89 @@ def decline_request(request: HttpRequest, pk: int) -> HttpResponse:
     services.decline_message_request(user=request.user, conversation_id=pk)
     messages.success(request, "Message request declined.")
     return redirect("chat:requests")
+
+
+# --- Reporting from a conversation -------------------------------------------------------------
+
+PRESELECTED_MESSAGES = 5
+
+
+def _preselected(request: HttpRequest, picker: list[Message], reported: User | None) -> list[int]:
+    """The messages ticked when the form opens: the one the report started from (?message=),
+    else the reported person's newest few."""
+    wanted = _seq(request.GET.get("message"))
+    if wanted and any(message.pk == wanted for message in picker):
+        return [wanted]
+    if reported is None:
+        return []
+    theirs = [message.pk for message in picker if message.sender_id == reported.pk]
+    return theirs[-PRESELECTED_MESSAGES:]
+
+
+@chat_view
+@require_http_methods(["GET", "POST"])
+def report(request: HttpRequest, pk: int) -> HttpResponse:
+    """Report someone of this conversation, with the messages the reporter picks (they are
+    copied into the report: the only messages staff can read, docs/privacy.md)."""
+    summary = selectors.conversation_for(user=request.user, conversation_id=pk)
+    people = selectors.reportable_people(user=request.user, conversation_id=pk)
+    picker = selectors.reportable_messages(user=request.user, conversation_id=pk)
+    chosen = {str(person.public_id): person for person in people}.get(request.GET.get("user", ""))
+    if chosen is None and summary.other is not None:
+        chosen = summary.other
+    initial = {"message_ids": _preselected(request, picker, chosen)}
+    if chosen is not None:
+        initial["reported"] = str(chosen.public_id)
+    form = ReportConversationForm(request.POST or None, people=people, messages=picker, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.report_from_conversation(
+                reporter=request.user,
+                conversation_id=pk,
+                reported=data["reported"],
+                reason=data["reason"],
+                details=data["details"],
+                message_ids=data["message_ids"],
+            )
+        except ChatError as error:
+            form.add_error("message_ids" if error.field == "messages" else None, error.message)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            count = len(data["message_ids"])
+            messages.success(
+                request,
+                f"Thank you. Your report about {data['reported'].get_full_name()} is with our team"
+                + (f", with {count} message{'s' if count != 1 else ''}." if count else ".")
+                + " If you do not want to hear from them, you can also block them.",
+            )
+            return _to_conversation(pk)
+    checked = {int(value) for value in (form["message_ids"].value() or []) if str(value).isdigit()}
+    return render(
+        request,
+        "chat/report.html",
+        {
+            "summary": summary,
+            "conversation": summary.conversation,
+            "people": people,
+            "picker": picker,
+            "checked": checked,
+            "form": form,
+            "max_messages": services.REPORT_MESSAGES_MAX,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@chat_view
+@require_GET
+def report_person(request: HttpRequest, public_id) -> HttpResponse:
+    """The "Report" of a profile: from the direct conversation with them when there is one (so
+    the report can carry its messages), else the plain report form."""
+    person = _person_or_404(public_id)
+    conversation = selectors.direct_conversation_with(user=request.user, other=person)
+    if conversation is None:
+        target = reverse("social:report", args=[person.public_id])
+        return redirect(f"{target}?{request.GET.urlencode()}" if request.GET else target)
+    return redirect(f"{reverse('chat:report', args=[conversation.pk])}?user={person.public_id}")

@@ -74,7 +74,7 @@ SITE_NAME = "Lyceum"
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "config.apps.LyceumAdminConfig",  # django.contrib.admin with Lyceum's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -135,3 +135,22 @@ def time_range(start, end, short: bool = False) -> str:
 def local_moment(moment) -> str:
     """One instant in the reader's zone: "Sun 1 Nov 2026, 09:00 PST"."""
     return timezones.format_moment(moment) if moment else ""
+
+
+@register.filter
+def duration_short(value) -> str:
+    """A timedelta as the one or two largest units staff read at a glance: "3 d 4 h", "2 h 5 min",
+    "12 min", "under a minute". Empty for None."""
+    if value is None:
+        return ""
+    seconds = max(0, int(value.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min"
+    return "under a minute"

@@ -27,6 +27,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
     path("favicon.ico", views.favicon),
     path("readyz", views.readyz, name="readyz"),
+    path("nav/badges/", views.nav_badges, name="nav_badges"),
     path("accounts/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
     path("people/", include("social.urls")),

@@ -3,13 +3,16 @@
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.http import HttpResponseNotAllowed, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from chat import selectors as chat_selectors
+from config import next_steps
+from config.context_processors import badge_counts
+from experts.selectors import is_verified_expert
 from notifications import selectors as notification_selectors
 
 
@@ -23,8 +26,21 @@ def home(request):
         {
             "recent_notifications": notification_selectors.recent_for(user=request.user, limit=5),
             "recent_chats": chat_selectors.list_conversations_for(user=request.user, limit=4),
+            "next_steps": next_steps.progress_of(user=request.user),
         },
     )
+
+
+@never_cache
+def nav_badges(request):
+    """The navbar's People and Queue badge counts as JSON, for static/js/nav-badges.js. An
+    anonymous caller is refused before anything else, whatever the method."""
+    user = request.user
+    if not user.is_authenticated:
+        return JsonResponse({"errors": {"session": ["Log in to see your counts."]}}, status=401)
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    return JsonResponse(badge_counts(user, is_expert=is_verified_expert(user=user)))
 
 
 @never_cache

@@ -100,6 +100,11 @@ def queue_page(
     return page
 
 
+def queue_count(*, expert_user) -> int:
+    """How many open requests wait in the expert's queue (the navbar's Queue badge): one COUNT."""
+    return _open_in_queue(expert_user=expert_user, category_slug=None, q="").order_by().count()
+
+
 def queue_row_for(*, expert_user, request_id) -> HelpRequest:
     """One open request as a queue row, if it belongs in this expert's queue."""
     return queue_for_expert(expert_user=expert_user).get(public_id=_uuid(request_id))

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from notifications import services
-from notifications.models import EmailDelivery, Notification, NotificationPreference
+from notifications.models import MESSAGE_QUOTING_KINDS, EmailDelivery, Notification, NotificationPreference
 
 
 class EmailDeliveryInline(admin.StackedInline):
@@ -32,6 +32,10 @@ class ReadFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
+    """Notifications staff can read and send (announcements). The body of a notification that
+    quotes chat messages (unread messages, mentions, message requests) is never shown here:
+    staff read messages only through reports (docs/privacy.md)."""
+
     list_display = ["title", "kind", "recipient", "created_at", "is_read"]
     list_filter = ["kind", ReadFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["recipient__email", "title"]
@@ -40,6 +44,18 @@ class NotificationAdmin(admin.ModelAdmin):
     raw_id_fields = ["recipient"]
     readonly_fields = ["created_at"]
     inlines = [EmailDeliveryInline]
+
+    def has_change_permission(self, request, obj=None):
+        # View only: changing the kind would show the body.
+        if obj is not None and obj.kind in MESSAGE_QUOTING_KINDS:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.kind in MESSAGE_QUOTING_KINDS:
+            return [name for name in fields if name != "body"]
+        return fields
 
     @admin.display(boolean=True, description="read")
     def is_read(self, obj: Notification) -> bool:

@@ -82,6 +82,12 @@ def choosable_kinds() -> list[str]:
     return [kind.value for kind in NotificationKind if email_choosable(kind.value)]
 
 
+# Kinds whose body quotes chat messages: the back office never shows their body (docs/privacy.md).
+MESSAGE_QUOTING_KINDS = frozenset(
+    {NotificationKind.UNREAD_MESSAGES, NotificationKind.MENTION, NotificationKind.MESSAGE_REQUEST}
+)
+
+
 class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40, choices=NotificationKind.choices)

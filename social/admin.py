@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from social import services
 from social.models import Block, FriendRequest, Friendship, Report
@@ -55,19 +57,45 @@ class ReportedActiveFilter(admin.SimpleListFilter):
 
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
-    """The moderation queue: open reports first, oldest first."""
+    """The moderation queue: open reports first, oldest first.
 
-    list_display = ["id", "reported", "reason", "reporter", "created_at", "handled", "handled_by", "reported_is_active"]
+    A report filed from a conversation carries copies of the messages the reporter picked
+    (chat.ReportedMessage, reached here by its reverse name `reported_messages`). They are read
+    on the chat admin's evidence page, which records each opening (docs/privacy.md); this page
+    shows only how many there are and the way there.
+    """
+
+    list_display = [
+        "id",
+        "reported",
+        "reason",
+        "reporter",
+        "message_count",
+        "created_at",
+        "handled",
+        "handled_by",
+        "reported_is_active",
+    ]
     list_filter = ["handled", "reason", ("created_at", admin.DateFieldListFilter), ReportedActiveFilter]
     search_fields = ["reported__email", "reported__last_name", "reporter__email", "details"]
     list_select_related = ["reported", "reporter", "handled_by"]
     raw_id_fields = ["reporter", "reported"]
-    readonly_fields = ["reporter", "reported", "reason", "details", "created_at", "handled_at", "handled_by"]
+    readonly_fields = [
+        "reporter",
+        "reported",
+        "reason",
+        "details",
+        "evidence",
+        "created_at",
+        "handled_at",
+        "handled_by",
+    ]
     fields = [
         "reporter",
         "reported",
         "reason",
         "details",
+        "evidence",
         "created_at",
         "handled",
         "handled_at",
@@ -76,6 +104,28 @@ class ReportAdmin(admin.ModelAdmin):
     ]
     ordering = ["handled", "created_at", "id"]
     actions = ["mark_handled", "deactivate_reported_accounts"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(carried=Count("reported_messages"))
+
+    @admin.display(description="messages", ordering="carried")
+    def message_count(self, report: Report) -> int:
+        return report.carried
+
+    @admin.display(description="reported messages")
+    def evidence(self, report: Report) -> str:
+        count = getattr(report, "carried", None)
+        if count is None:
+            count = report.reported_messages.count()
+        if not count:
+            return "None: filed without messages."
+        return format_html(
+            '<a class="button" href="{}">Read the {} reported message{}</a> '
+            '<span class="help">Each opening is recorded in the evidence access log.</span>',
+            reverse("admin:chat_report_evidence", args=[report.pk]),
+            count,
+            "" if count == 1 else "s",
+        )
 
     @admin.display(boolean=True, description="account active")
     def reported_is_active(self, report: Report) -> bool:

@@ -10,6 +10,16 @@ dashboard, the user's profile, profile edit, notifications and notification sett
 390x844 (phone) and 1366x900 (laptop), full page. Also records, per page, the HTTP status,
 console errors (CSP violations show up there) and whether the page scrolls sideways.
 Uses Debian's Chromium (`/usr/bin/chromium`, or CHROMIUM_PATH), not a Playwright download.
+
+The README's pictures (docs/img/chat.png and docs/img/expert-queue.png, 1366x800, what a
+laptop shows) come from the demo data (`make demo`) with `--readme`:
+
+    .venv/bin/python tools/screenshots.py http://127.0.0.1:8123 --readme docs/img \
+        --email amara.okafor@lyceum.local --expert-email kenji.watanabe@lyceum.local \
+        --password lyceum-demo-2026
+
+The chat is the student's most recent conversation (the first row of Chats), the queue the
+expert's (the navbar's Queue link); both once the live connection is online.
 """
 
 from __future__ import annotations
@@ -102,6 +112,39 @@ def _private_pages(page: Page, base: str) -> dict[str, str]:
     return pages
 
 
+README_VIEWPORT = (1366, 800)
+
+
+def _online(page: Page) -> None:
+    page.wait_for_selector("#live-status[data-state=online]", timeout=15_000)
+    page.wait_for_timeout(400)  # the transition of the status dot
+
+
+def _readme(browser, base: str, out: Path, *, email: str, expert_email: str, password: str) -> list[Path]:
+    """The chat as the student sees it and the queue as the expert sees it, at laptop size."""
+    width, height = README_VIEWPORT
+    files = []
+    for who, name in ((email, "chat"), (expert_email, "expert-queue")):
+        context = browser.new_context(viewport={"width": width, "height": height}, color_scheme="light")
+        page = context.new_page()
+        public = _public_pages(page, base)
+        _log_in(page, base, public.get("login", "/accounts/login/"), who, password)
+        if name == "chat":
+            page.locator("nav.navbar a.nav-link", has_text="Chats").first.click()
+            page.wait_for_selector("#chat-list .chat-row-link")
+            page.locator("#chat-list .chat-row-link").first.click()
+            page.wait_for_selector("#chat .chat-message")
+        else:
+            page.locator("nav.navbar a.nav-link", has_text="Queue").first.click()
+            page.wait_for_selector("#queue")
+        _online(page)
+        file = out / f"{name}.png"
+        page.screenshot(path=str(file))
+        files.append(file)
+        context.close()
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base_url", help="e.g. http://127.0.0.1:8123")
@@ -111,7 +154,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dark", action="store_true", help="emulate prefers-color-scheme: dark")
     parser.add_argument("--only", nargs="*", help="page names to capture (default: all)")
     parser.add_argument("--path", action="append", default=[], help="extra private page as name=/path/")
+    parser.add_argument("--readme", type=Path, help="write the README's chat.png and expert-queue.png here")
+    parser.add_argument("--expert-email", help="with --readme: the expert whose queue is shown")
     args = parser.parse_args(argv)
+    if args.readme:
+        if not args.expert_email:
+            parser.error("--readme needs --expert-email")
+        args.readme.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                files = _readme(
+                    browser,
+                    args.base_url.rstrip("/"),
+                    args.readme,
+                    email=args.email,
+                    expert_email=args.expert_email,
+                    password=args.password,
+                )
+            finally:
+                browser.close()
+        for file in files:
+            print(file)
+        return 0
 
     base = args.base_url.rstrip("/")
     out: Path = args.out

@@ -15,7 +15,7 @@ Refusals raise `ChatError` (a stable `code` and a sentence for people). A conver
 message the user cannot see raises `Conversation.DoesNotExist` / `Message.DoesNotExist`, the
 same as one that does not exist.
 
-Split by noun (conversations, messages, unread_email; shared rules in common); import from
+Split by noun (conversations, messages, reports, unread_email; shared rules in common); import from
 here: `from chat import services; services.send_message(...)`.
 """
 
@@ -35,6 +35,14 @@ from chat.services.conversations import (
     set_muted,
 )
 from chat.services.messages import delete_message, edit_message, mark_read, send_message
+from chat.services.reports import (
+    REPORT_MESSAGES_MAX,
+    ReportEvidence,
+    can_read_evidence,
+    open_report_evidence,
+    open_reported_file,
+    report_from_conversation,
+)
 from chat.services.unread_email import (
     email_unread_messages,
     schedule_unread_email,
@@ -43,9 +51,12 @@ from chat.services.unread_email import (
 )
 
 __all__ = [
+    "REPORT_MESSAGES_MAX",
     "ChatError",
+    "ReportEvidence",
     "accept_message_request",
     "add_members",
+    "can_read_evidence",
     "clean_body",
     "clean_client_id",
     "clean_name",
@@ -58,9 +69,12 @@ __all__ = [
     "leave_group",
     "mark_read",
     "open_direct_conversation",
+    "open_report_evidence",
+    "open_reported_file",
     "promote_member",
     "remove_member",
     "rename_group",
+    "report_from_conversation",
     "schedule_unread_email",
     "send_message",
     "set_archived",

@@ -24,7 +24,7 @@ from chat.models import (
     Membership,
     Message,
 )
-from chat.services import send_sql
+from chat.services import reports, send_sql
 from chat.services.common import (
     DEFAULT_SEND_RATE,
     MENTION_RE,
@@ -270,11 +270,14 @@ def _store_attachments(message: Message, prepared: list, stored: list[str]) -> N
 
 
 def _remove_attachments(message: Message) -> None:
-    """A deleted message loses its files: rows now, bytes after commit."""
+    """A deleted message loses its files: rows now, bytes after commit — except the bytes a
+    report holds (chat.services.reports): moderators can still open what was reported."""
     rows = list(Attachment.objects.filter(message=message))
     if not rows:
         return
     names = [name for row in rows for name in (row.file.name, row.thumbnail.name) if name]
+    held = reports.held_file_names(names)
+    names = [name for name in names if name not in held]
     Attachment.objects.filter(message=message).delete()
     message.attachment_count = 0
     Message.objects.filter(pk=message.pk).update(attachment_count=0)

@@ -1,6 +1,7 @@
 """The back office: lists and filters render, the timeline is read-only, actions use services."""
 
 import pytest
+from django.contrib.admin.templatetags.admin_list import result_headers
 from django.urls import reverse
 from django.utils import timezone
 
@@ -152,3 +153,25 @@ def test_students_and_anonymous_users_cannot_open_the_back_office(client, ada, c
     assert client.get(change).status_code == 302
     client.force_login(ada)
     assert client.get(change).status_code == 302
+
+
+def test_the_list_keeps_its_key_columns_and_a_long_title_whole_on_hover(client, staff, ada, category, grace):
+    long_title = "Why does my proof that every symmetric matrix is diagonalisable fall apart for complex entries"
+    held = accepted(ada, category, grace, title=long_title)
+    client.force_login(staff)
+
+    response = client.get(reverse(CHANGELIST))
+
+    content = response.content.decode()
+    headers = [column["text"] for column in _headers(response)]
+    assert headers == ["title", "status", "category", "requester", "expert", "meeting", "created"]
+    assert f'<span class="cell-truncate" title="{long_title}">{long_title}</span>' in content
+    assert f'title="{grace.email}">Grace Expert</span>' in content
+    assert reverse("admin:helpdesk_helprequest_change", args=[held.pk]) in content
+
+
+def _headers(response):
+    """The list's column headers as the admin renders them (without the selection box)."""
+    return [
+        h for h in result_headers(response.context["cl"]) if h["text"] and "action-checkbox" not in h["class_attrib"]
+    ]

@@ -1,4 +1,8 @@
+import re
+
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from notifications.models import NotificationKind
 
@@ -33,3 +37,26 @@ KIND_ICONS: dict[str, str] = {
 @register.filter
 def kind_icon(kind: str) -> str:
     return KIND_ICONS.get(kind, "bi-bell")
+
+
+# An http(s) URL in ESCAPED text: it stops at whitespace and at the entities escape() made of
+# < > " ' (so no quote can end the href early); trailing punctuation stays outside the link.
+_URL_RE = re.compile(r"\bhttps?://(?:(?!&quot;|&#x27;|&lt;|&gt;)[^\s<>\"'])+", re.IGNORECASE)
+_TRAILING = ".,:;!?)]}"
+
+
+def _link(match: re.Match) -> str:
+    url = match.group(0)
+    tail = ""
+    while url and url[-1] in _TRAILING:
+        tail = url[-1] + tail
+        url = url[:-1]
+    return f'<a href="{url}" rel="noopener nofollow noreferrer">{url}</a>{tail}'
+
+
+@register.filter(is_safe=True)
+def linkify(text: str | None) -> SafeString:
+    """A notification body as HTML: escaped first, then its http(s) URLs as links and its line
+    breaks as <br>. Nothing else in the text becomes markup (no javascript:, no bare domains)."""
+    html = _URL_RE.sub(_link, str(escape(text or "")))
+    return mark_safe(html.replace("\n", "<br>"))  # built from escaped text only

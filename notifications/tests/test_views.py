@@ -2,6 +2,7 @@ from unittest import mock
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from notifications.models import (
@@ -80,9 +81,9 @@ def test_a_bad_page_number_shows_a_page_not_an_error(signed_in_client, user, pag
 def test_the_list_page_runs_a_constant_number_of_queries(signed_in_client, user, count, django_assert_num_queries):
     NotificationFactory.create_batch(count, recipient=user)
 
-    # session, user, unread badge, chats badge, expert check, page count, page rows, then
-    # marking the linkless ones read (they have been shown)
-    with django_assert_num_queries(8):
+    # session, user, unread badge, chats badge, expert check, friend-requests badge, page count,
+    # page rows, then marking the linkless ones read (they have been shown)
+    with django_assert_num_queries(9):
         response = signed_in_client.get(reverse("notifications:list"))
 
     assert response.status_code == 200
@@ -227,3 +228,54 @@ def test_saving_preferences_with_unknown_fields_ignores_them(signed_in_client, u
     assert set(NotificationPreference.objects.filter(user=user).values_list("kind", flat=True)) == set(
         choosable_kinds()
     )
+
+
+def test_urls_in_a_body_become_links_and_nothing_else_becomes_markup(signed_in_client, user):
+    NotificationFactory(
+        recipient=user,
+        body="Join at https://lyceum.test/help/meet/42/. Or <script>alert(1)</script> javascript:alert(2)\nbye",
+    )
+
+    content = signed_in_client.get(reverse("notifications:list")).content.decode()
+
+    link = '<a href="https://lyceum.test/help/meet/42/" rel="noopener nofollow noreferrer">https://lyceum.test/help/meet/42/</a>.'
+    assert link in content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content and "<script>alert(1)" not in content
+    assert 'href="javascript' not in content
+    assert "javascript:alert(2)<br>bye" in content
+
+
+@pytest.mark.parametrize(
+    ("body", "href"),
+    [
+        ('see https://a.example/x"onmouseover="alert(1) now', "https://a.example/x"),
+        ("https://a.example/it's", "https://a.example/it"),
+        ("(https://a.example/page)", "https://a.example/page"),
+        ("https://a.example/?a=1&b=2", "https://a.example/?a=1&amp;b=2"),
+    ],
+)
+def test_a_link_ends_where_the_url_ends_and_no_quote_escapes_the_href(body, href):
+    from notifications.templatetags.notification_tags import linkify
+
+    html = str(linkify(body))
+
+    assert html.count("<a ") == 1 and f'href="{href}"' in html
+    assert "onmouseover=" not in html.split(">", 1)[0]
+
+
+def test_the_new_badge_sits_in_the_same_place_whatever_the_title(signed_in_client, user):
+    NotificationFactory(recipient=user, title="Short")
+    NotificationFactory(recipient=user, title="A much longer title " * 6)
+    NotificationFactory(recipient=user, title="Read one", read_at=timezone.now())
+
+    content = signed_in_client.get(reverse("notifications:list")).content.decode()
+
+    assert content.count('<span class="badge text-bg-primary notification-new">New</span>') == 2
+    for item in content.split('class="list-group-item notification-item')[1:]:
+        title, rest = item.split('<div class="notification-title">', 1)[1].split("</div>", 1)
+        assert "New" not in title  # never beside the title, where its place depends on the length
+        if "is-unread" in item.split(">", 1)[0]:
+            assert (
+                '<small class="text-body-secondary"><span class="badge text-bg-primary notification-new">New</span>'
+                in rest
+            )

@@ -77,7 +77,15 @@ ARGUMENTS: dict[str, str] = {
     "token": "reset_token",
 }
 # The admin's own path values: any value reaches its staff check first.
-ADMIN_ARGUMENTS = {"object_id": "1", "content_type_id": "1", "app_label": "accounts", "url": "nothing/", "id": "1"}
+ADMIN_ARGUMENTS = {
+    "report_id": "1",
+    "file_id": "1",
+    "object_id": "1",
+    "content_type_id": "1",
+    "app_label": "accounts",
+    "url": "nothing/",
+    "id": "1",
+}
 MEDIA_ARGUMENTS = {"path": "avatars/nothing.webp"}
 
 # --- who may see what ------------------------------------------------------------------------------
@@ -101,6 +109,7 @@ ACCESS: dict[str, str] = {
     "social:unblock": ACTS_ON_PERSON,
     "social:report": ACTS_ON_PERSON,
     "chat:direct": ACTS_ON_PERSON,
+    "chat:report_person": ACTS_ON_PERSON,
     "api:social-friend": ACTS_ON_PERSON,
     "api:social-block": ACTS_ON_PERSON,
     # the reset link mailed to the owner works for whoever holds it (that is what it is)
@@ -213,7 +222,8 @@ def leaked(answer) -> bool:
 
 
 def refused_anonymous(route: Route, answer) -> bool:
-    if route.is_api:
+    # The API, and JSON endpoints of the pages' scripts (nav badges), refuse with 401/403.
+    if route.is_api or answer.get("Content-Type", "").startswith("application/json"):
         return answer.status_code in {401, 403}
     login = reverse("admin:login") if access_of(route) == STAFF else reverse(settings.LOGIN_URL)
     return answer.status_code == 302 and answer["Location"].startswith(login)
