@@ -28,6 +28,7 @@ from chat.models import (
 )
 from chat.services import ChatError
 from chat.views import attachment_response, group_picture_response
+from config.inputs import MAX_ID
 from notifications import services as notification_services
 
 STATUS_BY_CODE = {
@@ -221,7 +222,7 @@ class EditSerializer(serializers.Serializer):
 
 
 class ReadSerializer(serializers.Serializer):
-    seq = serializers.IntegerField(min_value=0)
+    seq = serializers.IntegerField(min_value=0, max_value=MAX_ID)
 
 
 class MembersAddSerializer(serializers.Serializer):
@@ -229,11 +230,12 @@ class MembersAddSerializer(serializers.Serializer):
 
 
 class MessagesQuerySerializer(serializers.Serializer):
-    before = serializers.IntegerField(required=False, min_value=1)
-    after = serializers.IntegerField(required=False, min_value=0)
+    before = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    after = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
     changed_after = serializers.IntegerField(
         required=False,
         min_value=0,
+        max_value=MAX_ID,
         help_text="Messages edited or deleted after this change cursor (resync after being away).",
     )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)

@@ -1,6 +1,7 @@
 from django import forms
 
 from chat.models import BODY_MAX_LENGTH, CLIENT_ID_MAX_LENGTH, NAME_MAX_LENGTH
+from config.inputs import ModelIdsChoiceField
 from social.models import REPORT_DETAILS_MAX_LENGTH, Report
 
 
@@ -33,7 +34,7 @@ class GroupForm(FriendsChoiceMixin, forms.Form):
     name = forms.CharField(
         max_length=NAME_MAX_LENGTH, label="Group name", widget=forms.TextInput(attrs={"placeholder": "Study group"})
     )
-    members = forms.ModelMultipleChoiceField(
+    members = ModelIdsChoiceField(
         queryset=None,
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -47,7 +48,7 @@ class GroupForm(FriendsChoiceMixin, forms.Form):
 
 
 class AddMembersForm(FriendsChoiceMixin, forms.Form):
-    members = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple, label="Friends to add")
+    members = ModelIdsChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple, label="Friends to add")
 
     def __init__(self, *args, friends, **kwargs):
         super().__init__(*args, **kwargs)

@@ -16,7 +16,9 @@ through ("²".isdigit() is True; int("²") raises). So every JSON text a client 
 import json
 import re
 
+from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
@@ -36,6 +38,7 @@ TOO_LARGE = "too_large"
 MALFORMED = "malformed_json"
 TOO_DEEP = "too_deep"
 INVALID_TEXT = "invalid_text"
+NOT_AN_OBJECT = "not_an_object"
 
 
 class InputError(ValueError):
@@ -107,6 +110,8 @@ def parse_id(value: object) -> int | None:
 class GatedJSONParser(JSONParser):
     """DRF's JSON parser behind the gate: what the gate refuses is a 400 with `detail` and
     `errors`, for anonymous routes too (token, refresh, logout), never a RecursionError's 500.
+    A body is an object of fields: `null`, a list or a bare number is refused here, once, so
+    no view meets a `request.data` that is not a mapping.
     The size limit is Django's DATA_UPLOAD_MAX_MEMORY_SIZE (DRF reads a JSON body through
     request.body, which enforces it); config.api answers it as the same kind of 400."""
 
@@ -114,12 +119,30 @@ class GatedJSONParser(JSONParser):
         data = stream.read()
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
-            return parse_json(data, max_chars=limit if limit is not None else len(data))
+            value = parse_json(data, max_chars=limit if limit is not None else len(data))
         except InputError as error:
             raise refused_body(error.detail, code=error.code) from None
+        if not isinstance(value, dict):  # every body the API reads is an object of fields
+            raise refused_body("The body must be a JSON object of fields.", code=NOT_AN_OBJECT)
+        return value
 
 
 def refused_body(detail: str, *, code: str) -> ParseError:
     """The API's answer to a body it cannot read: 400, `detail` and `errors`."""
     message = f"JSON parse error - {detail}"
     return ParseError({"detail": message, "errors": {api_settings.NON_FIELD_ERRORS_KEY: [message]}}, code=code)
+
+
+class ModelIdsChoiceField(forms.ModelMultipleChoiceField):
+    """Django's multiple choice of rows by id, for a form a client posts: an id that is not a
+    database id at all (past MAX_ID, another script's digits) is the same "not one of the
+    choices" error as an unknown one, where Django would hand it to SQLite and get an
+    OverflowError (a 500)."""
+
+    def clean(self, value):
+        for item in value if isinstance(value, list | tuple) else ():
+            if parse_id(item) is None:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": item}
+                )
+        return super().clean(value)

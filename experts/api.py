@@ -14,6 +14,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.inputs import MAX_ID
 from experts import selectors, services
 from experts.forms import SEARCH_MAX_LENGTH
 from experts.models import Category, ExpertProfile
@@ -126,7 +127,7 @@ class ApplicationSerializer(serializers.Serializer):
     headline = serializers.CharField(max_length=services.HEADLINE_MAX)
     bio = serializers.CharField(max_length=services.BIO_MAX)
     categories = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         min_length=1,
         max_length=services.MAX_CATEGORIES,
         help_text="Ids of active categories (GET categories/).",

@@ -1,5 +1,6 @@
 from django import forms
 
+from config.inputs import ModelIdsChoiceField
 from experts import selectors, services
 from experts.models import Category, ExpertProfile
 
@@ -29,7 +30,7 @@ class DirectoryFilterForm(forms.Form):
         }
 
 
-class CategoryChoices(forms.ModelMultipleChoiceField):
+class CategoryChoices(ModelIdsChoiceField):
     def label_from_instance(self, obj: Category) -> str:
         return obj.name
 

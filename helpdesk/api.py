@@ -21,7 +21,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.inputs import GatedJSONParser
+from config.inputs import MAX_ID, GatedJSONParser
 from experts import selectors as expert_selectors
 from helpdesk import documents, selectors, services
 from helpdesk.models import (
@@ -214,7 +214,7 @@ class HelpRequestDetailSerializer(HelpRequestSerializer):
 
 
 class HelpSubmitSerializer(serializers.Serializer):
-    category = serializers.IntegerField()
+    category = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
     description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH)
     slots = HelpSlotSerializer(

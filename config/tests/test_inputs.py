@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from config import inputs
 
@@ -87,3 +88,16 @@ def test_an_id_is_a_positive_integer_or_its_ascii_digits(value, expected):
 )
 def test_anything_else_is_no_id(value):
     assert inputs.parse_id(value) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [str(2**64), "²", "0", "x"])
+def test_a_posted_id_that_is_no_database_id_is_an_invalid_choice_not_a_500(value):
+    from config.inputs import ModelIdsChoiceField
+    from experts.models import Category
+
+    field = ModelIdsChoiceField(queryset=Category.objects.all())
+
+    with pytest.raises(ValidationError) as refused:
+        field.clean([value])
+    assert refused.value.code in {"invalid_choice", "invalid_pk_value"}

@@ -163,3 +163,54 @@ def test_a_notification_id_in_another_script_is_a_404_not_a_500(notification_id)
     response = api.post(f"/api/v1/notifications/{notification_id}/read/")
 
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ["null", "[]", '["email"]', "1", '"email"', "true"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("patch", "/api/v1/me/"), ("post", "/api/v1/experts/me/"), ("post", "/api/v1/auth/token/")],
+)
+def test_a_body_that_is_not_an_object_is_a_400_and_changes_nothing(method, path, body):
+    ada = UserFactory(first_name="Ada")
+    api = APIClient()
+    api.force_authenticate(ada)
+
+    response = getattr(api, method)(path, data=body, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    payload = response.json()
+    assert payload["detail"] == "JSON parse error - The body must be a JSON object of fields."
+    assert payload["errors"]
+    ada.refresh_from_db()
+    assert ada.first_name == "Ada"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/experts/me/", {"headline": "Maths", "bio": "Proofs", "categories": [2**64]}),
+        ("/api/v1/help/requests/", {"category": 2**64, "title": "Help", "description": "Please"}),
+    ],
+    ids=["expert-categories", "help-category"],
+)
+def test_an_id_past_the_largest_database_id_is_a_field_error_not_a_500(path, body):
+    api = APIClient()
+    api.force_authenticate(UserFactory())
+
+    response = api.post(path, data=body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_largest_integer_is_a_404():
+    api = APIClient()
+    api.force_authenticate(UserFactory())
+
+    response = api.get("/api/v1/notifications/", {"page": str(2**64)})
+
+    assert response.status_code == 404
+    assert response.json()["detail"]
