@@ -29,6 +29,7 @@ from chat.models import (
 from chat.services import ChatError
 from chat.views import attachment_response, group_picture_response
 from config.inputs import MAX_ID
+from config.timezones import api_timestamp
 from notifications import services as notification_services
 
 STATUS_BY_CODE = {
@@ -134,7 +135,7 @@ class MemberSerializer(serializers.Serializer):
         return {
             "user": realtime.user_payload(instance.user),
             "role": instance.role,
-            "joined_at": instance.joined_at.isoformat(),
+            "joined_at": api_timestamp(instance.joined_at),
         }
 
 
@@ -164,7 +165,7 @@ class ConversationSerializer(serializers.Serializer):
             "other": realtime.user_payload(summary.other),
             "last_seq": conversation.last_seq,
             "last_message": realtime.message_payload(conversation.last_message) if conversation.last_message else None,
-            "last_message_at": conversation.last_message_at.isoformat(),
+            "last_message_at": api_timestamp(conversation.last_message_at),
             "unread": summary.unread,
             "last_read_seq": membership.last_read_seq,
             "other_last_read_seq": summary.other_last_read_seq,

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from chat import live_db
 from chat.formatting import render_body
+from config.timezones import api_timestamp
 from notifications import realtime as live
 
 # Server → client event types.
@@ -80,8 +81,8 @@ def message_payload(message) -> dict[str, Any]:
         "body": "" if deleted else message.body,
         "body_html": "" if deleted else str(render_body(message.body)),
         "client_id": message.client_id,
-        "created_at": message.created_at.isoformat(),
-        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "created_at": api_timestamp(message.created_at),
+        "edited_at": api_timestamp(message.edited_at),
         "deleted": deleted,
         "change_seq": message.change_seq,
         "attachments": [attachment_payload(a) for a in attachments_of(message)],

@@ -5,7 +5,8 @@
 - E-mails, notification texts and calendar invitations are rendered for their RECIPIENT, not
   for whoever caused them (an expert in Tokyo schedules, the requester in Los Angeles reads):
   every renderer wraps its work in `in_zone_of(recipient)`.
-- The API speaks UTC (ISO 8601 with an offset); clients render in their user's `time_zone`.
+- The API and the socket speak UTC in one format, ISO 8601 ending in `Z` (`api_timestamp()`, the
+  same text DRF's DateTimeField writes); clients render in their user's `time_zone`.
 
 Session times are written by `format_range()` / `format_moment()` in the active zone, so a
 page, an e-mail and a notification say the same thing the same way.
@@ -14,7 +15,7 @@ page, an e-mail and a notification say the same thing the same way.
 import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import cache
 
 from django.conf import settings
@@ -89,3 +90,12 @@ def format_range(start: datetime, end: datetime, *, day: str = LONG_DAY) -> str:
 def active_zone_name() -> str:
     """The active zone's IANA name ("Asia/Tokyo"), for "times are in …" hints on forms."""
     return timezone.get_current_timezone_name()
+
+
+def api_timestamp(moment: datetime | None) -> str | None:
+    """A moment as the API and the socket write it: UTC, ISO 8601, `Z` for the offset
+    (`2026-12-02T12:39:39.777051Z`), whatever zone is active; None stays None. DRF's
+    DateTimeField writes the same text for the API's serializers (the API runs in UTC)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"

@@ -11,6 +11,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from config.timezones import api_timestamp
+
 logger = logging.getLogger(__name__)
 
 # Event types sent to the browser.
@@ -85,7 +87,7 @@ def notification_payload(notification) -> dict[str, Any]:
         "title": notification.title,
         "body": notification.body,
         "url": notification.url,
-        "created_at": notification.created_at.isoformat(),
+        "created_at": api_timestamp(notification.created_at),
         "read": notification.read_at is not None,
     }
 
