@@ -28,6 +28,7 @@ from chat.models import (
 )
 from chat.services import ChatError
 from chat.views import attachment_response, group_picture_response
+from config.api import PagePagination
 from config.inputs import MAX_ID
 from config.timezones import api_timestamp
 from notifications import services as notification_services
@@ -288,6 +289,10 @@ class ChatAPIView(APIView):
 
 
 class ConversationListView(ChatAPIView):
+    """A page of the user's conversations: the API's one list shape, no cap but the page size."""
+
+    pagination_class = PagePagination
+
     @extend_schema(
         summary="My conversations, most recent activity first",
         parameters=[
@@ -298,10 +303,13 @@ class ConversationListView(ChatAPIView):
     )
     def get(self, request):
         flag = lambda name: request.query_params.get(name) in {"1", "true", "yes"}  # noqa: E731
-        rows = selectors.list_conversations_for(user=request.user, archived=flag("archived"), requests=flag("requests"))
+        rows = selectors.conversation_rows_for(user=request.user, archived=flag("archived"), requests=flag("requests"))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(rows, request, view=self)
         if flag("requests"):
             notification_services.mark_read_for_subject(user=request.user, subject=reverse("chat:requests"))
-        return Response(ConversationSerializer(rows, many=True).data)
+        summaries = selectors.summaries_of(user=request.user, memberships=page)
+        return paginator.get_paginated_response(ConversationSerializer(summaries, many=True).data)
 
     @extend_schema(
         summary="Create a group with friends",

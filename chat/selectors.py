@@ -81,11 +81,9 @@ def _my_memberships(user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user, left_at__isnull=True)
 
 
-def list_conversations_for(
-    *, user: User, archived: bool = False, requests: bool = False, limit: int = CONVERSATIONS_MAX
-) -> list[ConversationSummary]:
-    """The user's conversations, most recent activity first, each with preview, unread count,
-    muted/archived state and, for direct ones, the other person. Two queries, whatever the count.
+def conversation_rows_for(*, user: User, archived: bool = False, requests: bool = False) -> QuerySet[Membership]:
+    """The user's memberships of the conversations a list shows, most recent activity first
+    (a queryset, for the API to paginate; `summaries_of` turns a page of it into rows).
 
     `requests=True` lists message requests instead: direct conversations a non-friend started
     that the user has not accepted yet (only those with a message in them).
@@ -97,8 +95,22 @@ def list_conversations_for(
         memberships = memberships.filter(accepted=False, conversation__last_seq__gt=0)
     else:
         memberships = memberships.filter(accepted=True, archived=archived)
-    rows = list(memberships.order_by("-conversation__last_message_at", "-conversation_id")[:limit])
-    return _with_others(user, [ConversationSummary(conversation=m.conversation, membership=m) for m in rows])
+    return memberships.order_by("-conversation__last_message_at", "-conversation_id")
+
+
+def summaries_of(*, user: User, memberships) -> list[ConversationSummary]:
+    """Rows for memberships of `user`: preview, unread count, muted/archived state and, for
+    direct ones, the other person. One more query, whatever the count."""
+    return _with_others(user, [ConversationSummary(conversation=m.conversation, membership=m) for m in memberships])
+
+
+def list_conversations_for(
+    *, user: User, archived: bool = False, requests: bool = False, limit: int = CONVERSATIONS_MAX
+) -> list[ConversationSummary]:
+    """The `limit` most recent rows of a conversation list (the pages' list and the
+    dashboard's recent chats): two queries, whatever the count."""
+    rows = conversation_rows_for(user=user, archived=archived, requests=requests)[:limit]
+    return summaries_of(user=user, memberships=list(rows))
 
 
 def _with_others(user: User, summaries: list[ConversationSummary]) -> list[ConversationSummary]:

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from chat import services
 from chat.models import Membership, Message
-from chat.tests.factories import befriend, direct_between, send
+from chat.tests.factories import UserFactory, befriend, direct_between, send
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,8 @@ def test_conversations_list_with_unread_and_the_other_person(api_of, ada, bob):
     response = api_of(ada).get(url("chat-conversations"))
 
     assert response.status_code == 200
-    (row,) = response.json()
+    assert response.json()["count"] == 1
+    (row,) = response.json()["results"]
     assert row["title"] == "Bob Babbage" and row["unread"] == 1
     assert row["other"]["public_id"] == str(bob.public_id)
     assert row["last_message"]["body"] == "hi"
@@ -151,5 +152,24 @@ def test_message_requests_via_api(api_of, ada, bob):
     requests = api_of(ada).get(url("chat-conversations"), {"requests": "1"})
     accepted = api_of(ada).post(url("chat-accept", conversation.pk))
 
-    assert [r["id"] for r in requests.json()] == [conversation.pk]
+    assert [r["id"] for r in requests.json()["results"]] == [conversation.pk]
     assert accepted.json()["accepted"] is True
+
+
+def test_the_conversation_list_pages_past_a_hundred_instead_of_stopping_there(
+    api_of, ada, django_assert_max_num_queries
+):
+    for _ in range(105):
+        direct_between(ada, UserFactory())
+    api = api_of(ada)
+
+    first = api.get(url("chat-conversations"), {"page_size": 100}).json()
+    with django_assert_max_num_queries(12):
+        second = api.get(first["next"]).json()
+
+    assert first["count"] == 105
+    assert len(first["results"]) == 100
+    assert len(second["results"]) == 5 and second["next"] is None
+    assert len({row["id"] for row in first["results"] + second["results"]}) == 105
+    assert len(api.get(url("chat-conversations")).json()["results"]) == 20
+    assert len(api.get(url("chat-conversations"), {"page_size": 5000}).json()["results"]) == 100
