@@ -12,11 +12,11 @@ What it does, all on the loopback interface:
    in 1-on-1 pairs, 40% in groups of 10, 10% in groups of 50; every member accepted) and one
    session row per user — the same rows a browser login leaves. Old bench messages are deleted
    first. Starts a private redis-server on a free port (`REDIS_URL`: channel layer, cache and
-   Celery broker) and two daphne processes on free ports, with DJANGO_DEBUG=false. User i
-   connects to daphne i % 2, so every conversation spans both processes.
+   Celery broker) and `--processes` daphne processes (2 by default) on free ports, with
+   DJANGO_DEBUG=false. User i connects to daphne i % processes, so conversations span processes.
 2. The bare chat (`bench/bare_chat/`, the Channels tutorial's consumer, default Redis layer, no
-   database): its own private redis-server and one daphne. The same users, one room per
-   conversation.
+   database): its own private redis-server and the SAME number of daphne processes, the users
+   spread over them the same way, one room per conversation: a fair peer.
 3. The load generator: `--generators` separate processes (asyncio + `websockets`), each owning
    an equal share of the sockets. They connect all sockets at once (a burst, as after a deploy;
    a refused or timed-out handshake is retried with live.js's backoff, 1 s to 30 s with jitter,
@@ -881,6 +881,9 @@ def parse_args(argv=None):
     )
     parser.add_argument("--max-seconds", type=float, default=1500.0, help="bound on the whole run")
     parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="server (daphne) processes, the same for Lyceum and the bare chat"
+    )
     parser.add_argument("--database-url", default=os.environ.get("CHAT_LOAD_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--fresh", action="store_true", help="drop and rebuild the benchmark database")
     parser.add_argument("--quick", action="store_true", help="steps 25 and 100 of 5 s each: a smoke run")
@@ -922,11 +925,11 @@ def main(argv=None) -> int:
                 services.daphne(
                     f"lyceum-daphne{i}", "config.asgi:application", cwd=BASE_DIR, env=env, profile=args.profile_daphne
                 )
-                for i in (1, 2)
+                for i in range(1, args.processes + 1)
             ]
             clients = []
             for index, (uid, conversation, key) in enumerate(users):
-                port = ports[index % 2]
+                port = ports[index % len(ports)]
                 clients.append(
                     Client(
                         uid=uid,
@@ -936,11 +939,8 @@ def main(argv=None) -> int:
                         headers={"Origin": f"http://127.0.0.1:{port}", "Cookie": f"sessionid={key}"},
                     )
                 )
-            pids = {
-                "daphne1": services.processes["lyceum-daphne1"].pid,
-                "daphne2": services.processes["lyceum-daphne2"].pid,
-                "redis": services.processes["lyceum-redis"].pid,
-            }
+            pids = {f"daphne{i}": services.processes[f"lyceum-daphne{i}"].pid for i in range(1, args.processes + 1)}
+            pids["redis"] = services.processes["lyceum-redis"].pid
             if db_pid:
                 pids["mariadb"] = db_pid
             results.append(run_target("lyceum", clients, members_of, pids, args, run_deadline))
@@ -951,18 +951,22 @@ def main(argv=None) -> int:
             env.update(
                 BARE_CHAT_REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="bare_chat.settings", PYTHONPATH=str(BARE_DIR)
             )
-            port = services.daphne("bare-daphne", "bare_chat.asgi:application", cwd=BARE_DIR, env=env)
+            ports = [
+                services.daphne(f"bare-daphne{i}", "bare_chat.asgi:application", cwd=BARE_DIR, env=env)
+                for i in range(1, args.processes + 1)
+            ]
             clients = [
                 Client(
                     uid=uid,
                     index=index,
                     conversation=conversation,
-                    url=f"ws://127.0.0.1:{port}/ws/chat/c{conversation}/",
-                    headers={"Origin": f"http://127.0.0.1:{port}"},
+                    url=f"ws://127.0.0.1:{ports[index % len(ports)]}/ws/chat/c{conversation}/",
+                    headers={"Origin": f"http://127.0.0.1:{ports[index % len(ports)]}"},
                 )
                 for index, (uid, conversation, _key) in enumerate(users)
             ]
-            pids = {"daphne": services.processes["bare-daphne"].pid, "redis": services.processes["bare-redis"].pid}
+            pids = {f"daphne{i}": services.processes[f"bare-daphne{i}"].pid for i in range(1, args.processes + 1)}
+            pids["redis"] = services.processes["bare-redis"].pid
             results.append(run_target("bare", clients, members_of, pids, args, run_deadline))
     finally:
         services.stop_all()
