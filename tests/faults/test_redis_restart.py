@@ -15,7 +15,6 @@ import time
 import pytest
 import redis
 
-from notifications.realtime import user_group
 from tests.faults.processes import daphnes
 from tests.faults.scenario import Chat
 
