@@ -288,3 +288,19 @@ async def test_a_channel_the_layer_drops_loses_its_sink(two_processes):
         await asyncio.wait_for(first.receive(channel), timeout=0.1)
     assert channel not in first.state().sinks
     assert "user.1" not in first.state().groups
+
+
+async def test_a_join_while_redis_is_down_fails_within_the_subscribe_timeout(monkeypatch):
+    """No Redis answers (the discard port): group_add raises instead of hanging the socket's
+    connect, and the reader keeps trying in the background until the layer is flushed."""
+    import redis
+
+    from config import live_layer
+
+    monkeypatch.setattr(live_layer, "SUBSCRIBE_TIMEOUT", 0.5)
+    layer = FanoutChannelLayer(hosts=["redis://127.0.0.1:9/0"], prefix="lyceum-test-down")
+    channel = await layer.new_channel()
+    with pytest.raises(redis.ConnectionError):
+        await layer.group_add("user.1", channel)
+    assert layer.state().reader is not None and not layer.state().reader.done()
+    await layer.flush()
