@@ -27,7 +27,9 @@ def _fresh_cache():
 
     if settings.REDIS_URL:
         # Never FLUSHDB a shared Redis: remove only this run's keys.
-        client = cache._cache.get_client(write=True)
+        from config import redis_client
+
+        client = redis_client.for_cache()
         keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000))
         if keys:
             client.delete(*keys)

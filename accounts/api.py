@@ -215,9 +215,10 @@ class TokenObtainView(TokenObtainPairView):
         try:
             serializer.is_valid(raise_exception=True)
         except AuthenticationFailed:
-            # django-axes flags the request it was given (DRF's) when the client is locked out.
+            # django-axes flags the request it was given (DRF's) when the client is locked out;
+            # DRF's Request passes every HttpRequest attribute through to the one it wraps.
             if getattr(request, "axes_locked_out", False):
-                return views.lockout(request._request)
+                return views.lockout(request)
             raise
         return Response(serializer.validated_data, status=status.HTTP_200_OK)
 

@@ -70,17 +70,14 @@ class RegistrationForm(forms.ModelForm):
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
         if password1 and password2 and password1 != password2:
             self.add_error("password2", ValidationError("The two passwords do not match.", code="password_mismatch"))
-        return cleaned
-
-    def _post_clean(self):
-        super()._post_clean()
-        # After super(): self.instance carries the names and address the similarity check needs.
-        password = self.cleaned_data.get("password1")
-        if password:
+        if password1:
+            # An unsaved user with the names and address given: what the similarity check needs.
+            applicant = User(**{name: cleaned.get(name) or "" for name in self.Meta.fields})
             try:
-                password_validation.validate_password(password, self.instance)
+                password_validation.validate_password(password1, applicant)
             except ValidationError as error:
                 self.add_error("password1", error)
+        return cleaned
 
     def registration_data(self) -> dict:
         data = {name: self.cleaned_data[name] for name in self.Meta.fields}

@@ -442,11 +442,16 @@ def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bo
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
     from django.core.management import call_command
-    from django.db import transaction
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from accounts.models import User
     from chat.models import Attachment, Conversation, Membership, Message
+
+    def wipe(model) -> None:
+        """Every row of the bench database's table, in one statement (no cascade collection)."""
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
 
     started = time.monotonic()
     call_command("migrate", verbosity=0)
@@ -454,11 +459,11 @@ def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bo
     conversations = layout(n_users)
     if len(users) != n_users or Membership.objects.filter(user__in=users).count() != n_users:
         with transaction.atomic():
-            Attachment.objects.all()._raw_delete(Attachment.objects.db)
-            Message.objects.all()._raw_delete(Message.objects.db)
-            Membership.objects.all()._raw_delete(Membership.objects.db)
-            Conversation.objects.all()._raw_delete(Conversation.objects.db)
-            Session.objects.all()._raw_delete(Session.objects.db)
+            wipe(Attachment)
+            wipe(Message)
+            wipe(Membership)
+            wipe(Conversation)
+            wipe(Session)
             User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").delete()
             User.objects.bulk_create(
                 User(
@@ -488,8 +493,8 @@ def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bo
             )
     # Every run starts from empty conversations.
     with transaction.atomic():
-        Attachment.objects.all()._raw_delete(Attachment.objects.db)
-        Message.objects.all()._raw_delete(Message.objects.db)
+        wipe(Attachment)
+        wipe(Message)
         Conversation.objects.update(last_seq=0, last_message=None, last_message_at=timezone.now())
         Membership.objects.update(last_read_seq=0, emailed_seq=0, archived=False, muted=False, accepted=True)
     conversation_of = dict(Membership.objects.filter(user__in=users).values_list("user_id", "conversation_id"))
@@ -507,7 +512,7 @@ def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bo
         }
         sessions.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
         keys.append(key)
-    Session.objects.all()._raw_delete(Session.objects.db)
+    wipe(Session)
     Session.objects.bulk_create(sessions)
     print(
         f"database ready in {time.monotonic() - started:.1f} s: {len(users)} users, "

@@ -44,7 +44,7 @@ from chat import services as chat_services
 from chat.live_db import live_db
 from chat.models import Conversation, Membership
 from config import inputs
-from config.live_layer import RESUBSCRIBED, WRITE_TEXT
+from config.live_layer import RESUBSCRIBED
 from notifications import realtime
 from notifications import selectors as notification_selectors
 
@@ -88,6 +88,38 @@ class FrameError(Exception):
 
 class SignedOut(Exception):
     """The socket's session or ticket no longer holds (accounts.live_access.credential_holds)."""
+
+
+class OrderedSender:
+    """One socket's outgoing ASGI messages, in order. `write_text(text)` is for code that must
+    not await (the channel layer's sink): the frame is queued and one task of this socket sends
+    the queue through the ASGI `send`. `send(message)` (the consumer's own accept, frames and
+    close) first lets that queue go out, so nothing overtakes what was handed over before it."""
+
+    def __init__(self, send):
+        self.asgi_send = send
+        self.pending: deque[str] = deque()
+        self.task: asyncio.Task | None = None
+
+    def write_text(self, text: str) -> None:
+        self.pending.append(text)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.drain())
+
+    async def drain(self) -> None:
+        try:
+            while self.pending:
+                await self.asgi_send({"type": "websocket.send", "text": self.pending.popleft()})
+        except Exception:  # the socket is gone: what is left is not for anyone
+            logger.info("live socket: frames dropped, the socket is gone", exc_info=True)
+            self.pending.clear()
+        finally:
+            self.task = None
+
+    async def send(self, message: dict) -> None:
+        while self.task is not None:
+            await asyncio.shield(self.task)
+        await self.asgi_send(message)
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -148,19 +180,22 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self._events_after_hello()
 
     # --- direct delivery -------------------------------------------------------------------
-    # Under daphne with the Redis fan-out layer, this socket's live events are written to it by
-    # the layer's reader (config.live_layer sinks, config.websocket.server_writer) instead of
-    # being queued for this consumer: no per-member queue, task wake-up and ASGI send chain, and
-    # no wait behind a frame this consumer is still handling. Events that come before "hello"
-    # are held and written right after it, in order. Elsewhere (the in-memory layer, tests with
-    # WebsocketCommunicator) events take the queue and live_event below.
+    # With the Redis fan-out layer (config.live_layer sinks), this socket's live events are
+    # handed to it by the layer's reader instead of being queued for this consumer: no
+    # per-member queue, consumer wake-up and dispatch, and no wait behind a frame this consumer
+    # is still handling. They go out through the socket's OrderedSender (below), on the ASGI
+    # send like every other frame, in order with this consumer's own frames. Events that come
+    # before "hello" are held and written right after it, in order. With a layer without sinks
+    # (the in-memory layer) events take the queue and live_event below.
 
     def _attach_sink(self) -> None:
-        self.write_text = self.scope.get(WRITE_TEXT)
+        self.write_text = None
         attach = getattr(self.channel_layer, "attach_sink", None)
-        if self.write_text is None or attach is None:
-            self.write_text = None
+        if attach is None:
             return
+        sender = OrderedSender(self.base_send)
+        self.base_send = sender.send  # accept, replies and close queue behind the sink's frames
+        self.write_text = sender.write_text
         self.held_events: list[dict] | None = []  # None once "hello" is out
         attach(self.channel_name, self._take_event)
 
@@ -172,8 +207,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self._take_event(message)
 
     def _take_event(self, message: dict) -> bool:
-        """The layer's sink: write one fan-out event to this socket now (on the event loop).
-        False sends a message that is not a live event to the queue, as before."""
+        """The layer's sink: hand one fan-out event to this socket's sender now (on the event
+        loop, without awaiting). False sends a message that is not a live event to the queue."""
         if message.get("type") != realtime.LIVE_EVENT:
             return False
         if self.held_events is not None:

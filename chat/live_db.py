@@ -8,8 +8,10 @@ each call is a self-contained read or transaction), so it runs here instead, on
 LIVE_DB_THREADS threads.
 
 Those threads live as long as the process, so their connections are kept between calls for
-LIVE_DB_CONN_MAX_AGE seconds (with Django's usual checks before and after each call: health
-check, closed after an error or once too old). Django's advice to disable persistent
+LIVE_DB_CONN_MAX_AGE seconds, with Django's public connection API around each call
+(`close_old_connections` before and after: closed after an error or once too old) and the
+health check of CONN_HEALTH_CHECKS done here, once a connection has been idle for a moment
+(see TRUSTED_SECONDS). Django's advice to disable persistent
 connections under ASGI is about per-request threads, where a kept connection is never reused;
 here the same few threads serve every call, so at most LIVE_DB_THREADS connections per process
 are held open and each one is reused instead of reconnecting (a new MySQL connection per hop
@@ -21,12 +23,13 @@ extra thread competes with the event loop for the GIL, which slowed every socket
 benchmark (see LIVE_DB_THREADS in config/settings.py).
 """
 
+import asyncio
+import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import SyncToAsync
-from channels.db import DatabaseSyncToAsync
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
 
@@ -34,31 +37,50 @@ _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
 
 
+def pool_size() -> int:
+    return int(getattr(settings, "LIVE_DB_THREADS", 2))
+
+
 def executor() -> ThreadPoolExecutor:
     global _executor
     if _executor is None:
         with _lock:
             if _executor is None:
-                workers = int(getattr(settings, "LIVE_DB_THREADS", 2))
-                _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="live-db")
+                _executor = ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="live-db")
     return _executor
 
 
-def _keep_connections() -> None:
-    """This pool thread's connections get LIVE_DB_CONN_MAX_AGE (a copy of the alias's settings,
-    refreshed whenever those settings change, e.g. the test runner renaming the database)."""
+# Per pool thread (Django's connections are per thread too): the settings each alias was given,
+# when each connection last finished a call cleanly, and the event loop waiting for this call.
+_current = threading.local()
+
+
+def _thread_state() -> threading.local:
+    if not hasattr(_current, "bases"):
+        _current.bases = {}
+        _current.verified = {}
+        _current.health_checks = {}
+        _current.loop = None
+    return _current
+
+
+def _keep_connections(state) -> None:
+    """This pool thread's connections get LIVE_DB_CONN_MAX_AGE and do their health check here
+    (see _check_idle_connections) instead of Django's per-call ping: a copy of the alias's
+    settings, refreshed whenever those settings change (e.g. the test runner renaming the
+    database)."""
     max_age = getattr(settings, "LIVE_DB_CONN_MAX_AGE", 0)
     for alias in connections:
         base = connections.settings[alias]
-        connection = connections[alias]
-        if getattr(connection, "live_db_base", None) == base:
+        if state.bases.get(alias) == base:
             continue
+        connection = connections[alias]
         connection.close()
-        connection.settings_dict = {**base, "CONN_MAX_AGE": max_age}
-        connection.live_db_base = dict(base)
-
-
-_current = threading.local()
+        health_checks = bool(base.get("CONN_HEALTH_CHECKS"))
+        connection.settings_dict = {**base, "CONN_MAX_AGE": max_age, "CONN_HEALTH_CHECKS": False}
+        state.bases[alias] = dict(base)
+        state.verified.pop(alias, None)
+        state.health_checks[alias] = health_checks
 
 
 def event_loop():
@@ -68,44 +90,54 @@ def event_loop():
     return loop if loop is not None and loop.is_running() else None
 
 
-# A connection that finished a call cleanly this recently is not pinged before the next one:
-# under load every call paid a health-check round trip (CONN_HEALTH_CHECKS) on a connection
-# used a few milliseconds before. Older, or after an error, it is checked as Django does.
+# CONN_HEALTH_CHECKS, done here: a kept connection is pinged (Django's `is_usable`) before a
+# call only when it last finished a call cleanly more than TRUSTED_SECONDS ago. Under load
+# Django's own check pinged before every call a connection used a few milliseconds before.
 TRUSTED_SECONDS = 1.0
 
 
-def _trust_recently_verified() -> None:
+def _check_idle_connections(state) -> None:
     now = time.monotonic()
     for connection in connections.all(initialized_only=True):
-        verified = getattr(connection, "live_db_verified_at", None)
-        if connection.connection is not None and verified is not None and now - verified < TRUSTED_SECONDS:
-            connection.health_check_done = True
+        if connection.connection is None or not state.health_checks.get(connection.alias, False):
+            continue
+        verified = state.verified.get(connection.alias)
+        if (verified is None or now - verified >= TRUSTED_SECONDS) and not connection.is_usable():
+            connection.close()  # the call connects afresh
 
 
-def _note_verified() -> None:
+def _note_verified(state) -> None:
     now = time.monotonic()
     for connection in connections.all(initialized_only=True):
-        if connection.connection is not None and not connection.errors_occurred:
-            connection.live_db_verified_at = now
+        if connection.connection is not None:  # still open after close_old_connections: clean
+            state.verified[connection.alias] = now
         else:
-            connection.live_db_verified_at = None
+            state.verified.pop(connection.alias, None)
 
 
-class LiveDatabaseSyncToAsync(DatabaseSyncToAsync):
-    def thread_handler(self, loop, *args, **kwargs):
-        # DatabaseSyncToAsync's close_old_connections around the call, plus the trust above.
-        _keep_connections()
-        _current.loop = loop
+def _run(loop, function, args, kwargs):
+    """On a pool thread: Django's request bracket (close_old_connections before and after: a
+    connection that failed, or is older than its max age, is closed) around the call."""
+    state = _thread_state()
+    _keep_connections(state)
+    state.loop = loop
+    close_old_connections()
+    _check_idle_connections(state)
+    try:
+        return function(*args, **kwargs)
+    finally:
         close_old_connections()
-        _trust_recently_verified()
-        try:
-            return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
-        finally:
-            _note_verified()
-            close_old_connections()
-            _current.loop = None
+        _note_verified(state)
+        state.loop = None
 
 
 def live_db(function):
-    """`database_sync_to_async(function)` on the live pool: `await live_db(f)(*args)`."""
-    return LiveDatabaseSyncToAsync(function, thread_sensitive=False, executor=executor())
+    """`function` run on the live pool (asgiref's public sync_to_async with our executor):
+    `await live_db(f)(*args)`."""
+    run = sync_to_async(_run, thread_sensitive=False, executor=executor())
+
+    @functools.wraps(function)
+    async def call(*args, **kwargs):
+        return await run(asyncio.get_running_loop(), function, args, kwargs)
+
+    return call

@@ -20,9 +20,10 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
+from config import redis_client
+
 _lock = threading.Lock()
 _local: dict[int, dict[str, float]] = {}
-_clients: dict[str, object] = {}
 
 
 def ttl_seconds() -> int:
@@ -31,16 +32,7 @@ def ttl_seconds() -> int:
 
 
 def _redis():
-    url = getattr(settings, "REDIS_URL", "")
-    if not url:
-        return None
-    client = _clients.get(url)
-    if client is None:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-        _clients[url] = client
-    return client
+    return redis_client.for_settings()
 
 
 def _key(user_id: int) -> str:

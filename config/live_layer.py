@@ -1,73 +1,66 @@
-"""The Redis channel layer with a per-process fan-out: one event to many groups is ONE publish.
+"""Lyceum's Redis channel layer: one pub/sub channel, one publish per event, per-process fan-out.
 
-channels_redis's pub/sub layer maps every group to a Redis channel. Lyceum pushes each live
-event to the user group of every member (`user.<id>`: every tab of a user, whatever process
-holds it), so a message to a group of 50 was 50 PUBLISH commands by the sender's process and
-50 pub/sub messages read, decoded and queued one by one by the receiving processes.
+Written on public interfaces only: Channels' `BaseChannelLayer` contract (`new_channel`, `send`,
+`receive`, the "groups" and "flush" extensions; channel and group names checked by the base
+class's `require_valid_channel_name` / `require_valid_group_name`), redis-py's public clients
+(`redis.asyncio.Redis.pubsub`, `publish`, `redis.Redis` for synchronous code), msgpack, and
+cryptography's Fernet for the optional `symmetric_encryption_keys`. Nothing of channels-redis.
 
-This layer adds one extension, `group_send_many(groups, message)`. The event and the list of
-groups travel as ONE pub/sub message on one fan-out channel that every process of the layer
-subscribes to; each process decodes it once and hands the same message to the local members
-of those groups (the `groups` map this process already keeps for `group_add`). A process
-without a member of any of those groups drops it after a set lookup. Redis thus sends each
-event once per daphne process instead of once per member (cf. Rocket.Chat, whose instances
-each receive every stream event and filter to their own subscribers, and Zulip, whose
-Tornado shards get one event with the list of users).
+How it works. Every process of the layer (every daphne, and each event loop in it) subscribes
+ONE Redis channel, `<prefix>__fanout__`, on one connection of its own. Groups are local: the
+process keeps which of its own channels are in which group (`group_add` / `group_discard` are
+a dict update, no Redis command). A send is one PUBLISH of `{"groups": [...], "message": ...}`
+(or `{"channels": [...]}` for `send`); every process decodes it once and hands the same
+message to its own members of those groups, each channel once. A process without a member of
+any of them drops it after a dict lookup. So an event to a group of 50 members is ONE publish,
+read once per process (cf. Rocket.Chat, whose instances each receive every stream event and
+filter to their own subscribers, and Zulip, whose Tornado shards get one event with the list
+of users).
 
-Everything else is the pub/sub layer unchanged: `group_send` to a single group, `send`,
-`group_add` / `group_discard`, reconnection and re-subscription after a Redis restart (the
-fan-out channel is subscribed on the same connection as the groups). Like every channel-layer
-message, a fan-out event is at most once: the database is the truth and clients resync. What
-was published while a process's subscriber connection was down never reaches it; when that
-connection comes back, every local channel gets a RESUBSCRIBED message, so that its socket
-catches up from the database instead of waiting for the next message to show a gap.
+`group_send_many(groups, message)` is the extension the live push uses (one publish for every
+member's user group); `group_send` is the same with one group. `group_send_many_sync` is the
+same publish from synchronous code (a database thread right after its commit, a view, a Celery
+task) on a connection of the calling thread's own.
 
-`group_send_many_sync` is the same publish from synchronous code (a database thread right after
-its commit, a view, a Celery task) on a connection of the calling thread's own.
+Like every channel-layer message, an event is at most once: the database is the truth and
+clients resync. The reader of each process watches its own subscriber connection: when Redis
+drops it (a restart, CLIENT KILL), the reader reconnects with backoff (0.1 s doubling to 1 s)
+and subscribes again, and then every local channel gets a RESUBSCRIBED message, so that its
+socket catches up from the database instead of waiting for the next message to show a gap.
+`group_add` waits (up to SUBSCRIBE_TIMEOUT) until the reader is subscribed, so no event pushed
+after a join can be missed, and raises ConnectionError when Redis does not answer.
 
-A local channel may also take its fan-out events directly: `attach_sink(channel, sink)` makes
-the reader call `sink(message)` for that channel instead of queueing the message for the
-channel's consumer. The live consumer writes the event to its WebSocket there and then, without
-the queue, the consumer task's wake-up, the dispatch and the ASGI send chain (a per-member hop
-that dominates a busy daphne's event loop), and without waiting behind a
-frame the consumer is handling (a send waiting for the database held back every event for that
-socket). A sink is called on the event loop with the message every receiver shares: it must not
-change it, block or await; it returns False for a message it leaves to the queue. Everything
-that is not a fan-out event still goes through the queue.
+A local channel may also take its events directly: `attach_sink(channel, sink)` makes the reader
+call `sink(message)` for that channel instead of queueing the message for the channel's
+consumer. The live consumer hands the event to its socket's ordered writer there and then,
+without the queue, the consumer task's wake-up and the dispatch, and without waiting behind a
+frame the consumer is handling. A sink is called on the event loop with the message every
+receiver shares: it must not change it, block or await; it returns False for a message it
+leaves to the queue.
+
+Several `hosts`: the fan-out channel lives on one of them (chosen by a CRC32 of its name, the
+same in every process); a second Redis is for Redis Cluster's sharded pub/sub, not here.
 """
 
 import asyncio
+import base64
+import contextlib
+import hashlib
 import logging
 import threading
+import uuid
+import zlib
 from collections.abc import Callable
 
+import msgpack
 import redis
-from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
-from channels_redis.utils import _consistent_hash, _wrap_close, create_pool, decode_hosts
+from channels.layers import BaseChannelLayer
 from redis import asyncio as aioredis
-from redis.asyncio.client import PubSub
-from redis.backoff import ExponentialBackoff
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 FANOUT_CHANNEL = "__fanout__"
-
-# The WebSocket scope key under which the socket stack (config.websocket.server_writer) gives a
-# consumer a synchronous writer of text frames straight to its socket, for its sink; None when
-# the server is not daphne (tests with WebsocketCommunicator, another ASGI server).
-WRITE_TEXT = "lyceum.write_text"
-
-logger = logging.getLogger(__name__)
-
-
-class _Decoded:
-    """A message this process has already decoded, queued for a local channel as it is: the
-    layer's `receive` then skips a decode per member (see FanoutChannelLayer.deserialize)."""
-
-    __slots__ = ("message",)
-
-    def __init__(self, message: dict):
-        self.message = message
-
 
 # The channel-layer message every local channel gets when this process's subscriber connection
 # came back (Redis restarted, or dropped the connection): what was published meanwhile is lost
@@ -75,90 +68,154 @@ class _Decoded:
 # it with a new "hello", which every client already treats as "catch up").
 RESUBSCRIBED = "live.resubscribed"
 
+# How long group_add waits for the subscriber connection before it gives up (Redis down).
+SUBSCRIBE_TIMEOUT = 5.0
+RECONNECT_FIRST, RECONNECT_CAP = 0.1, 1.0
 
-class _WatchedPubSub(PubSub):
-    """redis-py re-subscribes a pub/sub connection in its connect callback — also when its own
-    retry reconnects inside a read and nothing is raised to the reader: the one place where a
-    reconnect is always seen. The callback runs on REconnects only: the first connection comes
-    from the pool before the callback is registered."""
-
-    def __init__(self, *args, on_reconnect, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._on_reconnect = on_reconnect
-
-    async def on_connect(self, connection):
-        await super().on_connect(connection)  # subscribes every channel again
-        logger.warning("live layer: subscriber connection back, sockets told to catch up")
-        self._on_reconnect()
+logger = logging.getLogger(__name__)
 
 
-class FanoutShardConnection(RedisSingleShardConnection):
-    def _ensure_redis(self):
-        if self._redis is None:
-            self._redis = aioredis.Redis(connection_pool=create_pool(self.host))
-            self._pubsub = _WatchedPubSub(self._redis.connection_pool, on_reconnect=self.channel_layer.resubscribed)
+class Decoded:
+    """A message this process has already decoded, queued for a local channel as it is: the
+    layer's `receive` hands each receiver a copy instead of decoding once per member."""
 
-    def _receive_message(self, message):
-        if message is not None:
-            name = message["channel"]
-            if isinstance(name, bytes):
-                name = name.decode()
-            if name == self.channel_layer.fanout_channel:
-                self.channel_layer.deliver_fanout(message["data"])
-                return
-        super()._receive_message(message)
+    __slots__ = ("message",)
+
+    def __init__(self, message: dict):
+        self.message = message
 
 
-class FanoutLoopLayer(RedisPubSubLoopLayer):
-    """One event loop's share of the layer (as RedisPubSubLoopLayer) plus the fan-out."""
+def _publish_retry(retry_class):
+    # A publish after a Redis restart first meets the pooled connection Redis dropped: retried
+    # on a new one instead of lost (a repeated publish is harmless: clients dedup by id).
+    return retry_class(ExponentialBackoff(cap=1.0, base=0.1), 3)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._shards = [FanoutShardConnection(shard.host, self) for shard in self._shards]
-        self.fanout_channel = f"{self.prefix}{FANOUT_CHANNEL}"
+
+class Serializer:
+    """msgpack, Fernet-encrypted when keys are given (the first key encrypts, every key
+    decrypts: keys can be rotated)."""
+
+    def __init__(self, symmetric_encryption_keys=None):
+        self.crypter = None
+        if symmetric_encryption_keys:
+            from cryptography.fernet import Fernet, MultiFernet
+
+            def fernet(key):
+                key = key.encode("utf8") if isinstance(key, str) else key
+                return Fernet(base64.urlsafe_b64encode(hashlib.sha256(key).digest()))
+
+            self.crypter = MultiFernet([fernet(key) for key in symmetric_encryption_keys])
+
+    def serialize(self, message) -> bytes:
+        data = msgpack.packb(message, use_bin_type=True)
+        return self.crypter.encrypt(data) if self.crypter is not None else data
+
+    def deserialize(self, data: bytes):
+        if self.crypter is not None:
+            data = self.crypter.decrypt(data)
+        return msgpack.unpackb(data, raw=False)
+
+
+class LoopState:
+    """One event loop's share of the layer: its channels' queues, its groups, its sinks, its
+    publishing client and the reader of its subscriber connection."""
+
+    def __init__(self, layer: "FanoutChannelLayer"):
+        self.layer = layer
+        self.channels: dict[str, asyncio.Queue] = {}
+        self.groups: dict[str, set[str]] = {}
         self.sinks: dict[str, Callable[[dict], object]] = {}
+        # A blocking pool: a burst of publishes waits for one of its connections instead of
+        # failing once redis-py's pool is exhausted (MaxConnectionsError).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            layer.address,
+            **{"max_connections": 50, "timeout": SUBSCRIBE_TIMEOUT, **layer.options},
+            retry=_publish_retry(AsyncRetry),
+        )
+        self.publisher = aioredis.Redis(connection_pool=pool)
+        self.subscribed = asyncio.Event()
+        self.reader: asyncio.Task | None = None
+        self.subscriber_name = f"lyceum-live-{uuid.uuid4().hex[:12]}"
 
-    async def flush(self):
-        self.sinks = {}
-        await super().flush()
+    # --- the reader --------------------------------------------------------------------------
 
-    async def receive(self, channel):
-        try:
-            return await super().receive(channel)
-        except (TimeoutError, asyncio.CancelledError, GeneratorExit):
-            if channel not in self.channels:  # the layer dropped the channel: its sink goes too
-                self.sinks.pop(channel, None)
-            raise
+    def start_reader(self) -> None:
+        if self.reader is None or self.reader.done():
+            self.reader = asyncio.get_running_loop().create_task(self.read(), name="live-layer-reader")
 
-    async def group_add(self, group, channel):
-        await super().group_add(group, channel)
-        # A process listens to the fan-out channel once it holds a group member (a no-op after
-        # the first time: the shard remembers what it subscribed to, also across reconnects).
-        await self._get_shard(self.fanout_channel).subscribe(self.fanout_channel)
+    async def read(self) -> None:
+        delay = RECONNECT_FIRST
+        connected_before = False
+        while True:
+            # Its own client, without redis-py's retries: a dropped connection is raised here
+            # and seen, instead of being re-subscribed silently inside a read.
+            client = aioredis.Redis.from_url(
+                self.layer.address,
+                **{**self.layer.options, "socket_timeout": None},
+                retry=AsyncRetry(NoBackoff(), 0),
+                client_name=self.subscriber_name,
+            )
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(self.layer.fanout_channel)
+                while True:  # the confirmation: from now on every publish reaches this process
+                    reply = await pubsub.get_message(timeout=None)
+                    if reply is not None and reply["type"] == "subscribe":
+                        break
+                self.subscribed.set()
+                delay = RECONNECT_FIRST
+                if connected_before:
+                    logger.warning("live layer: subscriber connection back, sockets told to catch up")
+                    self.resubscribed()
+                connected_before = True
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                    if message is not None and message["type"] == "message":
+                        self.deliver(message["data"])
+            except asyncio.CancelledError:
+                self.subscribed.clear()
+                await asyncio.shield(self.close_client(pubsub, client))
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis gone: reconnect, whatever the error
+                self.subscribed.clear()
+                await self.close_client(pubsub, client)
+                logger.warning("live layer: subscriber connection lost (%s); reconnecting in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_CAP)
 
-    async def group_send_many(self, groups, message):
-        groups = list(dict.fromkeys(groups))
-        if not groups:
+    @staticmethod
+    async def close_client(pubsub, client) -> None:
+        for closing in (pubsub, client):
+            with contextlib.suppress(Exception):  # a connection that is gone is closed enough
+                await closing.aclose()
+
+    async def wait_subscribed(self) -> None:
+        self.start_reader()
+        if self.subscribed.is_set():
             return
-        payload = self.channel_layer.serialize({"groups": groups, "message": message})
-        await self._get_shard(self.fanout_channel).publish(self.fanout_channel, payload)
+        try:
+            await asyncio.wait_for(self.subscribed.wait(), timeout=SUBSCRIBE_TIMEOUT)
+        except TimeoutError:
+            raise redis.ConnectionError("live layer: Redis did not answer the subscription") from None
 
     def resubscribed(self) -> None:
-        """Every local channel gets RESUBSCRIBED (see above)."""
+        """Every local channel gets RESUBSCRIBED (see the module docstring)."""
         for queue in list(self.channels.values()):
-            queue.put_nowait(_Decoded({"type": RESUBSCRIBED}))
+            queue.put_nowait(Decoded({"type": RESUBSCRIBED}))
 
-    def deliver_fanout(self, data) -> None:
-        """Queue one fan-out event for every local channel in one of its groups (each channel
-        once, however many of the groups it is in)."""
+    def deliver(self, data) -> None:
+        """Hand one published event to every local channel it names or that is in one of its
+        groups (each channel once, however many of the groups it is in)."""
         try:
-            envelope = self.channel_layer.deserialize(data)
-            groups, message = envelope["groups"], envelope["message"]
+            envelope = self.layer.deserialize(data)
+            message = envelope["message"]
+            targets = [self.groups.get(group, ()) for group in envelope.get("groups", ())]
+            targets.append(envelope.get("channels", ()))
         except Exception:  # noqa: BLE001 - a foreign or corrupt publish must not stop the reader
             return
         seen = set()
-        for group in groups:
-            for channel in self.groups.get(self._get_group_channel_name(group), ()):
+        for channels in targets:
+            for channel in channels:
                 if channel in seen:
                     continue
                 seen.add(channel)
@@ -172,38 +229,125 @@ class FanoutLoopLayer(RedisPubSubLoopLayer):
                         continue
                 queue = self.channels.get(channel)
                 if queue is not None:
-                    queue.put_nowait(_Decoded(message))
+                    queue.put_nowait(Decoded(message))
+
+    def drop_channel(self, channel: str) -> None:
+        self.channels.pop(channel, None)
+        self.sinks.pop(channel, None)
+        for group in [group for group, members in self.groups.items() if channel in members]:
+            self.discard(group, channel)
+
+    def discard(self, group: str, channel: str) -> None:
+        members = self.groups.get(group)
+        if members is not None:
+            members.discard(channel)
+            if not members:
+                del self.groups[group]
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # closing anyway
+                await self.reader
+            self.reader = None
+        await self.publisher.aclose()
 
 
-class FanoutChannelLayer(RedisPubSubChannelLayer):
-    """settings.CHANNEL_LAYERS backend: "config.live_layer.FanoutChannelLayer" (same CONFIG as
-    channels_redis.pubsub.RedisPubSubChannelLayer)."""
+class FanoutChannelLayer(BaseChannelLayer):
+    """settings.CHANNEL_LAYERS backend "config.live_layer.FanoutChannelLayer". CONFIG: `hosts`
+    (Redis URLs, or dicts with "address" and redis-py client options such as socket_timeout),
+    `prefix`, and optionally `symmetric_encryption_keys`."""
 
     extensions = ["groups", "flush", "group_send_many", "sinks"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._hosts = decode_hosts(kwargs.get("hosts"))
-        self._fanout_channel = f"{kwargs.get('prefix', 'asgi')}{FANOUT_CHANNEL}"
-        self._sync = threading.local()
+    def __init__(self, hosts=None, prefix="asgi", symmetric_encryption_keys=None, **kwargs):
+        super().__init__(**{k: v for k, v in kwargs.items() if k in {"expiry", "capacity", "channel_capacity"}})
+        hosts = [
+            host if isinstance(host, dict) else {"address": host} for host in (hosts or ["redis://localhost:6379"])
+        ]
+        self.prefix = prefix
+        self.fanout_channel = f"{prefix}{FANOUT_CHANNEL}"
+        host = hosts[zlib.crc32(self.fanout_channel.encode()) % len(hosts)]
+        self.address = host.get("address", "redis://localhost:6379")
+        # The layer sets its own retry policy (see _publish_retry and LoopState.read).
+        self.options = {k: v for k, v in host.items() if k not in {"address", "retry"}}
+        self.serializer = Serializer(symmetric_encryption_keys)
+        self.loops: dict[asyncio.AbstractEventLoop, LoopState] = {}
+        self.sync = threading.local()
+
+    def serialize(self, message) -> bytes:
+        return self.serializer.serialize(message)
 
     def deserialize(self, message):
-        if isinstance(message, _Decoded):
+        if isinstance(message, Decoded):
             return dict(message.message)  # each receiver its own top-level dict
-        return super().deserialize(message)
+        return self.serializer.deserialize(message)
+
+    def state(self) -> LoopState:
+        loop = asyncio.get_running_loop()
+        state = self.loops.get(loop)
+        if state is None:
+            for closed in [other for other in self.loops if other.is_closed()]:
+                del self.loops[closed]  # a finished event loop (tests, asgiref's threads)
+            state = self.loops[loop] = LoopState(self)
+        return state
+
+    # --- channels ----------------------------------------------------------------------------
+
+    async def new_channel(self, prefix="specific."):
+        channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+        state = self.state()
+        state.channels[channel] = asyncio.Queue()
+        state.start_reader()  # without waiting: a `send` to it needs the reader, a socket may not
+        return channel
+
+    async def send(self, channel, message):
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        await self.publish({"channels": [channel], "message": message})
+
+    async def receive(self, channel):
+        self.require_valid_channel_name(channel)
+        state = self.state()
+        queue = state.channels.get(channel)
+        if queue is None:
+            queue = state.channels[channel] = asyncio.Queue()
+            await state.wait_subscribed()
+        try:
+            message = await queue.get()
+        except (asyncio.CancelledError, TimeoutError, GeneratorExit):
+            # Channels cancels the receive when the consumer ends: the channel, its groups and
+            # its sink go with it.
+            state.drop_channel(channel)
+            raise
+        return self.deserialize(message)
+
+    # --- groups ------------------------------------------------------------------------------
+
+    async def group_add(self, group, channel):
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        state = self.state()
+        state.groups.setdefault(group, set()).add(channel)
+        state.channels.setdefault(channel, asyncio.Queue())
+        await state.wait_subscribed()
+
+    async def group_discard(self, group, channel):
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        self.state().discard(group, channel)
+
+    async def group_send(self, group, message):
+        await self.group_send_many([group], message)
 
     async def group_send_many(self, groups, message):
         """Send `message` to every member of each of `groups`: one publish, whatever their number."""
-        return await self._get_layer().group_send_many(groups, message)
+        groups = list(dict.fromkeys(groups))
+        if groups:
+            await self.publish({"groups": groups, "message": message})
 
-    def attach_sink(self, channel: str, sink: Callable[[dict], object]) -> None:
-        """From now on this process's fan-out events for `channel` go to `sink(message)` instead of
-        the channel's queue (see the module docstring). Call from the channel's event loop."""
-        self._get_layer().sinks[channel] = sink
-
-    def detach_sink(self, channel: str) -> None:
-        """Back to the queue (a no-op for a channel without a sink)."""
-        self._get_layer().sinks.pop(channel, None)
+    async def publish(self, envelope: dict) -> None:
+        await self.state().publisher.publish(self.fanout_channel, self.serialize(envelope))
 
     def group_send_many_sync(self, groups, message) -> None:
         """The same from synchronous code — a database thread after its commit, a view, a Celery
@@ -213,28 +357,27 @@ class FanoutChannelLayer(RedisPubSubChannelLayer):
         groups = list(dict.fromkeys(groups))
         if not groups:
             return
-        payload = self.serialize({"groups": groups, "message": message})
-        self._sync_client().publish(self._fanout_channel, payload)
-
-    def _sync_client(self) -> redis.Redis:
-        client = getattr(self._sync, "client", None)
+        client = getattr(self.sync, "client", None)
         if client is None:
-            host = self._hosts[_consistent_hash(self._fanout_channel, len(self._hosts))]
-            options = {k: v for k, v in host.items() if k not in {"address", "retry", "master_name", "sentinels"}}
-            # A publish after a Redis restart first meets the pooled connection Redis dropped:
-            # retried on a new one instead of lost (as the layer's own connection does).
-            options["retry"] = Retry(ExponentialBackoff(cap=1.0, base=0.1), 3)
-            address = host.get("address")
-            client = redis.Redis.from_url(address, **options) if address else redis.Redis(**options)
-            self._sync.client = client
-        return client
+            client = self.sync.client = redis.Redis.from_url(self.address, **self.options, retry=_publish_retry(Retry))
+        client.publish(self.fanout_channel, self.serialize({"groups": groups, "message": message}))
 
-    def _get_layer(self):
+    # --- sinks -------------------------------------------------------------------------------
+
+    def attach_sink(self, channel: str, sink: Callable[[dict], object]) -> None:
+        """From now on this process's events for `channel` go to `sink(message)` instead of the
+        channel's queue (see the module docstring). Call from the channel's event loop."""
+        self.state().sinks[channel] = sink
+
+    def detach_sink(self, channel: str) -> None:
+        """Back to the queue (a no-op for a channel without a sink)."""
+        self.state().sinks.pop(channel, None)
+
+    # --- flush -------------------------------------------------------------------------------
+
+    async def flush(self):
+        """Forget this event loop's channels, groups and sinks and close its connections."""
         loop = asyncio.get_running_loop()
-        try:
-            return self._layers[loop]
-        except KeyError:
-            layer = FanoutLoopLayer(*self._args, **self._kwargs, channel_layer=self)
-            self._layers[loop] = layer
-            _wrap_close(self, loop)
-            return layer
+        state = self.loops.pop(loop, None)
+        if state is not None:
+            await state.close()

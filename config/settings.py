@@ -181,24 +181,15 @@ _KEY_PREFIX = env.str(
     "REDIS_KEY_PREFIX", default=f"lyceum-test-{os.getpid()}" if "PYTEST_VERSION" in os.environ else "lyceum"
 )
 if REDIS_URL:
-    from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
-
     CHANNEL_LAYERS = {
         "default": {
-            # One publish and one subscribe connection per process: survives a connect burst
-            # of 1,000 sockets, and re-subscribes after a Redis restart. The retry matters
-            # after a restart: the first publish otherwise goes out on the dead pooled
-            # connection and is dropped (a repeated publish is harmless: clients dedup by id).
+            # Lyceum's own layer (config.live_layer): one subscriber connection and a small
+            # pool of publish connections per process, so it survives a connect burst of 1,000
+            # sockets; it subscribes again after a Redis restart and retries a publish that
+            # meets a connection Redis dropped (a repeated publish is harmless: clients dedup).
             "BACKEND": "config.live_layer.FanoutChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": None,
-                        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.1), 3),
-                    }
-                ],
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": _KEY_PREFIX,
             },
         }

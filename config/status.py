@@ -31,6 +31,8 @@ from typing import Any
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from config import redis_client
+
 logger = logging.getLogger(__name__)
 
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -39,7 +41,6 @@ _lock = threading.Lock()
 _live_sockets = 0
 _heartbeat: asyncio.Task | None = None
 _local_failures: deque[dict[str, Any]] = deque(maxlen=FAILED_TASKS_KEEP)
-_redis_clients: dict[str, Any] = {}
 
 
 def _prefix() -> str:
@@ -47,14 +48,8 @@ def _prefix() -> str:
 
 
 def _redis(url: str):
-    """One small client per URL and process, with short timeouts: the page must never hang."""
-    client = _redis_clients.get(url)
-    if client is None:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        _redis_clients[url] = client
-    return client
+    """The shared client for the URL (config.redis_client), short timeouts: the page must never hang."""
+    return redis_client.client(url, timeout=2)
 
 
 def _live_key(process_id: str = "") -> str:

@@ -5,12 +5,6 @@ unread e-mail of its window) registers the tasks, imports the broker transport a
 producer pool, all of it under the GIL, so every socket of that process would stall while the
 first messages after a deploy are sent. Done here at start instead. Nothing here opens a
 connection: a broker that is down at start costs nothing until a task is sent.
-
-Autobahn (daphne's WebSocket protocol) builds the arguments of a debug log line for every frame
-it sends, debug on or not, and with click installed (Celery brings it) each of them is coloured
-with click.style: three calls per frame on the event loop. `quiet_autobahn` turns the colouring
-off for the process (autobahn.util._HAS_CLICK, autobahn 26.10.2); nothing else changes, log
-lines just carry no colour codes.
 """
 
 import logging
@@ -18,17 +12,7 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def quiet_autobahn() -> None:
-    try:
-        import autobahn.util
-    except ImportError:  # pragma: no cover - daphne brings autobahn
-        return
-    if hasattr(autobahn.util, "_HAS_CLICK"):
-        autobahn.util._HAS_CLICK = False
-
-
 def warm_up() -> None:
-    quiet_autobahn()
     try:
         from config.celery import app
 

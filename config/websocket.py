@@ -9,15 +9,14 @@ connect with `?ticket=…`: no long-lived token ever sits in a URL or a proxy lo
 client may omit Origin, but only together with a ticket.
 """
 
-import functools
 import time
-from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from channels.auth import get_user
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
@@ -25,88 +24,8 @@ from accounts import live_access
 from accounts import services as account_services
 from chat.live_db import live_db
 from config import status
-from config.live_layer import WRITE_TEXT
 from config.logging import log_socket
 from config.sentry import wrap_asgi
-
-
-def server_writer(send) -> Callable[[str], bool] | None:
-    """For daphne's own `send` (functools.partial(Server.handle_reply, protocol)): a function that
-    writes one text frame to that protocol at once and says whether it could (False once the
-    socket is gone or closing). It does what daphne's send does for {"type": "websocket.send"},
-    without the coroutine and the middlewares' send wrappers — for the live layer's sinks
-    (config.live_layer), which run on the event loop and must not await. None for anything else.
-    The socket's transport is also made to write immediately (write_immediately below): the
-    writer's frames, and the ASGI send's, go to the kernel without a reactor round.
-    """
-    try:
-        from daphne.server import Server
-    except ImportError:  # pragma: no cover - daphne is a dependency
-        return None
-    if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
-        return None
-    server = getattr(send.func, "__self__", None)
-    if not isinstance(server, Server) or getattr(send.func, "__func__", None) is not Server.handle_reply:
-        return None
-    protocol = send.args[0]
-    connections = server.connections
-    open_state = getattr(protocol, "STATE_OPEN", None)
-    write_immediately(getattr(protocol, "transport", None))
-
-    def write_text(text: str) -> bool:
-        state = connections.get(protocol)
-        if state is None or "disconnected" in state or protocol.state != open_state:
-            return False
-        protocol.sendMessage(text.encode("utf8"), False)
-        return True
-
-    return write_text
-
-
-_TWISTED_BUFFER = ("TLS", "connected", "disconnecting", "_writeDisconnected", "_tempDataBuffer", "dataBuffer", "offset")
-
-
-def write_immediately(transport) -> bool:
-    """Make a plain TCP transport of Twisted send what it is given at once when nothing is
-    waiting in its buffer, as asyncio's transports do, instead of always buffering it and asking
-    the reactor to watch the socket for writability (two epoll_ctl calls and a reactor callback
-    per frame, the bulk of a busy daphne's write path). What the socket does not take
-    (it is full), and anything written while data is still waiting, goes through Twisted's own
-    write, so the order of the bytes is kept; so does everything on a TLS connection, a closing
-    one, or a transport of another kind. False when the transport was left alone (another kind,
-    or a Twisted without the attributes this relies on: Twisted 26.10)."""
-    try:
-        from twisted.internet import tcp
-    except ImportError:  # pragma: no cover - daphne brings Twisted
-        return False
-    if type(transport) is not tcp.Server or not all(hasattr(transport, name) for name in _TWISTED_BUFFER):
-        return False
-    if getattr(transport, "lyceum_writes_immediately", False):
-        return True
-    buffered_write = transport.write
-
-    def write(data: bytes) -> None:
-        t = transport
-        if (
-            t.TLS
-            or not t.connected
-            or t.disconnecting
-            or t._writeDisconnected
-            or t._tempDataBuffer
-            or t.offset != len(t.dataBuffer)
-            or not isinstance(data, bytes)
-        ):
-            buffered_write(data)
-            return
-        sent = t.writeSomeData(data)  # Twisted's own send: the count, 0 when full, or the error
-        if isinstance(sent, BaseException) or sent < 0:
-            buffered_write(data)  # Twisted meets the error again in doWrite and closes as usual
-        elif sent < len(data):
-            buffered_write(data[sent:])
-
-    transport.write = write
-    transport.lyceum_writes_immediately = True
-    return True
 
 
 def _query(scope) -> dict[str, list[str]]:
@@ -195,7 +114,6 @@ class OriginCheckMiddleware:
             return await WebsocketDenier()(scope, receive, send)
         accepted = False
         close_code = None
-        scope = {**scope, WRITE_TEXT: server_writer(send)}
 
         async def counting_send(message):
             nonlocal accepted, close_code
@@ -214,9 +132,15 @@ class OriginCheckMiddleware:
             log_socket(scope, outcome="accepted" if accepted else "refused", started=started, close_code=close_code)
 
 
-# channels.auth.get_user on the live database pool (chat.live_db), not asgiref's single thread:
-# a burst of connects reads sessions in parallel instead of queueing behind every socket's work.
-_session_user = get_user.func
+def session_user(scope):
+    """The user of the socket's session (channels.sessions.SessionMiddleware puts it in the
+    scope), as Django's `auth.get_user` finds it for an HTTP request: the session's user, its
+    backend and the session-hash check (a password change ends the session). Run on the live
+    database pool (chat.live_db), not asgiref's single thread: a burst of connects reads
+    sessions in parallel instead of queueing behind every socket's work."""
+    request = HttpRequest()
+    request.session = scope["session"]
+    return auth.get_user(request)
 
 
 class LiveAuthMiddleware:
@@ -235,7 +159,7 @@ class LiveAuthMiddleware:
             user, credential = redeemed if redeemed is not None else (AnonymousUser(), None)
             scope["auth_method"] = "ticket"
         else:
-            user = await live_db(_session_user)(scope)
+            user = await live_db(session_user)(scope)
             if user.is_authenticated:
                 credential = live_access.session_credential(user=user, session_key=scope["session"].session_key)
             scope["auth_method"] = "session"

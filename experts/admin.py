@@ -17,11 +17,11 @@ class CategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_experts=Count("experts"))
+        return super().get_queryset(request).annotate(expert_total=Count("experts"))
 
-    @admin.display(description="experts", ordering="_experts")
+    @admin.display(description="experts", ordering="expert_total")
     def expert_count(self, category: Category) -> int:
-        return category._experts
+        return category.expert_total
 
 
 @admin.register(ExpertProfile)

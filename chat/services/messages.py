@@ -2,7 +2,6 @@
 
 import logging
 import secrets
-import threading
 from functools import partial
 
 from django.conf import settings
@@ -39,6 +38,7 @@ from chat.services.common import (
 )
 from chat.services.unread_email import schedule_unread_email
 from chat.storage import attachment_storage
+from config import redis_client
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 
@@ -53,28 +53,16 @@ def _send_rate() -> tuple[int, int]:
     return tuple(getattr(settings, "CHAT_SEND_RATE", DEFAULT_SEND_RATE))  # type: ignore[return-value]
 
 
-_clients = threading.local()
-
-
-def _redis_client(backend: RedisCache):
-    """The cache's Redis client, made once per thread: Django's cache builds a new client (and
-    its table of response callbacks) for every call, which a send would pay every time."""
-    pool = backend._cache._get_connection_pool(True)
-    client = getattr(_clients, "client", None)
-    if client is None or client.connection_pool is not pool:
-        client = _clients.client = backend._cache._client(connection_pool=pool)
-    return client
-
-
 def _count_in_window(key: str, timeout: int) -> int:
     """Add one to a counter in the cache that expires `timeout` seconds after it was made.
 
     With Redis it is ONE round trip (SET NX with the expiry, then INCR, in a pipeline) instead
     of the three of cache.add + cache.incr (which checks that the key exists first)."""
     backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, RedisCache):
+    client = redis_client.for_cache(DEFAULT_CACHE_ALIAS) if isinstance(backend, RedisCache) else None
+    if client is not None:
         key = backend.make_and_validate_key(key)
-        pipe = _redis_client(backend).pipeline(transaction=False)
+        pipe = client.pipeline(transaction=False)
         pipe.set(key, 0, ex=timeout, nx=True)
         pipe.incr(key)
         _, count = pipe.execute()

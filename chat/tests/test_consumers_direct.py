@@ -1,7 +1,8 @@
-"""Direct delivery: under daphne with the Redis fan-out layer, the live consumer hands the layer
-a sink and its events are written straight to the socket (chat.consumers, config.live_layer,
-config.websocket.server_writer), not queued for the consumer. Events before "hello" wait and
-follow it in order; presence only for a socket that asked for it; the sink goes with the socket.
+"""Direct delivery: with the Redis fan-out layer, the live consumer hands the layer a sink and
+its events go to the socket's OrderedSender (chat.consumers, config.live_layer), not queued for
+the consumer. Events before "hello" wait and follow it in order; presence only for a socket
+that asked for it; the consumer's own frames never overtake events handed over before them;
+the sink goes with the socket.
 """
 
 import asyncio
@@ -16,7 +17,6 @@ from accounts import live_access
 from chat import consumers
 from chat import realtime as chat_realtime
 from chat.tests.factories import UserFactory
-from config.live_layer import WRITE_TEXT
 from notifications import realtime
 
 TIMEOUT = 3
@@ -27,7 +27,7 @@ def live(event: dict) -> dict:
 
 
 class Written:
-    """A stand-in for server_writer's writer: the frames, in order."""
+    """A stand-in for the socket's OrderedSender.write_text: the frames, in order."""
 
     def __init__(self):
         self.frames: list[dict] = []
@@ -101,38 +101,59 @@ def fanout_layer(settings, redis_url):
     return get_channel_layer()
 
 
+@pytest.mark.asyncio
+async def test_the_ordered_sender_sends_queued_frames_before_the_consumers_own_and_survives_a_gone_socket():
+    sent = []
+
+    async def send(message):
+        await asyncio.sleep(0)  # an ASGI send may yield
+        sent.append(message.get("text", message["type"]))
+
+    sender = consumers.OrderedSender(send)
+    sender.write_text("event 1")
+    sender.write_text("event 2")
+    await sender.send({"type": "websocket.send", "text": "reply"})
+    sender.write_text("event 3")
+    await sender.send({"type": "websocket.close"})
+    assert sent == ["event 1", "event 2", "reply", "event 3", "websocket.close"]
+
+    async def gone(message):
+        raise OSError("socket gone")
+
+    broken = consumers.OrderedSender(gone)
+    broken.write_text("lost")
+    broken.write_text("lost too")
+    await asyncio.sleep(0.05)
+    assert broken.task is None and not broken.pending  # dropped, and the next write starts afresh
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_on_the_fanout_layer_events_are_written_directly_and_the_sink_leaves_with_the_socket(fanout_layer):
     from channels.db import database_sync_to_async
 
     user = await database_sync_to_async(UserFactory)()
-    written = Written()
     inner = consumers.LiveConsumer.as_asgi()
 
     credential = live_access.session_credential(user=user, session_key=None)
 
     async def app(scope, receive, send):
-        return await inner(
-            {**scope, "user": user, live_access.SCOPE_KEY: credential, WRITE_TEXT: written}, receive, send
-        )
+        return await inner({**scope, "user": user, live_access.SCOPE_KEY: credential}, receive, send)
 
     ws = WebsocketCommunicator(app, "/ws/live/")
     ok, _ = await ws.connect(timeout=TIMEOUT)
     assert ok
-    hello = await ws.receive_json_from(timeout=TIMEOUT)  # "hello" takes the ASGI send, as always
+    hello = await ws.receive_json_from(timeout=TIMEOUT)
     assert hello["type"] == "hello"
 
+    state = fanout_layer.state()
+    assert len(state.sinks) == 1  # the socket takes its events from the layer's reader
+    (channel,) = state.sinks
     await fanout_layer.group_send_many([realtime.user_group(user.pk)], live({"type": "probe", "n": 1}))
-    for _ in range(60):
-        if written.frames:
-            break
-        await asyncio.sleep(0.05)
-    assert written.frames == [{"type": "probe", "n": 1}]
+    assert await ws.receive_json_from(timeout=TIMEOUT) == {"type": "probe", "n": 1}
     assert await ws.receive_nothing(timeout=0.3)  # not a second time through the queue
+    assert channel in state.channels and state.channels[channel].empty()
 
-    loop_layer = fanout_layer._get_layer()
-    assert len(loop_layer.sinks) == 1
     await ws.disconnect()
-    assert loop_layer.sinks == {}
+    assert state.sinks == {}
     await fanout_layer.flush()

@@ -47,18 +47,17 @@ async def test_a_push_counts_one_publish_whatever_the_number_of_members(redis_ur
     layer = get_channel_layer()
     if not hasattr(layer, "group_send_many"):
         pytest.skip("settings configure a channel layer without the fan-out")
-    loop_layer = layer._get_layer()
-    shard = loop_layer._get_shard(loop_layer.fanout_channel)
+    publisher = layer.state().publisher  # this event loop's publishing client (redis-py)
     publishes = []
-    original = shard.publish
+    original = publisher.publish
 
     async def counting(channel, payload):
         publishes.append(channel)
         await original(channel, payload)
 
-    monkeypatch.setattr(shard, "publish", counting)
+    monkeypatch.setattr(publisher, "publish", counting)
     await realtime.apush_to_users(list(range(1000, 1050)), {"type": "probe"})
-    assert publishes == [loop_layer.fanout_channel]
+    assert publishes == [layer.fanout_channel]
 
 
 def _connection_identity():
@@ -74,11 +73,11 @@ async def test_the_live_pool_runs_off_the_event_loop_thread_and_keeps_its_connec
     assert name.startswith("live-db")
     first = await live_db.live_db(_connection_identity)()
     seen = {first}
-    for _ in range(2 * live_db.executor()._max_workers + 2):
+    for _ in range(2 * live_db.pool_size() + 2):
         seen.add(await live_db.live_db(_connection_identity)())
     assert first[1] == settings.LIVE_DB_CONN_MAX_AGE
     # Kept between calls: as many distinct connections as pool threads at most, not one per call.
-    assert len(seen) <= live_db.executor()._max_workers
+    assert len(seen) <= live_db.pool_size()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -119,11 +118,14 @@ async def test_a_pool_connection_used_a_moment_ago_is_not_pinged_but_one_not_tru
         return original(self)
 
     monkeypatch.setattr(wrapper_class, "is_usable", counting_is_usable)
-    for _ in range(3 * live_db.executor()._max_workers):  # every pool thread, several times
+    for _ in range(3 * live_db.pool_size()):  # a connection idle since an earlier test is pinged once
+        assert await live_db.live_db(_one_query)() == 1
+    pings.clear()
+    for _ in range(3 * live_db.pool_size()):  # every pool thread, several times
         assert await live_db.live_db(_one_query)() == 1
     assert pings == []
 
     monkeypatch.setattr(live_db, "TRUSTED_SECONDS", 0.0)  # nothing is recent enough: pinged again
-    for _ in range(2 * live_db.executor()._max_workers):
+    for _ in range(2 * live_db.pool_size()):
         assert await live_db.live_db(_one_query)() == 1
     assert len(pings) >= 2

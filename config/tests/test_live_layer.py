@@ -30,7 +30,7 @@ async def _until(condition, timeout=2.5):
 
 
 async def _nothing_for(layer, channel, timeout=0.3):
-    """Last check on a channel: a cancelled receive makes channels_redis drop the channel."""
+    """Last check on a channel: a cancelled receive makes the layer drop the channel."""
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(layer.receive(channel), timeout=timeout)
 
@@ -124,7 +124,7 @@ async def test_a_corrupt_publish_on_the_fanout_channel_is_dropped_and_the_reader
     await first.group_add("user.1", channel)
     client = Redis.from_url(redis_url)
     try:
-        await client.publish(first._get_layer().fanout_channel, b"\x00not msgpack")
+        await client.publish(first.fanout_channel, b"\x00not msgpack")
     finally:
         await client.aclose()
     await first.group_send_many(["user.1"], {"type": "live.event", "n": 1})
@@ -140,7 +140,7 @@ async def test_with_encryption_keys_the_fanout_is_encrypted_on_the_wire_and_stil
     try:
         channel = await layer.new_channel()
         await layer.group_add("user.1", channel)
-        await spy.subscribe(layer._get_layer().fanout_channel)
+        await spy.subscribe(layer.fanout_channel)
         await layer.group_send_many(["user.1"], {"type": "live.event", "secret": "between-us"})
         assert await _receive(layer, channel) == {"type": "live.event", "secret": "between-us"}
         raw = None
@@ -170,12 +170,12 @@ async def test_after_the_subscriber_connection_comes_back_every_local_channel_is
     await first.group_add("user.2", bob)
     elsewhere = await second.new_channel()
     await second.group_add("user.3", elsewhere)
-    loop_layer = first._get_layer()
-    pubsub = loop_layer._get_shard(loop_layer.fanout_channel)._pubsub
-    host, port = pubsub.connection._writer.get_extra_info("sockname")[:2]
+    name = first.state().subscriber_name  # the reader names its connection (CLIENT SETNAME)
     client = redis.Redis.from_url(redis_url)
     try:
-        assert client.client_kill_filter(_type=None, addr=f"{host}:{port}") == 1
+        ids = [entry["id"] for entry in client.client_list() if entry.get("name") == name]
+        assert len(ids) == 1
+        client.execute_command("CLIENT", "KILL", "ID", ids[0])
     finally:
         client.close()
 
@@ -278,12 +278,29 @@ async def test_after_detach_the_events_take_the_queue_again(two_processes):
 
 
 async def test_a_channel_the_layer_drops_loses_its_sink(two_processes):
-    """channels_redis drops a channel whose receive is cancelled (its consumer is gone): the
-    sink goes with it, so a dead socket's writer is not kept."""
+    """The layer drops a channel whose receive is cancelled (its consumer is gone): the sink
+    and its group memberships go with it, so a dead socket's writer is not kept."""
     first, _ = two_processes
     channel = await first.new_channel()
     await first.group_add("user.1", channel)
     first.attach_sink(channel, lambda message: True)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(first.receive(channel), timeout=0.1)
-    assert channel not in first._get_layer().sinks
+    assert channel not in first.state().sinks
+    assert "user.1" not in first.state().groups
+
+
+async def test_a_join_while_redis_is_down_fails_within_the_subscribe_timeout(monkeypatch):
+    """No Redis answers (the discard port): group_add raises instead of hanging the socket's
+    connect, and the reader keeps trying in the background until the layer is flushed."""
+    import redis
+
+    from config import live_layer
+
+    monkeypatch.setattr(live_layer, "SUBSCRIBE_TIMEOUT", 0.5)
+    layer = FanoutChannelLayer(hosts=["redis://127.0.0.1:9/0"], prefix="lyceum-test-down")
+    channel = await layer.new_channel()
+    with pytest.raises(redis.ConnectionError):
+        await layer.group_add("user.1", channel)
+    assert layer.state().reader is not None and not layer.state().reader.done()
+    await layer.flush()

@@ -20,7 +20,6 @@ def test_warm_up_sets_celery_up_without_touching_the_broker(monkeypatch):
     assert time.monotonic() - started < 2  # no connection attempt, no retry loop
     assert app.finalized
     assert "chat.tasks.email_unread_messages_task" in app.tasks
-    assert app.amqp._producer_pool is not None
 
 
 def test_a_failing_warm_up_is_logged_and_the_server_starts_anyway(monkeypatch):
@@ -32,12 +31,3 @@ def test_a_failing_warm_up_is_logged_and_the_server_starts_anyway(monkeypatch):
     monkeypatch.setattr(warmup.logger, "warning", lambda message, *args, **kwargs: warnings.append(message))
     warmup.warm_up()  # does not raise
     assert warnings == ["warm-up of the Celery client failed; it will set itself up on first use"]
-
-
-def test_autobahn_no_longer_colours_the_log_arguments_of_every_frame(monkeypatch):
-    import autobahn.util
-
-    monkeypatch.setattr(autobahn.util, "_HAS_CLICK", True)
-    assert autobahn.util.hl("frame") != "frame"  # click's colour codes around it
-    warmup.quiet_autobahn()
-    assert autobahn.util.hl("frame") == "frame"

@@ -15,7 +15,6 @@ import time
 import pytest
 import redis
 
-from notifications.realtime import user_group
 from tests.faults.processes import daphnes
 from tests.faults.scenario import Chat
 
@@ -121,18 +120,22 @@ def test_a_member_who_kept_the_socket_open_gets_the_first_message_after_redis_re
             ) from exc
 
 
-def _wait_subscribed(url: str, prefix: str, users, timeout: float = RECOVERY_WITHIN) -> None:
-    """Until the restarted Redis has a subscriber on each user's live group channel again."""
-    channels = [f"{prefix}__group__{user_group(user.pk)}" for user in users]
+def _wait_subscribed(url: str, prefix: str, users, timeout: float = RECOVERY_WITHIN, processes: int = 2) -> None:
+    """Until the restarted Redis has every server process subscribed to the live layer's
+    fan-out channel again (config.live_layer: one subscriber connection per process; the
+    users' groups are kept by each process itself)."""
+    from config.live_layer import FANOUT_CHANNEL
+
+    channel = f"{prefix}{FANOUT_CHANNEL}"
     client = redis.Redis.from_url(url, socket_timeout=2)
     deadline = time.monotonic() + timeout
     try:
         while True:
-            counts = dict(client.pubsub_numsub(*channels))
-            if all(counts.get(channel.encode(), 0) > 0 for channel in channels):
+            counts = dict(client.pubsub_numsub(channel))
+            if counts.get(channel.encode(), 0) >= processes:
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"groups not re-subscribed within {timeout} s: {counts}")
+                raise AssertionError(f"fan-out not re-subscribed by {processes} processes within {timeout} s: {counts}")
             time.sleep(0.05)
     finally:
         client.close()

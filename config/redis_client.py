@@ -1,0 +1,63 @@
+"""The one place that makes synchronous Redis clients for our own code (not the channel layer,
+config.live_layer, which has its own connections): redis-py's public `redis.Redis.from_url`,
+one client per URL and timeout, shared by every thread of the process (a redis-py client is
+thread-safe: each command takes a connection from the client's pool).
+
+Django's cache API has no multi-command round trip (SET NX + INCR in one pipeline), and its
+Redis backend keeps its client private: code that needs more than the cache API takes a client
+from here, for the same Redis the cache uses (`for_cache`), and keys from the cache's public
+`make_and_validate_key`. Every error of such a client is a `redis.RedisError` or an `OSError`:
+callers catch those and carry on without Redis where they can.
+"""
+
+import threading
+
+import redis
+from django.conf import settings
+
+_clients: dict[tuple[str, float, float], redis.Redis] = {}
+_lock = threading.Lock()
+
+
+def client(url: str, *, connect_timeout: float = 2, timeout: float = 5) -> redis.Redis:
+    """The shared client for `url`: short timeouts, so a Redis that is down costs a caller at
+    most `connect_timeout` (connecting) or `timeout` (a command) before it raises."""
+    key = (url, float(connect_timeout), float(timeout))
+    found = _clients.get(key)
+    if found is None:
+        with _lock:
+            found = _clients.get(key)
+            if found is None:
+                found = _clients[key] = redis.Redis.from_url(
+                    url, socket_connect_timeout=connect_timeout, socket_timeout=timeout
+                )
+    return found
+
+
+def for_cache(alias: str = "default") -> redis.Redis | None:
+    """A client for the Redis of cache `alias` (its first LOCATION, where Django's Redis cache
+    writes) with the cache's own timeouts; None when that cache is not Redis."""
+    config = settings.CACHES.get(alias, {})
+    if config.get("BACKEND") != "django.core.cache.backends.redis.RedisCache":
+        return None
+    location = config.get("LOCATION")
+    if isinstance(location, str):
+        location = location.split(",")
+    options = config.get("OPTIONS", {})
+    return client(
+        location[0].strip(),
+        connect_timeout=options.get("socket_connect_timeout", 2),
+        timeout=options.get("socket_timeout", 5),
+    )
+
+
+def for_settings() -> redis.Redis | None:
+    """A client for settings.REDIS_URL; None without one (the embedded setup)."""
+    url = getattr(settings, "REDIS_URL", "")
+    return client(url) if url else None
+
+
+def forget() -> None:
+    """Drop every client (tests that point the settings at another Redis)."""
+    with _lock:
+        _clients.clear()
