@@ -131,7 +131,7 @@ def test_submit_it_again_opens_the_form_filled_in(browser, help_site, people, wi
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_ask_an_expert_then_chat_with_the_pinned_card(browser, help_site, people, width):
-    _ada, grace_profile, category = people
+    _ada, grace_profile, _category = people
     ada_context = browser.new_context(
         viewport={"width": width, "height": 900}, timezone_id="Europe/London", bypass_csp=True
     )
