@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
-from chat import attachments, realtime, selectors, services
+from chat import attachments, pins, realtime, selectors, services
 from chat.forms import (
     AddMembersForm,
     EditMessageForm,
@@ -250,6 +250,7 @@ def _conversation_page(
         accept_files=attachments.ACCEPT_ATTRIBUTE,
         max_files=attachments.max_files(),
         max_file_bytes=attachments.max_bytes(),
+        pinned=pins.pinned_for(user=request.user, conversation=summary.conversation, other=summary.other),
     )
 
 

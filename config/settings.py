@@ -229,6 +229,7 @@ CELERY_BEAT_SCHEDULE = {
     "helpdesk-session-reminders": {"task": "helpdesk.tasks.send_session_reminders_task", "schedule": 60.0},
     "helpdesk-expire-requests": {"task": "helpdesk.tasks.expire_requests_task", "schedule": 900.0},
     "helpdesk-sweep-meetings": {"task": "helpdesk.tasks.sweep_pending_meetings_task", "schedule": 300.0},
+    "helpdesk-direct-requests": {"task": "helpdesk.tasks.release_lapsed_direct_requests_task", "schedule": 60.0},
     "helpdesk-release-without-standing": {
         "task": "helpdesk.tasks.release_requests_without_standing_task",
         "schedule": 60.0,
@@ -440,6 +441,9 @@ if not DEBUG and not HELPDESK_DOCUMENT_KEYS:
 # Local storage only: documents live outside MEDIA_ROOT, served by the permission-checked view.
 HELPDESK_DOCUMENT_ROOT = env.str("HELPDESK_DOCUMENT_ROOT", default=str(BASE_DIR / "private-media" / "helpdesk"))
 HELPDESK_REQUEST_TTL_HOURS = env.int("HELPDESK_REQUEST_TTL_HOURS", default=72)
+# "Ask <name> for help": how long the expert asked has the request to themselves before it goes
+# to every expert of its category (helpdesk-direct-requests, every minute).
+HELPDESK_DIRECT_WINDOW_MINUTES = env.int("HELPDESK_DIRECT_WINDOW_MINUTES", default=240)
 
 # --- Chat -----------------------------------------------------------------------------
 # Messages per user: (count, seconds).

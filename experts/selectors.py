@@ -22,6 +22,7 @@ from django.db.models.functions import Cast
 
 from accounts.models import User
 from experts.models import Category, ExpertProfile
+from social import selectors as social_selectors
 
 Status = ExpertProfile.Status
 
@@ -100,6 +101,17 @@ def expert_detail(*, pk: int, viewer: User | None = None) -> ExpertProfile | Non
     if viewer is not None and viewer.is_authenticated and (viewer.pk == profile.user_id or viewer.is_staff):
         return profile
     return None
+
+
+def can_be_asked(*, asker: User, profile: ExpertProfile) -> bool:
+    """Whether `asker` may address a help request to this expert ("Ask <name> for help"): an
+    approved expert of an active account, not the asker themselves, no block either way."""
+    if not asker.is_authenticated or profile.user_id == asker.pk:
+        return False
+    if profile.status != Status.APPROVED or not profile.user.is_active:
+        return False
+    state = social_selectors.relationship_between(viewer=asker, person=profile.user).state
+    return state not in (social_selectors.BLOCKED, social_selectors.BLOCKED_BY)
 
 
 def expert_for_user(*, user: User) -> ExpertProfile | None:

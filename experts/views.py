@@ -65,6 +65,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "profile": profile,
         "person": profile.user,
         "is_me": profile.user_id == request.user.pk,
+        # "Ask <name> for help" (a helpdesk page): an approved expert, no block either way.
+        "can_ask": selectors.can_be_asked(asker=request.user, profile=profile),
         # Filled by helpdesk's ratings once it registers its provider (see selectors); empty before.
         "recent_feedback": selectors.recent_feedback_for(profile=profile),
     }

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from config.inputs import MAX_ID, GatedJSONParser
 from experts import selectors as expert_selectors
+from experts.models import ExpertProfile
 from helpdesk import documents, selectors, services
 from helpdesk.models import (
     DESCRIPTION_MAX_LENGTH,
@@ -45,6 +46,7 @@ CONFLICT_CODES = {
     "already_rated",
     "meeting_state",
     "not_started",
+    "already_resubmitted",
 }
 # The caller may not do this at all: an expert without standing, an unconfirmed e-mail address.
 FORBIDDEN_CODES = {"not_verified", "unverified"}
@@ -138,6 +140,21 @@ class HelpRequestSerializer(serializers.ModelSerializer):
     category = HelpCategorySerializer()
     requester = HelpPersonSerializer()
     expert = HelpPersonSerializer(allow_null=True)
+    direct_expert = HelpPersonSerializer(
+        allow_null=True,
+        help_text='The expert the request was addressed to ("Ask <name> for help"), or null.',
+    )
+    direct_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="While set, the request waits for direct_expert alone; then it goes to the category's queue "
+        "(null once it has, or when it was never addressed to one expert).",
+    )
+    resubmitted_from = serializers.SlugRelatedField(
+        slug_field="public_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The expired or cancelled request this one submits again, or null.",
+    )
 
     class Meta:
         model = HelpRequest
@@ -155,6 +172,9 @@ class HelpRequestSerializer(serializers.ModelSerializer):
             "scheduled_end",
             "meeting_state",
             "meeting_join_url",
+            "direct_expert",
+            "direct_until",
+            "resubmitted_from",
             "created_at",
             "updated_at",
         ]
@@ -167,10 +187,12 @@ class HelpRequestDetailSerializer(HelpRequestSerializer):
     timeline = serializers.SerializerMethodField()
     documents = serializers.SerializerMethodField()
     rating = serializers.SerializerMethodField()
+    resubmitted_as = serializers.SerializerMethodField()
 
     class Meta(HelpRequestSerializer.Meta):
         fields = [
             *HelpRequestSerializer.Meta.fields,
+            "resubmitted_as",
             "meeting_error",
             "slots",
             "stage",
@@ -208,6 +230,12 @@ class HelpRequestDetailSerializer(HelpRequestSerializer):
             selectors.documents_for(help_request=obj), many=True, context={"can_download": allowed}
         ).data
 
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_resubmitted_as(self, obj) -> str | None:
+        """The request that submitted this one again, or null."""
+        again = selectors.resubmitted_as(obj)
+        return None if again is None else str(again.public_id)
+
     def get_rating(self, obj) -> dict | None:
         rating = self._page(obj).rating
         return None if rating is None else {"stars": rating.stars, "feedback": rating.feedback}
@@ -226,6 +254,26 @@ class HelpSubmitSerializer(serializers.Serializer):
     )
     times_note = serializers.CharField(max_length=TIMES_NOTE_MAX_LENGTH, required=False, allow_blank=True)
     files = serializers.ListField(child=serializers.FileField(), required=False, max_length=documents.MAX_FILES)
+    resubmit_of = serializers.UUIDField(
+        required=False,
+        help_text="Submit again: the id of my expired or cancelled request this one repeats (once per request). "
+        "404 if it is not mine; 409 if it is not expired or cancelled, or was submitted again already.",
+    )
+    keep_documents = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=documents.MAX_FILES,
+        help_text="With resubmit_of: ids of that request's documents to copy to the new one "
+        f"(with the uploaded files, at most {documents.MAX_FILES}).",
+    )
+    expert = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        help_text="Ask one expert first (their expert profile id): the request waits for them alone for "
+        "HELPDESK_DIRECT_WINDOW_MINUTES, then goes to the category's queue. 404 for an expert who is not "
+        "approved or with whom a block stands; 400 for oneself or a category they are not an expert in.",
+    )
 
 
 class HelpNoteSerializer(serializers.Serializer):
@@ -311,8 +359,16 @@ class MyRequestsView(generics.ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": HelpSubmitSerializer},
-        responses={201: HelpRequestDetailSerializer, 400: BAD_REQUEST, 403: FORBIDDEN},
-        summary="Submit a help request",
+        responses={
+            201: HelpRequestDetailSerializer,
+            400: BAD_REQUEST,
+            403: FORBIDDEN,
+            404: OpenApiResponse(
+                HelpDetailSerializer, description="resubmit_of is not my request, or no such expert to ask."
+            ),
+            409: CONFLICT,
+        },
+        summary="Submit a help request (optionally again, or to one expert first)",
     )
     def post(self, request):
         files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
@@ -328,7 +384,14 @@ class MyRequestsView(generics.ListAPIView):
                 slots=[(slot["start"], slot["end"]) for slot in data.get("slots", [])],
                 times_note=data.get("times_note", ""),
                 files=files,
+                resubmit_of=data.get("resubmit_of"),
+                keep_documents=data.get("keep_documents", ()),
+                direct_expert_profile_id=data.get("expert"),
             )
+        except HelpRequest.DoesNotExist:
+            raise NotFound("No such help request.") from None
+        except ExpertProfile.DoesNotExist:
+            raise NotFound("No such expert.") from None
         except ValidationError as error:
             return _refusal(error)
         return _detail(request, help_request, status.HTTP_201_CREATED)
@@ -390,6 +453,20 @@ class AcceptView(_ActionView):
         return services.accept_help_request(
             expert=request.user, request_id=public_id, start=data.get("start"), end=data.get("end")
         )
+
+
+class DeclineView(_ActionView):
+    serializer_class = HelpNoteSerializer
+
+    @_action_schema(
+        "Decline a request asked of me directly: it goes to the category's queue at once", HelpNoteSerializer
+    )
+    def post(self, request, public_id):
+        return super().post(request, public_id)
+
+    def perform(self, request, public_id, data):
+        services.decline_direct_request(expert=request.user, request_id=public_id, note=data.get("note", ""))
+        return selectors.request_detail_for(user=request.user, request_id=public_id)
 
 
 class ReleaseView(_ActionView):

@@ -6,6 +6,7 @@ urlpatterns = [
     path("help/requests/", api.MyRequestsView.as_view(), name="helpdesk-requests"),
     path("help/requests/<uuid:public_id>/", api.RequestDetailView.as_view(), name="helpdesk-request"),
     path("help/requests/<uuid:public_id>/accept/", api.AcceptView.as_view(), name="helpdesk-accept"),
+    path("help/requests/<uuid:public_id>/decline/", api.DeclineView.as_view(), name="helpdesk-decline"),
     path("help/requests/<uuid:public_id>/release/", api.ReleaseView.as_view(), name="helpdesk-release"),
     path("help/requests/<uuid:public_id>/schedule/", api.ScheduleView.as_view(), name="helpdesk-schedule"),
     path("help/requests/<uuid:public_id>/reschedule/", api.RescheduleView.as_view(), name="helpdesk-reschedule"),

@@ -64,9 +64,20 @@ class HelpRequestForm(forms.Form):
         f"10 MB each, 25 MB together. Only you, your expert and staff can download them.",
     )
 
-    def __init__(self, *args, categories=(), **kwargs):
+    def __init__(self, *args, categories=(), kept_documents=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [("", "Choose a subject…")] + [(c.pk, c.name) for c in categories]
+        if kept_documents:
+            # "Submit it again": the earlier request's documents, ticked; untick to leave one out.
+            self.fields["keep_documents"] = forms.MultipleChoiceField(
+                label="Documents of your earlier request",
+                required=False,
+                choices=[(str(document.public_id), document.original_name) for document in kept_documents],
+                initial=[str(document.public_id) for document in kept_documents],
+                widget=forms.CheckboxSelectMultiple,
+                help_text="Copied to the new request. Untick any you do not need.",
+            )
+            self.kept_documents = {str(document.public_id): document for document in kept_documents}
 
 
 class QueueFilterForm(forms.Form):

@@ -92,6 +92,17 @@ class HelpRequest(models.Model):
     # update the event (same UID) instead of adding a second one. Never goes back.
     schedule_sequence = models.PositiveIntegerField(default=0, editable=False)
     # Exactly-once markers, claimed with a conditional UPDATE before sending.
+    # "Submit it again": the expired or cancelled request this one repeats (once each).
+    resubmitted_from = models.OneToOneField(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resubmitted_as"
+    )
+    # "Ask <name> for help": the expert asked first. While `direct_until` is set the request is
+    # in that expert's queue only; at that moment (or when they decline) it goes to the
+    # category's queue and `direct_until` is cleared. `direct_expert` stays as the record.
+    direct_expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    direct_until = models.DateTimeField(null=True, blank=True)
     meeting_email_sent_at = models.DateTimeField(null=True, blank=True)
     reminder_hour_sent_at = models.DateTimeField(null=True, blank=True)
     reminder_minutes_sent_at = models.DateTimeField(null=True, blank=True)
@@ -107,6 +118,7 @@ class HelpRequest(models.Model):
             models.Index(fields=["expert", "status"], name="help_expert_status_idx"),
             models.Index(fields=["status", "scheduled_start"], name="help_reminder_idx"),
             models.Index(fields=["meeting_state"], name="help_meeting_state_idx"),
+            models.Index(fields=["status", "direct_until"], name="help_direct_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -134,6 +146,11 @@ class HelpRequest(models.Model):
     @property
     def has_meeting_link(self) -> bool:
         return bool(self.meeting_join_url) and self.meeting_state in (MeetingState.CREATED, MeetingState.MANUAL)
+
+    @property
+    def is_direct(self) -> bool:
+        """Open and still waiting for the expert it was addressed to (not yet in the queue)."""
+        return self.status == HelpRequestStatus.OPEN and self.direct_until is not None
 
 
 class PreferredSlot(models.Model):
@@ -175,6 +192,9 @@ class HelpRequestEvent(models.Model):
         EXPIRED = "expired", "Expired"
         REASSIGNED = "reassigned", "Reassigned by staff"
         RATED = "rated", "Rated"
+        RESUBMITTED = "resubmitted", "Submitted again"
+        DIRECT_DECLINED = "direct_declined", "Declined by the expert asked"
+        SENT_TO_QUEUE = "sent_to_queue", "Sent to every expert of the subject"
 
     request = models.ForeignKey(HelpRequest, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(

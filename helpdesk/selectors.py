@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -67,16 +67,22 @@ def _open_in_queue(*, expert_user, category_slug: str | None, q: str) -> QuerySe
     categories = expert_categories(expert_user=expert_user)
     if category_slug:
         categories = categories.filter(slug=category_slug)
-    queryset = HelpRequest.objects.filter(status=HelpRequestStatus.OPEN, category__in=categories.values("pk")).exclude(
-        requester=expert_user
+    queryset = (
+        HelpRequest.objects.filter(status=HelpRequestStatus.OPEN, category__in=categories.values("pk"))
+        .exclude(requester=expert_user)
+        # Asked of one expert: in their queue alone until it goes to everyone.
+        .filter(Q(direct_until__isnull=True) | Q(direct_expert=expert_user))
     )
     for term in (q or "").split()[:SEARCH_TERMS_MAX]:
         queryset = queryset.filter(Q(title__icontains=term) | Q(description__icontains=term))
-    return queryset.order_by("created_at", "id")
+    # Requests asked of this expert first (the soonest to pass on first), then oldest first.
+    return queryset.order_by(F("direct_until").asc(nulls_last=True), "created_at", "id")
 
 
 def _as_queue_rows(queryset: QuerySet[HelpRequest]) -> QuerySet[HelpRequest]:
-    return queryset.select_related("category", "requester").annotate(document_count=_document_count())
+    return queryset.select_related("category", "requester", "direct_expert", "resubmitted_from").annotate(
+        document_count=_document_count()
+    )
 
 
 def queue_for_expert(*, expert_user, category_slug: str | None = None, q: str = "") -> QuerySet[HelpRequest]:
@@ -113,7 +119,7 @@ def queue_row_for(*, expert_user, request_id) -> HelpRequest:
 def my_requests(*, user) -> QuerySet[HelpRequest]:
     return (
         HelpRequest.objects.filter(requester=user)
-        .select_related("category", "expert")
+        .select_related("category", "expert", "direct_expert", "resubmitted_from")
         .annotate(document_count=_document_count())
         .order_by("-created_at", "-id")
     )
@@ -124,7 +130,9 @@ def expert_requests(*, expert_user, active_only: bool = False) -> QuerySet[HelpR
     an expert no longer in good standing."""
     if not expert_selectors.is_verified_expert(user=expert_user):
         return HelpRequest.objects.none()
-    queryset = HelpRequest.objects.filter(expert=expert_user).select_related("category", "requester")
+    queryset = HelpRequest.objects.filter(expert=expert_user).select_related(
+        "category", "requester", "direct_expert", "resubmitted_from"
+    )
     if active_only:
         queryset = queryset.filter(status__in=ACTIVE_STATUSES)
     return queryset.order_by("-accepted_at", "-id")
@@ -144,6 +152,8 @@ def can_view(*, user, help_request: HelpRequest) -> bool:
         return True
     if user.pk == help_request.expert_id:
         return holds_in_standing(user=user, help_request=help_request)
+    if help_request.is_direct and user.pk != help_request.direct_expert_id:
+        return False  # asked of another expert, for now
     return help_request.status == HelpRequestStatus.OPEN and expert_selectors.is_verified_expert(
         user=user, category_id=help_request.category_id
     )
@@ -159,12 +169,36 @@ def can_download(*, user, help_request: HelpRequest) -> bool:
 
 def request_detail_for(*, user, request_id) -> HelpRequest:
     """The request if the user may see it; HelpRequest.DoesNotExist otherwise."""
-    help_request = HelpRequest.objects.select_related("category", "requester", "expert").get(
-        public_id=_uuid(request_id)
-    )
+    help_request = HelpRequest.objects.select_related(
+        "category", "requester", "expert", "direct_expert", "resubmitted_from", "resubmitted_as"
+    ).get(public_id=_uuid(request_id))
     if not can_view(user=user, help_request=help_request):
         raise HelpRequest.DoesNotExist("No such help request.")
     return help_request
+
+
+def resubmittable_for(*, user, request_id) -> HelpRequest:
+    """The user's own request to submit again ("Submit it again" prefills from it), whatever
+    its state (the page says why when it cannot be); HelpRequest.DoesNotExist for anyone else's."""
+    return HelpRequest.objects.select_related("category", "resubmitted_as").get(
+        public_id=_uuid(request_id), requester=user
+    )
+
+
+def askable_expert(*, asker, profile_id) -> ExpertProfile:
+    """The expert "Ask <name> for help" addresses (experts.selectors.can_be_asked);
+    ExpertProfile.DoesNotExist otherwise, as for an unknown id. The asker themselves is returned
+    (the callers refuse asking oneself in words)."""
+    try:
+        pk = int(profile_id)
+    except (TypeError, ValueError):
+        raise ExpertProfile.DoesNotExist("No such expert.") from None
+    profile = expert_selectors.expert_detail(pk=pk, viewer=None) if 0 < pk < 2**63 else None
+    if profile is None or not asker.is_authenticated:
+        raise ExpertProfile.DoesNotExist("No such expert.")
+    if profile.user_id != asker.pk and not expert_selectors.can_be_asked(asker=asker, profile=profile):
+        raise ExpertProfile.DoesNotExist("No such expert.")
+    return profile
 
 
 def timeline_for(*, help_request: HelpRequest) -> QuerySet[HelpRequestEvent]:
@@ -213,6 +247,7 @@ ACTIONS = (
     "cancel",
     "rate",
     "submit_again",
+    "decline",  # the expert asked directly passes it to the category's queue
 )
 
 
@@ -240,8 +275,12 @@ def actions_for(*, user, help_request: HelpRequest, has_rating: bool, now: datet
     if stage == "submitted":
         if is_requester:
             actions.add("cancel")
+        elif help_request.is_direct and user.pk != help_request.direct_expert_id:
+            pass  # asked of another expert, for now
         elif expert_selectors.is_verified_expert(user=user, category_id=help_request.category_id):
             actions.add("accept")
+            if help_request.is_direct:
+                actions.add("decline")
     elif stage == "accepted":
         actions |= {"schedule", "release"} if is_expert else {"cancel"} if is_requester else set()
     elif stage in ("scheduled", "in_session"):
@@ -258,9 +297,21 @@ def actions_for(*, user, help_request: HelpRequest, has_rating: bool, now: datet
                 actions.add("set_meeting_link")
     elif stage == "completed" and is_requester and help_request.expert_id is not None:
         actions.add("rate")
-    elif stage == "expired" and is_requester:
+    elif stage in ("expired", "cancelled") and is_requester and not _was_resubmitted(help_request):
         actions.add("submit_again")
     return frozenset(actions)
+
+
+def resubmitted_as(help_request: HelpRequest) -> HelpRequest | None:
+    """The request that submitted this one again, if any."""
+    try:
+        return help_request.resubmitted_as
+    except HelpRequest.DoesNotExist:
+        return None
+
+
+def _was_resubmitted(help_request: HelpRequest) -> bool:
+    return resubmitted_as(help_request) is not None
 
 
 @dataclass(frozen=True)
@@ -275,10 +326,7 @@ class RequestPage:
     session_in_slot: bool
     rating: Rating | None
     timeline: list[HelpRequestEvent]
-
-    @property
-    def stage_label(self) -> str:
-        return STAGE_LABELS[self.stage]
+    stage_label: str
 
 
 def request_page_for(*, user, help_request: HelpRequest, now: datetime | None = None) -> RequestPage:
@@ -286,15 +334,17 @@ def request_page_for(*, user, help_request: HelpRequest, now: datetime | None = 
     rating = rating_for(help_request=help_request) if help_request.status == S.COMPLETED else None
     slots = slots_for(help_request=help_request)
     start, end = help_request.scheduled_start, help_request.scheduled_end
+    stage = stage_of(help_request, has_rating=rating is not None, now=now)
     return RequestPage(
         is_requester=user.pk == help_request.requester_id,
         is_expert=help_request.expert_id is not None and user.pk == help_request.expert_id,
-        stage=stage_of(help_request, has_rating=rating is not None, now=now),
+        stage=stage,
         actions=actions_for(user=user, help_request=help_request, has_rating=rating is not None, now=now),
         slots=slots,
         session_in_slot=bool(start and end and any(slot.holds(start, end) for slot in slots)),
         rating=rating,
         timeline=list(timeline_for(help_request=help_request)),
+        stage_label=stage_label_of(help_request, stage),
     )
 
 
@@ -345,3 +395,71 @@ def recent_feedback(profile, limit: int):
         .select_related("request__requester")
         .order_by("-created_at")[:limit]
     ]
+
+
+# --- The request card pinned in the requester's and expert's conversation -----------------------
+
+
+SESSION_STAGES = ("scheduled", "in_session", "completed", "rated")
+
+
+@dataclass(frozen=True)
+class RequestCard:
+    """What the card pinned in the chat shows a viewer: the same stage and actions as the
+    request page (stage_of / actions_for), so it offers "Join" exactly when the page does."""
+
+    help_request: HelpRequest
+    stage: str
+    actions: frozenset[str]
+
+    @property
+    def stage_label(self) -> str:
+        return stage_label_of(self.help_request, self.stage)
+
+    @property
+    def shows_session(self) -> bool:
+        return self.help_request.scheduled_start is not None and self.stage in SESSION_STAGES
+
+
+def stage_label_of(help_request: HelpRequest, stage: str) -> str:
+    """The stage in words; a request asked of one expert names them while it waits for them."""
+    if stage == "submitted" and help_request.is_direct and help_request.direct_expert is not None:
+        return f"Waiting for {help_request.direct_expert.get_full_name()}"
+    return STAGE_LABELS[stage]
+
+
+def request_card_for(*, user, help_request: HelpRequest, now: datetime | None = None) -> RequestCard:
+    has_rating = help_request.status == S.COMPLETED and Rating.objects.filter(request=help_request).exists()
+    return RequestCard(
+        help_request=help_request,
+        stage=stage_of(help_request, has_rating=has_rating, now=now),
+        actions=actions_for(user=user, help_request=help_request, has_rating=has_rating, now=now),
+    )
+
+
+def card_request_between(*, user, other) -> HelpRequest | None:
+    """The request the conversation between `user` and `other` is about: of the requests one of
+    them asked and the other accepted, an active one first, else the most recently accepted;
+    None if there is none the user may see (an expert without standing sees none)."""
+    if other is None or not user.is_authenticated:
+        return None
+    candidates = (
+        HelpRequest.objects.filter(Q(requester=user, expert=other) | Q(requester=other, expert=user))
+        .exclude(accepted_at=None)
+        .select_related("category", "requester", "expert")
+        .order_by("-accepted_at", "-id")
+    )
+    active = candidates.filter(status__in=ACTIVE_STATUSES).first()
+    help_request = active or candidates.first()
+    if help_request is None or not can_view(user=user, help_request=help_request):
+        return None
+    return help_request
+
+
+def card_for_viewer(*, user, request_id) -> RequestCard:
+    """The card of one request for its requester or the expert holding it (the live refresh);
+    HelpRequest.DoesNotExist for anyone else, as for an unknown id."""
+    help_request = request_detail_for(user=user, request_id=request_id)
+    if user.pk not in (help_request.requester_id, help_request.expert_id):
+        raise HelpRequest.DoesNotExist("No such help request.")
+    return request_card_for(user=user, help_request=help_request)

@@ -28,9 +28,11 @@ import uuid
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
@@ -140,13 +142,31 @@ def session_time_for(recipient, help_request: HelpRequest) -> str:
         return format_range(help_request.scheduled_start, help_request.scheduled_end, day=SHORT_DAY)
 
 
+def direct_window() -> timedelta:
+    """How long an expert asked directly has the request to themselves (HELPDESK_DIRECT_WINDOW_MINUTES)."""
+    return timedelta(minutes=getattr(settings, "HELPDESK_DIRECT_WINDOW_MINUTES", 240))
+
+
+def window_text(window: timedelta) -> str:
+    """ "4 hours", "90 minutes": the direct window as people read it."""
+    minutes = int(window.total_seconds() // 60)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def _push(user_ids, event: dict) -> None:
     for user_id in set(user_ids):
         live.push_to_user(user_id, event)
 
 
 def _eligible_expert_ids(help_request: HelpRequest) -> list[int]:
+    """The experts whose queue shows the request: while it waits for the expert asked directly,
+    only them (nobody else learns of it, not even its title over the socket)."""
     ids = expert_selectors.experts_in_category(category_id=help_request.category_id)
+    if help_request.is_direct:
+        ids = ids.filter(user_id=help_request.direct_expert_id)
     return [user_id for user_id in ids if user_id != help_request.requester_id]
 
 
@@ -157,7 +177,9 @@ def _push_queue_on_commit(help_request: HelpRequest, *, added: bool) -> None:
 
 
 def _push_changed_on_commit(help_request: HelpRequest) -> None:
-    ids = [help_request.requester_id] + ([help_request.expert_id] if help_request.expert_id else [])
+    ids = [help_request.requester_id] + [
+        user_id for user_id in (help_request.expert_id, help_request.direct_expert_id) if user_id
+    ]
     transaction.on_commit(partial(_push, ids, realtime.request_changed_event(help_request)))
 
 
@@ -192,10 +214,22 @@ def submit_help_request(
     slots=(),
     times_note: str = "",
     files=(),
+    resubmit_of=None,
+    keep_documents=(),
+    direct_expert_profile_id: int | None = None,
 ) -> HelpRequest:
     """Create an open request with its preferred slots ((start, end) pairs, see helpdesk.slots)
     and documents (all or nothing), and tell the category's experts. Refused (code
-    "unverified") until the requester has confirmed their e-mail address."""
+    "unverified") until the requester has confirmed their e-mail address.
+
+    `resubmit_of`: the requester's own expired or cancelled request this one submits again
+    (once); `keep_documents` names that request's documents to carry over, copied here (the
+    requester may leave some out). Someone else's request is HelpRequest.DoesNotExist.
+
+    `direct_expert_profile_id`: "Ask <name> for help". The request waits in that expert's queue
+    alone for HELPDESK_DIRECT_WINDOW_MINUTES, then goes to the category's queue
+    (release_lapsed_direct_requests), or at once when they decline. An expert who is not
+    approved, not active, or blocked either way is ExpertProfile.DoesNotExist, like an unknown one."""
     if not account_selectors.can_act(requester):
         raise ValidationError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     title = " ".join(_text(title, field="title", limit=TITLE_MAX_LENGTH, required=True, label="A title").split())
@@ -206,12 +240,25 @@ def submit_help_request(
         times_note, field="times_note", limit=TIMES_NOTE_MAX_LENGTH, required=False, label="The note on times"
     )
     checked_slots = slots_module.check_slots(slots)
+    direct_profile = _direct_expert(requester, direct_expert_profile_id)
+    previous = _resubmission_source(requester, resubmit_of)
     try:
         category = Category.objects.get(pk=int(category_id), is_active=True)
     except (Category.DoesNotExist, TypeError, ValueError):
         raise ValidationError({"category": "Choose one of the listed categories."}) from None
+    if direct_profile is not None and not direct_profile.categories.filter(pk=category.pk, is_active=True).exists():
+        name = direct_profile.user.get_full_name()
+        raise ValidationError({"category": f"{name} is not an expert in {category.name}."})
+    kept = _kept_documents(previous, keep_documents)
     try:
         checked = documents.check_files(files)
+        if len(checked) + len(kept) > documents.MAX_FILES:
+            raise ValidationError(f"Attach at most {documents.MAX_FILES} files (with the ones you kept).")
+        if sum(len(item.data) for item in checked) + sum(doc.size for doc in kept) > documents.MAX_REQUEST_BYTES:
+            raise ValidationError(
+                f"The files are too large together: at most {documents.MAX_REQUEST_BYTES // (1024 * 1024)} MB "
+                "per request (with the ones you kept)."
+            )
     except ValidationError as error:
         raise ValidationError({"files": error.messages}) from None
 
@@ -221,6 +268,9 @@ def submit_help_request(
         title=title,
         description=description,
         times_note=times_note,
+        resubmitted_from=previous,
+        direct_expert=direct_profile.user if direct_profile else None,
+        direct_until=timezone.now() + direct_window() if direct_profile else None,
     )
     PreferredSlot.objects.bulk_create(
         [PreferredSlot(request=help_request, start=start, end=end) for start, end in checked_slots]
@@ -238,15 +288,145 @@ def submit_help_request(
             document.file.save("document.bin", ContentFile(documents.encrypt(item.data)), save=False)
             saved.append(document)
             document.save()
+        for old in kept:  # a copy of its own: the old request's files stay its own
+            document = HelpDocument(
+                request=help_request,
+                original_name=old.original_name,
+                content_type=old.content_type,
+                size=old.size,
+                sha256=old.sha256,
+            )
+            plaintext = documents.read_plaintext(old)
+            document.file.save("document.bin", ContentFile(documents.encrypt(plaintext)), save=False)
+            saved.append(document)
+            document.save()
     except Exception:
         for document in saved:  # nothing of a failed submission stays on disk
             document.file.delete(save=False)
         raise
+    note = ""
+    if direct_profile is not None:
+        note = f"Asked {direct_profile.user.get_full_name()} directly, for {window_text(direct_window())}."
     HelpRequestEvent.objects.create(
-        request=help_request, actor=requester, action=A.SUBMITTED, from_status="", to_status=S.OPEN
+        request=help_request, actor=requester, action=A.SUBMITTED, from_status="", to_status=S.OPEN, note=note
     )
+    if previous is not None:
+        _record(previous, actor=requester, action=A.RESUBMITTED)
+    if direct_profile is not None:
+        notify(
+            recipient=direct_profile.user,
+            kind=NotificationKind.HELP_REQUEST_DIRECT,
+            title=f"{requester.get_full_name()} asked you directly for help: “{help_request.title}”",
+            body=f"It is yours to accept for {window_text(direct_window())}; then it goes to every expert "
+            f"of {category.name}. Decline it to pass it on at once.",
+            url=help_request.get_absolute_url(),
+        )
     _push_queue_on_commit(help_request, added=True)
     return help_request
+
+
+RESUBMITTABLE = (S.EXPIRED, S.CANCELLED)
+
+
+def _resubmission_source(requester, resubmit_of) -> HelpRequest | None:
+    """The requester's own expired or cancelled request, not submitted again yet (locked)."""
+    if resubmit_of in (None, ""):
+        return None
+    previous = _locked(public_id=_uuid(resubmit_of), requester=requester)
+    if previous.status not in RESUBMITTABLE:
+        raise ValidationError("Only an expired or cancelled request can be submitted again.", code="illegal_transition")
+    if HelpRequest.objects.filter(resubmitted_from=previous).exists():
+        raise ValidationError("This request was already submitted again.", code="already_resubmitted")
+    return previous
+
+
+def _kept_documents(previous: HelpRequest | None, keep) -> list[HelpDocument]:
+    wanted = [str(item) for item in (keep or ()) if str(item).strip()]
+    if not wanted:
+        return []
+    if previous is None:
+        raise ValidationError({"keep_documents": "Documents can be kept only when submitting a request again."})
+    try:
+        ids = {_uuid(item) for item in wanted}
+    except HelpRequest.DoesNotExist:
+        raise ValidationError({"keep_documents": "That is not a document of the earlier request."}) from None
+    kept = list(HelpDocument.objects.filter(request=previous, public_id__in=ids).order_by("created_at", "id"))
+    if len(kept) != len(ids):
+        raise ValidationError({"keep_documents": "That is not a document of the earlier request."})
+    return kept
+
+
+def _direct_expert(requester, profile_id) -> ExpertProfile | None:
+    if profile_id in (None, ""):
+        return None
+    from helpdesk import selectors  # selectors import this module
+
+    profile = selectors.askable_expert(asker=requester, profile_id=profile_id)
+    if profile.user_id == requester.pk:
+        raise ValidationError({"expert": "You cannot ask yourself for help."})
+    return profile
+
+
+# --- asked directly: decline, or the window lapses -----------------------------------------------
+
+
+@transaction.atomic
+def decline_direct_request(*, expert, request_id, note: str = "") -> HelpRequest:
+    """The expert asked directly passes the request on: it goes to the category's queue at once.
+    Anyone else (and an expert no longer in good standing) gets HelpRequest.DoesNotExist."""
+    note = _text(note, field="note", limit=NOTE_MAX_LENGTH, required=False, label="The note")
+    help_request = _locked(public_id=_uuid(request_id), direct_expert=expert)
+    if not expert_selectors.is_verified_expert(user=expert, category_id=help_request.category_id):
+        raise HelpRequest.DoesNotExist("No such help request.")
+    if not help_request.is_direct:
+        raise ValidationError("This request is no longer waiting for you alone.", code="not_open")
+    said = f"{expert.get_full_name()} declined" + (f": {note}" if note else ".")
+    _send_to_queue(help_request, actor=expert, action=A.DIRECT_DECLINED, note=said, told=said)
+    return help_request
+
+
+def _send_to_queue(help_request: HelpRequest, *, actor, action: str, note: str, told: str) -> None:
+    help_request.direct_until = None
+    help_request.save(update_fields=["direct_until", "updated_at"])
+    _record(help_request, actor=actor, action=action, note=note)
+    notify(
+        recipient=help_request.requester,
+        kind=NotificationKind.HELP_REQUEST_TO_QUEUE,
+        title=f"“{help_request.title}” is now open to every expert of {help_request.category.name}",
+        body=told,
+        url=help_request.get_absolute_url(),
+    )
+    _push_queue_on_commit(help_request, added=True)
+    _push_changed_on_commit(help_request)
+
+
+def release_lapsed_direct_requests(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Beat: requests asked of one expert who did not accept in time (or who lost their standing
+    meanwhile) go to the category's queue; each requester is told. Returns how many."""
+    now = now or timezone.now()
+    waiting = HelpRequest.objects.filter(status=S.OPEN, direct_until__isnull=False)
+    lapsed = waiting.filter(
+        Q(direct_until__lte=now)
+        | Q(direct_expert__isnull=True)
+        | Q(direct_expert__is_active=False)
+        | ~Q(direct_expert__expert_profile__status=ExpertProfile.Status.APPROVED)
+    )
+    ids = list(lapsed.order_by("direct_until").values_list("pk", flat=True)[:batch])
+    moved = 0
+    for pk in ids:
+        with transaction.atomic():
+            try:
+                help_request = _locked(pk=pk, status=S.OPEN, direct_until__isnull=False)
+            except HelpRequest.DoesNotExist:  # accepted, declined or cancelled meanwhile
+                continue
+            name = help_request.direct_expert.get_full_name() if help_request.direct_expert else "The expert"
+            if help_request.direct_until <= now:
+                said = f"{name} did not accept it within {window_text(direct_window())}."
+            else:
+                said = f"{name} can no longer take requests."
+            _send_to_queue(help_request, actor=None, action=A.SENT_TO_QUEUE, note=said, told=said)
+            moved += 1
+    return moved
 
 
 # --- expert actions ------------------------------------------------------------------------
@@ -270,6 +450,8 @@ def accept_help_request(*, expert, request_id, start=None, end=None) -> HelpRequ
     if profile is None or not expert_selectors.is_verified_expert(user=expert, category_id=help_request.category_id):
         # Not one of the experts who may see it: as if it did not exist (no IDOR oracle).
         raise HelpRequest.DoesNotExist("No such help request.")
+    if help_request.is_direct and help_request.direct_expert_id != expert.pk:
+        raise HelpRequest.DoesNotExist("No such help request.")  # asked of someone else, for now
     if help_request.status != S.OPEN:
         if help_request.status in ACTIVE_STATUSES:
             raise ValidationError("Another expert has already accepted this request.", code="not_open")
@@ -283,7 +465,10 @@ def accept_help_request(*, expert, request_id, start=None, end=None) -> HelpRequ
         )
     help_request.expert = expert
     help_request.accepted_at = timezone.now()
-    _transition(help_request, to=S.ACCEPTED, actor=expert, action=A.ACCEPTED, fields=("expert", "accepted_at"))
+    help_request.direct_until = None
+    _transition(
+        help_request, to=S.ACCEPTED, actor=expert, action=A.ACCEPTED, fields=("expert", "accepted_at", "direct_until")
+    )
     _open_conversation(expert=expert, requester=help_request.requester)
     _push_queue_on_commit(help_request, added=False)
     if session is not None:

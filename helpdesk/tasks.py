@@ -5,6 +5,7 @@ Beat entries (config/settings.py CELERY_BEAT_SCHEDULE):
     "helpdesk-expire-requests":   expire_requests_task, every 15 min
     "helpdesk-sweep-meetings":    sweep_pending_meetings_task, every 5 min
     "helpdesk-release-without-standing": release_requests_without_standing_task, every 60 s
+    "helpdesk-direct-requests":   release_lapsed_direct_requests_task, every 60 s
 """
 
 import logging
@@ -120,3 +121,10 @@ def release_requests_without_standing_task() -> int:
     """Beat: requests held by experts who lost their standing other than by staff rejection
     (a deactivated account, a deleted profile) go back to the queue."""
     return services.release_requests_without_standing()
+
+
+@shared_task
+def release_lapsed_direct_requests_task() -> int:
+    """Beat: requests asked of one expert who did not accept within HELPDESK_DIRECT_WINDOW_MINUTES
+    (or who lost their standing) go to every expert of the category."""
+    return services.release_lapsed_direct_requests()

@@ -12,14 +12,17 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_valid_filename
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.timezones import active_zone_name
 from experts import selectors as expert_selectors
-from helpdesk import documents, selectors, services
+from experts.models import ExpertProfile
+from helpdesk import documents, resubmission, selectors, services
 from helpdesk.forms import (
     CancelForm,
     HelpRequestForm,
@@ -78,9 +81,66 @@ def my_requests(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def new_request(request: HttpRequest) -> HttpResponse:
-    categories = list(expert_selectors.active_categories())
-    form = HelpRequestForm(request.POST or None, request.FILES or None, categories=categories)
-    slot_formset = SlotFormSet(request.POST or None, prefix="slots")
+    return _request_form(request, categories=list(expert_selectors.active_categories()))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submit_again(request: HttpRequest, public_id) -> HttpResponse:
+    """ "Submit it again": the request form prefilled from the requester's expired or cancelled
+    request (its slots moved to the future or left out, its documents kept unless unticked)."""
+    try:
+        previous = selectors.resubmittable_for(user=request.user, request_id=public_id)
+    except HelpRequest.DoesNotExist:
+        raise Http404("No such help request.") from None
+    again = selectors.request_page_for(user=request.user, help_request=previous)
+    if "submit_again" not in again.actions:
+        resubmitted = selectors.resubmitted_as(previous)
+        if resubmitted is not None:
+            messages.info(request, "This request was already submitted again: here it is.")
+            return _to_detail(resubmitted.public_id)
+        messages.error(request, "Only an expired or cancelled request can be submitted again.")
+        return _to_detail(previous.public_id)
+    prefill = resubmission.prefill_from(previous)
+    return _request_form(
+        request,
+        categories=list(expert_selectors.active_categories()),
+        previous=previous,
+        prefill=prefill,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ask_expert(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Ask <name> for help": the request form addressed to one expert, who sees it first."""
+    try:
+        profile = selectors.askable_expert(asker=request.user, profile_id=pk)
+    except ExpertProfile.DoesNotExist:
+        raise Http404("No such expert.") from None
+    if profile.user_id == request.user.pk:
+        messages.error(request, "You cannot ask yourself for help.")
+        return redirect("experts:detail", pk=pk)
+    return _request_form(request, categories=list(profile.categories.all()), direct_profile=profile)
+
+
+def _request_form(
+    request: HttpRequest, *, categories, previous: HelpRequest | None = None, prefill=None, direct_profile=None
+) -> HttpResponse:
+    kept_documents = list(selectors.documents_for(help_request=previous)) if previous is not None else []
+    initial = prefill.initial if prefill is not None else {}
+    if direct_profile is not None and len(categories) == 1:
+        initial = {**initial, "category": categories[0].pk}
+    form = HelpRequestForm(
+        request.POST or None,
+        request.FILES or None,
+        categories=categories,
+        kept_documents=kept_documents,
+        initial=initial,
+    )
+    slot_formset = SlotFormSet(
+        request.POST or None, prefix="slots", initial=prefill.slots if prefill is not None else None
+    )
     if request.method == "POST" and form.is_valid() and slot_formset.is_valid():
         try:
             help_request = services.submit_help_request(
@@ -91,7 +151,14 @@ def new_request(request: HttpRequest) -> HttpResponse:
                 slots=slot_formset.filled(),
                 times_note=form.cleaned_data["times_note"],
                 files=request.FILES.getlist("files"),
+                resubmit_of=previous.public_id if previous is not None else None,
+                keep_documents=form.cleaned_data.get("keep_documents") or (),
+                direct_expert_profile_id=direct_profile.pk if direct_profile is not None else None,
             )
+        except HelpRequest.DoesNotExist:
+            raise Http404("No such help request.") from None
+        except ExpertProfile.DoesNotExist:
+            raise Http404("No such expert.") from None
         except ValidationError as error:
             if not hasattr(error, "error_dict"):  # a refusal of the whole request (an unconfirmed address)
                 form.add_error(None, error.messages)
@@ -99,7 +166,14 @@ def new_request(request: HttpRequest) -> HttpResponse:
                 for field, field_errors in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, field_errors)
         else:
-            messages.success(request, "Your request is in the queue. Experts in its subject can see it now.")
+            if direct_profile is not None:
+                messages.success(
+                    request,
+                    f"Your request went to {direct_profile.user.get_full_name()}. If they do not accept it within "
+                    f"{services.window_text(services.direct_window())}, every expert of the subject sees it.",
+                )
+            else:
+                messages.success(request, "Your request is in the queue. Experts in its subject can see it now.")
             return _to_detail(help_request.public_id)
     status = 400 if request.method == "POST" else 200
     return render(
@@ -112,6 +186,10 @@ def new_request(request: HttpRequest) -> HttpResponse:
             "zone_name": active_zone_name(),
             "categories": categories,
             "max_files": documents.MAX_FILES,
+            "previous": previous,
+            "prefill": prefill,
+            "direct_profile": direct_profile,
+            "direct_window": services.window_text(services.direct_window()),
         },
         status=status,
     )
@@ -314,6 +392,44 @@ def _form_problem(form, fallback: str) -> str:
     """A refused time form's own words (e.g. "That time is 30 minutes long: …"), else the fallback."""
     problems = [message for errors in form.errors.values() for message in errors]
     return " ".join(problems) if problems else fallback
+
+
+@login_required
+@require_POST
+def decline(request: HttpRequest, public_id) -> HttpResponse:
+    """The expert asked directly passes the request on to the category's queue."""
+    form = CancelForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        services.decline_direct_request(expert=request.user, request_id=public_id, note=note)
+    except HelpRequest.DoesNotExist:
+        raise Http404("No such help request.") from None
+    except ValidationError as error:
+        _refused(request, error)
+        return _to_detail(public_id)
+    messages.success(request, "You passed the request on: every expert of the subject sees it now.")
+    return redirect("helpdesk:queue")
+
+
+@login_required
+@require_GET
+def chat_card(request: HttpRequest, public_id) -> HttpResponse:
+    """The request's card as pinned in the chat, for its live refresh (requester and expert only)."""
+    try:
+        card = selectors.card_for_viewer(user=request.user, request_id=public_id)
+    except HelpRequest.DoesNotExist:
+        raise Http404("No such help request.") from None
+    return render(request, "helpdesk/partials/chat_card.html", {"card": card, "zone_name": active_zone_name()})
+
+
+def chat_pins(*, user, conversation, other) -> list[SafeString]:
+    """chat.pins provider: the card of the request a direct conversation is about, if any."""
+    help_request = selectors.card_request_between(user=user, other=other)
+    if help_request is None:
+        return []
+    card = selectors.request_card_for(user=user, help_request=help_request)
+    context = {"card": card, "zone_name": active_zone_name(), "user": user}
+    return [mark_safe(render_to_string("helpdesk/partials/chat_card.html", context))]
 
 
 @login_required

@@ -29,6 +29,8 @@ class NotificationKind(models.TextChoices):
     HELP_REQUEST_EXPIRED = "help_request_expired", "Help request expired"
     HELP_REQUEST_COMPLETED = "help_request_completed", "Help session completed"
     HELP_RATING_RECEIVED = "help_rating_received", "New rating"
+    HELP_REQUEST_DIRECT = "help_request_direct", "Someone asked you directly for help"
+    HELP_REQUEST_TO_QUEUE = "help_request_to_queue", "Your request went to every expert of its subject"
     # accounts: proof of a mailbox, and notices about the account's address
     EMAIL_VERIFY = "email_verify", "Confirm your e-mail address"
     EMAIL_CHANGE_CONFIRM = "email_change_confirm", "Confirm your new e-mail address"

@@ -251,6 +251,26 @@ def help_rating_received(world):
     return _for_request(world.expert, help_request)
 
 
+def _asked_directly(world: World) -> HelpRequest:
+    return help_services.submit_help_request(
+        requester=world.requester,
+        category_id=world.category.pk,
+        title="Eigenvalues",
+        description="Stuck.",
+        direct_expert_profile_id=world.expert.expert_profile.pk,
+    )
+
+
+def help_request_direct(world):
+    return _for_request(world.expert, _asked_directly(world))
+
+
+def help_request_to_queue(world):
+    help_request = _asked_directly(world)
+    help_services.decline_direct_request(expert=world.expert, request_id=help_request.public_id, note="Away")
+    return _for_request(world.requester, help_request)
+
+
 def email_verify(world):
     user = account_services.register_user(email="new@example.edu", password=STRONG, first_name="Nia", last_name="N")
     return Shown(user, reverse("accounts:email"), reverse("api:me"))
@@ -312,6 +332,8 @@ SCENARIOS: dict[str, Callable[[World], Shown]] = {
     NotificationKind.HELP_REQUEST_EXPIRED: help_request_expired,
     NotificationKind.HELP_REQUEST_COMPLETED: help_request_completed,
     NotificationKind.HELP_RATING_RECEIVED: help_rating_received,
+    NotificationKind.HELP_REQUEST_DIRECT: help_request_direct,
+    NotificationKind.HELP_REQUEST_TO_QUEUE: help_request_to_queue,
     NotificationKind.EMAIL_VERIFY: email_verify,
     NotificationKind.EMAIL_CHANGE_CONFIRM: email_change_confirm,
     NotificationKind.EMAIL_CHANGE_REQUESTED: email_change_requested,

@@ -41,7 +41,7 @@ EXPECTED = {
     "completed": {"requester": {"rate"}, "expert": set(), "staff": set()},
     "rated": {"requester": set(), "expert": set(), "staff": set()},
     "expired": {"requester": {"submit_again"}, "staff": set()},
-    "cancelled": {"requester": set(), "expert": set(), "staff": set()},
+    "cancelled": {"requester": {"submit_again"}, "expert": set(), "staff": set()},
 }
 
 

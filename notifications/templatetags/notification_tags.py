@@ -21,6 +21,8 @@ KIND_ICONS: dict[str, str] = {
     NotificationKind.EXPERT_APPROVED: "bi-patch-check",
     NotificationKind.EXPERT_REJECTED: "bi-patch-exclamation",
     NotificationKind.HELP_REQUEST_NEW: "bi-inbox",
+    NotificationKind.HELP_REQUEST_DIRECT: "bi-person-raised-hand",
+    NotificationKind.HELP_REQUEST_TO_QUEUE: "bi-people",
     NotificationKind.HELP_REQUEST_ACCEPTED: "bi-hand-thumbs-up",
     NotificationKind.HELP_REQUEST_SCHEDULED: "bi-calendar-event",
     NotificationKind.HELP_MEETING_READY: "bi-camera-video",

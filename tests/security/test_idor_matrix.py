@@ -58,6 +58,7 @@ ROUTE_ARGUMENTS: dict[str, dict[str, str]] = {
     "api:chat-attachment": {"pk": "attachment"},
     "chat:direct": {"public_id": "owner"},
     "helpdesk:queue_row": {"public_id": "open_help_request"},
+    "helpdesk:ask_expert": {"pk": "expert_profile"},
 }
 # (app, kwarg) -> world value: what a kwarg names in one app's routes.
 APP_ARGUMENTS: dict[tuple[str, str], str] = {
@@ -109,6 +110,7 @@ ACCESS: dict[str, str] = {
     "social:unblock": ACTS_ON_PERSON,
     "social:report": ACTS_ON_PERSON,
     "chat:direct": ACTS_ON_PERSON,
+    "helpdesk:ask_expert": ACTS_ON_PERSON,  # address a help request to an expert (their page's button)
     "chat:report_person": ACTS_ON_PERSON,
     "api:social-friend": ACTS_ON_PERSON,
     "api:social-block": ACTS_ON_PERSON,
