@@ -28,7 +28,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest, Least
 
-from accounts.models import User
+from accounts import selectors as accounts_selectors
+from accounts.models import User, study_name_key
 from social.models import Block, FriendRequest, Friendship
 
 FRIEND = "friend"
@@ -129,18 +130,26 @@ def search_directory(
 ) -> QuerySet[User]:
     """Students matching every filter given, ordered by name, each with its relationship.
 
-    University and course match whole values in any letter case (`iexact`, served by the
-    (university, course) index on MySQL/MariaDB); `q` matches the start of first or last names,
+    University and course match part of a name, ignoring letter case, accents and punctuation
+    ("northbridge" finds "Northbridge University"): the text is matched against the lists'
+    normalised keys (accounts.selectors.universities_matching, a small table), and people are then
+    found by the matching entries' names through the (university, course) index, in the same
+    statement (an IN subquery); `q` matches the start of first or last names,
     every word of it; `interests` (comma-separated) must all appear in the person's interests.
     Excludes the viewer, inactive accounts and blocks either way. With no filter at all it is
     every visible student: callers decide whether an empty search is allowed.
     """
     people = _visible_people(viewer=viewer)
     university, course = university.strip(), course.strip()
+    if (university and not study_name_key(university)) or (course and not study_name_key(course)):
+        return User.objects.none()  # only punctuation: no name contains that
     if university:
-        people = people.filter(university__iexact=university)
+        people = people.filter(university__in=accounts_selectors.universities_matching(university).values("name"))
     if course:
-        people = people.filter(course__iexact=course)
+        courses = accounts_selectors.courses_matching(course)
+        if university:
+            courses = courses.filter(university__in=accounts_selectors.universities_matching(university))
+        people = people.filter(course__in=courses.values("name"))
     for term in _terms(q):
         people = people.filter(Q(first_name__istartswith=term) | Q(last_name__istartswith=term))
     for interest in [item.strip() for item in interests.split(",") if item.strip()][:5]:
