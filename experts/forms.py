@@ -99,3 +99,25 @@ class ExpertApplicationForm(forms.Form):
             "languages": data["languages"],
             "availability_note": data["availability_note"],
         }
+
+
+class AreaRequestForm(forms.Form):
+    """An approved expert asks for one more area (the service checks the rules again)."""
+
+    category = forms.ModelChoiceField(
+        label="Area of expertise", queryset=Category.objects.none(), empty_label="Choose an area…"
+    )
+    motivation = forms.CharField(
+        label="Your experience in it",
+        max_length=services.AREA_MOTIVATION_MAX,
+        required=False,
+        help_text="Optional: a line for our staff (a degree, a course you teach, years of practice).",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": services.AREA_MOTIVATION_MAX}),
+    )
+
+    def __init__(self, *args, profile: ExpertProfile, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = selectors.requestable_categories(profile=profile)
+
+    def service_kwargs(self) -> dict:
+        return {"category_id": self.cleaned_data["category"].pk, "motivation": self.cleaned_data["motivation"]}
