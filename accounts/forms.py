@@ -31,7 +31,7 @@ def study_widgets() -> dict[str, forms.TextInput]:
     """The university and course inputs: free text with a <datalist> of the lists' entries,
     refreshed by htmx as the student types (templates/accounts/_study_fields.html renders the
     lists, so the form works without JavaScript too)."""
-    common = {"autocomplete": "off", "hx-trigger": "input changed delay:250ms, focus once", "hx-swap": "innerHTML"}
+    common = {"autocomplete": "off", "hx-swap": "innerHTML"}
     return {
         "university": forms.TextInput(
             attrs={
@@ -40,6 +40,7 @@ def study_widgets() -> dict[str, forms.TextInput]:
                 "list": "university-options",
                 "hx-get": reverse_lazy("accounts:university_options"),
                 "hx-target": "#university-options",
+                "hx-trigger": "input changed delay:250ms",
             }
         ),
         "course": forms.TextInput(
@@ -49,6 +50,8 @@ def study_widgets() -> dict[str, forms.TextInput]:
                 "list": "course-options",
                 "hx-get": reverse_lazy("accounts:course_options"),
                 "hx-target": "#course-options",
+                # On focus too: the university may have changed since the list was made.
+                "hx-trigger": "input changed delay:250ms, focus",
                 "hx-include": "[name=university]",
             }
         ),

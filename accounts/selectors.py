@@ -5,6 +5,8 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from accounts.models import Course, University, User, clean_study_name, study_name_key
 
 SUGGESTIONS_LIMIT = 20
+# The lists a page is rendered with (no JavaScript needed; the browser filters them as one types).
+PAGE_OPTIONS_LIMIT = 100
 
 
 def active_users() -> QuerySet[User]:

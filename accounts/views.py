@@ -92,11 +92,11 @@ def register(request: HttpRequest) -> HttpResponse:
 def _with_study_options(context: dict) -> dict:
     """The datalists of the university and course inputs, for what the form holds now (the page
     works without JavaScript; htmx refreshes them as the student types)."""
-    form = context["form"]
-    university = str(form["university"].value() or "")[: forms.STUDY_QUERY_MAX_LENGTH]
-    course = str(form["course"].value() or "")[: forms.STUDY_QUERY_MAX_LENGTH]
-    context["university_options"] = selectors.suggest_universities(text=university)
-    context["course_options"] = selectors.suggest_courses(university=university, text=course)
+    # Unfiltered by what is typed (the browser filters a datalist itself): the first entries,
+    # and the courses of the university the form holds.
+    university = str(context["form"]["university"].value() or "")[: forms.STUDY_QUERY_MAX_LENGTH]
+    context["university_options"] = selectors.suggest_universities(limit=selectors.PAGE_OPTIONS_LIMIT)
+    context["course_options"] = selectors.suggest_courses(university=university, limit=selectors.PAGE_OPTIONS_LIMIT)
     return context
 
 
