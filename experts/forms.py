@@ -70,9 +70,16 @@ class ExpertApplicationForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. Weekday evenings, CET"}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, approved: ExpertProfile | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["categories"].queryset = selectors.active_categories()
+        if approved is not None:
+            # An approved expert keeps or drops their areas here; new ones are asked for (AreaRequestForm).
+            self.fields["categories"].queryset = selectors.active_categories().filter(experts=approved)
+            self.fields["categories"].help_text = "Untick an area to stop receiving its requests."
+            self.fields["categories"].error_messages["invalid_choice"] = (
+                "New areas of expertise need a review by staff: ask for each under “Ask for a new area”."
+            )
 
     def clean_categories(self):
         categories = self.cleaned_data["categories"]

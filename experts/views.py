@@ -103,8 +103,9 @@ def mine(request: HttpRequest) -> HttpResponse:
     if profile is None:
         return redirect("experts:apply")
     editable = profile.status != ExpertProfile.Status.REJECTED
+    approved = profile if profile.status == ExpertProfile.Status.APPROVED else None
     if request.method == "POST" and editable:
-        form = ExpertApplicationForm(request.POST)
+        form = ExpertApplicationForm(request.POST, approved=approved)
         if form.is_valid():
             try:
                 services.update_expert_profile(user=request.user, **form.service_kwargs())
@@ -116,7 +117,7 @@ def mine(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         return redirect("experts:apply")
     else:
-        form = ExpertApplicationForm(initial=ExpertApplicationForm.initial_for(profile))
+        form = ExpertApplicationForm(initial=ExpertApplicationForm.initial_for(profile), approved=approved)
         notification_services.mark_read_for_subject(user=request.user, subject=reverse("experts:mine"))
     return _render_mine(request, profile, form=form, editable=editable)
 
@@ -131,7 +132,9 @@ def _render_mine(
 ) -> HttpResponse:
     approved = profile.status == ExpertProfile.Status.APPROVED
     if form is None:
-        form = ExpertApplicationForm(initial=ExpertApplicationForm.initial_for(profile))
+        form = ExpertApplicationForm(
+            initial=ExpertApplicationForm.initial_for(profile), approved=profile if approved else None
+        )
     if area_form is None and approved:
         area_form = AreaRequestForm(profile=profile)
     context = {
