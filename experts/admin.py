@@ -24,6 +24,24 @@ class CategoryAdmin(admin.ModelAdmin):
         return category._experts
 
 
+class AreaRequestInline(admin.TabularInline):
+    """The expert's requests for new areas, read only: they are decided in their own queue."""
+
+    model = ExpertiseAreaRequest
+    fields = ["category", "status", "motivation", "review_note", "created_at", "reviewed_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "requests for new areas (decided under Expertise area requests)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("category")
+
+
 @admin.register(ExpertProfile)
 class ExpertProfileAdmin(admin.ModelAdmin):
     """Review applications: open ones first. The actions go through the services, so every
@@ -52,6 +70,7 @@ class ExpertProfileAdmin(admin.ModelAdmin):
         ("Track record", {"fields": ["rating_count", "rating_sum", "sessions_completed", "created_at", "updated_at"]}),
     ]
     actions = ["approve_selected", "reject_selected"]
+    inlines = [AreaRequestInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("categories")

@@ -298,3 +298,13 @@ def test_another_user_never_sees_my_requests(api_of, expert, physics, eve):
     ask(expert, physics)
     ExpertProfileFactory(user=eve)
     assert api_of(eve).get(api_url()).json() == []
+
+
+def test_the_expert_profiles_admin_page_lists_their_requests(staff_client, expert, physics):
+    ask(expert, physics, motivation="PhD in physics")
+    profile = ExpertProfile.objects.get(user=expert)
+
+    page = staff_client.get(reverse("admin:experts_expertprofile_change", args=[profile.pk]))
+
+    assert page.status_code == 200
+    assert "requests for new areas" in page.content.decode() and "PhD in physics" in page.content.decode()
