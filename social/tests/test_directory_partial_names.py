@@ -63,13 +63,13 @@ def test_a_profile_change_moves_a_student_between_universities_in_the_directory(
 
 
 @pytest.mark.parametrize("population", [3, 25])
-def test_a_partial_name_search_costs_two_queries_whatever_the_number_of_results(
+def test_a_partial_name_search_costs_four_queries_whatever_the_number_of_results(
     campus, django_assert_num_queries, population
 ):
     for _ in range(population):
         UserFactory(university="Northbridge University", course="Computer Science")
 
-    with django_assert_num_queries(2):  # the count and the page: the lists are subqueries
+    with django_assert_num_queries(4):  # the matching university and course names, the count, the page
         page = Paginator(selectors.search_directory(viewer=campus, university="northbr", course="comp"), 20).get_page(1)
         rows = [(p.get_full_name(), p.relationship, p.university) for p in page.object_list]
 
@@ -97,3 +97,9 @@ def test_the_directory_api_finds_northbridge_by_part_of_its_name(campus):
     assert response.status_code == 200
     assert [person["full_name"] for person in response.json()["results"]] == ["Nora North"]
     assert response.json()["results"][0]["university"] == "Northbridge University"
+
+
+def test_past_the_names_limit_the_filter_still_finds_everyone(campus, monkeypatch):
+    monkeypatch.setattr(selectors, "NAMES_LIMIT", 1)  # "north" matches two universities
+
+    assert names(selectors.search_directory(viewer=campus, university="northbridge")) == ["Nora North", "Otto Other"]
