@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts import forms, live_access, services
-from accounts.models import User
+from accounts.models import Course, University, User
 
 
 @admin.register(User)
@@ -41,6 +41,9 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request, obj, form, change):
         # Unticking "active" ends every way in, as the moderation action does.
         deactivating = change and "is_active" in form.changed_data and not obj.is_active
+        if {"university", "course"} & set(form.changed_data):
+            # One university is one entry here too: the lists' spelling, new names added.
+            obj.university, obj.course = services.list_study_names(university=obj.university, course=obj.course)
         super().save_model(request, obj, form, change)
         if deactivating:
             services.deactivate_account(user=obj)
@@ -55,3 +58,32 @@ class UserAdmin(DjangoUserAdmin):
         super().delete_queryset(request, queryset)
         for user_id in user_ids:
             live_access.revoke_live_sockets(user_id=user_id)
+
+
+class CourseInline(admin.TabularInline):
+    model = Course
+    fields = ("name", "key", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(University)
+class UniversityAdmin(admin.ModelAdmin):
+    """The university list as students built it (read only: users keep an entry's name, so an
+    entry is neither renamed nor removed here)."""
+
+    list_display = ("name", "key", "created_at")
+    search_fields = ("name", "key")
+    readonly_fields = ("name", "key", "created_at")
+    inlines = [CourseInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -6,8 +6,8 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.exceptions import AuthenticationFailed, NotFound, Throttled
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,8 +16,8 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import live_access, ratelimits, services, views
-from accounts.models import User, validate_time_zone
+from accounts import live_access, ratelimits, selectors, services, views
+from accounts.models import STUDY_NAME_MAX_LENGTH, Course, University, User, validate_time_zone
 from config.api import error
 from notifications import services as notification_services
 
@@ -34,6 +34,7 @@ class ValidationErrorSerializer(serializers.Serializer):
 BAD_REQUEST = OpenApiResponse(ValidationErrorSerializer, description="Invalid input; `errors` lists it by field.")
 UNAUTHORIZED = OpenApiResponse(DetailSerializer, description="Missing, invalid, expired or revoked credentials.")
 TOO_MANY = OpenApiResponse(DetailSerializer, description="Too many attempts; see Retry-After.")
+NOT_FOUND = OpenApiResponse(DetailSerializer, description="No such resource.")
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -98,6 +99,30 @@ class RegisterSerializer(serializers.Serializer):
     def validate_email(self, value: str) -> str:
         # Never "this address is taken": the answer is the same either way (services.register_user).
         return services.normalize_email(value)
+
+
+class UniversitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = University
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class CourseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Course
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class StudyQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(
+        max_length=STUDY_NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Part of the name, ignoring case, accents and punctuation; names starting with it come first.",
+    )
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -200,6 +225,49 @@ class RegisterView(APIView):
         serializer.is_valid(raise_exception=True)
         services.register_user(**serializer.validated_data)
         return Response({"detail": services.SIGN_UP_SENT_MESSAGE}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    tags=["auth"],
+    summary="The universities students have named (for the sign-up and profile fields)",
+    description=(
+        "Register and `PATCH me/` take any university name; one that matches an entry here (ignoring "
+        "case, accents and punctuation) is stored with the entry's spelling, a new one is added."
+    ),
+    parameters=[StudyQuerySerializer],
+    responses={200: UniversitySerializer(many=True), 400: BAD_REQUEST},
+)
+class UniversityListView(generics.ListAPIView):
+    permission_classes = [permissions.AllowAny]  # sign-up clients are not logged in yet
+    serializer_class = UniversitySerializer
+
+    def get_queryset(self):
+        text = _study_query(self.request)
+        return selectors.prefix_first(selectors.universities_matching(text), text=text)
+
+
+@extend_schema(
+    tags=["auth"],
+    summary="The courses of one university",
+    parameters=[StudyQuerySerializer],
+    responses={200: CourseSerializer(many=True), 400: BAD_REQUEST, 404: NOT_FOUND},
+)
+class CourseListView(generics.ListAPIView):
+    permission_classes = [permissions.AllowAny]
+    serializer_class = CourseSerializer
+
+    def get_queryset(self):
+        text = _study_query(self.request)
+        university = University.objects.filter(pk=self.kwargs["pk"]).first()
+        if university is None:
+            raise NotFound("No such university.")
+        return selectors.prefix_first(selectors.courses_matching(text).filter(university=university), text=text)
+
+
+def _study_query(request) -> str:
+    serializer = StudyQuerySerializer(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["q"]
 
 
 class TokenObtainView(TokenObtainPairView):

@@ -4,12 +4,15 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 
 from accounts import images, selectors, services
-from accounts.models import User, time_zone_choices
+from accounts.models import STUDY_NAME_MAX_LENGTH, User, time_zone_choices
 from config.timezones import zone_name_or_default
 
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+# What the suggestion lists read of a typed name (longer is no name of the lists anyway).
+STUDY_QUERY_MAX_LENGTH = STUDY_NAME_MAX_LENGTH
 
 
 def _email_field(*, label: str = "E-mail address", **kwargs) -> forms.EmailField:
@@ -19,6 +22,40 @@ def _email_field(*, label: str = "E-mail address", **kwargs) -> forms.EmailField
         widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@university.edu"}),
         **kwargs,
     )
+
+
+STUDY_HELP = "Pick it from the list as you type, or enter it if it is not there yet: it is added for others."
+
+
+def study_widgets() -> dict[str, forms.TextInput]:
+    """The university and course inputs: free text with a <datalist> of the lists' entries,
+    refreshed by htmx as the student types (templates/accounts/_study_fields.html renders the
+    lists, so the form works without JavaScript too)."""
+    common = {"autocomplete": "off", "hx-swap": "innerHTML"}
+    return {
+        "university": forms.TextInput(
+            attrs={
+                **common,
+                "placeholder": "e.g. University of Bologna",
+                "list": "university-options",
+                "hx-get": reverse_lazy("accounts:university_options"),
+                "hx-target": "#university-options",
+                "hx-trigger": "input changed delay:250ms",
+            }
+        ),
+        "course": forms.TextInput(
+            attrs={
+                **common,
+                "placeholder": "e.g. Computer Engineering",
+                "list": "course-options",
+                "hx-get": reverse_lazy("accounts:course_options"),
+                "hx-target": "#course-options",
+                # On focus too: the university may have changed since the list was made.
+                "hx-trigger": "input changed delay:250ms, focus",
+                "hx-include": "[name=university]",
+            }
+        ),
+    }
 
 
 class RegistrationForm(forms.ModelForm):
@@ -49,9 +86,9 @@ class RegistrationForm(forms.ModelForm):
         widgets = {
             "first_name": forms.TextInput(attrs={"autocomplete": "given-name", "autofocus": True}),
             "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
-            "university": forms.TextInput(attrs={"placeholder": "e.g. University of Bologna"}),
-            "course": forms.TextInput(attrs={"placeholder": "e.g. Computer Engineering"}),
+            **study_widgets(),
         }
+        help_texts = {"university": STUDY_HELP}
 
     def clean_email(self) -> str:
         # Never "this address is taken": sign-up answers the same either way (services.register_user).
@@ -122,10 +159,14 @@ class ProfileForm(forms.ModelForm):
         model = User
         fields = ["first_name", "last_name", "university", "course", "bio", "interests", "time_zone"]
         labels = {"time_zone": "Time zone", "bio": "About me"}
-        help_texts = {"time_zone": "Session times, e-mails and notifications are shown in this zone."}
+        help_texts = {
+            "time_zone": "Session times, e-mails and notifications are shown in this zone.",
+            "university": STUDY_HELP,
+        }
         widgets = {
             "bio": forms.Textarea(attrs={"rows": 4, "placeholder": "What are you studying, what are you into?"}),
             "interests": forms.TextInput(attrs={"placeholder": "robotics, jazz, chess"}),
+            **study_widgets(),
         }
 
     def clean_avatar(self):
@@ -208,6 +249,17 @@ class AdminUserChangeForm(auth_forms.UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            cleaned["university"], cleaned["course"] = services.check_study_names(
+                university=cleaned.get("university", ""), course=cleaned.get("course", "")
+            )
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.add_error(field, messages)
+        return cleaned
 
     def clean_email(self) -> str:
         email = services.normalize_email(self.cleaned_data["email"])

@@ -1,3 +1,4 @@
+import unicodedata
 import uuid
 import zoneinfo
 
@@ -23,6 +24,56 @@ def validate_time_zone(value: str) -> None:
     """A zone of the tz database this process runs with (checked when the value is given)."""
     if value not in zoneinfo.available_timezones():
         raise ValidationError("%(value)s is not a known time zone.", code="invalid_time_zone", params={"value": value})
+
+
+STUDY_NAME_MAX_LENGTH = 120
+
+
+def study_name_key(name: str) -> str:
+    """The key that makes two spellings of a university or course one entry: letter case,
+    accents, punctuation and spaces do not count ("Università  di Bologna" and
+    "universita di bologna." share the key "universitadibologna")."""
+    decomposed = unicodedata.normalize("NFKD", name or "")
+    return "".join(char for char in decomposed.casefold() if char.isalnum())[:STUDY_NAME_MAX_LENGTH]
+
+
+def clean_study_name(name: str) -> str:
+    """The display spelling: inner runs of whitespace collapsed, ends stripped."""
+    return " ".join((name or "").split())
+
+
+class University(models.Model):
+    """One university of the sign-up list, which grows as students name new ones. `name` is the
+    first spelling given; `key` (study_name_key) is what makes a second spelling the same entry.
+    Users keep the entry's `name` in User.university (written only by accounts.services)."""
+
+    name = models.CharField(max_length=STUDY_NAME_MAX_LENGTH)
+    key = models.CharField(max_length=STUDY_NAME_MAX_LENGTH, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "universities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Course(models.Model):
+    """A course of one university, listed the same way (first spelling kept, one key per
+    university). Users keep its `name` in User.course beside the university's name."""
+
+    university = models.ForeignKey(University, on_delete=models.CASCADE, related_name="courses")
+    name = models.CharField(max_length=STUDY_NAME_MAX_LENGTH)
+    key = models.CharField(max_length=STUDY_NAME_MAX_LENGTH, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["university", "key"], name="accounts_course_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.university.name})"
 
 
 class UserManager(BaseUserManager):

@@ -27,7 +27,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import images, live_access, ratelimits, selectors, tokens
-from accounts.models import User
+from accounts.models import STUDY_NAME_MAX_LENGTH, Course, University, User, clean_study_name, study_name_key
 from config.timezones import zone_name_or_default
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
@@ -75,6 +75,55 @@ def _save_guarding_email(user: User, **save_kwargs) -> None:
         raise
 
 
+# --- The university and course lists ----------------------------------------------------------
+
+
+def check_study_names(*, university: str, course: str) -> tuple[str, str]:
+    """Validate a university and course as typed (no writes): whitespace collapsed, each at most
+    STUDY_NAME_MAX_LENGTH and with at least one letter or digit, and no course without its
+    university. Raises ValidationError keyed by field; returns the cleaned pair."""
+    university, course = clean_study_name(university), clean_study_name(course)
+    errors: dict[str, list[str]] = {}
+    for field, label, value in (("university", "University", university), ("course", "Course", course)):
+        if len(value) > STUDY_NAME_MAX_LENGTH:
+            errors[field] = [f"{label}: keep it to {STUDY_NAME_MAX_LENGTH} characters or fewer."]
+        elif value and not study_name_key(value):
+            errors[field] = [f"{label}: enter a name with letters or digits."]
+    if course and not university and "course" not in errors:
+        errors["course"] = ["Name your university too: a course belongs to a university."]
+    if errors:
+        raise ValidationError(errors)
+    return university, course
+
+
+def _entry(model, *, name: str, **scope):
+    """The list entry with name's key (in scope), created with this spelling if there is none.
+    Two sign-ups racing to add one name: the unique key decides, and the loser reads the winner's."""
+    key = study_name_key(name)
+    found = model.objects.filter(key=key, **scope).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return model.objects.create(name=name, key=key, **scope)
+    except IntegrityError:
+        return model.objects.get(key=key, **scope)
+
+
+@transaction.atomic
+def list_study_names(*, university: str, course: str) -> tuple[str, str]:
+    """The entries for a university and course (validated by check_study_names), added to the
+    lists when new. Returns the entries' display names, which are what users store: the first
+    spelling anyone gave, so one university is one entry however it is typed."""
+    university, course = check_study_names(university=university, course=course)
+    if not university:
+        return "", ""
+    university_entry = _entry(University, name=university)
+    if not course:
+        return university_entry.name, ""
+    return university_entry.name, _entry(Course, name=course, university=university_entry).name
+
+
 SIGN_UP_SENT_MESSAGE = (
     "We sent a message to the address you entered. Follow the link in it to confirm "
     "your address. If that address already has an account, the message tells you how to get back in."
@@ -104,20 +153,26 @@ def register_user(
 
     `time_zone` is the zone the user's browser reported (an IANA name); an unknown or missing
     one becomes the site's default, which the user can change in their profile."""
+    errors: dict[str, list[str]] = {}
+    try:
+        university, course = check_study_names(university=university, course=course)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        university = course = ""
     user = User(
         email=normalize_email(email),
         first_name=(first_name or "").strip(),
         last_name=(last_name or "").strip(),
-        university=(university or "").strip(),
-        course=(course or "").strip(),
+        university=university,
+        course=course,
         email_verified_at=None,
         time_zone=zone_name_or_default(time_zone),
     )
-    errors: dict[str, list[str]] = {}
     try:
         _full_clean(user)
     except ValidationError as exc:
-        errors.update(exc.message_dict)
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, messages)
     try:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
@@ -129,6 +184,8 @@ def register_user(
     if selectors.email_in_use(email=user.email):
         _tell_owner_of_address(email=user.email, attempt="sign_up")
         return None
+    # Only an account actually created adds to the lists.
+    user.university, user.course = list_study_names(university=user.university, course=user.course)
     try:
         _save_guarding_email(user)
     except ValidationError:  # the same address signed up a moment ago, in a racing request
@@ -153,6 +210,11 @@ def update_profile(*, user: User, **fields) -> User:
     if unknown:
         raise TypeError(f"update_profile() got unknown fields: {', '.join(sorted(unknown))}")
     previous = {name: getattr(user, name) for name in fields}
+    if "university" in fields or "course" in fields:
+        # The pair is one choice: a course is looked up in the university it is given with.
+        fields["university"], fields["course"] = list_study_names(
+            university=fields.get("university", user.university), course=fields.get("course", user.course)
+        )
     for name, value in fields.items():
         setattr(user, name, value.strip() if isinstance(value, str) and name != "bio" else value)
     try:

@@ -19,7 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
-from accounts import forms, ratelimits, services
+from accounts import forms, ratelimits, selectors, services
 from accounts.ratelimits import lockout_message
 from notifications import services as notification_services
 
@@ -85,8 +85,36 @@ def register(request: HttpRequest) -> HttpResponse:
                 _apply_errors(form, error)
             else:
                 return redirect("accounts:register_sent")
-        return render(request, "accounts/register.html", {"form": form}, status=400)
-    return render(request, "accounts/register.html", {"form": form})
+        return render(request, "accounts/register.html", _with_study_options({"form": form}), status=400)
+    return render(request, "accounts/register.html", _with_study_options({"form": form}))
+
+
+def _with_study_options(context: dict) -> dict:
+    """The datalists of the university and course inputs, for what the form holds now (the page
+    works without JavaScript; htmx refreshes them as the student types)."""
+    # Unfiltered by what is typed (the browser filters a datalist itself): the first entries,
+    # and the courses of the university the form holds.
+    university = str(context["form"]["university"].value() or "")[: forms.STUDY_QUERY_MAX_LENGTH]
+    context["university_options"] = selectors.suggest_universities(limit=selectors.PAGE_OPTIONS_LIMIT)
+    context["course_options"] = selectors.suggest_courses(university=university, limit=selectors.PAGE_OPTIONS_LIMIT)
+    return context
+
+
+@require_GET
+def university_options(request: HttpRequest) -> HttpResponse:
+    """<option>s of the universities matching ?university= (the sign-up's and profile's datalist)."""
+    text = request.GET.get("university", "")[: forms.STUDY_QUERY_MAX_LENGTH]
+    options = selectors.suggest_universities(text=text)
+    return render(request, "accounts/_study_options.html", {"options": options})
+
+
+@require_GET
+def course_options(request: HttpRequest) -> HttpResponse:
+    """<option>s of the courses of ?university= matching ?course=."""
+    university = request.GET.get("university", "")[: forms.STUDY_QUERY_MAX_LENGTH]
+    text = request.GET.get("course", "")[: forms.STUDY_QUERY_MAX_LENGTH]
+    options = selectors.suggest_courses(university=university, text=text)
+    return render(request, "accounts/_study_options.html", {"options": options})
 
 
 @never_cache
@@ -143,9 +171,9 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Your profile has been saved.")
                 return redirect(request.user.get_absolute_url())
-        return render(request, "accounts/profile_edit.html", {"form": form}, status=400)
+        return render(request, "accounts/profile_edit.html", _with_study_options({"form": form}), status=400)
     notification_services.mark_read_for_subject(user=request.user, subject=reverse("accounts:profile_edit"))
-    return render(request, "accounts/profile_edit.html", {"form": form})
+    return render(request, "accounts/profile_edit.html", _with_study_options({"form": form}))
 
 
 # --- Passwords -------------------------------------------------------------------------------

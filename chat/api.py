@@ -28,8 +28,8 @@ from chat.models import (
 )
 from chat.services import ChatError
 from chat.views import attachment_response, group_picture_response
-from config.api import PagePagination
 from config.inputs import MAX_ID
+from config.pagination import PagePagination
 from config.timezones import api_timestamp
 from notifications import services as notification_services
 

@@ -16,7 +16,6 @@ from http import HTTPStatus
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -25,10 +24,6 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from config import inputs
 
 DEFAULT_DETAIL = "Please correct the errors below."
-
-
-# The most rows one page of a list may hold (`?page_size=`).
-MAX_PAGE_SIZE = 100
 
 
 def _text(value) -> str:
@@ -98,24 +93,3 @@ class ApiJSONRenderer(JSONRenderer):
 
 def error(detail: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
     return Response({"detail": detail}, status=code)
-
-
-class PagePagination(PageNumberPagination):
-    """The API's one shape for a list: `{count, next, previous, results}`, `?page=` and
-    `?page_size=` (PAGE_SIZE by default, at most MAX_PAGE_SIZE). A page past the last is a 404.
-    The message feeds are the one other shape: a seq cursor with `more` (docs/api.md)."""
-
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {**parameter["schema"], "minimum": 1, "maximum": self.max_page_size}
-                parameter["description"] = (
-                    f"Rows per page: {self.page_size} unless given, at most {self.max_page_size}."
-                )
-            elif parameter["name"] == self.page_query_param:
-                parameter["schema"] = {**parameter["schema"], "minimum": 1}
-        return parameters

@@ -289,8 +289,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Every list is one shape: {count, next, previous, results}, ?page= and ?page_size= (config.api).
-    "DEFAULT_PAGINATION_CLASS": "config.api.PagePagination",
+    # Every list is one shape: {count, next, previous, results}, ?page= and ?page_size= (config.pagination).
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.PagePagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     # JSON only: the browsable API would answer browsers in HTML; /api/v1/docs/ is the browsable view.

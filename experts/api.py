@@ -17,15 +17,26 @@ from rest_framework.views import APIView
 from config.inputs import MAX_ID
 from experts import selectors, services
 from experts.forms import SEARCH_MAX_LENGTH
-from experts.models import Category, ExpertProfile
+from experts.models import Category, ExpertiseAreaRequest, ExpertProfile
 from notifications import services as notification_services
 
-CONFLICT_CODES = {"already_applied", "already_expert", "rejected", "inactive", "needs_review"}
+CONFLICT_CODES = {
+    "already_applied",
+    "already_expert",
+    "rejected",
+    "inactive",
+    "needs_review",
+    # asking for a new area
+    "not_approved",
+    "already_has_area",
+    "already_requested",
+    "too_many_areas",
+}
 NO_SUCH_EXPERT = "No such expert."
 NO_PROFILE = "You have not applied to be an expert yet."
 
 # Service field names -> API field names.
-_API_FIELDS = {"category_ids": "categories"}
+_API_FIELDS = {"category_ids": "categories", "category_id": "category"}
 
 
 # --- Serializers ---------------------------------------------------------------------------------
@@ -115,12 +126,50 @@ class ExpertDetailSerializer(ExpertSerializer):
         return FeedbackSerializer(selectors.recent_feedback_for(profile=profile), many=True).data
 
 
+class AreaRequestSerializer(serializers.ModelSerializer):
+    """A request for a new area of expertise, as its expert sees it."""
+
+    category = CategorySerializer(read_only=True)
+    review_note = serializers.CharField(read_only=True, help_text="Staff's note; why, for a declined request.")
+
+    class Meta:
+        model = ExpertiseAreaRequest
+        fields = ["id", "category", "motivation", "status", "review_note", "reviewed_at", "created_at"]
+        read_only_fields = fields
+
+
+class AreaRequestCreateSerializer(serializers.Serializer):
+    category = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="Id of an active category.")
+    motivation = serializers.CharField(
+        max_length=services.AREA_MOTIVATION_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Optional: your experience in this area, for staff.",
+    )
+
+
 class MyExpertProfileSerializer(ExpertSerializer):
-    """My own profile, with the review: status, the staff note and when it was reviewed."""
+    """My own profile, with the review: status, the staff note and when it was reviewed, and my
+    requests for new areas (pending ones first, then the last decisions)."""
+
+    area_requests = serializers.SerializerMethodField()
 
     class Meta(ExpertSerializer.Meta):
-        fields = [*ExpertSerializer.Meta.fields, "status", "review_note", "reviewed_at", "created_at", "updated_at"]
+        fields = [
+            *ExpertSerializer.Meta.fields,
+            "status",
+            "review_note",
+            "reviewed_at",
+            "created_at",
+            "updated_at",
+            "area_requests",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(AreaRequestSerializer(many=True))
+    def get_area_requests(self, profile: ExpertProfile) -> list:
+        return AreaRequestSerializer(selectors.area_requests_for(profile=profile), many=True).data
 
 
 class ApplicationSerializer(serializers.Serializer):
@@ -270,7 +319,8 @@ class MyExpertProfileView(APIView):
         summary="Edit my expert profile",
         description=(
             "Only the fields given change. An approved expert may remove categories but not add new ones "
-            "(409 `needs_review`); a rejected application is changed by applying again (409 `rejected`)."
+            "(409 `needs_review`: ask with POST experts/me/area-requests/); a rejected application is "
+            "changed by applying again (409 `rejected`)."
         ),
         request=ApplicationSerializer(partial=True),
         responses={200: MyExpertProfileSerializer, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT, 401: UNAUTHORIZED},
@@ -285,3 +335,50 @@ class MyExpertProfileView(APIView):
         except ValidationError as error:
             return refused(error)
         return self._answer(request)
+
+
+class MyAreaRequestsView(APIView):
+    def _mine(self, request) -> ExpertProfile:
+        profile = selectors.expert_for_user(user=request.user)
+        if profile is None:
+            raise NotFound(NO_PROFILE)
+        return profile
+
+    @extend_schema(
+        tags=["experts"],
+        summary="My requests for new areas of expertise",
+        description="Pending ones first (oldest first), then the last decisions, newest first.",
+        responses={200: AreaRequestSerializer(many=True), 404: NOT_FOUND, 401: UNAUTHORIZED},
+    )
+    def get(self, request):
+        profile = self._mine(request)
+        notification_services.mark_read_for_subject(user=request.user, subject=reverse("experts:mine"))
+        return Response(AreaRequestSerializer(selectors.area_requests_for(profile=profile), many=True).data)
+
+    @extend_schema(
+        tags=["experts"],
+        summary="Ask staff for a new area of expertise",
+        description=(
+            "Approved experts only. 201 with the pending request, which staff approve (the category is "
+            "added) or decline with a reason; you are notified either way. 400 `invalid_category` for an "
+            "unknown or closed category; 409 `not_approved` (a pending application edits its categories "
+            "with PATCH experts/me/), `already_has_area`, `already_requested`, or `too_many_areas` "
+            f"(at most {services.MAX_CATEGORIES} areas, counting pending requests)."
+        ),
+        request=AreaRequestCreateSerializer,
+        responses={201: AreaRequestSerializer, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT, 401: UNAUTHORIZED},
+    )
+    def post(self, request):
+        serializer = AreaRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            area_request = services.request_expertise_area(
+                user=request.user,
+                category_id=serializer.validated_data["category"],
+                motivation=serializer.validated_data["motivation"],
+            )
+        except ExpertProfile.DoesNotExist:
+            raise NotFound(NO_PROFILE) from None
+        except ValidationError as error:
+            return refused(error)
+        return Response(AreaRequestSerializer(area_request).data, status=status.HTTP_201_CREATED)

@@ -70,9 +70,16 @@ class ExpertApplicationForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. Weekday evenings, CET"}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, approved: ExpertProfile | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["categories"].queryset = selectors.active_categories()
+        if approved is not None:
+            # An approved expert keeps or drops their areas here; new ones are asked for (AreaRequestForm).
+            self.fields["categories"].queryset = selectors.active_categories().filter(experts=approved)
+            self.fields["categories"].help_text = "Untick an area to stop receiving its requests."
+            self.fields["categories"].error_messages["invalid_choice"] = (
+                "New areas of expertise need a review by staff: ask for each under “Ask for a new area”."
+            )
 
     def clean_categories(self):
         categories = self.cleaned_data["categories"]
@@ -99,3 +106,25 @@ class ExpertApplicationForm(forms.Form):
             "languages": data["languages"],
             "availability_note": data["availability_note"],
         }
+
+
+class AreaRequestForm(forms.Form):
+    """An approved expert asks for one more area (the service checks the rules again)."""
+
+    category = forms.ModelChoiceField(
+        label="Area of expertise", queryset=Category.objects.none(), empty_label="Choose an area…"
+    )
+    motivation = forms.CharField(
+        label="Your experience in it",
+        max_length=services.AREA_MOTIVATION_MAX,
+        required=False,
+        help_text="Optional: a line for our staff (a degree, a course you teach, years of practice).",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": services.AREA_MOTIVATION_MAX}),
+    )
+
+    def __init__(self, *args, profile: ExpertProfile, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = selectors.requestable_categories(profile=profile)
+
+    def service_kwargs(self) -> dict:
+        return {"category_id": self.cleaned_data["category"].pk, "motivation": self.cleaned_data["motivation"]}

@@ -85,3 +85,34 @@ class ExpertProfile(models.Model):
         if not self.rating_count:
             return None
         return (Decimal(self.rating_sum) / self.rating_count).quantize(Decimal("0.1"))
+
+
+class ExpertiseAreaRequest(models.Model):
+    """An approved expert asking staff for one more area of expertise. Staff approve it (the
+    category joins the expert's areas) or decline it with a reason the expert reads. The
+    pending requests count towards the expert's maximum number of areas."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    profile = models.ForeignKey(ExpertProfile, on_delete=models.CASCADE, related_name="area_requests")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="area_requests")
+    motivation = models.CharField(
+        max_length=500, blank=True, help_text="The expert's word on their experience in this area."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=500, blank=True, help_text="Staff's note; the reason of a decline.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="experts_area_request_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.category} for {self.profile.user} ({self.get_status_display()})"

@@ -21,7 +21,7 @@ from django.db.models import F, FloatField, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Cast
 
 from accounts.models import User
-from experts.models import Category, ExpertProfile
+from experts.models import Category, ExpertiseAreaRequest, ExpertProfile
 from social import selectors as social_selectors
 
 Status = ExpertProfile.Status
@@ -180,3 +180,27 @@ def recent_feedback_for(*, profile: ExpertProfile, limit: int = RECENT_FEEDBACK_
     if _feedback_provider is None:
         return []
     return list(_feedback_provider(profile, limit))[:limit]
+
+
+# --- New areas of an approved expert -------------------------------------------------------------
+
+AREA_HISTORY_LIMIT = 10
+
+
+def area_requests_for(*, profile: ExpertProfile) -> list[ExpertiseAreaRequest]:
+    """The expert's requests for new areas as their page shows them: every pending one, then the
+    last few decisions (a declined one with its reason), with their categories (two queries)."""
+    requests = ExpertiseAreaRequest.objects.filter(profile=profile).select_related("category")
+    pending = list(requests.filter(status=ExpertiseAreaRequest.Status.PENDING).order_by("created_at", "pk"))
+    decided = list(requests.exclude(status=ExpertiseAreaRequest.Status.PENDING)[:AREA_HISTORY_LIMIT])
+    return pending + decided
+
+
+def requestable_categories(*, profile: ExpertProfile) -> QuerySet[Category]:
+    """Active categories the expert neither has nor is waiting for."""
+    waiting = ExpertiseAreaRequest.objects.filter(profile=profile, status=ExpertiseAreaRequest.Status.PENDING)
+    return (
+        active_categories()
+        .exclude(pk__in=profile.categories.values("pk"))
+        .exclude(pk__in=waiting.values("category_id"))
+    )

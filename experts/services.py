@@ -26,7 +26,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from experts.models import Category, ExpertProfile
+from config.inputs import parse_id
+from experts.models import Category, ExpertiseAreaRequest, ExpertProfile
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 
@@ -237,7 +238,7 @@ def update_expert_profile(
                     "category_ids",
                     (
                         f"New areas of expertise ({', '.join(sorted(added))}) need a review by staff: "
-                        "ask an administrator to add them. You can remove areas yourself."
+                        "ask for each under “Ask for a new area”. You can remove areas yourself."
                     ),
                     code="needs_review",
                 )
@@ -321,6 +322,133 @@ def reject_expert(*, profile_id: int, reviewer: User, note: str) -> ExpertProfil
     if was_approved and _standing_withdrawn_handler is not None:
         _standing_withdrawn_handler(profile.user, reviewer, note)
     return profile
+
+
+# --- New areas of an approved expert ------------------------------------------------------------
+
+AreaStatus = ExpertiseAreaRequest.Status
+AREA_MOTIVATION_MAX = ExpertiseAreaRequest._meta.get_field("motivation").max_length
+AREA_NOTE_MAX = ExpertiseAreaRequest._meta.get_field("review_note").max_length
+
+
+@transaction.atomic
+def request_expertise_area(*, user: User, category_id: int, motivation: str = "") -> ExpertiseAreaRequest:
+    """An approved expert asks staff for one more area of expertise: a pending request, shown on
+    their expert page and in the admin's review queue, that counts towards MAX_CATEGORIES.
+
+    Refused with a ValidationError (code): no approved profile (`not_approved`; a pending
+    application changes its areas directly), an unknown or closed category (`invalid_category`),
+    an area they already have (`already_has_area`) or already asked for (`already_requested`),
+    or one more than the maximum (`too_many_areas`). Raises ExpertProfile.DoesNotExist without a profile.
+    """
+    # The profile row's lock serialises one expert's requests: two tabs cannot both pass the checks.
+    profile = ExpertProfile.objects.select_for_update().get(user=user)
+    if profile.status != Status.APPROVED or not user.is_active:
+        raise ValidationError(
+            "Only approved experts ask for new areas; while your application is pending, edit its areas directly.",
+            code="not_approved",
+        )
+    motivation = _text(
+        motivation, field="motivation", label="Your note", max_length=AREA_MOTIVATION_MAX, required=False
+    )
+    category = _active_category(category_id)
+    if profile.categories.filter(pk=category.pk).exists():
+        raise _field_error("category_id", f"{category.name} is already one of your areas.", code="already_has_area")
+    pending = profile.area_requests.filter(status=AreaStatus.PENDING)
+    if pending.filter(category=category).exists():
+        raise _field_error(
+            "category_id",
+            f"You have already asked for {category.name}; it is waiting for review.",
+            code="already_requested",
+        )
+    if profile.categories.count() + pending.count() >= MAX_CATEGORIES:
+        raise _field_error(
+            "category_id",
+            f"An expert has at most {MAX_CATEGORIES} areas, counting those waiting for review: remove one first.",
+            code="too_many_areas",
+        )
+    return ExpertiseAreaRequest.objects.create(profile=profile, category=category, motivation=motivation)
+
+
+def _active_category(category_id) -> Category:
+    if category_id is None or category_id == "":
+        raise _field_error("category_id", "Choose an area of expertise.", code="required")
+    pk = parse_id(category_id)
+    category = Category.objects.filter(pk=pk, is_active=True).first() if pk is not None else None
+    if category is None:
+        raise _field_error(
+            "category_id",
+            "Choose an area from the list: this one does not exist or is closed.",
+            code="invalid_category",
+        )
+    return category
+
+
+def _locked_area_request(request_id: int) -> ExpertiseAreaRequest:
+    return (
+        ExpertiseAreaRequest.objects.select_for_update().select_related("profile__user", "category").get(pk=request_id)
+    )
+
+
+def _decided(area_request: ExpertiseAreaRequest, *, reviewer: User, status: str, note: str) -> None:
+    area_request.status = status
+    area_request.reviewed_by = reviewer
+    area_request.reviewed_at = timezone.now()
+    area_request.review_note = note
+    area_request.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+
+
+@transaction.atomic
+def approve_expertise_area(*, request_id: int, reviewer: User, note: str = "") -> ExpertiseAreaRequest:
+    """Staff approve a pending request: the category joins the expert's areas (requests of it
+    reach them from now on), and the expert is told once (in the app and by e-mail).
+
+    Refused: not staff (PermissionDenied); not pending (`already_reviewed`); the expert no longer
+    approved (`not_approved`); the category closed meanwhile (`invalid_category`: decline it).
+    Raises ExpertiseAreaRequest.DoesNotExist for an unknown id."""
+    _require_staff(reviewer)
+    note = _text(note, field="note", label="The note", max_length=AREA_NOTE_MAX, required=False)
+    area_request = _locked_area_request(request_id)
+    profile = ExpertProfile.objects.select_for_update().get(pk=area_request.profile_id)
+    if area_request.status != AreaStatus.PENDING:
+        raise ValidationError("This request has already been reviewed.", code="already_reviewed")
+    if profile.status != Status.APPROVED:
+        raise ValidationError("The expert is no longer approved: decline the request.", code="not_approved")
+    if not area_request.category.is_active:
+        raise ValidationError(f"{area_request.category.name} is closed: decline the request.", code="invalid_category")
+    _decided(area_request, reviewer=reviewer, status=AreaStatus.APPROVED, note=note)
+    profile.categories.add(area_request.category)
+    notification_services.notify(
+        recipient=area_request.profile.user,
+        kind=NotificationKind.EXPERT_AREA_APPROVED,
+        title=f"{area_request.category.name} is now one of your areas of expertise",
+        body=note or f"Help requests in {area_request.category.name} will reach your queue from now on.",
+        url=reverse("experts:mine"),
+    )
+    return area_request
+
+
+@transaction.atomic
+def decline_expertise_area(*, request_id: int, reviewer: User, note: str) -> ExpertiseAreaRequest:
+    """Staff decline a pending request with a reason the expert reads on their expert page; the
+    expert is told once. They may ask again later.
+
+    Refused: not staff (PermissionDenied), no reason, not pending (`already_reviewed`).
+    Raises ExpertiseAreaRequest.DoesNotExist for an unknown id."""
+    _require_staff(reviewer)
+    note = _text(note, field="note", label="The reason", max_length=AREA_NOTE_MAX, required=True)
+    area_request = _locked_area_request(request_id)
+    if area_request.status != AreaStatus.PENDING:
+        raise ValidationError("This request has already been reviewed.", code="already_reviewed")
+    _decided(area_request, reviewer=reviewer, status=AreaStatus.DECLINED, note=note)
+    notification_services.notify(
+        recipient=area_request.profile.user,
+        kind=NotificationKind.EXPERT_AREA_DECLINED,
+        title=f"Your request for {area_request.category.name} was declined",
+        body=note,
+        url=reverse("experts:mine"),
+    )
+    return area_request
 
 
 # --- The rating aggregate (called by helpdesk inside its transaction) ---------------------------

@@ -10,5 +10,6 @@ urlpatterns = [
     path("", views.directory, name="directory"),
     path("apply/", views.apply, name="apply"),
     path("me/", views.mine, name="mine"),
+    path("me/areas/", views.request_area, name="request_area"),
     path("<id:pk>/", views.detail, name="detail"),
 ]

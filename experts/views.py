@@ -10,20 +10,20 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from experts import selectors, services
-from experts.forms import DirectoryFilterForm, ExpertApplicationForm
+from experts.forms import AreaRequestForm, DirectoryFilterForm, ExpertApplicationForm
 from experts.models import ExpertProfile
 from notifications import services as notification_services
 
 PAGE_SIZE = 12
 
 # Service field names -> form field names.
-_FORM_FIELDS = {"category_ids": "categories"}
+_FORM_FIELDS = {"category_ids": "categories", "category_id": "category"}
 
 
-def _add_service_error(form: ExpertApplicationForm, error: ValidationError) -> None:
+def _add_service_error(form: ExpertApplicationForm | AreaRequestForm, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
             name = _FORM_FIELDS.get(field, field)
@@ -105,8 +105,9 @@ def mine(request: HttpRequest) -> HttpResponse:
     if profile is None:
         return redirect("experts:apply")
     editable = profile.status != ExpertProfile.Status.REJECTED
+    approved = profile if profile.status == ExpertProfile.Status.APPROVED else None
     if request.method == "POST" and editable:
-        form = ExpertApplicationForm(request.POST)
+        form = ExpertApplicationForm(request.POST, approved=approved)
         if form.is_valid():
             try:
                 services.update_expert_profile(user=request.user, **form.service_kwargs())
@@ -118,7 +119,54 @@ def mine(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         return redirect("experts:apply")
     else:
-        form = ExpertApplicationForm(initial=ExpertApplicationForm.initial_for(profile))
+        form = ExpertApplicationForm(initial=ExpertApplicationForm.initial_for(profile), approved=approved)
         notification_services.mark_read_for_subject(user=request.user, subject=reverse("experts:mine"))
-    context = {"profile": profile, "form": form, "editable": editable}
-    return render(request, "experts/mine.html", context, status=400 if form.errors else 200)
+    return _render_mine(request, profile, form=form, editable=editable)
+
+
+def _render_mine(
+    request: HttpRequest,
+    profile: ExpertProfile,
+    *,
+    form: ExpertApplicationForm | None = None,
+    area_form: AreaRequestForm | None = None,
+    editable: bool = True,
+) -> HttpResponse:
+    approved = profile.status == ExpertProfile.Status.APPROVED
+    if form is None:
+        form = ExpertApplicationForm(
+            initial=ExpertApplicationForm.initial_for(profile), approved=profile if approved else None
+        )
+    if area_form is None and approved:
+        area_form = AreaRequestForm(profile=profile)
+    context = {
+        "profile": profile,
+        "form": form,
+        "editable": editable,
+        "area_form": area_form,
+        "area_requests": selectors.area_requests_for(profile=profile),
+        "max_categories": services.MAX_CATEGORIES,
+    }
+    failed = form.errors or (area_form is not None and area_form.errors)
+    return render(request, "experts/mine.html", context, status=400 if failed else 200)
+
+
+@login_required
+@require_POST
+def request_area(request: HttpRequest) -> HttpResponse:
+    """An approved expert asks for a new area of expertise (shown pending on their page)."""
+    profile = selectors.expert_for_user(user=request.user)
+    if profile is None:
+        return redirect("experts:apply")
+    area_form = AreaRequestForm(request.POST, profile=profile)
+    if area_form.is_valid():
+        try:
+            area_request = services.request_expertise_area(user=request.user, **area_form.service_kwargs())
+        except ValidationError as error:
+            _add_service_error(area_form, error)
+        else:
+            messages.success(
+                request, f"You asked for {area_request.category.name}. Our staff will review it; we will let you know."
+            )
+            return redirect("experts:mine")
+    return _render_mine(request, profile, area_form=area_form, editable=profile.status != ExpertProfile.Status.REJECTED)

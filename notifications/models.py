@@ -17,6 +17,8 @@ class NotificationKind(models.TextChoices):
     # experts
     EXPERT_APPROVED = "expert_approved", "Expert application approved"
     EXPERT_REJECTED = "expert_rejected", "Expert application not approved"
+    EXPERT_AREA_APPROVED = "expert_area_approved", "New area of expertise approved"
+    EXPERT_AREA_DECLINED = "expert_area_declined", "New area of expertise declined"
     # helpdesk
     HELP_REQUEST_NEW = "help_request_new", "New help request in your categories"
     HELP_REQUEST_ACCEPTED = "help_request_accepted", "Your help request was accepted"

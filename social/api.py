@@ -160,8 +160,20 @@ class ReportSerializer(serializers.ModelSerializer):
 
 
 class DirectoryQuerySerializer(serializers.Serializer):
-    university = serializers.CharField(max_length=FILTER_MAX_LENGTH, required=False, allow_blank=True, default="")
-    course = serializers.CharField(max_length=FILTER_MAX_LENGTH, required=False, allow_blank=True, default="")
+    university = serializers.CharField(
+        max_length=FILTER_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text='Part of the university\'s name, ignoring case, accents and punctuation ("northbridge").',
+    )
+    course = serializers.CharField(
+        max_length=FILTER_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Part of the course's name, matched the same way.",
+    )
     q = serializers.CharField(max_length=FILTER_MAX_LENGTH, required=False, allow_blank=True, default="")
     interests = serializers.CharField(max_length=FILTER_MAX_LENGTH, required=False, allow_blank=True, default="")
 

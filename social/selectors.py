@@ -28,7 +28,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest, Least
 
-from accounts.models import User
+from accounts import selectors as accounts_selectors
+from accounts.models import User, study_name_key
 from social.models import Block, FriendRequest, Friendship
 
 FRIEND = "friend"
@@ -124,23 +125,46 @@ def with_relationship(queryset: QuerySet[User], *, viewer: User) -> QuerySet[Use
     )
 
 
+# How many list entries a partial name may match and still be looked up as a list of names.
+NAMES_LIMIT = 200
+
+
+def _names(entries: QuerySet) -> list[str] | QuerySet:
+    """The distinct names of the matching list entries, read first (one small query): an IN list
+    of literal names is a range scan of the (university, course) index on MariaDB, where an IN
+    subquery is planned as a scan of every user. Past NAMES_LIMIT names, the subquery itself
+    (correct whatever the number, slower)."""
+    names = list(entries.order_by().values_list("name", flat=True).distinct()[: NAMES_LIMIT + 1])
+    if len(names) <= NAMES_LIMIT:
+        return names
+    return entries.order_by().values("name")
+
+
 def search_directory(
     *, viewer: User, university: str = "", course: str = "", q: str = "", interests: str = ""
 ) -> QuerySet[User]:
     """Students matching every filter given, ordered by name, each with its relationship.
 
-    University and course match whole values in any letter case (`iexact`, served by the
-    (university, course) index on MySQL/MariaDB); `q` matches the start of first or last names,
+    University and course match part of a name, ignoring letter case, accents and punctuation
+    ("northbridge" finds "Northbridge University"): the text is matched against the lists'
+    normalised keys (accounts.selectors.universities_matching, a small table, one query per filter
+    given), and people are then found by the matching entries' names through the (university,
+    course) index; `q` matches the start of first or last names,
     every word of it; `interests` (comma-separated) must all appear in the person's interests.
     Excludes the viewer, inactive accounts and blocks either way. With no filter at all it is
     every visible student: callers decide whether an empty search is allowed.
     """
     people = _visible_people(viewer=viewer)
     university, course = university.strip(), course.strip()
+    if (university and not study_name_key(university)) or (course and not study_name_key(course)):
+        return User.objects.none()  # only punctuation: no name contains that
     if university:
-        people = people.filter(university__iexact=university)
+        people = people.filter(university__in=_names(accounts_selectors.universities_matching(university)))
     if course:
-        people = people.filter(course__iexact=course)
+        courses = accounts_selectors.courses_matching(course)
+        if university:
+            courses = courses.filter(university__in=accounts_selectors.universities_matching(university))
+        people = people.filter(course__in=_names(courses))
     for term in _terms(q):
         people = people.filter(Q(first_name__istartswith=term) | Q(last_name__istartswith=term))
     for interest in [item.strip() for item in interests.split(",") if item.strip()][:5]:

@@ -175,6 +175,24 @@ def expert_rejected(world):
     return Shown(profile.user, reverse("experts:mine"), reverse("api:experts-me"))
 
 
+def _area_request(world):
+    physics = CategoryFactory(name="Physics", slug="physics")
+    return expert_services.request_expertise_area(user=world.expert, category_id=physics.pk, motivation="PhD")
+
+
+def expert_area_approved(world):
+    area_request = _area_request(world)
+    expert_services.approve_expertise_area(request_id=area_request.pk, reviewer=world.staff)
+    # Shown on the expert's own page, and by both API reads of it.
+    return Shown(world.expert, reverse("experts:mine"), reverse("api:experts-me-area-requests"))
+
+
+def expert_area_declined(world):
+    area_request = _area_request(world)
+    expert_services.decline_expertise_area(request_id=area_request.pk, reviewer=world.staff, note="Show a degree.")
+    return Shown(world.expert, reverse("experts:mine"), reverse("api:experts-me"))
+
+
 def help_request_new(world):
     # Defined for experts' queues; nothing sends it today (the queue updates live). Its subject
     # is the request, as for every help-desk kind.
@@ -321,6 +339,8 @@ SCENARIOS: dict[str, Callable[[World], Shown]] = {
     NotificationKind.MESSAGE_REQUEST: message_request,
     NotificationKind.EXPERT_APPROVED: expert_approved,
     NotificationKind.EXPERT_REJECTED: expert_rejected,
+    NotificationKind.EXPERT_AREA_APPROVED: expert_area_approved,
+    NotificationKind.EXPERT_AREA_DECLINED: expert_area_declined,
     NotificationKind.HELP_REQUEST_NEW: help_request_new,
     NotificationKind.HELP_REQUEST_ACCEPTED: help_request_accepted,
     NotificationKind.HELP_REQUEST_SCHEDULED: help_request_scheduled,

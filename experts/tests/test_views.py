@@ -175,7 +175,7 @@ def test_a_rejected_applicant_sees_the_note_and_applies_again_prefilled(client_o
     assert ExpertProfile.objects.get(user=ada).status == Status.PENDING
 
 
-def test_an_approved_expert_edits_texts_but_cannot_add_an_area(client_of, ada, maths, physics):
+def test_an_approved_expert_edits_texts_but_adds_an_area_only_by_asking(client_of, ada, maths, physics):
     ExpertProfileFactory(user=ada, categories=[maths])
     client = client_of(ada)
 
@@ -184,7 +184,7 @@ def test_an_approved_expert_edits_texts_but_cannot_add_an_area(client_of, ada, m
 
     assert saved.status_code == 302
     assert refused.status_code == 400
-    assert "need a review by staff" in refused.content.decode()
+    assert "need a review by staff: ask for each under “Ask for a new area”" in refused.content.decode()
     profile = ExpertProfile.objects.get(user=ada)
     assert profile.headline == "Sharper headline"
     assert list(profile.categories.all()) == [maths]

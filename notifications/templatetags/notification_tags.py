@@ -20,6 +20,8 @@ KIND_ICONS: dict[str, str] = {
     NotificationKind.MESSAGE_REQUEST: "bi-chat-square-text",
     NotificationKind.EXPERT_APPROVED: "bi-patch-check",
     NotificationKind.EXPERT_REJECTED: "bi-patch-exclamation",
+    NotificationKind.EXPERT_AREA_APPROVED: "bi-patch-plus",
+    NotificationKind.EXPERT_AREA_DECLINED: "bi-patch-minus",
     NotificationKind.HELP_REQUEST_NEW: "bi-inbox",
     NotificationKind.HELP_REQUEST_DIRECT: "bi-person-raised-hand",
     NotificationKind.HELP_REQUEST_TO_QUEUE: "bi-people",

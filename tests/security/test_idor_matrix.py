@@ -53,6 +53,7 @@ ROUTE_ARGUMENTS: dict[str, dict[str, str]] = {
     "api:social-friend-request-accept": {"pk": "request_received"},
     "api:social-friend-request-decline": {"pk": "request_received"},
     "experts:detail": {"pk": "expert_profile"},
+    "api:university_courses": {"pk": "university"},
     "api:experts-detail": {"pk": "expert_profile"},
     "api:chat-message": {"pk": "message"},
     "api:chat-attachment": {"pk": "attachment"},
@@ -118,6 +119,8 @@ ACCESS: dict[str, str] = {
     "accounts:password_reset_confirm": PUBLIC,
     # so does the e-mail confirmation link (a bad token is a 400 whoever asks)
     "accounts:email_confirm": PUBLIC,
+    # the university and course lists that sign-up offers (names students typed, no person)
+    "api:university_courses": PUBLIC,
     "media": PUBLIC,  # avatars: re-encoded images with random names (settings: local storage only)
 }
 # Routes whose entitled person is not the owner.
@@ -155,7 +158,10 @@ def _is_public_view(route: Route) -> bool:
         "accounts:password_reset_done",
         "accounts:password_reset_complete",
         "accounts:register_sent",
+        "accounts:university_options",
+        "accounts:course_options",
         "api:register",
+        "api:universities",
         "api:email_confirm",
         "api:token_obtain_pair",
         "api:token_refresh",

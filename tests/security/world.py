@@ -30,7 +30,7 @@ from django.utils.http import urlsafe_base64_encode
 from PIL import Image
 
 from accounts import services as account_services
-from accounts.models import User
+from accounts.models import University, User
 from accounts.tests.factories import StaffFactory, UserFactory
 from chat import services as chat_services
 from chat.models import Attachment, Conversation, Message
@@ -207,6 +207,8 @@ def build_world() -> World:
         "request_sent": request_sent.pk,
         "request_received": request_received.pk,
         "expert_profile": expert.expert_profile.pk,
+        # the university list is public (sign-up offers it): the world's students' university
+        "university": University.objects.order_by("pk").values_list("pk", flat=True).first(),
         "owner": owner.public_id,
         "friend": friend.public_id,
         "help_request": help_request.public_id,
