@@ -23,6 +23,7 @@ from chat.models import (
     Conversation,
     Membership,
     Message,
+    Reaction,
 )
 from chat.services import reports, send_sql
 from chat.services.common import (
@@ -36,6 +37,7 @@ from chat.services.common import (
     clean_body,
     clean_client_id,
     clean_optional_body,
+    clean_reply_to,
 )
 from chat.services.unread_email import schedule_unread_email
 from chat.storage import attachment_storage
@@ -146,9 +148,14 @@ def _existing_send(sender: User, client_id: str, conversation_id: int) -> Messag
     return message
 
 
-def send_message(*, sender: User, conversation_id: int, body: str, client_id: str, files=()) -> tuple[Message, bool]:
+def send_message(
+    *, sender: User, conversation_id: int, body: str, client_id: str, files=(), reply_to: int | None = None
+) -> tuple[Message, bool]:
     """Store a message with the next seq; (message, created). A retried client_id returns the
     stored message with created=False and changes nothing.
+
+    `reply_to` (a message id) makes it a reply to an earlier message of the SAME conversation;
+    any other id (another conversation's, an unknown one) is refused ("invalid_reply_to").
 
     `files` (uploaded files) become the message's attachments: each is checked from its content
     and converted (chat.attachments) BEFORE anything is stored, so a refused file stores
@@ -159,11 +166,12 @@ def send_message(*, sender: User, conversation_id: int, body: str, client_id: st
     files = list(files or ())
     body = clean_optional_body(body) if files else clean_body(body)
     client_id = clean_client_id(client_id)
+    reply_to = clean_reply_to(reply_to)
     # No read of client_id first: the unique (sender, client_id) constraint finds a retry, and
     # a refused send checks whether it was a retry of a message already stored (answered with
     # that message, as if it had been looked up first).
     try:
-        return _send_new(sender, conversation_id, body, client_id, files)
+        return _send_new(sender, conversation_id, body, client_id, files, reply_to)
     except IntegrityError:
         existing = _existing_send(sender, client_id, conversation_id)
         if existing is None:
@@ -178,7 +186,9 @@ def send_message(*, sender: User, conversation_id: int, body: str, client_id: st
         return existing, False
 
 
-def _send_new(sender: User, conversation_id: int, body: str, client_id: str, files: list) -> tuple[Message, bool]:
+def _send_new(
+    sender: User, conversation_id: int, body: str, client_id: str, files: list, reply_to: int | None
+) -> tuple[Message, bool]:
     if files:
         # Members only, before any file is decoded (an outsider costs no image work).
         if not Membership.objects.filter(conversation_id=conversation_id, user=sender, left_at__isnull=True).exists():
@@ -189,7 +199,9 @@ def _send_new(sender: User, conversation_id: int, body: str, client_id: str, fil
         prepared = []
     stored: list[str] = []
     try:
-        return _send(sender, conversation_id, body, client_id, prepared, stored, rate_checked=bool(files))
+        return _send(
+            sender, conversation_id, body, client_id, prepared, stored, rate_checked=bool(files), reply_to=reply_to
+        )
     except BaseException:
         storage = attachment_storage()
         for name in stored:
@@ -198,7 +210,9 @@ def _send_new(sender: User, conversation_id: int, body: str, client_id: str, fil
 
 
 @transaction.atomic
-def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_checked) -> tuple[Message, bool]:
+def _send(
+    sender, conversation_id, body, client_id, prepared, stored, *, rate_checked, reply_to=None
+) -> tuple[Message, bool]:
     if not rate_checked:
         _check_send_rate(sender.pk)
     # The statements are written once in send_sql (the ORM's per-query cost was most of a send).
@@ -209,10 +223,17 @@ def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_ch
         raise ChatError("Your account is not active.", code=SENDER_INACTIVE)
     membership, member_ids, others = send_sql.memberships_for_send(conversation, sender.pk)
     _check_can_send(conversation, membership, others)
+    original = _reply_target(conversation.pk, reply_to) if reply_to is not None else None
     # A duplicate client_id raises IntegrityError out of this transaction (send_message answers
     # it with the stored message): nothing of this attempt is kept.
     message = send_sql.append_message(
-        conversation, sender=sender, kind=Message.Kind.TEXT, body=body, client_id=client_id, now=timezone.now()
+        conversation,
+        sender=sender,
+        kind=Message.Kind.TEXT,
+        body=body,
+        client_id=client_id,
+        now=timezone.now(),
+        reply_to=original,
     )
     if prepared:
         _store_attachments(message, prepared, stored)
@@ -239,6 +260,17 @@ def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_ch
                 )
     transaction.on_commit(partial(schedule_unread_email, conversation.pk))
     return message, True
+
+
+def _reply_target(conversation_id: int, message_id: int) -> Message:
+    """The message a reply answers: an earlier message of this conversation (the conversation
+    row is locked, so no newer message can appear meanwhile), with its sender for the quote."""
+    original = Message.objects.select_related("sender").filter(pk=message_id, conversation_id=conversation_id).first()
+    if original is None:
+        raise ChatError(
+            "You can only reply to a message of this conversation.", code="invalid_reply_to", field="reply_to"
+        )
+    return original
 
 
 def _mark_sent(conversation: Conversation, membership: Membership, seq: int) -> None:
@@ -342,6 +374,10 @@ def delete_message(*, user: User, message_id: int) -> Message:
     message.change_seq = _next_change_seq(message.conversation_id)
     message.save(update_fields=["body", "deleted_at", "change_seq"])
     _remove_attachments(message)
+    if message.reaction_count:  # a tombstone carries no reactions
+        Reaction.objects.filter(message=message).delete()
+        message.reaction_count = 0
+        Message.objects.filter(pk=message.pk).update(reaction_count=0)
     _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 
