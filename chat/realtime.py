@@ -6,6 +6,7 @@ queue, and a client that missed one resyncs from it (frame "resync" → "message
 """
 
 import asyncio
+import re
 import weakref
 from typing import Any
 
@@ -70,6 +71,8 @@ def attachments_of(message) -> list:
 
 
 REPLY_EXCERPT_CHARS = 120
+# The formatting marks a quote leaves out: it shows the words, not **the** `markup`.
+_EXCERPT_MARKS_RE = re.compile(r"\*\*|`+|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)|(?<=\S)_(?![\w_])")
 REACTION_NAMES_SHOWN = 20
 
 
@@ -78,6 +81,7 @@ def reply_excerpt(message) -> str:
     if message.deleted_at is not None:
         return ""
     line = next((line.strip() for line in message.body.splitlines() if line.strip()), "")
+    line = _EXCERPT_MARKS_RE.sub("", line).strip()
     if not line and getattr(message, "attachment_count", 0):
         return "File" if message.attachment_count == 1 else f"{message.attachment_count} files"
     return line if len(line) <= REPLY_EXCERPT_CHARS else line[: REPLY_EXCERPT_CHARS - 1].rstrip() + "…"

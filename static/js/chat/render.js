@@ -296,7 +296,7 @@ export function fillReactions(item, message, ctx) {
     button.dataset.emoji = chip.emoji;
     button.setAttribute("aria-pressed", String(chip.mine));
     button.setAttribute("aria-label", chip.label);
-    const glyph = element("span", "", chip.emoji);
+    const glyph = element("span", "chat-reaction-emoji", chip.emoji);
     const count = element("span", "chat-reaction-count", String(chip.count));
     const who = element("span", "chat-reaction-who", `${chip.who} reacted with ${chip.name || chip.emoji}`);
     for (const part of [glyph, count, who]) part.setAttribute("aria-hidden", "true");
