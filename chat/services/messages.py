@@ -89,8 +89,10 @@ def _count_in_window(key: str, timeout: int) -> int:
         return 1
 
 
-def _check_send_rate(user_id: int) -> None:
-    """A fixed window in the cache (Redis when configured: shared by every process).
+def check_send_rate(user_id: int) -> None:
+    """Count one more send (or reaction: chat.services.reactions) of this user against
+    CHAT_SEND_RATE; ChatError "rate_limited" past it. A fixed window in the cache (Redis when
+    configured: shared by every process).
 
     If the cache is unreachable (Redis restarting) the limit is not enforced for that send:
     the database is up, so the message is stored and acked rather than the socket dropped."""
@@ -193,7 +195,7 @@ def _send_new(
         # Members only, before any file is decoded (an outsider costs no image work).
         if not Membership.objects.filter(conversation_id=conversation_id, user=sender, left_at__isnull=True).exists():
             raise Conversation.DoesNotExist("No such conversation.")
-        _check_send_rate(sender.pk)
+        check_send_rate(sender.pk)
         prepared = attachments.prepare_all(files)
     else:
         prepared = []
@@ -214,7 +216,7 @@ def _send(
     sender, conversation_id, body, client_id, prepared, stored, *, rate_checked, reply_to=None
 ) -> tuple[Message, bool]:
     if not rate_checked:
-        _check_send_rate(sender.pk)
+        check_send_rate(sender.pk)
     # The statements are written once in send_sql (the ORM's per-query cost was most of a send).
     conversation, sender_active = send_sql.lock_conversation(conversation_id, sender_id=sender.pk)
     if not sender_active:
@@ -345,9 +347,10 @@ def _own_live_message(*, user: User, message_id: int) -> Message:
     return message
 
 
-def _next_change_seq(conversation_id: int) -> int:
-    """Raise the conversation's change counter; the row lock the UPDATE takes is held until
-    commit, so changes commit in counter order (like seq for new messages)."""
+def next_change_seq(conversation_id: int) -> int:
+    """Raise the conversation's change counter (edits, deletes, reactions) and return it; the
+    row lock the UPDATE takes is held until commit, so changes commit in counter order (like
+    seq for new messages)."""
     Conversation.objects.filter(pk=conversation_id).update(change_seq=F("change_seq") + 1)
     return Conversation.objects.filter(pk=conversation_id).values_list("change_seq", flat=True).get()
 
@@ -359,7 +362,7 @@ def edit_message(*, user: User, message_id: int, body: str) -> Message:
     if body != message.body:
         message.body = body
         message.edited_at = timezone.now()
-        message.change_seq = _next_change_seq(message.conversation_id)
+        message.change_seq = next_change_seq(message.conversation_id)
         message.save(update_fields=["body", "edited_at", "change_seq"])
         _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
@@ -371,7 +374,7 @@ def delete_message(*, user: User, message_id: int) -> Message:
     message = _own_live_message(user=user, message_id=message_id)
     message.body = ""
     message.deleted_at = timezone.now()
-    message.change_seq = _next_change_seq(message.conversation_id)
+    message.change_seq = next_change_seq(message.conversation_id)
     message.save(update_fields=["body", "deleted_at", "change_seq"])
     _remove_attachments(message)
     if message.reaction_count:  # a tombstone carries no reactions

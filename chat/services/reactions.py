@@ -17,7 +17,7 @@ from chat import realtime
 from chat.emoji import is_reaction_emoji
 from chat.models import Message, Reaction
 from chat.services.common import ChatError, _active_member_ids, _blocked_either_way, _push_after_commit
-from chat.services.messages import _check_send_rate, _next_change_seq
+from chat.services.messages import check_send_rate, next_change_seq
 
 
 def clean_emoji(emoji: object) -> str:
@@ -60,7 +60,7 @@ def set_reaction(*, user: User, message_id: int, emoji: str, on: bool) -> tuple[
         raise ChatError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     emoji = clean_emoji(emoji)
     message = _message_to_react_to(user, message_id)
-    _check_send_rate(user.pk)
+    check_send_rate(user.pk)
     existing = Reaction.objects.filter(message=message, user=user, emoji=emoji)
     changed = False
     if on and not existing.exists():
@@ -76,7 +76,7 @@ def set_reaction(*, user: User, message_id: int, emoji: str, on: bool) -> tuple[
         delta = -1
     if changed:
         Message.objects.filter(pk=message.pk).update(reaction_count=F("reaction_count") + delta)
-        message.change_seq = _next_change_seq(message.conversation_id)
+        message.change_seq = next_change_seq(message.conversation_id)
         Message.objects.filter(pk=message.pk).update(change_seq=message.change_seq)
     message.refresh_from_db(fields=["reaction_count", "change_seq"])
     message.reaction_rows = list(Reaction.objects.filter(message=message).select_related("user").order_by("pk"))

@@ -322,3 +322,29 @@ def test_the_react_route_of_another_conversation_is_a_404(ada, bob, eve, group, 
     answer = client_of(bob).post(reverse("chat:react", args=[other.pk, message.pk]), {"emoji": THUMBS})
     assert answer.status_code == 404
     assert not Reaction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "excerpt"),
+    [
+        ("Who has the **lab** notes?\nsecond line", "Who has the lab notes?"),
+        ("\n\n  use `numpy` _today_ \n", "use numpy today"),
+        ("snake_case and 2*3*4 stay", "snake_case and 2*3*4 stay"),
+        ("x" * 200, "x" * 119 + "…"),
+    ],
+)
+def test_a_quote_shows_the_first_line_without_formatting_marks(ada, bob, body, excerpt):
+    conversation = direct_between(ada, bob)
+    original = send(ada, conversation, body)
+    assert realtime.reply_excerpt(original) == excerpt
+
+
+def test_who_reacted_says_you_first_and_counts_past_the_names_shown():
+    from chat.templatetags.chat_tags import reaction_who
+
+    group = {"count": 2, "user_ids": [2, 1], "names": ["Ada Lovelace", "Me"]}
+    assert reaction_who(group, 1) == "You and Ada Lovelace"
+    assert reaction_who(group, 3) == "Ada Lovelace and Me"
+    many = {"count": 25, "user_ids": list(range(2, 27)), "names": [f"P{i}" for i in range(20)]}
+    assert reaction_who(many, 99).endswith("P19 and 5 others")
+    assert reaction_who({**many, "user_ids": [*range(2, 26), 99]}, 99).startswith("You, P0")
