@@ -49,7 +49,19 @@ EMOJI: tuple[tuple[str, str], ...] = (
     ("🍕", "pizza"),
 )
 EMOJI_NAMES: dict[str, str] = dict(EMOJI)
-EMOJI_MAX_LENGTH = 8  # characters: the longest entry (with a variation selector) fits
+# A reaction is stored as its code points in hex ("1f44d", "2764-fe0f"), not as the character:
+# MariaDB's utf8mb4 collations (general_ci, unicode_ci) compare all emoji outside the Basic
+# Multilingual Plane as EQUAL, so 👍 and 😂 would collide in the unique constraint and in every
+# lookup. Plain ASCII compares the same on every backend and collation.
+EMOJI_CODE_MAX_LENGTH = 32
+
+
+def emoji_code(emoji: str) -> str:
+    return "-".join(f"{ord(char):x}" for char in emoji)
+
+
+def emoji_from_code(code: str) -> str:
+    return "".join(chr(int(part, 16)) for part in code.split("-"))
 
 
 def emoji_name(emoji: str) -> str:

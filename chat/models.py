@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from chat.emoji import EMOJI_MAX_LENGTH
+from chat.emoji import EMOJI_CODE_MAX_LENGTH, emoji_from_code
 
 BODY_MAX_LENGTH = 4000
 NAME_MAX_LENGTH = 80
@@ -195,16 +195,22 @@ class Reaction(models.Model):
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reactions")
-    emoji = models.CharField(max_length=EMOJI_MAX_LENGTH)
+    # The emoji's code points in hex (chat.emoji.emoji_code): ASCII, because MariaDB's utf8mb4
+    # collations take every emoji outside the BMP for the same character.
+    code = models.CharField(max_length=EMOJI_CODE_MAX_LENGTH)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["message", "user", "emoji"], name="chat_reaction_once_per_emoji"),
+            models.UniqueConstraint(fields=["message", "user", "code"], name="chat_reaction_once_per_emoji"),
         ]
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+    @property
+    def emoji(self) -> str:
+        return emoji_from_code(self.code)
 
 
 def attachment_storage():

@@ -14,7 +14,7 @@ from django.db.models import F
 from accounts import selectors as account_selectors
 from accounts.models import User
 from chat import realtime
-from chat.emoji import is_reaction_emoji
+from chat.emoji import emoji_code, is_reaction_emoji
 from chat.models import Message, Reaction
 from chat.services.common import ChatError, _active_member_ids, _blocked_either_way, _push_after_commit
 from chat.services.messages import check_send_rate, next_change_seq
@@ -61,12 +61,13 @@ def set_reaction(*, user: User, message_id: int, emoji: str, on: bool) -> tuple[
     emoji = clean_emoji(emoji)
     message = _message_to_react_to(user, message_id)
     check_send_rate(user.pk)
-    existing = Reaction.objects.filter(message=message, user=user, emoji=emoji)
+    code = emoji_code(emoji)
+    existing = Reaction.objects.filter(message=message, user=user, code=code)
     changed = False
     if on and not existing.exists():
         try:
             with transaction.atomic():  # a double click racing itself: the unique constraint wins
-                Reaction.objects.create(message=message, user=user, emoji=emoji)
+                Reaction.objects.create(message=message, user=user, code=code)
             changed = True
         except IntegrityError:
             changed = False

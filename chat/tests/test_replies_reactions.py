@@ -348,3 +348,17 @@ def test_who_reacted_says_you_first_and_counts_past_the_names_shown():
     many = {"count": 25, "user_ids": list(range(2, 27)), "names": [f"P{i}" for i in range(20)]}
     assert reaction_who(many, 99).endswith("P19 and 5 others")
     assert reaction_who({**many, "user_ids": [*range(2, 26), 99]}, 99).startswith("You, P0")
+
+
+def test_every_emoji_is_its_own_reaction_on_every_database(ada, bob, group, settings):
+    # MariaDB's utf8mb4 collations compare all emoji outside the BMP as equal: stored as their
+    # code points, 👍, 😂 and 🎉 of one member on one message stay three reactions.
+    from chat.emoji import emoji_code, emoji_from_code
+
+    settings.CHAT_SEND_RATE = (1000, 10)
+    assert all(emoji_from_code(emoji_code(emoji)) == emoji for emoji, _ in EMOJI)
+    message = send(ada, group, "hi")
+    for emoji in ("👍", "😂", "🎉"):
+        services.set_reaction(user=bob, message_id=message.pk, emoji=emoji, on=True)
+    updated, _ = services.set_reaction(user=bob, message_id=message.pk, emoji="😂", on=False)
+    assert [group["emoji"] for group in realtime.message_payload(updated)["reactions"]] == ["👍", "🎉"]
