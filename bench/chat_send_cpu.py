@@ -38,7 +38,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/lyceum_bench_load"
 STEPS = [
-    ("chat.services.messages", "_check_send_rate"),
+    ("chat.services.messages", "check_send_rate"),
     ("chat.services.messages", "_locked_conversation"),
     ("chat.services.send_sql", "lock_conversation"),
     ("chat.services.messages", "_memberships_for_send"),

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from chat import realtime, selectors, services
+from chat.emoji import EMOJI
 from chat.models import (
     BODY_MAX_LENGTH,
     CLIENT_ID_MAX_LENGTH,
@@ -93,6 +94,25 @@ class AttachmentSerializer(serializers.Serializer):
     thumbnail_url = serializers.CharField(allow_null=True, help_text="Images: an inline WEBP thumbnail.")
 
 
+class ReplyQuoteSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The original message.")
+    seq = serializers.IntegerField()
+    sender = serializers.CharField(allow_null=True, help_text="The original's author, null for a system message.")
+    sender_id = serializers.IntegerField(allow_null=True, help_text='Their user id (a client shows "You" for its own).')
+    excerpt = serializers.CharField(help_text="Its first line, short; empty once deleted.")
+    deleted = serializers.BooleanField(help_text='The original was deleted: show "Original message deleted".')
+
+
+class ReactionGroupSerializer(serializers.Serializer):
+    emoji = serializers.ChoiceField(choices=EMOJI, help_text="One of the curated emoji.")
+    name = serializers.CharField(help_text='Its name, e.g. "thumbs up".')
+    count = serializers.IntegerField()
+    user_ids = serializers.ListField(child=serializers.IntegerField(), help_text="Every member who reacted so.")
+    names = serializers.ListField(
+        child=serializers.CharField(), help_text="The names of the first 20 of them, in order."
+    )
+
+
 class MessageSerializer(serializers.Serializer):
     """The same shape as a message on the live socket (chat.realtime.message_payload)."""
 
@@ -114,6 +134,10 @@ class MessageSerializer(serializers.Serializer):
         help_text="The conversation's change counter at this message's last edit or delete (0: never)."
     )
     attachments = AttachmentSerializer(many=True, help_text="Files; empty once deleted.")
+    reply_to = ReplyQuoteSerializer(allow_null=True, help_text="The quote of the message this one answers.")
+    reactions = ReactionGroupSerializer(
+        many=True, help_text="Emoji reactions by emoji, in the order each was first used; empty once deleted."
+    )
 
     def to_representation(self, instance):
         return realtime.message_payload(instance)
@@ -212,6 +236,13 @@ class SendSerializer(serializers.Serializer):
         help_text="May be empty when files are attached.",
     )
     client_id = serializers.CharField(max_length=CLIENT_ID_MAX_LENGTH, help_text="A UUID made by the client.")
+    reply_to = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Reply to this earlier message of the same conversation (400 for any other).",
+    )
     files = serializers.ListField(
         child=serializers.FileField(),
         required=False,
@@ -221,6 +252,10 @@ class SendSerializer(serializers.Serializer):
 
 class EditSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=BODY_MAX_LENGTH, trim_whitespace=False)
+
+
+class ReactionSerializer(serializers.Serializer):
+    emoji = serializers.ChoiceField(choices=EMOJI, help_text="One of the curated emoji (chat.emoji).")
 
 
 class ReadSerializer(serializers.Serializer):
@@ -409,6 +444,7 @@ class MessagesView(ChatAPIView):
             body=data["body"],
             client_id=data["client_id"],
             files=request.FILES.getlist("files"),
+            reply_to=data.get("reply_to"),
         )
         return Response(
             MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -433,6 +469,30 @@ class MessageDetailView(ChatAPIView):
     )
     def delete(self, request, pk: int):
         return Response(MessageSerializer(services.delete_message(user=request.user, message_id=pk)).data)
+
+
+class ReactionsView(ChatAPIView):
+    @extend_schema(
+        summary="React to a message with one of the curated emoji (once per emoji per member)",
+        request=ReactionSerializer,
+        responses={200: MessageSerializer, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED, 429: REFUSED},
+    )
+    def post(self, request, pk: int):
+        selectors.message_for(user=request.user, message_id=pk)  # 404 before anything about the input
+        data = _valid(ReactionSerializer, request.data)
+        message, _changed = services.set_reaction(user=request.user, message_id=pk, emoji=data["emoji"], on=True)
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        summary="Take my reaction off a message",
+        parameters=[OpenApiParameter("emoji", OpenApiTypes.STR, required=True, description="The emoji to remove.")],
+        responses={200: MessageSerializer, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED, 429: REFUSED},
+    )
+    def delete(self, request, pk: int):
+        selectors.message_for(user=request.user, message_id=pk)
+        data = _valid(ReactionSerializer, {"emoji": request.query_params.get("emoji", "")})
+        message, _changed = services.set_reaction(user=request.user, message_id=pk, emoji=data["emoji"], on=False)
+        return Response(MessageSerializer(message).data)
 
 
 class AttachmentView(ChatAPIView):

@@ -21,5 +21,6 @@ urlpatterns = [
         name="chat-member-promote",
     ),
     path("chat/messages/<id:pk>/", api.MessageDetailView.as_view(), name="chat-message"),
+    path("chat/messages/<id:pk>/reactions/", api.ReactionsView.as_view(), name="chat-message-reactions"),
     path("chat/attachments/<id:pk>/", api.AttachmentView.as_view(), name="chat-attachment"),
 ]

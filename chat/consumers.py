@@ -452,13 +452,17 @@ def _take_send_token(consumer: LiveConsumer) -> bool:
     return True
 
 
-def _store_message(user, conversation_id: int, body, client_id):
-    return chat_services.send_message(sender=user, conversation_id=conversation_id, body=body, client_id=client_id)
+def _store_message(user, conversation_id: int, body, client_id, reply_to=None):
+    return chat_services.send_message(
+        sender=user, conversation_id=conversation_id, body=body, client_id=client_id, reply_to=reply_to
+    )
 
 
 @frame_handler(chat_realtime.FRAME_SEND)
 async def send_chat_message(consumer: LiveConsumer, frame: dict) -> None:
-    """{"type": "message.send", "conversation", "body", "client_id"} → "message.ack" to this socket."""
+    """{"type": "message.send", "conversation", "body", "client_id"[, "reply_to"]} → "message.ack"
+    to this socket. `reply_to` names an earlier message of the same conversation; any other id
+    is refused with the error code "invalid_reply_to"."""
     client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
     if client_id is not None and len(client_id) > 64:
         client_id = None
@@ -472,7 +476,7 @@ async def send_chat_message(consumer: LiveConsumer, frame: dict) -> None:
         return
     try:
         message, _created = await consumer.db(_store_message)(
-            consumer.scope["user"], conversation_id, frame.get("body"), frame.get("client_id")
+            consumer.scope["user"], conversation_id, frame.get("body"), frame.get("client_id"), frame.get("reply_to")
         )
     except chat_services.ChatError as error:
         if error.code == "rate_limited":

@@ -1,5 +1,6 @@
 from django import forms
 
+from chat.emoji import EMOJI
 from chat.models import BODY_MAX_LENGTH, CLIENT_ID_MAX_LENGTH, NAME_MAX_LENGTH
 from config.inputs import ModelIdsChoiceField
 from social.models import REPORT_DETAILS_MAX_LENGTH, Report
@@ -16,6 +17,15 @@ class MessageForm(forms.Form):
         error_messages={"required": "Write something before sending."},
     )
     client_id = forms.CharField(max_length=CLIENT_ID_MAX_LENGTH, widget=forms.HiddenInput)
+    # The message this one answers (chat.services checks it is of the same conversation).
+    reply_to = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
+
+
+class ReactionForm(forms.Form):
+    """One emoji of the curated list, put on a message or taken off (`action` "add" or "remove")."""
+
+    emoji = forms.ChoiceField(choices=EMOJI)
+    action = forms.ChoiceField(choices=[("add", "add"), ("remove", "remove")], required=False)
 
 
 class EditMessageForm(forms.Form):

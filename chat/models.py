@@ -16,6 +16,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from chat.emoji import EMOJI_CODE_MAX_LENGTH, emoji_from_code
+
 BODY_MAX_LENGTH = 4000
 NAME_MAX_LENGTH = 80
 CLIENT_ID_MAX_LENGTH = 64
@@ -152,6 +154,12 @@ class Message(models.Model):
     change_seq = models.PositiveBigIntegerField(default=0)
     # How many files it carries (kept by the services): payloads skip the attachment query at 0.
     attachment_count = models.PositiveSmallIntegerField(default=0)
+    # The earlier message of the same conversation this one answers (chat.services checks the
+    # conversation); a quote shows its author and first line, or "Original message deleted".
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    # How many reactions it carries (kept by chat.services.set_reaction): pages skip the
+    # reaction query when none of their messages has any.
+    reaction_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["conversation", "change_seq"], name="chat_message_change_idx")]
@@ -178,6 +186,31 @@ class Message(models.Model):
     @property
     def is_system(self) -> bool:
         return self.kind == self.Kind.SYSTEM
+
+
+class Reaction(models.Model):
+    """One member's emoji on a message: one per (message, user, emoji), from the curated list
+    (chat.emoji). Adding or removing one is a change of the message (its change_seq), so the
+    live push and the resync after being away carry it like an edit."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reactions")
+    # The emoji's code points in hex (chat.emoji.emoji_code): ASCII, because MariaDB's utf8mb4
+    # collations take every emoji outside the BMP for the same character.
+    code = models.CharField(max_length=EMOJI_CODE_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "code"], name="chat_reaction_once_per_emoji"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+    @property
+    def emoji(self) -> str:
+        return emoji_from_code(self.code)
 
 
 def attachment_storage():

@@ -6,6 +6,7 @@ queue, and a client that missed one resyncs from it (frame "resync" → "message
 """
 
 import asyncio
+import re
 import weakref
 from typing import Any
 
@@ -14,6 +15,7 @@ from channels.layers import get_channel_layer
 from django.urls import reverse
 
 from chat import live_db
+from chat.emoji import emoji_name
 from chat.formatting import render_body
 from config.timezones import api_timestamp
 from notifications import realtime as live
@@ -69,6 +71,68 @@ def attachments_of(message) -> list:
     return list(message.attachments.all())
 
 
+REPLY_EXCERPT_CHARS = 120
+# The formatting marks a quote leaves out: it shows the words, not **the** `markup`.
+_EXCERPT_MARKS_RE = re.compile(r"\*\*|`+|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)|(?<=\S)_(?![\w_])")
+REACTION_NAMES_SHOWN = 20
+
+
+def reply_excerpt(message) -> str:
+    """The first line of a message, short: what a reply's quote shows of the original."""
+    if message.deleted_at is not None:
+        return ""
+    line = next((line.strip() for line in message.body.splitlines() if line.strip()), "")
+    line = _EXCERPT_MARKS_RE.sub("", line).strip()
+    if not line and getattr(message, "attachment_count", 0):
+        return "File" if message.attachment_count == 1 else f"{message.attachment_count} files"
+    return line if len(line) <= REPLY_EXCERPT_CHARS else line[: REPLY_EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+def reply_payload(message) -> dict[str, Any] | None:
+    """The quote of the message this one answers: null when it answers none (or the original is
+    gone); `deleted` when the original was deleted (its text is not carried)."""
+    if not message.reply_to_id:
+        return None
+    original = message.reply_to
+    if original is None:
+        return None
+    sender = original.sender if original.sender_id else None
+    return {
+        "id": original.pk,
+        "seq": original.seq,
+        "sender": (sender.get_full_name() or "A student") if sender is not None else None,
+        "sender_id": original.sender_id,
+        "excerpt": reply_excerpt(original),
+        "deleted": original.deleted_at is not None,
+    }
+
+
+def reactions_of(message) -> list:
+    """The message's Reaction rows (with their users), oldest first, without a query when it has
+    none or they were attached by chat.selectors.attach_reactions."""
+    if message.deleted_at is not None or not getattr(message, "reaction_count", 0):
+        return []
+    rows = getattr(message, "reaction_rows", None)
+    if rows is None:
+        rows = list(message.reactions.select_related("user").order_by("pk"))
+    return rows
+
+
+def reactions_payload(message) -> list[dict[str, Any]]:
+    """Reactions grouped by emoji, in the order each emoji was first used: the count, every
+    reacting user's id (so each client knows whether it is "mine") and the first names."""
+    groups: dict[str, dict[str, Any]] = {}
+    for row in reactions_of(message):
+        group = groups.setdefault(
+            row.emoji, {"emoji": row.emoji, "name": emoji_name(row.emoji), "count": 0, "user_ids": [], "names": []}
+        )
+        group["count"] += 1
+        group["user_ids"].append(row.user_id)
+        if len(group["names"]) < REACTION_NAMES_SHOWN:
+            group["names"].append(row.user.get_full_name() or "A student")
+    return list(groups.values())
+
+
 def message_payload(message) -> dict[str, Any]:
     """One message as every client sees it (API serializer and socket share this shape)."""
     deleted = message.deleted_at is not None
@@ -86,6 +150,8 @@ def message_payload(message) -> dict[str, Any]:
         "deleted": deleted,
         "change_seq": message.change_seq,
         "attachments": [attachment_payload(a) for a in attachments_of(message)],
+        "reply_to": reply_payload(message),
+        "reactions": reactions_payload(message),
     }
 
 

@@ -12,7 +12,7 @@ from django.db.models import BooleanField, Case, Exists, F, IntegerField, OuterR
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from chat.models import Attachment, Conversation, Membership, Message, direct_key_for
+from chat.models import Attachment, Conversation, Membership, Message, Reaction, direct_key_for
 from social import selectors as social_selectors
 from social.models import Block
 
@@ -89,7 +89,10 @@ def conversation_rows_for(*, user: User, archived: bool = False, requests: bool 
     that the user has not accepted yet (only those with a message in them).
     """
     memberships = _my_memberships(user).select_related(
-        "conversation", "conversation__last_message", "conversation__last_message__sender"
+        "conversation",
+        "conversation__last_message",
+        "conversation__last_message__sender",
+        "conversation__last_message__reply_to__sender",
     )
     if requests:
         memberships = memberships.filter(accepted=False, conversation__last_seq__gt=0)
@@ -100,7 +103,9 @@ def conversation_rows_for(*, user: User, archived: bool = False, requests: bool 
 
 def summaries_of(*, user: User, memberships) -> list[ConversationSummary]:
     """Rows for memberships of `user`: preview, unread count, muted/archived state and, for
-    direct ones, the other person. One more query, whatever the count."""
+    direct ones, the other person. One more query (two when a preview has reactions)."""
+    memberships = list(memberships)
+    attach_reactions([m.conversation.last_message for m in memberships if m.conversation.last_message])
     return _with_others(user, [ConversationSummary(conversation=m.conversation, membership=m) for m in memberships])
 
 
@@ -135,12 +140,19 @@ def conversation_for(*, user: User, conversation_id: int) -> ConversationSummary
     members (groups). Raises Conversation.DoesNotExist unless the user is an active member."""
     membership = (
         _my_memberships(user)
-        .select_related("conversation", "conversation__last_message", "conversation__last_message__sender")
+        .select_related(
+            "conversation",
+            "conversation__last_message",
+            "conversation__last_message__sender",
+            "conversation__last_message__reply_to__sender",
+        )
         .filter(conversation_id=conversation_id)
         .first()
     )
     if membership is None:
         raise Conversation.DoesNotExist("No such conversation.")
+    if membership.conversation.last_message:
+        attach_reactions([membership.conversation.last_message])
     summary = ConversationSummary(conversation=membership.conversation, membership=membership)
     if summary.conversation.is_direct:
         _with_others(user, [summary])
@@ -185,6 +197,30 @@ def _clamp(limit: int, ceiling: int) -> int:
     return max(1, min(int(limit), ceiling))
 
 
+def attach_reactions(messages: list[Message]) -> list[Message]:
+    """Load the reactions of these messages in ONE query (none when no message has any) and
+    attach them (`reaction_rows`, read by chat.realtime.reactions_of). Returns the list."""
+    wanted = [m for m in messages if m.reaction_count and m.deleted_at is None]
+    for message in messages:
+        message.reaction_rows = []
+    if wanted:
+        by_message = {m.pk: m for m in wanted}
+        for row in Reaction.objects.filter(message_id__in=list(by_message)).select_related("user").order_by("pk"):
+            by_message[row.message_id].reaction_rows.append(row)
+    return messages
+
+
+def reply_target(*, user: User, conversation_id: int, message_id: int) -> Message | None:
+    """A message of this conversation the user may answer (for the no-JavaScript composer's
+    "Replying to …"), or None. The user must be an active member."""
+    _require_member(user, conversation_id)
+    return (
+        Message.objects.select_related("sender")
+        .filter(pk=message_id, conversation_id=conversation_id, kind=Message.Kind.TEXT)
+        .first()
+    )
+
+
 def history(
     *, user: User, conversation_id: int, before_seq: int | None = None, limit: int = HISTORY_PAGE
 ) -> tuple[list[Message], bool]:
@@ -193,13 +229,15 @@ def history(
     _require_member(user, conversation_id)
     limit = _clamp(limit, HISTORY_MAX)
     messages = (
-        Message.objects.filter(conversation_id=conversation_id).select_related("sender").prefetch_related("attachments")
+        Message.objects.filter(conversation_id=conversation_id)
+        .select_related("sender", "reply_to__sender")
+        .prefetch_related("attachments")
     )
     if before_seq is not None:
         messages = messages.filter(seq__lt=before_seq)
     page = list(messages.order_by("-seq")[: limit + 1])
     more = len(page) > limit
-    return list(reversed(page[:limit])), more
+    return attach_reactions(list(reversed(page[:limit]))), more
 
 
 def messages_since(
@@ -210,11 +248,11 @@ def messages_since(
     limit = _clamp(limit, SINCE_MAX)
     page = list(
         Message.objects.filter(conversation_id=conversation_id, seq__gt=max(0, after_seq))
-        .select_related("sender")
+        .select_related("sender", "reply_to__sender")
         .prefetch_related("attachments")
         .order_by("seq")[: limit + 1]
     )
-    return page[:limit], len(page) > limit
+    return attach_reactions(page[:limit]), len(page) > limit
 
 
 def changes_since(
@@ -230,12 +268,12 @@ def changes_since(
     head = Conversation.objects.filter(pk=conversation_id).values_list("change_seq", flat=True).get()
     page = list(
         Message.objects.filter(conversation_id=conversation_id, change_seq__gt=max(0, after_change))
-        .select_related("sender")
+        .select_related("sender", "reply_to__sender")
         .prefetch_related("attachments")
         .order_by("change_seq")[: limit + 1]
     )
     more = len(page) > limit
-    page = page[:limit]
+    page = attach_reactions(page[:limit])
     cursor = page[-1].change_seq if more else max([head, max(0, after_change)] + [m.change_seq for m in page])
     return page, cursor, more
 
@@ -333,7 +371,7 @@ def typing_audience(*, user: User, conversation_id: int) -> list[int]:
 def message_for(*, user: User, message_id: int) -> Message:
     """A message in one of the user's conversations, or Message.DoesNotExist."""
     message = (
-        Message.objects.select_related("sender")
+        Message.objects.select_related("sender", "reply_to__sender")
         .filter(pk=message_id, conversation_id__in=_my_memberships(user).values("conversation_id"))
         .first()
     )

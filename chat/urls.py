@@ -21,6 +21,7 @@ urlpatterns = [
     path("<id:pk>/send/", views.send, name="send"),
     path("<id:pk>/messages/<id:message_id>/edit/", views.edit_message, name="edit_message"),
     path("<id:pk>/messages/<id:message_id>/delete/", views.delete_message, name="delete_message"),
+    path("<id:pk>/messages/<id:message_id>/react/", views.react, name="react"),
     path("<id:pk>/settings/", views.group_settings, name="settings"),
     path("<id:pk>/rename/", views.rename, name="rename"),
     path("<id:pk>/picture/", views.group_picture, name="picture"),

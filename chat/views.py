@@ -18,17 +18,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from chat import attachments, pins, realtime, selectors, services
+from chat.emoji import EMOJI
 from chat.forms import (
     AddMembersForm,
     EditMessageForm,
     GroupForm,
     MessageForm,
+    ReactionForm,
     RenameForm,
     ReportConversationForm,
     SearchForm,
 )
 from chat.models import Attachment, Conversation, Membership, Message
 from chat.services import ChatError
+from config import inputs
 from notifications import services as notification_services
 from social import selectors as social_selectors
 
@@ -207,8 +210,19 @@ def new_group(request: HttpRequest) -> HttpResponse:
 # --- A conversation --------------------------------------------------------------------------
 
 
-def _composer(conversation_id: int, data=None, files=None) -> MessageForm:
-    return MessageForm(data, files, initial={"client_id": uuid.uuid4().hex}, auto_id=f"c{conversation_id}-%s")
+def _composer(conversation_id: int, data=None, files=None, reply_to: int | None = None) -> MessageForm:
+    initial = {"client_id": uuid.uuid4().hex, "reply_to": reply_to or ""}
+    return MessageForm(data, files, initial=initial, auto_id=f"c{conversation_id}-%s")
+
+
+def _reply_target(request: HttpRequest, pk: int, form: MessageForm | None) -> Message | None:
+    """The message the composer answers: `?reply=<id>` (the Reply link without JavaScript) or
+    the posted `reply_to` of a refused send. None when it names no message of this conversation."""
+    raw = request.GET.get("reply") if form is None else form.data.get("reply_to")
+    message_id = inputs.parse_id(raw) if raw else None
+    if message_id is None:
+        return None
+    return selectors.reply_target(user=request.user, conversation_id=pk, message_id=message_id)
 
 
 @chat_view
@@ -233,6 +247,7 @@ def _conversation_page(
         # where the unread messages began.
         services.mark_read(user=request.user, conversation_id=pk, seq=summary.conversation.last_seq)
     notification_services.mark_read_for_subject(user=request.user, subject=reverse("chat:conversation", args=[pk]))
+    replying = _reply_target(request, pk, form)
     return _shell(
         request,
         view="conversation",
@@ -246,7 +261,10 @@ def _conversation_page(
         newer=bool(page) and page[-1].seq < summary.conversation.last_seq,
         first_unread=first_unread,
         is_group=summary.conversation.is_group,
-        form=form or _composer(pk),
+        form=form or _composer(pk, reply_to=replying.pk if replying else None),
+        replying=replying,
+        replying_quote=realtime.reply_excerpt(replying) if replying else "",
+        emoji=EMOJI,
         accept_files=attachments.ACCEPT_ATTRIBUTE,
         max_files=attachments.max_files(),
         max_file_bytes=attachments.max_bytes(),
@@ -298,6 +316,7 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
             body=form.cleaned_data["body"],
             client_id=form.cleaned_data["client_id"],
             files=files,
+            reply_to=form.cleaned_data["reply_to"] or None,
         )
     except ChatError as error:
         status = 429 if error.code == "rate_limited" else 400
@@ -307,6 +326,9 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
                 body["errors"] = {error.field: [error.message]}
             return JsonResponse(body, status=status)
         form.add_error("body" if "body" in error.code else None, error.message)
+        if error.code == "invalid_reply_to":  # the quote is gone from the composer: say why
+            form.data = form.data.copy()
+            form.data["reply_to"] = ""
         return _conversation_page(request, pk, form=form, status=status)
     if as_json:
         return JsonResponse({"message": realtime.message_payload(message)}, status=201 if created else 200)
@@ -396,6 +418,43 @@ def edit_message(request: HttpRequest, pk: int, message_id: int) -> HttpResponse
     return render(
         request, "chat/edit_message.html", {"form": form, "message": message}, status=400 if form.errors else 200
     )
+
+
+@chat_view
+@require_http_methods(["GET", "POST"])
+def react(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    """GET: the emoji to react with (the page without JavaScript; with it, the picker opens in
+    place). POST `emoji` (and `action` "remove" to take it off): toggles my reaction; with
+    `Accept: application/json` answers the message as JSON (static/js/chat/conversation.js)."""
+    message = selectors.message_for(user=request.user, message_id=message_id)
+    if message.conversation_id != pk:
+        raise Http404("No such message.")
+    back = reverse("chat:conversation", args=[pk]) + f"#m-{message.seq}"
+    if request.method == "GET":
+        return render(request, "chat/react.html", {"message": message, "emoji": EMOJI, "back": back})
+    form = ReactionForm(request.POST)
+    as_json = _wants_json(request)
+    if not form.is_valid():
+        if as_json:
+            return JsonResponse({"detail": "Pick one of the emoji offered.", "code": "invalid_emoji"}, status=400)
+        messages.error(request, "Pick one of the emoji offered.")
+        return redirect(back)
+    try:
+        updated, _changed = services.set_reaction(
+            user=request.user,
+            message_id=message_id,
+            emoji=form.cleaned_data["emoji"],
+            on=form.cleaned_data["action"] != "remove",
+        )
+    except ChatError as error:
+        if as_json:
+            return JsonResponse(
+                {"detail": error.message, "code": error.code}, status=429 if error.code == "rate_limited" else 400
+            )
+        return _refused(request, error, pk)
+    if as_json:
+        return JsonResponse({"message": realtime.message_payload(updated)})
+    return redirect(back)
 
 
 @chat_view

@@ -15,7 +15,7 @@ Refusals raise `ChatError` (a stable `code` and a sentence for people). A conver
 message the user cannot see raises `Conversation.DoesNotExist` / `Message.DoesNotExist`, the
 same as one that does not exist.
 
-Split by noun (conversations, messages, reports, unread_email; shared rules in common); import from
+Split by noun (conversations, messages, reactions, reports, unread_email; shared rules in common); import from
 here: `from chat import services; services.send_message(...)`.
 """
 
@@ -35,6 +35,7 @@ from chat.services.conversations import (
     set_muted,
 )
 from chat.services.messages import delete_message, edit_message, mark_read, send_message
+from chat.services.reactions import clean_emoji, set_reaction
 from chat.services.reports import (
     REPORT_MESSAGES_MAX,
     ReportEvidence,
@@ -59,6 +60,7 @@ __all__ = [
     "can_read_evidence",
     "clean_body",
     "clean_client_id",
+    "clean_emoji",
     "clean_name",
     "clean_optional_body",
     "create_group",
@@ -80,6 +82,7 @@ __all__ = [
     "set_archived",
     "set_group_picture",
     "set_muted",
+    "set_reaction",
     "sweep_unread_emails",
     "unread_email_delay",
 ]

@@ -20,6 +20,7 @@ from chat.models import (
     Membership,
     Message,
 )
+from config import inputs
 from social.models import Block, Friendship
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,16 @@ def clean_client_id(client_id: object) -> str:
             code="invalid_client_id",
         )
     return client_id
+
+
+def clean_reply_to(reply_to: object) -> int | None:
+    """The id of the message a send answers: None, or a positive id within bounds."""
+    if reply_to is None or reply_to == "":
+        return None
+    parsed = inputs.parse_id(reply_to)
+    if parsed is None:
+        raise ChatError("reply_to must be a message id.", code="invalid_reply_to", field="reply_to")
+    return parsed
 
 
 def clean_name(name: object) -> str:

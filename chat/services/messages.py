@@ -22,6 +22,7 @@ from chat.models import (
     Conversation,
     Membership,
     Message,
+    Reaction,
 )
 from chat.services import reports, send_sql
 from chat.services.common import (
@@ -35,6 +36,7 @@ from chat.services.common import (
     clean_body,
     clean_client_id,
     clean_optional_body,
+    clean_reply_to,
 )
 from chat.services.unread_email import schedule_unread_email
 from chat.storage import attachment_storage
@@ -75,8 +77,10 @@ def _count_in_window(key: str, timeout: int) -> int:
         return 1
 
 
-def _check_send_rate(user_id: int) -> None:
-    """A fixed window in the cache (Redis when configured: shared by every process).
+def check_send_rate(user_id: int) -> None:
+    """Count one more send (or reaction: chat.services.reactions) of this user against
+    CHAT_SEND_RATE; ChatError "rate_limited" past it. A fixed window in the cache (Redis when
+    configured: shared by every process).
 
     If the cache is unreachable (Redis restarting) the limit is not enforced for that send:
     the database is up, so the message is stored and acked rather than the socket dropped."""
@@ -134,9 +138,14 @@ def _existing_send(sender: User, client_id: str, conversation_id: int) -> Messag
     return message
 
 
-def send_message(*, sender: User, conversation_id: int, body: str, client_id: str, files=()) -> tuple[Message, bool]:
+def send_message(
+    *, sender: User, conversation_id: int, body: str, client_id: str, files=(), reply_to: int | None = None
+) -> tuple[Message, bool]:
     """Store a message with the next seq; (message, created). A retried client_id returns the
     stored message with created=False and changes nothing.
+
+    `reply_to` (a message id) makes it a reply to an earlier message of the SAME conversation;
+    any other id (another conversation's, an unknown one) is refused ("invalid_reply_to").
 
     `files` (uploaded files) become the message's attachments: each is checked from its content
     and converted (chat.attachments) BEFORE anything is stored, so a refused file stores
@@ -147,11 +156,12 @@ def send_message(*, sender: User, conversation_id: int, body: str, client_id: st
     files = list(files or ())
     body = clean_optional_body(body) if files else clean_body(body)
     client_id = clean_client_id(client_id)
+    reply_to = clean_reply_to(reply_to)
     # No read of client_id first: the unique (sender, client_id) constraint finds a retry, and
     # a refused send checks whether it was a retry of a message already stored (answered with
     # that message, as if it had been looked up first).
     try:
-        return _send_new(sender, conversation_id, body, client_id, files)
+        return _send_new(sender, conversation_id, body, client_id, files, reply_to)
     except IntegrityError:
         existing = _existing_send(sender, client_id, conversation_id)
         if existing is None:
@@ -166,18 +176,22 @@ def send_message(*, sender: User, conversation_id: int, body: str, client_id: st
         return existing, False
 
 
-def _send_new(sender: User, conversation_id: int, body: str, client_id: str, files: list) -> tuple[Message, bool]:
+def _send_new(
+    sender: User, conversation_id: int, body: str, client_id: str, files: list, reply_to: int | None
+) -> tuple[Message, bool]:
     if files:
         # Members only, before any file is decoded (an outsider costs no image work).
         if not Membership.objects.filter(conversation_id=conversation_id, user=sender, left_at__isnull=True).exists():
             raise Conversation.DoesNotExist("No such conversation.")
-        _check_send_rate(sender.pk)
+        check_send_rate(sender.pk)
         prepared = attachments.prepare_all(files)
     else:
         prepared = []
     stored: list[str] = []
     try:
-        return _send(sender, conversation_id, body, client_id, prepared, stored, rate_checked=bool(files))
+        return _send(
+            sender, conversation_id, body, client_id, prepared, stored, rate_checked=bool(files), reply_to=reply_to
+        )
     except BaseException:
         storage = attachment_storage()
         for name in stored:
@@ -186,9 +200,11 @@ def _send_new(sender: User, conversation_id: int, body: str, client_id: str, fil
 
 
 @transaction.atomic
-def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_checked) -> tuple[Message, bool]:
+def _send(
+    sender, conversation_id, body, client_id, prepared, stored, *, rate_checked, reply_to=None
+) -> tuple[Message, bool]:
     if not rate_checked:
-        _check_send_rate(sender.pk)
+        check_send_rate(sender.pk)
     # The statements are written once in send_sql (the ORM's per-query cost was most of a send).
     conversation, sender_active = send_sql.lock_conversation(conversation_id, sender_id=sender.pk)
     if not sender_active:
@@ -197,10 +213,17 @@ def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_ch
         raise ChatError("Your account is not active.", code=SENDER_INACTIVE)
     membership, member_ids, others = send_sql.memberships_for_send(conversation, sender.pk)
     _check_can_send(conversation, membership, others)
+    original = _reply_target(conversation.pk, reply_to) if reply_to is not None else None
     # A duplicate client_id raises IntegrityError out of this transaction (send_message answers
     # it with the stored message): nothing of this attempt is kept.
     message = send_sql.append_message(
-        conversation, sender=sender, kind=Message.Kind.TEXT, body=body, client_id=client_id, now=timezone.now()
+        conversation,
+        sender=sender,
+        kind=Message.Kind.TEXT,
+        body=body,
+        client_id=client_id,
+        now=timezone.now(),
+        reply_to=original,
     )
     if prepared:
         _store_attachments(message, prepared, stored)
@@ -227,6 +250,17 @@ def _send(sender, conversation_id, body, client_id, prepared, stored, *, rate_ch
                 )
     transaction.on_commit(partial(schedule_unread_email, conversation.pk))
     return message, True
+
+
+def _reply_target(conversation_id: int, message_id: int) -> Message:
+    """The message a reply answers: an earlier message of this conversation (the conversation
+    row is locked, so no newer message can appear meanwhile), with its sender for the quote."""
+    original = Message.objects.select_related("sender").filter(pk=message_id, conversation_id=conversation_id).first()
+    if original is None:
+        raise ChatError(
+            "You can only reply to a message of this conversation.", code="invalid_reply_to", field="reply_to"
+        )
+    return original
 
 
 def _mark_sent(conversation: Conversation, membership: Membership, seq: int) -> None:
@@ -301,9 +335,10 @@ def _own_live_message(*, user: User, message_id: int) -> Message:
     return message
 
 
-def _next_change_seq(conversation_id: int) -> int:
-    """Raise the conversation's change counter; the row lock the UPDATE takes is held until
-    commit, so changes commit in counter order (like seq for new messages)."""
+def next_change_seq(conversation_id: int) -> int:
+    """Raise the conversation's change counter (edits, deletes, reactions) and return it; the
+    row lock the UPDATE takes is held until commit, so changes commit in counter order (like
+    seq for new messages)."""
     Conversation.objects.filter(pk=conversation_id).update(change_seq=F("change_seq") + 1)
     return Conversation.objects.filter(pk=conversation_id).values_list("change_seq", flat=True).get()
 
@@ -315,7 +350,7 @@ def edit_message(*, user: User, message_id: int, body: str) -> Message:
     if body != message.body:
         message.body = body
         message.edited_at = timezone.now()
-        message.change_seq = _next_change_seq(message.conversation_id)
+        message.change_seq = next_change_seq(message.conversation_id)
         message.save(update_fields=["body", "edited_at", "change_seq"])
         _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
@@ -327,9 +362,13 @@ def delete_message(*, user: User, message_id: int) -> Message:
     message = _own_live_message(user=user, message_id=message_id)
     message.body = ""
     message.deleted_at = timezone.now()
-    message.change_seq = _next_change_seq(message.conversation_id)
+    message.change_seq = next_change_seq(message.conversation_id)
     message.save(update_fields=["body", "deleted_at", "change_seq"])
     _remove_attachments(message)
+    if message.reaction_count:  # a tombstone carries no reactions
+        Reaction.objects.filter(message=message).delete()
+        message.reaction_count = 0
+        Message.objects.filter(pk=message.pk).update(reaction_count=0)
     _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 

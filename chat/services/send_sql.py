@@ -184,7 +184,7 @@ def memberships_for_send(conversation: Conversation, sender_id: int) -> tuple[Me
 
 
 def append_message(
-    conversation: Conversation, *, sender: User, kind: str, body: str, client_id, now: datetime
+    conversation: Conversation, *, sender: User, kind: str, body: str, client_id, now: datetime, reply_to=None
 ) -> Message:
     """Insert the conversation's next message and move its head (the conversation is locked).
     A duplicate (sender, client_id) raises IntegrityError, as Message.objects.create would."""
@@ -198,6 +198,7 @@ def append_message(
         body=body,
         client_id=client_id,
         created_at=now,
+        reply_to=reply_to,
     )
     values = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in sql.insert_fields]
     with connection.cursor() as cursor:

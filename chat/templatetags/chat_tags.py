@@ -8,6 +8,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.safestring import SafeString
 
 from chat.formatting import render_body
+from chat.realtime import reactions_payload, reply_payload
 
 register = template.Library()
 
@@ -36,3 +37,34 @@ def chat_day(moment: datetime.datetime) -> str:
 def chat_day_key(moment: datetime.datetime) -> str:
     """The calendar day a message belongs to in the active zone, "YYYY-MM-DD"."""
     return timezone.localtime(moment).date().isoformat()
+
+
+def reaction_who(group: dict, me: int | None) -> str:
+    """Who reacted, for the tooltip and screen readers: "You, Ada Lovelace and 3 others".
+    static/js/chat/reactions.js's reactionWho says the same for a live change."""
+    names = ["You" if user_id == me else name for user_id, name in zip(group["user_ids"], group["names"], strict=False)]
+    if me in group["user_ids"] and "You" not in names:
+        names.insert(0, "You")
+    names.sort(key=lambda name: name != "You")  # "You" first, the others in the order they reacted
+    rest = group["count"] - len(names)
+    if rest > 0:
+        return ", ".join(names) + f" and {rest} other{'s' if rest != 1 else ''}"
+    if len(names) > 1:
+        return ", ".join(names[:-1]) + " and " + names[-1]
+    return names[0] if names else ""
+
+
+@register.simple_tag
+def chat_reactions(message, user) -> list[dict]:
+    """The message's reactions as chips: emoji, count, whether I reacted, and who did."""
+    me = getattr(user, "pk", None)
+    chips = []
+    for group in reactions_payload(message):
+        chips.append({**group, "mine": me in group["user_ids"], "who": reaction_who(group, me)})
+    return chips
+
+
+@register.simple_tag
+def chat_reply(message) -> dict | None:
+    """The quote of the message this one answers (chat.realtime.reply_payload)."""
+    return reply_payload(message)

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from chat.models import Attachment, Conversation, Membership, Message
+from chat.models import Attachment, Conversation, Membership, Message, Reaction
 from experts.models import ExpertProfile
 from helpdesk.models import HelpDocument, HelpRequest
 from notifications.models import Notification
@@ -56,6 +56,7 @@ ROUTE_ARGUMENTS: dict[str, dict[str, str]] = {
     "api:university_courses": {"pk": "university"},
     "api:experts-detail": {"pk": "expert_profile"},
     "api:chat-message": {"pk": "message"},
+    "api:chat-message-reactions": {"pk": "message"},
     "api:chat-attachment": {"pk": "attachment"},
     "chat:direct": {"public_id": "owner"},
     "helpdesk:queue_row": {"public_id": "open_help_request"},
@@ -253,6 +254,7 @@ def owners_state() -> str:
         Membership,
         Message,
         Attachment,
+        Reaction,
         FriendRequest,
         Friendship,
         Block,
@@ -374,6 +376,40 @@ def test_the_secret_is_somewhere_the_owner_sees(world):
     assert SECRET in client.get(reverse("chat:conversation", args=[world.group.pk])).content.decode()
     assert SECRET in client.get(world.help_request.get_absolute_url()).content.decode()
     assert uuid.UUID(str(world.values["meeting"]))
+
+
+def test_a_valid_reaction_or_reply_to_the_owners_message_is_refused_like_an_unknown_one(world):
+    # The matrix posts empty bodies; a well-formed reaction or reply must fare no better.
+    from chat import services as chat_services
+
+    message, group, thumbs = world.values["message"], world.values["group"], "\N{THUMBS UP SIGN}"
+    theirs = chat_services.open_direct_conversation(user=world.other, other=world.non_member)
+    before = owners_state()
+    for role in ("other", "non_member"):
+        api = Client(raise_request_exception=False)
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {world.tokens[role]}"}
+        answers = [
+            api.post(
+                reverse("api:chat-message-reactions", args=[pk]),
+                data={"emoji": thumbs},
+                content_type="application/json",
+                **auth,
+            )
+            for pk in (message, UNKNOWN_ID)
+        ]
+        assert [a.status_code for a in answers] == [404, 404] and same_answer(*answers)
+        page = client_for(world, role).post(reverse("chat:react", args=[group, message]), {"emoji": thumbs})
+        assert page.status_code == 404
+        # a reply from their own conversation to the owner's message: refused, nothing stored
+        answer = api.post(
+            reverse("api:chat-messages", args=[theirs.pk]),
+            data={"body": "hi", "client_id": uuid.uuid4().hex, "reply_to": message},
+            content_type="application/json",
+            **auth,
+        )
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid_reply_to", answer.content
+        assert not leaked(answer)
+    assert owners_state() == before
 
 
 # A route that forgets its check, in a URLconf of its own: the matrix must refuse it.

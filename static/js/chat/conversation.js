@@ -7,7 +7,18 @@
 
 import { sizeLabel } from "./format.js";
 import { ConversationSync, newClientId, readFrame, RESYNC_TIMEOUT_MS, typingFrame } from "./protocol.js";
-import { fillBody, formatTimes, messageElement, setDelivery, setIdentity, syncDays } from "./render.js";
+import { mountEmojiPicker } from "./emoji-picker.js";
+import { insertAt, toggleAction } from "./reactions.js";
+import {
+  fillBody,
+  fillReactions,
+  formatTimes,
+  messageElement,
+  refreshQuotes,
+  setDelivery,
+  setIdentity,
+  syncDays,
+} from "./render.js";
 import { ReadMarker, seenVisible, TYPING_SHOW_MS, TypingThrottle, typingText } from "./state.js";
 import { upload } from "./upload.js";
 
@@ -44,6 +55,11 @@ export function mountConversation(root, { live, delivery }) {
   const csrf = composer.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
   const messagesUrl = root.dataset.messagesUrl;
   const ctx = { me, isGroup, csrf, base: messagesUrl.replace(/messages\/$/, "") };
+  const replyBar = root.querySelector("#composer-reply");
+  const replyInput = composer.querySelector("input[name=reply_to]");
+  const emojiButton = root.querySelector("#composer-emoji");
+  const pickerElement = root.querySelector("#emoji-picker");
+  const picker = pickerElement ? mountEmojiPicker(pickerElement, { container: root }) : null;
 
   const stored = [...list.querySelectorAll(".chat-message[data-id]")];
   const sync = new ConversationSync({
@@ -105,6 +121,7 @@ export function mountConversation(root, { live, delivery }) {
     if (verdict === "known") {
       const existing = list.querySelector(`.chat-message[data-id="${message.id}"]`);
       if (existing && (message.deleted || message.edited_at)) fillBody(existing, message);
+      if (existing && message.reactions) fillReactions(existing, message, ctx);
       return;
     }
     if (verdict === "gap") resync(); // something was missed; the database fills it in order
@@ -127,10 +144,15 @@ export function mountConversation(root, { live, delivery }) {
     markRead();
   }
 
-  /** An edit or delete (live or from a resync): update the message if it is on the page. */
+  /** An edit, delete or reaction change (live or from a resync): update the message and the quotes of it. */
   function applyChange(message) {
+    if (message.conversation !== conversationId) return;
     const item = list.querySelector(`.chat-message[data-id="${message.id}"]`);
-    if (item) fillBody(item, message);
+    if (item) {
+      fillBody(item, message);
+      fillReactions(item, message, ctx);
+    }
+    refreshQuotes(list, message);
   }
 
   function showError(text) {
@@ -140,7 +162,14 @@ export function mountConversation(root, { live, delivery }) {
 
   function pendingItem(entry) {
     const item = messageElement(
-      { kind: "text", body: entry.body, client_id: entry.clientId, sender: { id: me }, created_at: entry.createdAt },
+      {
+        kind: "text",
+        body: entry.body,
+        client_id: entry.clientId,
+        sender: { id: me },
+        created_at: entry.createdAt,
+        reply_to: entry.reply,
+      },
       ctx,
       { status: entry.status },
     );
@@ -236,6 +265,7 @@ export function mountConversation(root, { live, delivery }) {
       input.value = "";
       filesInput.value = "";
       uploadClientId = null;
+      setReply(null);
       showPicked();
       showProgress("idle");
       accept(answer.body.message);
@@ -285,11 +315,12 @@ export function mountConversation(root, { live, delivery }) {
     if (live.state() !== "online") return;
     event.preventDefault();
     showError("");
-    const entry = delivery.send({ conversation: conversationId, body });
+    const entry = delivery.send({ conversation: conversationId, body, reply: replying });
     list.querySelector("#chat-empty")?.remove();
     list.append(pendingItem(entry));
     refreshDays();
     input.value = "";
+    setReply(null);
     typing.reset(); // the message ended the typing; the next keystroke may say so again
     toBottom();
     input.focus();
@@ -308,6 +339,26 @@ export function mountConversation(root, { live, delivery }) {
   });
 
   on(list, "click", (event) => {
+    const quote = event.target.closest(".chat-quote");
+    if (quote) {
+      event.preventDefault();
+      showOriginal(quote);
+      return;
+    }
+    const action = event.target.closest("a[data-action]");
+    if (action) {
+      const message = action.closest(".chat-message[data-id]");
+      if (!message) return;
+      event.preventDefault();
+      if (action.dataset.action === "reply") startReply(message);
+      if (action.dataset.action === "react") openReactions(action, message);
+      return;
+    }
+    if (suppressClick && event.target.closest(".chat-reaction")) {
+      event.preventDefault();
+      suppressClick = false;
+      return;
+    }
     const button = event.target.closest("button[data-action]");
     const item = button?.closest(".chat-message[data-client-id]");
     if (!item) return;
@@ -318,6 +369,166 @@ export function mountConversation(root, { live, delivery }) {
       refreshDays();
     }
   });
+
+  // --- Replies, reactions, emoji ------------------------------------------------------------
+
+  let replying = null; // { id, seq, sender, excerpt, deleted }: the quote of the message being answered
+  let suppressClick = false; // a long press showed who reacted: the click that follows does not toggle
+
+  function senderName(item) {
+    if (item.classList.contains("mine")) return "You";
+    return item.dataset.senderName || root.querySelector("#chat-title")?.textContent.trim() || "";
+  }
+
+  function excerptOf(item) {
+    const body = item.querySelector(".chat-body");
+    const line = (body?.innerText || "").split("\n").map((part) => part.trim()).find(Boolean) || "";
+    if (!line && item.querySelector(".chat-files")) return "File";
+    return line.length <= 120 ? line : `${line.slice(0, 119).trimEnd()}…`;
+  }
+
+  function setReply(reply) {
+    replying = reply;
+    if (replyInput) replyInput.value = reply ? String(reply.id) : "";
+    if (!replyBar) return;
+    replyBar.hidden = !reply;
+    if (!reply) return;
+    replyBar.querySelector(".chat-replying-author").textContent = reply.sender === "You" ? "yourself" : reply.sender;
+    replyBar.querySelector(".chat-replying-quote").textContent = reply.excerpt;
+  }
+
+  function startReply(item) {
+    setReply({
+      id: Number(item.dataset.id),
+      seq: Number(item.dataset.seq),
+      sender: senderName(item),
+      sender_id: Number(item.dataset.sender) || null,
+      excerpt: excerptOf(item),
+      deleted: false,
+    });
+    input.focus();
+  }
+
+  if (replyBar) {
+    on(replyBar, "click", (event) => {
+      if (!event.target.closest("[data-action=cancel-reply]")) return;
+      event.preventDefault();
+      setReply(null);
+      input.focus();
+    });
+  }
+  on(input, "keydown", (event) => {
+    if (event.key === "Escape" && replying && !picker?.isOpen) setReply(null);
+  });
+  if (replyInput?.value) {
+    // Opened from a Reply link (?reply=) or a refused send: keep answering that message.
+    const item = list.querySelector(`.chat-message[data-id="${CSS.escape(replyInput.value)}"]`);
+    replying = {
+      id: Number(replyInput.value),
+      seq: Number(item?.dataset.seq) || 0,
+      sender: replyBar?.querySelector(".chat-replying-author")?.textContent || "",
+      excerpt: replyBar?.querySelector(".chat-replying-quote")?.textContent || "",
+      deleted: false,
+    };
+  }
+
+  function showOriginal(quote) {
+    const original = list.querySelector(`.chat-message[data-id="${CSS.escape(quote.dataset.replyTo)}"]`);
+    if (!original) {
+      showError("The original message is further up: scroll up to load older messages.");
+      return;
+    }
+    original.scrollIntoView({ block: "center", behavior: "smooth" });
+    original.classList.remove("chat-flash");
+    void original.offsetWidth; // restart the highlight
+    original.classList.add("chat-flash");
+    later(() => original.classList.remove("chat-flash"), 1600);
+  }
+
+  async function react(item, emoji, action) {
+    const body = new FormData();
+    body.set("emoji", emoji);
+    body.set("action", action);
+    try {
+      const response = await fetch(`${ctx.base}messages/${item.dataset.id}/react/`, {
+        method: "POST",
+        body,
+        headers: { Accept: "application/json", "X-CSRFToken": csrf },
+        credentials: "same-origin",
+        signal: abort.signal,
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        showError(answer.detail || "The reaction could not be saved.");
+        return;
+      }
+      showError("");
+      if (answer.message) applyChange(answer.message);
+    } catch (error) {
+      if (error.name !== "AbortError") showError("The reaction could not be saved: the connection failed.");
+    }
+  }
+
+  function myReactions(item) {
+    return [...item.querySelectorAll(".chat-reaction.mine")].map((chip) => ({
+      emoji: chip.dataset.emoji,
+      user_ids: [me],
+    }));
+  }
+
+  function openReactions(button, item) {
+    if (!picker) return;
+    picker.open(button, {
+      heading: "React with an emoji",
+      align: item.classList.contains("mine") ? "end" : "start",
+      pick: (emoji) => react(item, emoji, toggleAction(myReactions(item), emoji, me)),
+    });
+  }
+
+  on(list, "submit", (event) => {
+    const form = event.target.closest(".chat-reaction-form");
+    const item = form?.closest(".chat-message[data-id]");
+    if (!form || !item) return;
+    event.preventDefault();
+    react(item, form.elements.emoji.value, form.elements.action.value);
+  });
+
+  // Who reacted: the tooltip shows on hover and keyboard focus (CSS); a long press shows it on touch.
+  let pressTimer = null;
+  on(list, "pointerdown", (event) => {
+    const chip = event.target.closest(".chat-reaction");
+    if (!chip || event.pointerType === "mouse") return;
+    cancel(pressTimer);
+    pressTimer = later(() => {
+      for (const other of list.querySelectorAll(".chat-reaction.show-who")) other.classList.remove("show-who");
+      chip.classList.add("show-who");
+      suppressClick = true;
+    }, 500);
+  });
+  for (const type of ["pointerup", "pointercancel", "pointerleave"]) on(list, type, () => cancel(pressTimer));
+  on(document, "pointerdown", (event) => {
+    if (!event.target.closest(".chat-reaction.show-who")) {
+      for (const chip of list.querySelectorAll(".chat-reaction.show-who")) chip.classList.remove("show-who");
+    }
+  });
+  on(list, "contextmenu", (event) => {
+    if (event.target.closest(".chat-reaction")) event.preventDefault(); // the long press is ours
+  });
+
+  if (emojiButton && picker) {
+    emojiButton.hidden = false;
+    on(emojiButton, "click", () => {
+      picker.open(emojiButton, {
+        heading: "Insert an emoji",
+        pick: (emoji) => {
+          const { value, caret } = insertAt(input.value, input.selectionStart, input.selectionEnd, emoji);
+          input.value = value;
+          input.focus();
+          input.setSelectionRange(caret, caret);
+        },
+      });
+    });
+  }
 
   // --- Live events ---------------------------------------------------------------------------
 
@@ -455,6 +666,7 @@ export function mountConversation(root, { live, delivery }) {
     },
     markRead,
     destroy() {
+      picker?.destroy();
       abort.abort();
       observer?.disconnect();
       resized?.disconnect();

@@ -61,8 +61,8 @@ export function createDelivery(live, { timers = globalThis } = {}) {
   return {
     outbox,
     /** A new message: into the outbox, and onto the wire if the socket is open. */
-    send({ conversation, body }) {
-      return transmit(outbox.add({ conversation, body, clientId: newClientId() }));
+    send({ conversation, body, reply = null }) {
+      return transmit(outbox.add({ conversation, body, reply, replyTo: reply ? reply.id : null, clientId: newClientId() }));
     },
     /** After every (re)connect's hello: everything not acked goes again, same client ids. */
     flush() {

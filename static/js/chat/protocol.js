@@ -42,8 +42,10 @@ export function backoffDelay(attempt, random = Math.random) {
   return MIN_RECONNECT_MS + random() * Math.max(0, ceiling - MIN_RECONNECT_MS);
 }
 
-export function sendFrame({ conversation, body, clientId }) {
-  return { type: FRAME.SEND, conversation, body, client_id: clientId };
+export function sendFrame({ conversation, body, clientId, replyTo = null }) {
+  const frame = { type: FRAME.SEND, conversation, body, client_id: clientId };
+  if (replyTo) frame.reply_to = replyTo;
+  return frame;
 }
 
 export function readFrame(conversation, seq) {
@@ -71,13 +73,14 @@ export class Outbox {
     this.entries = new Map();
   }
 
-  add({ conversation, body, clientId, createdAt = new Date().toISOString() }) {
+  add({ conversation, body, clientId, replyTo = null, reply = null, createdAt = new Date().toISOString() }) {
     const entry = {
       clientId,
       conversation,
       body,
       createdAt,
-      frame: sendFrame({ conversation, body, clientId }),
+      reply, // the quote shown while it is pending ({ id, seq, sender, excerpt, deleted })
+      frame: sendFrame({ conversation, body, clientId, replyTo }),
       status: "waiting",
       error: "",
     };
@@ -175,7 +178,7 @@ export class ConversationSync {
     return "new";
   }
 
-  /** An edit or delete event: apply it if shown; only the next change moves the cursor, a gap resyncs. */
+  /** An edit, delete or reaction change: apply it if shown; only the next change moves the cursor, a gap resyncs. */
   change(message) {
     if (message.conversation !== this.conversation) return { apply: false, resync: false };
     if (message.change_seq === this.changeCursor + 1) {

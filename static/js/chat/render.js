@@ -4,6 +4,7 @@
 // chat.formatting), is parsed inertly and copied through an allowlist of elements and attributes.
 
 import { dayKey, dayLabel, formatFull, formatTime, safeLocalUrl, sizeLabel, toDate } from "./format.js";
+import { quoteText, reactionChips } from "./reactions.js";
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -138,6 +139,7 @@ export function fillBody(item, message) {
     body.classList.remove("d-none");
     item.querySelector(".chat-actions")?.remove();
     item.querySelector(".chat-files")?.remove();
+    item.querySelector(".chat-reactions")?.setAttribute("hidden", "");
   } else {
     if (typeof message.body_html === "string") body.append(safeFragment(message.body_html));
     else appendPlainText(body, message.body || "");
@@ -193,45 +195,140 @@ export function setDelivery(item, status, detail = "") {
   }
 }
 
+function actionLink(href, action, label, iconName) {
+  const link = element("a", "btn btn-sm btn-link chat-action");
+  link.href = href;
+  link.dataset.action = action;
+  link.title = label;
+  link.setAttribute("aria-label", label);
+  link.append(icon(iconName));
+  return link;
+}
+
 function actionsFor(item, message, ctx) {
-  if (item.querySelector(".chat-actions") || message.deleted || !message.sender || message.sender.id !== ctx.me) return;
-  const wrap = element("div", "dropdown chat-actions");
-  const toggle = element("button", "btn btn-sm btn-link chat-actions-toggle");
-  toggle.type = "button";
-  toggle.setAttribute("data-bs-toggle", "dropdown");
-  toggle.setAttribute("aria-expanded", "false");
-  toggle.setAttribute("aria-label", "Message actions");
-  toggle.append(icon("three-dots-vertical"));
-  const menu = element("ul", "dropdown-menu dropdown-menu-end");
-  const editItem = element("li");
-  const edit = element("a", "dropdown-item");
-  edit.href = `${ctx.base}messages/${message.id}/edit/`;
-  edit.append(icon("pencil"), " Edit");
-  editItem.append(edit);
-  const deleteItem = element("li");
-  const form = element("form");
-  form.method = "post";
-  form.action = `${ctx.base}messages/${message.id}/delete/`;
+  if (item.querySelector(".chat-actions") || message.deleted || message.kind === "system") return;
+  const wrap = element("div", "chat-actions");
+  wrap.append(
+    actionLink(`${ctx.base}messages/${message.id}/react/`, "react", "React", "emoji-smile"),
+    actionLink(`${ctx.base}?reply=${message.id}#composer`, "reply", "Reply", "reply"),
+  );
+  if (message.sender && message.sender.id === ctx.me) {
+    const dropdown = element("div", "dropdown");
+    const toggle = element("button", "btn btn-sm btn-link chat-action chat-actions-toggle");
+    toggle.type = "button";
+    toggle.setAttribute("data-bs-toggle", "dropdown");
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.setAttribute("aria-label", "Message actions");
+    toggle.append(icon("three-dots-vertical"));
+    const menu = element("ul", "dropdown-menu dropdown-menu-end");
+    const editItem = element("li");
+    const edit = element("a", "dropdown-item");
+    edit.href = `${ctx.base}messages/${message.id}/edit/`;
+    edit.append(icon("pencil"), " Edit");
+    editItem.append(edit);
+    const deleteItem = element("li");
+    const form = element("form");
+    form.method = "post";
+    form.action = `${ctx.base}messages/${message.id}/delete/`;
+    form.append(csrfInput(ctx));
+    const remove = element("button", "dropdown-item text-danger");
+    remove.type = "submit";
+    remove.append(icon("trash"), " Delete");
+    form.append(remove);
+    deleteItem.append(form);
+    menu.append(editItem, deleteItem);
+    dropdown.append(toggle, menu);
+    wrap.append(dropdown);
+  }
+  item.append(wrap);
+}
+
+function csrfInput(ctx) {
   const token = element("input");
   token.type = "hidden";
   token.name = "csrfmiddlewaretoken";
   token.value = ctx.csrf;
-  const remove = element("button", "dropdown-item text-danger");
-  remove.type = "submit";
-  remove.append(icon("trash"), " Delete");
-  form.append(token, remove);
-  deleteItem.append(form);
-  menu.append(editItem, deleteItem);
-  wrap.append(toggle, menu);
-  item.append(wrap);
+  return token;
 }
 
-/** A message that is stored now: its id, seq, anchor and (mine) the edit/delete menu. */
+function hiddenInput(name, value) {
+  const input = element("input");
+  input.type = "hidden";
+  input.name = name;
+  input.value = value;
+  return input;
+}
+
+/** A reply's quote (the same markup as _message.html): author and first line; a link to the original. */
+export function renderQuote(reply, me) {
+  const quote = element("a", "chat-quote");
+  quote.href = `#m-${Number(reply.seq)}`;
+  quote.dataset.replyTo = String(reply.id);
+  const author = reply.sender_id === me || reply.sender === "You" ? "You" : reply.sender || "Lyceum";
+  quote.append(element("span", "chat-quote-author", author));
+  const text = element("span", `chat-quote-text${reply.deleted ? " chat-quote-deleted" : ""}`, quoteText(reply));
+  quote.append(text);
+  return quote;
+}
+
+/**
+ * A message's reaction chips from its payload's `reactions` (the same markup as _message.html:
+ * each chip is a POST form that toggles my reaction, so it also works as a plain form).
+ */
+export function fillReactions(item, message, ctx) {
+  let row = item.querySelector(".chat-reactions");
+  const stack = item.querySelector(".chat-stack");
+  if (!stack) return;
+  if (!row) {
+    row = element("div", "chat-reactions");
+    stack.append(row);
+  }
+  const chips = message.deleted ? [] : reactionChips(message.reactions, ctx.me);
+  row.replaceChildren();
+  row.hidden = !chips.length;
+  for (const chip of chips) {
+    const form = element("form", "chat-reaction-form");
+    form.method = "post";
+    form.action = `${ctx.base}messages/${message.id}/react/`;
+    form.append(csrfInput(ctx), hiddenInput("emoji", chip.emoji), hiddenInput("action", chip.mine ? "remove" : "add"));
+    const button = element("button", `chat-reaction${chip.mine ? " mine" : ""}`);
+    button.type = "submit";
+    button.dataset.emoji = chip.emoji;
+    button.setAttribute("aria-pressed", String(chip.mine));
+    button.setAttribute("aria-label", chip.label);
+    const glyph = element("span", "chat-reaction-emoji", chip.emoji);
+    const count = element("span", "chat-reaction-count", String(chip.count));
+    const who = element("span", "chat-reaction-who", `${chip.who} reacted with ${chip.name || chip.emoji}`);
+    for (const part of [glyph, count, who]) part.setAttribute("aria-hidden", "true");
+    button.append(glyph, count, who);
+    form.append(button);
+    row.append(form);
+  }
+}
+
+/** Replies on the page that quote `message` follow its edit or delete. */
+export function refreshQuotes(list, message) {
+  for (const quote of list.querySelectorAll(`.chat-quote[data-reply-to="${Number(message.id)}"]`)) {
+    const text = quote.querySelector(".chat-quote-text");
+    if (!text) continue;
+    const reply = { deleted: message.deleted, excerpt: firstLine(message) };
+    text.textContent = quoteText(reply);
+    text.classList.toggle("chat-quote-deleted", Boolean(message.deleted));
+  }
+}
+
+function firstLine(message) {
+  const line = (message.body || "").split("\n").map((part) => part.trim()).find(Boolean) || "";
+  return line.length <= 120 ? line : `${line.slice(0, 119).trimEnd()}…`;
+}
+
+/** A message that is stored now: its id, seq, anchor, its actions (react, reply; mine: edit, delete) and reactions. */
 export function setIdentity(item, message, ctx) {
   item.dataset.id = String(message.id);
   item.dataset.seq = String(message.seq);
   item.id = `m-${message.seq}`;
   actionsFor(item, message, ctx);
+  if (message.kind !== "system") fillReactions(item, message, ctx);
 }
 
 /** A message item; ctx = { me, isGroup, base, csrf }. */
@@ -245,16 +342,20 @@ export function messageElement(message, ctx, { status = null } = {}) {
     const mine = Boolean(message.sender && message.sender.id === ctx.me);
     item.className = `chat-message${mine ? " mine" : ""}`;
     if (message.sender) item.dataset.sender = String(message.sender.id);
+    if (message.sender?.name) item.dataset.senderName = message.sender.name;
     if (mine && message.client_id) item.dataset.clientId = message.client_id;
+    const stack = element("div", "chat-stack");
     const bubble = element("div", "chat-bubble");
     if (ctx.isGroup && !mine) bubble.append(element("div", "chat-sender", message.sender ? message.sender.name : "Former member"));
+    if (message.reply_to) bubble.append(renderQuote(message.reply_to, ctx.me));
     if (message.attachments && message.attachments.length && !message.deleted) bubble.append(renderFiles(message.attachments));
     bubble.append(element("div", "chat-body"));
     const meta = element("div", "chat-meta");
     meta.append(timeElement(item.dataset.at), element("span", "chat-edited"));
     if (mine) meta.append(element("span", "chat-state"));
     bubble.append(meta);
-    item.append(bubble);
+    stack.append(bubble);
+    item.append(stack);
     fillBody(item, message);
     if (mine) setDelivery(item, status || "sent");
   }
