@@ -8,9 +8,14 @@ class HelpdeskConfig(AppConfig):
     def ready(self) -> None:
         # The expert page shows recent feedback, which lives here (experts sits below us);
         # a withdrawn approval hands back the requests the expert holds, which live here too.
+        from accounts.personal_data import register_account_data_handler
         from experts import selectors as expert_selectors
         from experts import services as expert_services
         from helpdesk import selectors, services
+        from helpdesk.personal_data import HANDLER
 
         expert_selectors.set_recent_feedback_provider(selectors.recent_feedback)
         expert_services.set_standing_withdrawn_handler(services.release_on_withdrawn_approval)
+        # Closing an account hands back its held and open requests; erasing and exporting it
+        # reach its requests, documents and ratings.
+        register_account_data_handler(HANDLER)
