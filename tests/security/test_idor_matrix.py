@@ -29,6 +29,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import reverse
 
+from accounts.models import DataExport
 from chat.models import Attachment, Conversation, Membership, Message
 from experts.models import ExpertProfile
 from helpdesk.models import HelpDocument, HelpRequest
@@ -75,6 +76,7 @@ ARGUMENTS: dict[str, str] = {
     "meeting_id": "meeting",
     "uidb64": "reset_uid",
     "token": "reset_token",
+    "export_id": "data_export",
 }
 # The admin's own path values: any value reaches its staff check first.
 ADMIN_ARGUMENTS = {
@@ -153,7 +155,10 @@ def _is_public_view(route: Route) -> bool:
         "accounts:password_reset_done",
         "accounts:password_reset_complete",
         "accounts:register_sent",
+        "accounts:deleted",
+        "accounts:restore",
         "api:register",
+        "api:account_restore",
         "api:email_confirm",
         "api:token_obtain_pair",
         "api:token_refresh",
@@ -255,6 +260,9 @@ def owners_state() -> str:
     ):
         for row in model.objects.order_by("pk").values_list():
             digest.update(repr(row).encode())
+    # Exports are each person's own: others may make theirs, never touch the owner's.
+    for row in DataExport.objects.filter(user__email__contains=SECRET).order_by("pk").values_list():
+        digest.update(repr(row).encode())
     return digest.hexdigest()
 
 
@@ -273,6 +281,7 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
         MEDIA_ROOT=str(root / "media"),
         CHAT_ATTACHMENT_ROOT=str(root / "chat"),
         HELPDESK_DOCUMENT_ROOT=str(root / "help"),
+        ACCOUNT_EXPORT_ROOT=str(root / "exports"),
         HELPDESK_DOCUMENT_KEYS=[Fernet.generate_key().decode()],
         MEETING_PROVIDER="memory",
         STORAGES={**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}},
