@@ -3,8 +3,8 @@ and e-mail through a link that works for its owner only and for a limited time, 
 with safe entry names."""
 
 import io
-import os
 import json
+import os
 import re
 import zipfile
 from datetime import timedelta
