@@ -370,11 +370,17 @@ def privacy(request: HttpRequest) -> HttpResponse:
 @require_POST
 def data_export_request(request: HttpRequest) -> HttpResponse:
     try:
-        data_export.request_data_export(user=request.user)
+        export = data_export.request_data_export(user=request.user)
     except ValidationError as error:
         messages.warning(request, " ".join(error.messages))
     else:
-        messages.success(request, "We are preparing your data. We will tell you here and by e-mail when it is ready.")
+        export.refresh_from_db(fields=["status"])  # eager Celery (the embedded default) built it already
+        if export.status == DataExport.Status.READY:
+            messages.success(request, "Your data is ready: download it below. We sent you the link by e-mail too.")
+        else:
+            messages.success(
+                request, "We are preparing your data. We will tell you here and by e-mail when it is ready."
+            )
     return redirect("accounts:privacy")
 
 
