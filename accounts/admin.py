@@ -18,7 +18,7 @@ class UserAdmin(DjangoUserAdmin):
         ("Personal info", {"fields": ("first_name", "last_name", "public_id")}),
         ("Studies and profile", {"fields": ("university", "course", "bio", "interests", "time_zone", "avatar")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        ("Important dates", {"fields": ("last_login", "date_joined")}),
+        ("Important dates", {"fields": ("last_login", "date_joined", "deletion_requested_at", "erased_at")}),
     )
     add_fieldsets = (
         (
@@ -30,7 +30,8 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     # Pictures only ever come through the avatar service (type check, metadata stripped).
-    readonly_fields = ("public_id", "avatar", "last_login", "date_joined")
+    # Deletion is the owner's act (accounts.deletion), shown here, never set by hand.
+    readonly_fields = ("public_id", "avatar", "last_login", "date_joined", "deletion_requested_at", "erased_at")
     list_display = ("email", "first_name", "last_name", "university", "course", "is_staff", "is_active", "date_joined")
     list_filter = ("university", "course", "is_staff", "is_active", "is_superuser", "date_joined", "groups")
     search_fields = ("email", "first_name", "last_name", "university", "course")

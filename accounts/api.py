@@ -4,6 +4,7 @@ live tickets."""
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, serializers, status
@@ -16,8 +17,9 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import live_access, ratelimits, selectors, services, views
-from accounts.models import STUDY_NAME_MAX_LENGTH, Course, University, User, validate_time_zone
+from accounts import data_export, deletion, live_access, ratelimits, selectors, services, views
+from accounts.models import STUDY_NAME_MAX_LENGTH, Course, DataExport, University, User, validate_time_zone
+from accounts.views import data_export_response
 from config.api import error
 from notifications import services as notification_services
 
@@ -160,6 +162,12 @@ class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
             password=attrs["password"],
         )
         if not jwt_settings.USER_AUTHENTICATION_RULE(self.user):
+            request = self.context.get("request")
+            if not getattr(request, "axes_locked_out", False) and deletion.restorable_account(
+                email=attrs[self.username_field], password=attrs["password"]
+            ):
+                # The right password of an account closed for deletion: say how to restore it.
+                raise AuthenticationFailed(deletion.CLOSED_ACCOUNT_MESSAGE, "account_closed")
             raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
         return services.issue_api_tokens(user=self.user)
 
@@ -509,3 +517,147 @@ class LiveTicketView(APIView):
         return Response(
             {"ticket": ticket, "expires_in": settings.LIVE_TICKET_SECONDS, "url": f"/ws/live/?ticket={ticket}"}
         )
+
+
+# --- Closing the account, restoring it, and "download my data" --------------------------------
+
+
+class AccountDeletionSerializer(serializers.Serializer):
+    current_password = serializers.CharField(write_only=True, max_length=4096, style={"input_type": "password"})
+
+
+class AccountDeletedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    erase_after = serializers.DateTimeField(
+        help_text="When the personal data is erased; until then it can be restored."
+    )
+
+
+class AccountRestoreSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(write_only=True, max_length=4096, style={"input_type": "password"})
+
+
+class AccountRestoredSerializer(TokenPairSerializer):
+    detail = serializers.CharField()
+
+
+class AccountDeletionView(APIView):
+    @extend_schema(
+        tags=["me"],
+        summary="Delete my account: it is closed at once and erased after the grace period",
+        description=(
+            "Needs the current password (counted by the login throttle). The account is deactivated at once: every "
+            "token, session and live socket ends, held help requests are released and open ones cancelled, and a "
+            "confirmation e-mail is sent. Until `erase_after`, POST auth/restore/ with the e-mail address and "
+            "password restores it; then its personal data is erased (docs/privacy.md)."
+        ),
+        request=AccountDeletionSerializer,
+        responses={202: AccountDeletedSerializer, 400: BAD_REQUEST, 401: UNAUTHORIZED, 429: TOO_MANY},
+    )
+    def post(self, request):
+        serializer = AccountDeletionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = deletion.request_account_deletion(
+                request=request, user=request.user, password=serializer.validated_data["current_password"]
+            )
+        except ValidationError as refusal:
+            if "current_password" in getattr(refusal, "error_dict", {}):
+                return _current_password_refused(refusal)
+            raise
+        return Response(
+            {
+                "detail": "Your account is closed and you are signed out everywhere. Sign in again before "
+                "erase_after to restore it.",
+                "erase_after": deletion.erase_after(user),
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class AccountRestoreView(APIView):
+    """Restore an account closed for deletion, within its grace period, with its e-mail and password."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Restore my account during its deletion grace period (answers a fresh token pair)",
+        request=AccountRestoreSerializer,
+        responses={200: AccountRestoredSerializer, 400: BAD_REQUEST, 429: TOO_MANY},
+    )
+    def post(self, request):
+        serializer = AccountRestoreSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = deletion.restore_account_with_password(
+                request=request,
+                email=serializer.validated_data["email"],
+                password=serializer.validated_data["password"],
+            )
+        except ValidationError as refusal:
+            if refusal.code == "locked_out":
+                return views.lockout(request._request)
+            return Response({"detail": " ".join(refusal.messages), "code": refusal.code}, status=400)
+        return Response({"detail": "Your account is restored.", **services.issue_api_tokens(user=user)})
+
+
+class DataExportSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    download_url = serializers.SerializerMethodField(
+        help_text="Where the zip is downloaded (by its owner only) while it is ready; null otherwise."
+    )
+
+    class Meta:
+        model = DataExport
+        fields = ["id", "status", "requested_at", "ready_at", "expires_at", "size", "error", "download_url"]
+        read_only_fields = fields
+
+    def get_download_url(self, export: DataExport) -> str | None:
+        if not export.is_downloadable:
+            return None
+        return reverse("api:me_data_export_download", kwargs={"export_id": export.public_id})
+
+
+class DataExportsView(APIView):
+    @extend_schema(
+        tags=["me"], summary="My data exports, newest first", responses={200: DataExportSerializer(many=True)}
+    )
+    def get(self, request):
+        notification_services.mark_read_for_subject(user=request.user, subject=reverse("accounts:privacy"))
+        exports = selectors.data_exports_for(user=request.user)
+        return Response(DataExportSerializer(exports, many=True).data)
+
+    @extend_schema(
+        tags=["me"],
+        summary="Ask for a zip of all my data (built in the background; I am told when it is ready)",
+        request=None,
+        responses={202: DataExportSerializer, 400: BAD_REQUEST, 401: UNAUTHORIZED},
+    )
+    def post(self, request):
+        try:
+            export = data_export.request_data_export(user=request.user)
+        except ValidationError as refusal:
+            return Response({"detail": " ".join(refusal.messages), "code": refusal.code}, status=400)
+        export.refresh_from_db()  # eager Celery may have built it already
+        return Response(DataExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DataExportDownloadView(APIView):
+    @extend_schema(
+        tags=["me"],
+        summary="Download one of my data exports (a zip)",
+        responses={
+            (200, "application/zip"): OpenApiResponse(description="The zip archive."),
+            401: UNAUTHORIZED,
+            404: OpenApiResponse(DetailSerializer, description="Not yours, expired or unknown."),
+        },
+    )
+    def get(self, request, export_id):
+        try:
+            export = selectors.downloadable_export(user=request.user, export_id=export_id)
+        except DataExport.DoesNotExist:
+            raise Http404 from None
+        return data_export_response(export)

@@ -18,4 +18,12 @@ urlpatterns = [
     path("me/email/verification/", api.EmailVerificationView.as_view(), name="me_email_verification"),
     path("auth/email/confirm/", api.EmailConfirmView.as_view(), name="email_confirm"),
     path("live/ticket/", api.LiveTicketView.as_view(), name="live_ticket"),
+    path("me/deletion/", api.AccountDeletionView.as_view(), name="me_deletion"),
+    path("auth/restore/", api.AccountRestoreView.as_view(), name="account_restore"),
+    path("me/exports/", api.DataExportsView.as_view(), name="me_data_exports"),
+    path(
+        "me/exports/<uuid:export_id>/download/",
+        api.DataExportDownloadView.as_view(),
+        name="me_data_export_download",
+    ),
 ]

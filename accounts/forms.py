@@ -6,7 +6,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.urls import reverse_lazy
 
-from accounts import images, selectors, services
+from accounts import deletion, images, selectors, services
 from accounts.models import STUDY_NAME_MAX_LENGTH, User, time_zone_choices
 from config.timezones import zone_name_or_default
 
@@ -136,9 +136,41 @@ class LoginForm(auth_forms.AuthenticationForm):
         "inactive": "This account is inactive.",
     }
 
+    # An account closed for deletion whose right password was given (accounts.deletion): the
+    # login page offers to restore it instead of saying the password is wrong.
+    restorable_user = None
+
     def clean_username(self) -> str:
         # One spelling per address, so failed attempts in any letter case count together.
         return self.cleaned_data["username"].strip().lower()
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            # authenticate() already refused (and counted) these credentials; a locked-out client
+            # learns nothing more.
+            if self.request is not None and not getattr(self.request, "axes_locked_out", False):
+                self.restorable_user = deletion.restorable_account(
+                    email=self.cleaned_data.get("username", ""), password=self.cleaned_data.get("password", "")
+                )
+            raise
+
+
+class AccountDeletionForm(forms.Form):
+    """Deleting one's account: the current password (counted like a log-in) and an explicit yes."""
+
+    current_password = forms.CharField(
+        label="Your current password",
+        max_length=4096,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirm = forms.BooleanField(
+        label="I understand: my account closes now and its personal data is erased after the grace period.",
+        required=True,
+        error_messages={"required": "Tick the box to confirm that you want to delete your account."},
+    )
 
 
 class ProfileForm(forms.ModelForm):

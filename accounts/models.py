@@ -101,6 +101,13 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra_fields)
 
 
+# What an erased account is called wherever a name is shown (it is stored as the first name, so
+# every page, payload, e-mail and admin list that shows a name shows this one).
+DELETED_USER_NAME = "Deleted user"
+# The domain of an erased account's placeholder address: .invalid never routes (RFC 2606).
+ERASED_EMAIL_DOMAIN = "deleted.invalid"
+
+
 def avatar_path(instance: "User", filename: str) -> str:
     # The stored name never comes from the uploader: a fresh random name per upload.
     return f"avatars/{instance.public_id}/{uuid.uuid4().hex}.webp"
@@ -137,6 +144,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     # A new login address asked for and not confirmed yet: `email` stays the login until the
     # link sent to this one is followed (accounts.services.request_email_change).
     pending_email = models.EmailField("new e-mail address, unconfirmed", max_length=254, blank=True)
+    # The owner asked to delete the account (accounts.deletion): it is inactive from then on, can
+    # be restored by signing in during the grace period, and is erased after it.
+    deletion_requested_at = models.DateTimeField("deletion asked for at", null=True, blank=True)
+    # When the personal data was erased (accounts.deletion.erase_account): the row stays, as
+    # "Deleted user", so what others received keeps a sender.
+    erased_at = models.DateTimeField("personal data erased at", null=True, blank=True)
 
     objects = UserManager()
 
@@ -169,6 +182,14 @@ class User(AbstractBaseUser, PermissionsMixin):
         return time_zone_label(self.time_zone)
 
     @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    @property
+    def is_pending_deletion(self) -> bool:
+        return self.deletion_requested_at is not None and self.erased_at is None
+
+    @property
     def is_email_verified(self) -> bool:
         return self.email_verified_at is not None
 
@@ -179,3 +200,46 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def interest_list(self) -> list[str]:
         return [item.strip() for item in self.interests.split(",") if item.strip()]
+
+
+def export_storage():
+    """Data exports live in private storage (never under MEDIA_ROOT), served only to their owner."""
+    from accounts.storage import export_storage as storage
+
+    return storage()
+
+
+def export_path(instance: "DataExport", filename: str) -> str:
+    return f"exports/{uuid.uuid4().hex}.zip"
+
+
+class DataExport(models.Model):
+    """One "download my data" archive: built by a Celery task (accounts.data_export), offered to
+    its owner only, until `expires_at`; then its file is deleted by the beat sweep."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Being prepared"
+        READY = "ready", "Ready to download"
+        FAILED = "failed", "Could not be prepared"
+        EXPIRED = "expired", "Expired"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    requested_at = models.DateTimeField(default=timezone.now)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    file = models.FileField(storage=export_storage, upload_to=export_path, max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(default=0, help_text="Bytes of the zip file.")
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="accounts_export_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"data export {self.public_id} of user {self.user_id}: {self.status}"
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.status == self.Status.READY and self.expires_at is not None and self.expires_at > timezone.now()

@@ -2,7 +2,7 @@
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
-from accounts.models import Course, University, User, clean_study_name, study_name_key
+from accounts.models import Course, DataExport, University, User, clean_study_name, study_name_key
 
 SUGGESTIONS_LIMIT = 20
 # The lists a page is rendered with (no JavaScript needed; the browser filters them as one types).
@@ -82,3 +82,20 @@ def can_act(user: User) -> bool:
     if user.email_verified_at is not None:
         return True
     return User.objects.filter(pk=user.pk, email_verified_at__isnull=False).exists()
+
+
+# --- Data exports ------------------------------------------------------------------------------
+
+
+def data_exports_for(*, user: User, limit: int = 5) -> list[DataExport]:
+    """The user's latest exports, newest first (the privacy page and the API list)."""
+    return list(DataExport.objects.filter(user=user).order_by("-requested_at", "-pk")[:limit])
+
+
+def downloadable_export(*, user: User, export_id) -> DataExport:
+    """The user's own export that is ready and not expired. Anyone else's, an expired, failed or
+    unknown one raises DataExport.DoesNotExist alike (a 404 tells nothing)."""
+    export = DataExport.objects.filter(user=user, public_id=export_id, status=DataExport.Status.READY).first()
+    if export is None or not export.is_downloadable or not export.file:
+        raise DataExport.DoesNotExist
+    return export

@@ -21,6 +21,12 @@ urlpatterns = [
     path(
         "profile/<uuid:public_id>/", RedirectView.as_view(pattern_name="social:profile", permanent=True), name="profile"
     ),
+    path("privacy/", views.privacy, name="privacy"),
+    path("privacy/export/", views.data_export_request, name="data_export_request"),
+    path("privacy/exports/<uuid:export_id>/download/", views.data_export_download, name="data_export_download"),
+    path("privacy/delete/", views.account_delete, name="account_delete"),
+    path("deleted/", views.account_deleted, name="deleted"),
+    path("restore/", views.account_restore, name="restore"),
     path("password/change/", views.password_change, name="password_change"),
     path("password/reset/", views.password_reset, name="password_reset"),
     path("password/reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),

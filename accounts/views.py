@@ -2,24 +2,27 @@
 
 import copy
 import logging
+import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.core import is_ratelimited
 
-from accounts import forms, ratelimits, selectors, services
+from accounts import data_export, deletion, forms, ratelimits, selectors, services
+from accounts.models import DataExport
 from accounts.ratelimits import lockout_message
 from notifications import services as notification_services
 
@@ -134,6 +137,10 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form):
+        if form.restorable_user is not None:
+            # The right password of an account closed for deletion: offer to restore it.
+            remember_restore_candidate(self.request, form.restorable_user)
+            return redirect("accounts:restore")
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
@@ -360,3 +367,138 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:email" if request.user.pk == claim.user.pk else "home")
     return redirect("accounts:login")
+
+
+# --- Privacy: download my data, delete my account, restore it ---------------------------------
+
+RESTORE_SESSION_KEY = "accounts.restore_candidate"
+RESTORE_OFFER_SECONDS = 600
+ERASE_AFTER_SESSION_KEY = "accounts.erase_after"
+
+
+def _privacy_page(request: HttpRequest, form: forms.AccountDeletionForm, *, status: int = 200) -> HttpResponse:
+    context = {
+        "form": form,
+        "exports": selectors.data_exports_for(user=request.user),
+        "grace_days": settings.ACCOUNT_DELETION_GRACE_DAYS,
+        "link_hours": settings.ACCOUNT_EXPORT_LINK_HOURS,
+    }
+    return render(request, "accounts/privacy.html", context, status=status)
+
+
+@login_required
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    """Your data and your account: download everything, or delete the account."""
+    notification_services.mark_read_for_subject(user=request.user, subject=reverse("accounts:privacy"))
+    return _privacy_page(request, forms.AccountDeletionForm())
+
+
+@login_required
+@require_POST
+def data_export_request(request: HttpRequest) -> HttpResponse:
+    try:
+        export = data_export.request_data_export(user=request.user)
+    except ValidationError as error:
+        messages.warning(request, " ".join(error.messages))
+    else:
+        export.refresh_from_db(fields=["status"])  # eager Celery (the embedded default) built it already
+        if export.status == DataExport.Status.READY:
+            messages.success(request, "Your data is ready: download it below. We sent you the link by e-mail too.")
+        else:
+            messages.success(
+                request, "We are preparing your data. We will tell you here and by e-mail when it is ready."
+            )
+    return redirect("accounts:privacy")
+
+
+def data_export_response(export: DataExport) -> FileResponse:
+    """The zip of one export, as a download that no cache keeps (the page and the API)."""
+    day = (export.ready_at or export.requested_at).strftime("%Y-%m-%d")
+    response = FileResponse(
+        export.file.open("rb"), as_attachment=True, filename=f"lyceum-data-{day}.zip", content_type="application/zip"
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def data_export_download(request: HttpRequest, export_id) -> HttpResponse:
+    try:
+        export = selectors.downloadable_export(user=request.user, export_id=export_id)
+    except DataExport.DoesNotExist:
+        raise Http404("No such export.") from None
+    return data_export_response(export)
+
+
+@sensitive_post_parameters("current_password")
+@login_required
+@require_POST
+def account_delete(request: HttpRequest) -> HttpResponse:
+    form = forms.AccountDeletionForm(request.POST)
+    if not form.is_valid():
+        return _privacy_page(request, form, status=400)
+    try:
+        user = deletion.request_account_deletion(
+            request=request, user=request.user, password=form.cleaned_data["current_password"]
+        )
+    except ValidationError as error:
+        _apply_errors(form, error)
+        return _privacy_page(request, form, status=400)
+    erase_after = deletion.erase_after(user)
+    services.log_out(request=request)
+    request.session[ERASE_AFTER_SESSION_KEY] = erase_after.isoformat() if erase_after else ""
+    return redirect("accounts:deleted")
+
+
+@never_cache
+@require_GET
+def account_deleted(request: HttpRequest) -> HttpResponse:
+    """Where a deleted account lands, signed out: what happens next and how to change one's mind."""
+    erase_after = parse_datetime(request.session.get(ERASE_AFTER_SESSION_KEY) or "")
+    return render(
+        request,
+        "accounts/account_deleted.html",
+        {"erase_after": erase_after, "grace_days": settings.ACCOUNT_DELETION_GRACE_DAYS},
+    )
+
+
+def remember_restore_candidate(request: HttpRequest, user) -> None:
+    request.session[RESTORE_SESSION_KEY] = {
+        "user": user.pk,
+        "hash": user.get_session_auth_hash(),
+        "at": int(time.time()),
+    }
+
+
+def _restore_candidate(request: HttpRequest):
+    claim = request.session.get(RESTORE_SESSION_KEY)
+    if not isinstance(claim, dict) or time.time() - claim.get("at", 0) > RESTORE_OFFER_SECONDS:
+        return None
+    return deletion.restore_candidate(user_id=claim.get("user"), auth_hash=claim.get("hash", ""))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def account_restore(request: HttpRequest) -> HttpResponse:
+    """Offered right after signing in with the password of an account closed for deletion (the
+    login page remembers it in the session for ten minutes): restore it, or leave it closed."""
+    user = _restore_candidate(request)
+    if user is None:
+        request.session.pop(RESTORE_SESSION_KEY, None)
+        return redirect("accounts:login")
+    if request.method == "GET":
+        return render(
+            request, "accounts/account_restore.html", {"candidate": user, "erase_after": deletion.erase_after(user)}
+        )
+    try:
+        user = deletion.restore_account(user=user)
+    except ValidationError as error:
+        request.session.pop(RESTORE_SESSION_KEY, None)
+        messages.warning(request, " ".join(error.messages))
+        return redirect("accounts:login")
+    request.session.pop(RESTORE_SESSION_KEY, None)
+    login(request, user, backend=LOGIN_BACKEND)
+    messages.success(request, f"Welcome back, {user.first_name}: your account is restored and will not be deleted.")
+    return redirect("accounts:privacy")

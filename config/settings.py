@@ -234,6 +234,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.release_requests_without_standing_task",
         "schedule": 60.0,
     },
+    "accounts-erase-deleted": {"task": "accounts.tasks.erase_deleted_accounts_task", "schedule": 3600.0},
+    "accounts-expire-exports": {"task": "accounts.tasks.expire_data_exports_task", "schedule": 900.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------
@@ -261,6 +263,16 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)  # one hour
 # How long a link that confirms an e-mail address (sign-up, change of address) works, in seconds.
 EMAIL_CONFIRMATION_TIMEOUT = env.int("EMAIL_CONFIRMATION_TIMEOUT", default=2 * 24 * 60 * 60)
+# Deleting one's account (accounts.deletion): it is deactivated at once and can be restored by
+# signing in for this many days; then the beat task erases its personal data.
+ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=14)
+# "Download my data" (accounts.data_export): how long the link works, the largest archive (bytes
+# of its content before compression) and the longest build; past a bound the export fails cleanly.
+ACCOUNT_EXPORT_LINK_HOURS = env.int("ACCOUNT_EXPORT_LINK_HOURS", default=48)
+ACCOUNT_EXPORT_MAX_BYTES = env.int("ACCOUNT_EXPORT_MAX_BYTES", default=500 * 1024 * 1024)
+ACCOUNT_EXPORT_MAX_SECONDS = env.int("ACCOUNT_EXPORT_MAX_SECONDS", default=90)
+# Exports on local storage (outside MEDIA_ROOT; downloaded only by their owner, through the view).
+ACCOUNT_EXPORT_ROOT = env.str("ACCOUNT_EXPORT_ROOT", default=str(BASE_DIR / "private-media" / "exports"))
 
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ExpertsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "experts"
+
+    def ready(self) -> None:
+        # Closing, erasing and exporting an account reach this app's data through this handler.
+        from accounts.personal_data import register_account_data_handler
+        from experts.personal_data import HANDLER
+
+        register_account_data_handler(HANDLER)

@@ -38,6 +38,11 @@ class NotificationKind(models.TextChoices):
     EMAIL_CHANGE_CONFIRM = "email_change_confirm", "Confirm your new e-mail address"
     EMAIL_CHANGE_REQUESTED = "email_change_requested", "Your login e-mail is being changed"
     ADDRESS_IN_USE = "address_in_use", "Someone tried to use your e-mail address"
+    # accounts: closing an account, and "download my data"
+    ACCOUNT_DELETION_SCHEDULED = "account_deletion_scheduled", "Your account will be deleted"
+    ACCOUNT_RESTORED = "account_restored", "Your account was restored"
+    DATA_EXPORT_READY = "data_export_ready", "Your data is ready to download"
+    DATA_EXPORT_FAILED = "data_export_failed", "Your data could not be exported"
 
 
 # Whether a kind sends e-mail when the user has made no choice (no NotificationPreference
@@ -61,8 +66,17 @@ EMAIL_ALWAYS: frozenset[str] = frozenset(
         NotificationKind.EMAIL_CHANGE_CONFIRM,
         NotificationKind.EMAIL_CHANGE_REQUESTED,
         NotificationKind.ADDRESS_IN_USE,
+        NotificationKind.ACCOUNT_DELETION_SCHEDULED,
+        NotificationKind.ACCOUNT_RESTORED,
+        NotificationKind.DATA_EXPORT_READY,
+        NotificationKind.DATA_EXPORT_FAILED,
     }
 )
+
+# Kinds whose e-mail reaches an account that is no longer active: the confirmation that it was
+# closed at its owner's request (it says until when it can be restored). Every other e-mail
+# stops at deactivation.
+EMAIL_EVEN_IF_INACTIVE: frozenset[str] = frozenset({NotificationKind.ACCOUNT_DELETION_SCHEDULED})
 
 # The e-mail's button, for kinds whose e-mail leads somewhere else than "open in Lyceum".
 EMAIL_ACTION_LABELS: dict[str, str] = {
@@ -70,6 +84,8 @@ EMAIL_ACTION_LABELS: dict[str, str] = {
     NotificationKind.EMAIL_CHANGE_CONFIRM: "Confirm my new address",
     NotificationKind.EMAIL_CHANGE_REQUESTED: "Reset my password",
     NotificationKind.ADDRESS_IN_USE: "Reset my password",
+    NotificationKind.ACCOUNT_DELETION_SCHEDULED: "Sign in to restore my account",
+    NotificationKind.DATA_EXPORT_READY: "Download my data",
 }
 
 

@@ -3,6 +3,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from notifications.models import (
+    EMAIL_EVEN_IF_INACTIVE,
     EmailDelivery,
     Notification,
     NotificationPreference,
@@ -41,7 +42,7 @@ def email_preferences_for(*, user) -> dict[str, bool]:
 
 def wants_email(*, user, kind: str) -> bool:
     """Whether this user should get an e-mail for this kind now (active, has an address, opted in)."""
-    if not user.is_active or not user.email:
+    if not user.email or (not user.is_active and kind not in EMAIL_EVEN_IF_INACTIVE):
         return False
     if not email_choosable(kind):
         return True

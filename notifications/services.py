@@ -16,7 +16,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q, Value
+from django.db.models.functions import Replace
 from django.utils import timezone
 
 from notifications import emails, realtime, selectors
@@ -311,3 +312,41 @@ def requeue_deliveries(*, delivery_ids: list[int]) -> int:
     for delivery_id in requeued:
         transaction.on_commit(partial(_enqueue_email, delivery_id))
     return len(requeued)
+
+
+# --- Erasing an account (accounts.deletion) ----------------------------------------------------
+
+
+@transaction.atomic
+def erase_notifications_of(*, user) -> int:
+    """Delete everything this app keeps for one user: their notifications (with their outbox rows,
+    so nothing queued is still sent) and their e-mail choices. Returns how many notifications."""
+    NotificationPreference.objects.filter(user=user).delete()
+    deleted, _ = Notification.objects.filter(recipient=user).delete()
+    return deleted
+
+
+@transaction.atomic
+def replace_name_in_notifications(*, name: str, replacement: str, since=None) -> int:
+    """What others were told names a person by their full name ("Ada Lovelace sent you a friend
+    request"): replace that name in every stored title and body (created since `since`, when the
+    person joined). Names shorter than four characters are left alone: they would hit words.
+    Returns how many notifications changed."""
+    name = " ".join((name or "").split())
+    if len(name) < 4:
+        return 0
+    rows = Notification.objects.filter(Q(title__contains=name) | Q(body__contains=name))
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    return rows.update(
+        title=Replace("title", Value(name), Value(replacement)), body=Replace("body", Value(name), Value(replacement))
+    )
+
+
+@transaction.atomic
+def clear_notification_bodies(*, kind: NotificationKind | str, urls: list[str]) -> int:
+    """Empty the bodies of the notifications of one kind about these subjects: what they quoted
+    was erased at its source (a rating's feedback of an erased account). Returns how many."""
+    if not urls:
+        return 0
+    return Notification.objects.filter(kind=kind, url__in=urls).exclude(body="").update(body="")

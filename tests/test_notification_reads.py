@@ -12,11 +12,12 @@ from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts import data_export, deletion
 from accounts import services as account_services
 from accounts.tests.factories import StaffFactory, UserFactory
 from chat import services as chat_services
@@ -61,6 +62,7 @@ def _helpdesk(settings, tmp_path):
     settings.HELPDESK_DOCUMENT_ROOT = str(tmp_path / "help-documents")
     settings.CHAT_ATTACHMENT_ROOT = str(tmp_path / "chat-files")
     settings.MEETING_PROVIDER = "memory"
+    settings.ACCOUNT_EXPORT_ROOT = str(tmp_path / "exports")
 
 
 @pytest.fixture
@@ -319,6 +321,35 @@ def address_in_use(world):
     return Shown(world.requester, reverse("accounts:password_reset"), None)  # a page, no API read
 
 
+def _closed_and_restored(world):
+    deletion.close_account(user=world.requester)
+    deletion.restore_account(user=world.requester)
+    world.requester.refresh_from_db()
+
+
+def account_deletion_scheduled(world):
+    _closed_and_restored(world)  # the notice waits for an owner who came back
+    return Shown(world.requester, reverse("accounts:privacy"), reverse("api:me_data_exports"))
+
+
+def account_restored(world):
+    _closed_and_restored(world)
+    return Shown(world.requester, reverse("accounts:privacy"), reverse("api:me_data_exports"))
+
+
+def data_export_ready(world):
+    export = data_export.request_data_export(user=world.requester)
+    data_export.build_data_export(export_id=export.pk)
+    return Shown(world.requester, reverse("accounts:privacy"), reverse("api:me_data_exports"))
+
+
+def data_export_failed(world):
+    export = data_export.request_data_export(user=world.requester)
+    with override_settings(ACCOUNT_EXPORT_MAX_BYTES=10):
+        data_export.build_data_export(export_id=export.pk)
+    return Shown(world.requester, reverse("accounts:privacy"), reverse("api:me_data_exports"))
+
+
 def _password_request(user):
     """A request as the e-mail change sees it (its password check goes through authenticate())."""
     user.set_password(STRONG)
@@ -358,6 +389,10 @@ SCENARIOS: dict[str, Callable[[World], Shown]] = {
     NotificationKind.EMAIL_CHANGE_CONFIRM: email_change_confirm,
     NotificationKind.EMAIL_CHANGE_REQUESTED: email_change_requested,
     NotificationKind.ADDRESS_IN_USE: address_in_use,
+    NotificationKind.ACCOUNT_DELETION_SCHEDULED: account_deletion_scheduled,
+    NotificationKind.ACCOUNT_RESTORED: account_restored,
+    NotificationKind.DATA_EXPORT_READY: data_export_ready,
+    NotificationKind.DATA_EXPORT_FAILED: data_export_failed,
 }
 
 

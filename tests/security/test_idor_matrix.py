@@ -29,6 +29,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import reverse
 
+from accounts.models import DataExport
 from chat.models import Attachment, Conversation, Membership, Message, Reaction
 from experts.models import ExpertProfile
 from helpdesk.models import HelpDocument, HelpRequest
@@ -78,6 +79,7 @@ ARGUMENTS: dict[str, str] = {
     "meeting_id": "meeting",
     "uidb64": "reset_uid",
     "token": "reset_token",
+    "export_id": "data_export",
 }
 # The admin's own path values: any value reaches its staff check first.
 ADMIN_ARGUMENTS = {
@@ -161,8 +163,11 @@ def _is_public_view(route: Route) -> bool:
         "accounts:register_sent",
         "accounts:university_options",
         "accounts:course_options",
+        "accounts:deleted",
+        "accounts:restore",
         "api:register",
         "api:universities",
+        "api:account_restore",
         "api:email_confirm",
         "api:token_obtain_pair",
         "api:token_refresh",
@@ -265,6 +270,9 @@ def owners_state() -> str:
     ):
         for row in model.objects.order_by("pk").values_list():
             digest.update(repr(row).encode())
+    # Exports are each person's own: others may make theirs, never touch the owner's.
+    for row in DataExport.objects.filter(user__email__contains=SECRET).order_by("pk").values_list():
+        digest.update(repr(row).encode())
     return digest.hexdigest()
 
 
@@ -283,6 +291,7 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
         MEDIA_ROOT=str(root / "media"),
         CHAT_ATTACHMENT_ROOT=str(root / "chat"),
         HELPDESK_DOCUMENT_ROOT=str(root / "help"),
+        ACCOUNT_EXPORT_ROOT=str(root / "exports"),
         HELPDESK_DOCUMENT_KEYS=[Fernet.generate_key().decode()],
         MEETING_PROVIDER="memory",
         STORAGES={**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}},

@@ -29,6 +29,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from PIL import Image
 
+from accounts import data_export as account_data_export
 from accounts import services as account_services
 from accounts.models import University, User
 from accounts.tests.factories import StaffFactory, UserFactory
@@ -163,6 +164,9 @@ def build_world() -> World:
     notification = notification_services.notify(
         recipient=owner, kind=NotificationKind.SYSTEM, title=f"Notice {SECRET}", url="/"
     )
+    # Her "download my data" archive, ready: only she may download it.
+    export = account_data_export.request_data_export(user=owner)
+    account_data_export.build_data_export(export_id=export.pk)
     signed_in = {
         "owner": owner,
         "other": other,
@@ -215,6 +219,7 @@ def build_world() -> World:
         "open_help_request": open_help_request.public_id,
         "document": world.document.public_id,
         "meeting": help_request.meeting_external_id,
+        "data_export": export.public_id,
         "reset_uid": urlsafe_base64_encode(force_bytes(owner.pk)),
         "reset_token": default_token_generator.make_token(owner),
     }
