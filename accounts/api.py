@@ -599,7 +599,7 @@ class AccountRestoreView(APIView):
             )
         except ValidationError as refusal:
             if refusal.code == "locked_out":
-                return views.lockout(request._request)
+                return views.lockout(request)
             return Response({"detail": " ".join(refusal.messages), "code": refusal.code}, status=400)
         return Response({"detail": "Your account is restored.", **services.issue_api_tokens(user=user)})
 
