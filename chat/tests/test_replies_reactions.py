@@ -300,7 +300,7 @@ def test_reactions_without_javascript_the_page_and_the_chips(ada, bob, group, cl
 
     html = client.get(reverse("chat:conversation", args=[group.pk])).content.decode()
     assert 'aria-pressed="true"' in html and 'name="action" value="remove"' in html
-    assert "thumbs up: 1, You" in html
+    assert "1, You reacted with thumbs up" in html
     client.post(react_url, {"emoji": THUMBS, "action": "remove"})
     assert not Reaction.objects.exists()
 

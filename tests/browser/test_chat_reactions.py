@@ -86,7 +86,7 @@ def test_replies_and_reactions_live_and_on_load(browser, site, group_chat, label
     pray = item.locator('.chat-reaction[data-emoji="🙏"]')
     expect(pray).to_have_attribute("aria-pressed", "true")
     expect(pray.locator(".chat-reaction-count")).to_have_text("2")
-    expect(pray).to_have_attribute("aria-label", "thank you: 2, You and Bob Babbage")
+    expect(pray).to_have_attribute("aria-label", "2, You and Bob Babbage reacted with thank you")
     # links and mentions are highlighted
     expect(_item(page, group_chat["mine"]).locator(".chat-body a")).to_have_attribute(
         "href", "https://example.org/notes"
@@ -123,7 +123,7 @@ def test_replies_and_reactions_live_and_on_load(browser, site, group_chat, label
     bob_heart = _item(bob.page, reply).locator('.chat-reaction[data-emoji="❤️"]')
     expect(bob_heart.locator(".chat-reaction-count")).to_have_text("1", timeout=10_000)
     expect(bob_heart).to_have_attribute("aria-pressed", "false")
-    expect(bob_heart).to_have_attribute("aria-label", "red heart: 1, Ada Lovelace")
+    expect(bob_heart).to_have_attribute("aria-label", "1, Ada Lovelace reacted with red heart")
 
     # When Bob takes his 🎉 off by clicking it, Ada's chip goes away live
     _item(bob.page, reply).locator('.chat-reaction[data-emoji="🎉"]').click()

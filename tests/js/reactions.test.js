@@ -49,7 +49,7 @@ describe("reaction chips", () => {
       count: 2,
       mine: true,
       who: "You and Ada Lovelace",
-      label: "thumbs up: 2, You and Ada Lovelace",
+      label: "2, You and Ada Lovelace reacted with thumbs up",
     });
   });
 

@@ -30,7 +30,8 @@ export function reactionChips(reactions, me) {
         count: group.count,
         mine: (group.user_ids || []).includes(me),
         who,
-        label: `${group.name || group.emoji}: ${group.count}, ${who}`,
+        // The tooltip's words, in order: what a sighted user reads is what a screen reader says.
+        label: `${group.count}, ${who} reacted with ${group.name || group.emoji}`,
       };
     });
 }

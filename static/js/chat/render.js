@@ -300,7 +300,7 @@ export function fillReactions(item, message, ctx) {
     const count = element("span", "chat-reaction-count", String(chip.count));
     const who = element("span", "chat-reaction-who", `${chip.who} reacted with ${chip.name || chip.emoji}`);
     for (const part of [glyph, count, who]) part.setAttribute("aria-hidden", "true");
-    button.append(glyph, count, who);
+    button.append(glyph, " ", count, " ", who); // spaced, so the words read as the label says them
     form.append(button);
     row.append(form);
   }
