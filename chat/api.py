@@ -34,32 +34,8 @@ from config.pagination import PagePagination
 from config.timezones import api_timestamp
 from notifications import services as notification_services
 
-STATUS_BY_CODE = {
-    "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
-    "not_allowed": status.HTTP_403_FORBIDDEN,
-    "not_sender": status.HTTP_403_FORBIDDEN,
-    "blocked": status.HTTP_403_FORBIDDEN,
-    "unverified": status.HTTP_403_FORBIDDEN,
-    "member_limit": status.HTTP_409_CONFLICT,
-    "duplicate_client_id": status.HTTP_409_CONFLICT,
-    "deleted": status.HTTP_409_CONFLICT,
-    "not_a_group": status.HTTP_409_CONFLICT,
-    "inactive": status.HTTP_409_CONFLICT,
-    "file_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    "too_many_pixels": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    "too_many_pixels_in_total": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    "file_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    "not_an_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    "unsafe_archive": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-    "unsafe_image": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-}
-
-
 def refused(error: ChatError) -> Response:
-    body = {"detail": error.message, "code": error.code}
-    if error.field:
-        body["errors"] = {error.field: [error.message]}
-    return Response(body, status=STATUS_BY_CODE.get(error.code, status.HTTP_400_BAD_REQUEST))
+    return Response(error.body(), status=error.status)
 
 
 # --- Serializers --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config import inputs
+from config.refusals import Refusal
 
 DEFAULT_DETAIL = "Please correct the errors below."
 
@@ -70,6 +71,8 @@ def _phrase(status_code: int) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, Refusal):
+        return Response(error_body(exc.body(), exc.status), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         exc = inputs.refused_body(str(exc), code=inputs.TOO_LARGE)
     if isinstance(exc, DjangoValidationError):

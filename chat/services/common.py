@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat import realtime
+from config.refusals import Refusal
 from chat.models import (
     BODY_MAX_LENGTH,
     CLIENT_ID_MAX_LENGTH,
@@ -35,15 +36,29 @@ DEFAULT_UNREAD_EMAIL_DELAY_SECONDS = 300
 UNREAD_EMAIL_LOOKBACK = 1000  # seqs; an e-mail summarises, it does not need every message
 
 
-class ChatError(Exception):
-    """A chat rule refused the action. `code` is stable (API, error frames), `message` is for
-    people, `field` names the input it is about when there is one (e.g. "files")."""
+class ChatError(Refusal):
+    """A chat rule refused the action (config.refusals.Refusal); chat's codes and their
+    statuses."""
 
-    def __init__(self, message: str, *, code: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
+    status_by_code = {
+        "rate_limited": 429,
+        "not_allowed": 403,
+        "not_sender": 403,
+        "blocked": 403,
+        "unverified": 403,
+        "member_limit": 409,
+        "duplicate_client_id": 409,
+        "deleted": 409,
+        "not_a_group": 409,
+        "inactive": 409,
+        "file_too_large": 413,
+        "too_many_pixels": 413,
+        "too_many_pixels_in_total": 413,
+        "file_type": 415,
+        "not_an_image": 415,
+        "unsafe_archive": 415,
+        "unsafe_image": 415,
+    }
 
 
 # --- Helpers ------------------------------------------------------------------------------------
