@@ -34,6 +34,7 @@ from config.pagination import PagePagination
 from config.timezones import api_timestamp
 from notifications import services as notification_services
 
+
 def refused(error: ChatError) -> Response:
     return Response(error.body(), status=error.status)
 

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat import realtime
-from config.refusals import Refusal
 from chat.models import (
     BODY_MAX_LENGTH,
     CLIENT_ID_MAX_LENGTH,
@@ -22,6 +21,7 @@ from chat.models import (
     Message,
 )
 from config import inputs
+from config.refusals import Refusal
 from social.models import Block, Friendship
 
 logger = logging.getLogger(__name__)
