@@ -93,7 +93,7 @@ def layout(n_users: int) -> list[list[int]]:
 
 @dataclass
 class Client:
-    uid: int  # Lyceum user id (the bare chat uses the same numbers)
+    uid: int  # Lyceum user pk, only in our client_ids (frames name users by public_id); the bare chat's too
     index: int
     conversation: int  # Lyceum conversation id; the bare chat's room is "c<id>"
     url: str
@@ -132,7 +132,8 @@ async def _read(state: GeneratorState, client: Client) -> None:
                 if kind == "message.new":
                     message = frame["message"]
                     key = message.get("client_id") or ""
-                    if (message.get("sender") or {}).get("id") == client.uid:
+                    # Our own echo: the sender's pk is in the client_id (frames carry public ids).
+                    if key.split("-", 2)[1:2] == [str(client.uid)]:
                         state.echoes[_step_of(key)] += 1
                     else:
                         state.received[_step_of(key)].append((key, client.uid, now))

@@ -53,8 +53,7 @@ class ChatRefusalSerializer(serializers.Serializer):
 
 
 class ChatUserSerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="The user's id on the live socket.")
-    public_id = serializers.UUIDField()
+    public_id = serializers.UUIDField(help_text="The user's one id, in the API and on the live socket.")
     name = serializers.CharField()
     initials = serializers.CharField()
 
@@ -75,7 +74,9 @@ class ReplyQuoteSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The original message.")
     seq = serializers.IntegerField()
     sender = serializers.CharField(allow_null=True, help_text="The original's author, null for a system message.")
-    sender_id = serializers.IntegerField(allow_null=True, help_text='Their user id (a client shows "You" for its own).')
+    sender_public_id = serializers.UUIDField(
+        allow_null=True, help_text='Their public_id (a client shows "You" for its own).'
+    )
     excerpt = serializers.CharField(help_text="Its first line, short; empty once deleted.")
     deleted = serializers.BooleanField(help_text='The original was deleted: show "Original message deleted".')
 
@@ -84,7 +85,9 @@ class ReactionGroupSerializer(serializers.Serializer):
     emoji = serializers.ChoiceField(choices=EMOJI, help_text="One of the curated emoji.")
     name = serializers.CharField(help_text='Its name, e.g. "thumbs up".')
     count = serializers.IntegerField()
-    user_ids = serializers.ListField(child=serializers.IntegerField(), help_text="Every member who reacted so.")
+    user_public_ids = serializers.ListField(
+        child=serializers.UUIDField(), help_text="The public_id of every member who reacted so."
+    )
     names = serializers.ListField(
         child=serializers.CharField(), help_text="The names of the first 20 of them, in order."
     )

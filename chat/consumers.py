@@ -225,7 +225,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {
                 "type": "hello",
-                "user": self.user_id,
+                "user": chat_realtime.user_ref(self.scope["user"]),
                 "unread": unread,
                 "chat_unread": chat_unread,
                 "heartbeat": settings.LIVE_HEARTBEAT_SECONDS,
@@ -386,7 +386,9 @@ async def _presence_changed(consumer: LiveConsumer, changed: bool, online: bool)
 
 
 async def _push_presence(consumer: LiveConsumer, friends, online: bool) -> None:
-    await chat_realtime.apush_to_users(friends, chat_realtime.presence_event(user_id=consumer.user_id, online=online))
+    await chat_realtime.apush_to_users(
+        friends, chat_realtime.presence_event(user=consumer.scope["user"], online=online)
+    )
 
 
 def _hello_counts(user, went_online: bool) -> tuple[int, int, list[int] | None]:
@@ -406,13 +408,13 @@ def _hello_counts(user, went_online: bool) -> tuple[int, int, list[int] | None]:
 
 @frame_handler(chat_realtime.FRAME_PRESENCE_QUERY)
 async def presence_query(consumer: LiveConsumer, frame: dict) -> None:
-    """{"type": "presence.query"} → {"type": "presence.state", "online": [ids of my friends online]}.
+    """{"type": "presence.query"} → {"type": "presence.state", "online": [public ids of my friends online]}.
 
     It also subscribes this socket to "presence" events (friends going online / offline)."""
     consumer.wants_presence = True
     friends = await consumer.db(chat_selectors.presence_audience)(user=consumer.scope["user"])
     online = await _presence_call(presence.online_among, friends) or set()
-    await consumer.send_json(chat_realtime.presence_state_event(online_ids=online))
+    await consumer.send_json(chat_realtime.presence_state_event(online_public_ids=[friends[pk] for pk in online]))
 
 
 @frame_handler(chat_realtime.FRAME_UNREAD_QUERY)

@@ -42,10 +42,17 @@ FRAME_PRESENCE_QUERY = "presence.query"
 FRAME_UNREAD_QUERY = "chat.unread.query"
 
 
+def user_ref(user) -> str:
+    """A user's one external id, as every API answer and socket frame carries it: their
+    public_id, a UUID string. (The integer pk stays inside: presence, channel groups, SQL.)
+    The way in is accounts.selectors / chat.api `_people`: a public_id to an active User."""
+    return str(user.public_id)
+
+
 def user_payload(user) -> dict[str, Any] | None:
     if user is None:
         return None
-    return {"id": user.pk, "public_id": str(user.public_id), "name": user.get_full_name(), "initials": user.initials}
+    return {"public_id": user_ref(user), "name": user.get_full_name(), "initials": user.initials}
 
 
 def attachment_payload(attachment) -> dict[str, Any]:
@@ -101,7 +108,7 @@ def reply_payload(message) -> dict[str, Any] | None:
         "id": original.pk,
         "seq": original.seq,
         "sender": (sender.get_full_name() or "A student") if sender is not None else None,
-        "sender_id": original.sender_id,
+        "sender_public_id": user_ref(sender) if sender is not None else None,
         "excerpt": reply_excerpt(original),
         "deleted": original.deleted_at is not None,
     }
@@ -120,14 +127,15 @@ def reactions_of(message) -> list:
 
 def reactions_payload(message) -> list[dict[str, Any]]:
     """Reactions grouped by emoji, in the order each emoji was first used: the count, every
-    reacting user's id (so each client knows whether it is "mine") and the first names."""
+    reacting user's public_id (so each client knows whether it is "mine") and the first names."""
     groups: dict[str, dict[str, Any]] = {}
     for row in reactions_of(message):
         group = groups.setdefault(
-            row.emoji, {"emoji": row.emoji, "name": emoji_name(row.emoji), "count": 0, "user_ids": [], "names": []}
+            row.emoji,
+            {"emoji": row.emoji, "name": emoji_name(row.emoji), "count": 0, "user_public_ids": [], "names": []},
         )
         group["count"] += 1
-        group["user_ids"].append(row.user_id)
+        group["user_public_ids"].append(user_ref(row.user))
         if len(group["names"]) < REACTION_NAMES_SHOWN:
             group["names"].append(row.user.get_full_name() or "A student")
     return list(groups.values())
@@ -208,16 +216,18 @@ def typing_event(*, conversation_id: int, user) -> dict[str, Any]:
     return {"type": TYPING, "conversation": conversation_id, "user": user_payload(user)}
 
 
-def read_event(*, conversation_id: int, user_id: int, seq: int) -> dict[str, Any]:
-    return {"type": READ, "conversation": conversation_id, "user": user_id, "seq": seq}
+def read_event(*, conversation_id: int, user, seq: int) -> dict[str, Any]:
+    return {"type": READ, "conversation": conversation_id, "user": user_ref(user), "seq": seq}
 
 
-def presence_event(*, user_id: int, online: bool) -> dict[str, Any]:
-    return {"type": PRESENCE, "user": user_id, "online": online}
+def presence_event(*, user, online: bool) -> dict[str, Any]:
+    return {"type": PRESENCE, "user": user_ref(user), "online": online}
 
 
-def presence_state_event(*, online_ids) -> dict[str, Any]:
-    return {"type": PRESENCE_STATE, "online": sorted(online_ids)}
+def presence_state_event(*, online_public_ids) -> dict[str, Any]:
+    """`online_public_ids`: the public_ids of the friends online now (chat.selectors.presence_audience
+    maps their pks, so this costs no query)."""
+    return {"type": PRESENCE_STATE, "online": sorted(str(public_id) for public_id in online_public_ids)}
 
 
 def unread_event(*, count: int) -> dict[str, Any]:

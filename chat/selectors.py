@@ -5,6 +5,7 @@ that takes a conversation id raises `Conversation.DoesNotExist` for it (404 / an
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -380,13 +381,16 @@ def message_for(*, user: User, message_id: int) -> Message:
     return message
 
 
-def presence_audience(*, user: User) -> set[int]:
+def presence_audience(*, user: User) -> dict[int, Any]:
     """Who may see this user's online state, and whose state this user may see: friends only.
-    A block ends the friendship, so blocked users (either way) are never in it."""
+    A block ends the friendship, so blocked users (either way) are never in it.
+
+    Keyed by pk (presence and channel groups work on pks) with each friend's public_id as the
+    value: the one query that finds them also gives "presence.state" its external ids."""
     friends = social_selectors.friend_ids_of(user=user)
     if not friends:
-        return set()
-    return set(User.objects.filter(pk__in=friends, is_active=True).values_list("pk", flat=True))
+        return {}
+    return dict(User.objects.filter(pk__in=friends, is_active=True).values_list("pk", "public_id"))
 
 
 def attachment_for(*, user: User, attachment_id: int) -> Attachment:

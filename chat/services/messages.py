@@ -392,5 +392,5 @@ def mark_read(*, user: User, conversation_id: int, seq: int) -> Membership:
             notification_services.mark_read_for_subject(user=user, subject=_conversation_url(conversation_id))
         # The reader's other tabs update their badges; in a 1-on-1 the other sees "Seen".
         recipients = _active_member_ids(membership.conversation) if membership.conversation.is_direct else [user.pk]
-        _push_after_commit(recipients, realtime.read_event(conversation_id=conversation_id, user_id=user.pk, seq=seq))
+        _push_after_commit(recipients, realtime.read_event(conversation_id=conversation_id, user=user, seq=seq))
     return membership

@@ -8,7 +8,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.safestring import SafeString
 
 from chat.formatting import render_body
-from chat.realtime import reactions_payload, reply_payload
+from chat.realtime import reactions_payload, reply_payload, user_ref
 
 register = template.Library()
 
@@ -39,11 +39,12 @@ def chat_day_key(moment: datetime.datetime) -> str:
     return timezone.localtime(moment).date().isoformat()
 
 
-def reaction_who(group: dict, me: int | None) -> str:
+def reaction_who(group: dict, me: str | None) -> str:
     """Who reacted, for the tooltip and screen readers: "You, Ada Lovelace and 3 others".
-    static/js/chat/reactions.js's reactionWho says the same for a live change."""
-    names = ["You" if user_id == me else name for user_id, name in zip(group["user_ids"], group["names"], strict=False)]
-    if me in group["user_ids"] and "You" not in names:
+    static/js/chat/reactions.js's reactionWho says the same for a live change. `me`: my public_id."""
+    ids = group["user_public_ids"]
+    names = ["You" if public_id == me else name for public_id, name in zip(ids, group["names"], strict=False)]
+    if me in ids and "You" not in names:
         names.insert(0, "You")
     names.sort(key=lambda name: name != "You")  # "You" first, the others in the order they reacted
     rest = group["count"] - len(names)
@@ -57,14 +58,19 @@ def reaction_who(group: dict, me: int | None) -> str:
 @register.simple_tag
 def chat_reactions(message, user) -> list[dict]:
     """The message's reactions as chips: emoji, count, whether I reacted, and who did."""
-    me = getattr(user, "pk", None)
+    me = user_ref(user) if getattr(user, "is_authenticated", False) else None
     chips = []
     for group in reactions_payload(message):
-        chips.append({**group, "mine": me in group["user_ids"], "who": reaction_who(group, me)})
+        chips.append({**group, "mine": me in group["user_public_ids"], "who": reaction_who(group, me)})
     return chips
 
 
 @register.simple_tag
-def chat_reply(message) -> dict | None:
-    """The quote of the message this one answers (chat.realtime.reply_payload)."""
-    return reply_payload(message)
+def chat_reply(message, user) -> dict | None:
+    """The quote of the message this one answers (chat.realtime.reply_payload), with `mine`:
+    whether `user` wrote the original (the quote then says "You")."""
+    quote = reply_payload(message)
+    if quote is None:
+        return None
+    mine = getattr(user, "is_authenticated", False) and quote["sender_public_id"] == user_ref(user)
+    return {**quote, "mine": mine}

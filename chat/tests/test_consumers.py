@@ -66,7 +66,7 @@ async def test_a_signed_in_browser_with_a_good_origin_connects_and_gets_hello(li
 
     assert hello == {
         "type": "hello",
-        "user": live_user.pk,
+        "user": str(live_user.public_id),
         "unread": 2,
         "chat_unread": 0,
         "heartbeat": settings.LIVE_HEARTBEAT_SECONDS,
@@ -119,7 +119,7 @@ async def test_a_live_ticket_works_once_without_origin(live_user):
     ok, _ = await first.connect(timeout=TIMEOUT)
     assert ok
     hello = await first.receive_json_from(timeout=TIMEOUT)
-    assert hello["user"] == live_user.pk
+    assert hello["user"] == str(live_user.public_id)
 
     reuse = communicator(f"/ws/live/?ticket={ticket}", origin=None)
     reused_ok, _ = await reuse.connect(timeout=TIMEOUT)
@@ -278,7 +278,7 @@ async def test_when_the_layer_resubscribed_the_socket_gets_a_new_hello_with_fres
         await get_channel_layer().group_send(realtime.user_group(live_user.pk), {"type": RESUBSCRIBED})
         again = await ws.receive_json_from(timeout=TIMEOUT)
         assert again["type"] == "hello"
-        assert (again["user"], again["unread"]) == (live_user.pk, 1)
+        assert (again["user"], again["unread"]) == (str(live_user.public_id), 1)
         assert again.keys() == hello.keys()
     finally:
         await ws.disconnect()

@@ -203,7 +203,7 @@ async def test_typing_reaches_the_other_member_only_and_is_throttled(people):
     assert event == {
         "type": "typing",
         "conversation": conversation.pk,
-        "user": {"id": ada.pk, "public_id": str(ada.public_id), "name": "Ada Lovelace", "initials": ada.initials},
+        "user": {"public_id": str(ada.public_id), "name": "Ada Lovelace", "initials": ada.initials},
     }
     assert await bob_ws.receive_nothing(timeout=0.3)
     assert await ada_ws.receive_nothing(timeout=0.1)
@@ -234,7 +234,7 @@ async def test_read_moves_the_marker_and_the_other_side_sees_it(people):
     await bob_ws.send_json_to({"type": "read", "conversation": conversation.pk, "seq": 1})
 
     seen = await ada_ws.receive_json_from(timeout=TIMEOUT)
-    assert seen == {"type": "read", "conversation": conversation.pk, "user": bob.pk, "seq": 1}
+    assert seen == {"type": "read", "conversation": conversation.pk, "user": str(bob.public_id), "seq": 1}
     membership = await database_sync_to_async(Membership.objects.get)(conversation=conversation, user=bob)
     assert membership.last_read_seq == 1
     await ada_ws.disconnect()

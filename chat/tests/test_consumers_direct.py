@@ -61,7 +61,7 @@ def test_presence_is_written_only_to_a_socket_that_asked_for_it():
     written = Written()
     consumer = bare_consumer(written)
     consumer._events_after_hello()
-    presence = live(chat_realtime.presence_event(user_id=7, online=True))
+    presence = live({"type": chat_realtime.PRESENCE, "user": "00000000-0000-0000-0000-000000000007", "online": True})
     consumer._take_event(presence)
     assert written.frames == []
     consumer.wants_presence = True

@@ -139,16 +139,16 @@ async def test_friends_see_a_member_come_online_and_go_offline(people):
 
     ada_ws, _ = await connect(ada)
     event = await next_of_type(bob_ws, "presence")
-    assert event == {"type": "presence", "user": ada.pk, "online": True}
+    assert event == {"type": "presence", "user": str(ada.public_id), "online": True}
     await bob_ws.send_json_to({"type": "presence.query"})
-    assert (await next_of_type(bob_ws, "presence.state"))["online"] == [ada.pk]
+    assert (await next_of_type(bob_ws, "presence.state"))["online"] == [str(ada.public_id)]
 
     # A second tab is no news; closing one of two tabs is no news either.
     ada_tab2, _ = await connect(ada)
     await ada_tab2.disconnect()
     await ada_ws.disconnect()
     event = await next_of_type(bob_ws, "presence")
-    assert event == {"type": "presence", "user": ada.pk, "online": False}
+    assert event == {"type": "presence", "user": str(ada.public_id), "online": False}
     await bob_ws.disconnect()
 
 

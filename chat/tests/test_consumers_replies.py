@@ -63,7 +63,7 @@ async def test_a_reaction_reaches_every_members_tabs_and_a_resync_after_being_aw
         event = await tab.receive_json_from(timeout=TIMEOUT)
         assert event["type"] == "message.updated"
         assert event["message"]["reactions"][0]["emoji"] == "🎉"
-        assert event["message"]["reactions"][0]["user_ids"] == [bob.pk]
+        assert event["message"]["reactions"][0]["user_public_ids"] == [str(bob.public_id)]
     await ada_tab.disconnect()
 
     # Ada is away while Bob changes his mind; her resync from the change cursor brings it.

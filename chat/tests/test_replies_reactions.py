@@ -1,6 +1,8 @@
 """Replies (a quote of an earlier message of the same conversation) and emoji reactions (the
 curated list, once per emoji per member, carried as a change of the message)."""
 
+import uuid
+
 import pytest
 from django.urls import reverse
 
@@ -45,7 +47,7 @@ def test_a_reply_carries_a_quote_of_the_original(ada, bob):
         "id": original.pk,
         "seq": original.seq,
         "sender": "Ada Lovelace",
-        "sender_id": ada.pk,
+        "sender_public_id": str(ada.public_id),
         "excerpt": "First line of it",
         "deleted": False,
     }
@@ -148,10 +150,16 @@ def test_a_reaction_is_counted_with_who_reacted_once_per_emoji_per_member(ada, b
             "emoji": THUMBS,
             "name": "thumbs up",
             "count": 2,
-            "user_ids": [bob.pk, cleo.pk],
+            "user_public_ids": [str(bob.public_id), str(cleo.public_id)],
             "names": ["Bob Babbage", "Cleo Patra"],
         },
-        {"emoji": HEART, "name": "red heart", "count": 1, "user_ids": [bob.pk], "names": ["Bob Babbage"]},
+        {
+            "emoji": HEART,
+            "name": "red heart",
+            "count": 1,
+            "user_public_ids": [str(bob.public_id)],
+            "names": ["Bob Babbage"],
+        },
     ]
     assert Reaction.objects.count() == 3
 
@@ -185,7 +193,7 @@ def test_a_reaction_is_a_change_the_resync_carries_to_a_member_who_was_away(ada,
 
     changes, cursor, more = selectors.changes_since(user=cleo, conversation_id=group.pk, after_change=head)
     assert [m.pk for m in changes] == [message.pk] and cursor == head + 1 and not more
-    assert realtime.message_payload(changes[0])["reactions"][0]["user_ids"] == [bob.pk]
+    assert realtime.message_payload(changes[0])["reactions"][0]["user_public_ids"] == [str(bob.public_id)]
     # ... and taking it off is one more change
     services.set_reaction(user=bob, message_id=message.pk, emoji="🍕", on=False)
     changes, cursor, _ = selectors.changes_since(user=cleo, conversation_id=group.pk, after_change=head + 1)
@@ -282,7 +290,7 @@ def test_reactions_over_the_api(ada, bob, eve, group, api_of):
     outsider = api_of(eve).post(url, {"emoji": THUMBS}, format="json")
     removed = api_of(bob).delete(url + "?emoji=" + THUMBS)
 
-    assert added.status_code == 200 and added.json()["reactions"][0]["user_ids"] == [bob.pk]
+    assert added.status_code == 200 and added.json()["reactions"][0]["user_public_ids"] == [str(bob.public_id)]
     assert bad.status_code == 400 and "emoji" in bad.json()["errors"]
     assert outsider.status_code == 404
     assert removed.status_code == 200 and removed.json()["reactions"] == []
@@ -342,12 +350,13 @@ def test_a_quote_shows_the_first_line_without_formatting_marks(ada, bob, body, e
 def test_who_reacted_says_you_first_and_counts_past_the_names_shown():
     from chat.templatetags.chat_tags import reaction_who
 
-    group = {"count": 2, "user_ids": [2, 1], "names": ["Ada Lovelace", "Me"]}
-    assert reaction_who(group, 1) == "You and Ada Lovelace"
-    assert reaction_who(group, 3) == "Ada Lovelace and Me"
-    many = {"count": 25, "user_ids": list(range(2, 27)), "names": [f"P{i}" for i in range(20)]}
-    assert reaction_who(many, 99).endswith("P19 and 5 others")
-    assert reaction_who({**many, "user_ids": [*range(2, 26), 99]}, 99).startswith("You, P0")
+    ids = [str(uuid.UUID(int=n)) for n in range(100)]
+    group = {"count": 2, "user_public_ids": [ids[2], ids[1]], "names": ["Ada Lovelace", "Me"]}
+    assert reaction_who(group, ids[1]) == "You and Ada Lovelace"
+    assert reaction_who(group, ids[3]) == "Ada Lovelace and Me"
+    many = {"count": 25, "user_public_ids": ids[2:27], "names": [f"P{i}" for i in range(20)]}
+    assert reaction_who(many, ids[99]).endswith("P19 and 5 others")
+    assert reaction_who({**many, "user_public_ids": [*ids[2:26], ids[99]]}, ids[99]).startswith("You, P0")
 
 
 def test_every_emoji_is_its_own_reaction_on_every_database(ada, bob, group, settings):

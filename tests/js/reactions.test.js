@@ -14,35 +14,37 @@ import {
   toggleAction,
 } from "../../static/js/chat/reactions.js";
 
-const ME = 1;
-const thumbs = (ids, names = ids.map((id) => `User ${id}`)) => ({
+// Users are named by their public id, a UUID string (as on the socket and in the API).
+const uid = (n) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+const ME = uid(1);
+const thumbs = (ids, names = ids.map((id) => `User ${Number(id.slice(-12))}`)) => ({
   emoji: "👍",
   name: "thumbs up",
   count: ids.length,
-  user_ids: ids,
+  user_public_ids: ids,
   names,
 });
 
 describe("who reacted", () => {
   test("says You first, then the others in the order they reacted", () => {
-    assert.equal(reactionWho(thumbs([2]), ME), "User 2");
+    assert.equal(reactionWho(thumbs([uid(2)]), ME), "User 2");
     assert.equal(reactionWho(thumbs([ME]), ME), "You");
-    assert.equal(reactionWho(thumbs([2, ME]), ME), "You and User 2");
-    assert.equal(reactionWho(thumbs([2, 3, ME]), ME), "You, User 2 and User 3");
+    assert.equal(reactionWho(thumbs([uid(2), ME]), ME), "You and User 2");
+    assert.equal(reactionWho(thumbs([uid(2), uid(3), ME]), ME), "You, User 2 and User 3");
   });
 
   test("counts the people past the names the payload carries", () => {
-    const group = { ...thumbs([2, 3]), count: 5, user_ids: [2, 3, 4, 5, 6] };
+    const group = { ...thumbs([uid(2), uid(3)]), count: 5, user_public_ids: [uid(2), uid(3), uid(4), uid(5), uid(6)] };
     assert.equal(reactionWho(group, ME), "User 2, User 3 and 3 others");
     assert.equal(reactionWho({ ...group, count: 3 }, ME), "User 2, User 3 and 1 other");
     // I am among them but past the names shown: still "You"
-    assert.equal(reactionWho({ ...group, user_ids: [2, 3, 4, 5, ME] }, ME), "You, User 2, User 3 and 2 others");
+    assert.equal(reactionWho({ ...group, user_public_ids: [uid(2), uid(3), uid(4), uid(5), ME] }, ME), "You, User 2, User 3 and 2 others");
   });
 });
 
 describe("reaction chips", () => {
   test("carry the count, whether I reacted and a label for screen readers", () => {
-    const [chip] = reactionChips([thumbs([2, ME], ["Ada Lovelace", "Me"])], ME);
+    const [chip] = reactionChips([thumbs([uid(2), ME], ["Ada Lovelace", "Me"])], ME);
     assert.deepEqual(chip, {
       emoji: "👍",
       name: "thumbs up",
@@ -60,7 +62,7 @@ describe("reaction chips", () => {
 
   test("a click removes my reaction and adds one I do not have", () => {
     assert.equal(toggleAction([thumbs([ME])], "👍", ME), "remove");
-    assert.equal(toggleAction([thumbs([2])], "👍", ME), "add");
+    assert.equal(toggleAction([thumbs([uid(2)])], "👍", ME), "add");
     assert.equal(toggleAction([thumbs([ME])], "❤️", ME), "add");
     assert.equal(toggleAction([], "👍", ME), "add");
   });

@@ -16,8 +16,10 @@ import {
   unreadAfterRead,
 } from "../../static/js/chat/state.js";
 
-const ME = 1;
-const ada = { id: 2, name: "Ada Lovelace" };
+// Users are named by their public id, a UUID string (as on the socket and in the API).
+const uid = (n) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+const ME = uid(1);
+const ada = { public_id: uid(2), name: "Ada Lovelace" };
 const text = (seq, sender, body = "hello", extra = {}) => ({ seq, kind: "text", sender, body, attachments: [], ...extra });
 
 describe("read marker", () => {
@@ -70,7 +72,7 @@ describe("conversation list rows", () => {
   });
 
   test("my own message clears the count and says You", () => {
-    assert.deepEqual(rowAfterMessage({ lastSeq: 2, unread: 2 }, text(3, { id: ME, name: "Me Myself" }), ME), {
+    assert.deepEqual(rowAfterMessage({ lastSeq: 2, unread: 2 }, text(3, { public_id: ME, name: "Me Myself" }), ME), {
       lastSeq: 3,
       unread: 0,
       who: "You",
@@ -106,10 +108,10 @@ describe("conversation list rows", () => {
 describe("presence", () => {
   test("a full state replaces, a change adds or removes one friend", () => {
     const presence = new Presence();
-    presence.replace([2, 3]);
-    presence.update(4, true);
-    presence.update(2, false);
-    assert.deepEqual([2, 3, 4].map((id) => presence.has(id)), [false, true, true]);
+    presence.replace([uid(2), uid(3)]);
+    presence.update(uid(4), true);
+    presence.update(uid(2), false);
+    assert.deepEqual([2, 3, 4].map((n) => presence.has(uid(n))), [false, true, true]);
   });
 });
 

@@ -40,7 +40,7 @@ export function mountConversation(root, { live, delivery }) {
   };
 
   const conversationId = Number(root.dataset.conversation);
-  const me = Number(root.dataset.user);
+  const me = root.dataset.user || null;
   const isGroup = root.dataset.kind === "group";
   const list = root.querySelector("#chat-messages");
   const scroller = root.querySelector("#chat-scroll");
@@ -140,7 +140,7 @@ export function mountConversation(root, { live, delivery }) {
     root.dataset.headSeq = String(sync.lastSeq);
     if (message.sender && typingLine) typingLine.textContent = "";
     updateSeen();
-    if (stick || (message.sender && message.sender.id === me)) toBottom();
+    if (stick || (message.sender && message.sender.public_id === me)) toBottom();
     markRead();
   }
 
@@ -166,7 +166,7 @@ export function mountConversation(root, { live, delivery }) {
         kind: "text",
         body: entry.body,
         client_id: entry.clientId,
-        sender: { id: me },
+        sender: { public_id: me },
         created_at: entry.createdAt,
         reply_to: entry.reply,
       },
@@ -402,7 +402,7 @@ export function mountConversation(root, { live, delivery }) {
       id: Number(item.dataset.id),
       seq: Number(item.dataset.seq),
       sender: senderName(item),
-      sender_id: Number(item.dataset.sender) || null,
+      sender_public_id: item.dataset.sender || null,
       excerpt: excerptOf(item),
       deleted: false,
     });
@@ -472,7 +472,7 @@ export function mountConversation(root, { live, delivery }) {
   function myReactions(item) {
     return [...item.querySelectorAll(".chat-reaction.mine")].map((chip) => ({
       emoji: chip.dataset.emoji,
-      user_ids: [me],
+      user_public_ids: [me],
     }));
   }
 

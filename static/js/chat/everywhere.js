@@ -16,7 +16,7 @@ function setChatBadge(count) {
 }
 
 function chatBadge(live) {
-  let me = Number(document.querySelector("#chat[data-user], #chat-list[data-user]")?.dataset.user) || null;
+  let me = document.querySelector("#chat[data-user], #chat-list[data-user]")?.dataset.user || null;
   let timer = null;
   // Several events often come together (a message in a group, then a read): ask once.
   const ask = () => {
@@ -30,7 +30,7 @@ function chatBadge(live) {
   document.addEventListener("live:chat.unread", (event) => setChatBadge(event.detail.count));
   document.addEventListener("live:message.new", (event) => {
     const sender = event.detail.message && event.detail.message.sender;
-    if (!sender || sender.id !== me) ask();
+    if (!sender || sender.public_id !== me) ask();
   });
   document.addEventListener("live:read", (event) => {
     if (event.detail.user === me) ask();
@@ -40,7 +40,7 @@ function chatBadge(live) {
 
 /** Show or hide every presence dot under root from the current state. */
 export function paintPresence(presence, root = document) {
-  for (const dot of root.querySelectorAll("[data-presence-user]")) dot.hidden = !presence.has(Number(dot.dataset.presenceUser));
+  for (const dot of root.querySelectorAll("[data-presence-user]")) dot.hidden = !presence.has(dot.dataset.presenceUser);
 }
 
 function presenceDots(live) {

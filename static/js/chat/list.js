@@ -7,7 +7,7 @@ import { badgeText } from "./format.js";
 import { matchesQuery, rowAfterMessage, unreadAfterRead } from "./state.js";
 
 export function mountConversationList(listEl, { live }) {
-  const me = Number(listEl.dataset.user);
+  const me = listEl.dataset.user || null;
   const filterInput = document.getElementById("chat-filter");
   const noMatch = document.getElementById("chat-filter-empty");
   let active = null;

@@ -8,7 +8,7 @@
  * the order they reacted, "and N others" past the names the payload carries.
  */
 export function reactionWho(group, me) {
-  const ids = group.user_ids || [];
+  const ids = group.user_public_ids || [];
   const names = (group.names || []).map((name, index) => (ids[index] === me ? "You" : name));
   if (ids.includes(me) && !names.includes("You")) names.unshift("You");
   names.sort((a, b) => (a === "You" ? -1 : b === "You" ? 1 : 0));
@@ -28,7 +28,7 @@ export function reactionChips(reactions, me) {
         emoji: group.emoji,
         name: group.name || "",
         count: group.count,
-        mine: (group.user_ids || []).includes(me),
+        mine: (group.user_public_ids || []).includes(me),
         who,
         // The tooltip's words, in order: what a sighted user reads is what a screen reader says.
         label: `${group.count}, ${who} reacted with ${group.name || group.emoji}`,
@@ -39,7 +39,7 @@ export function reactionChips(reactions, me) {
 /** What choosing `emoji` on a message does for me: "remove" when I reacted so already, else "add". */
 export function toggleAction(reactions, emoji, me) {
   const group = (reactions || []).find((entry) => entry.emoji === emoji);
-  return group && (group.user_ids || []).includes(me) ? "remove" : "add";
+  return group && (group.user_public_ids || []).includes(me) ? "remove" : "add";
 }
 
 /**

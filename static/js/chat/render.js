@@ -212,7 +212,7 @@ function actionsFor(item, message, ctx) {
     actionLink(`${ctx.base}messages/${message.id}/react/`, "react", "React", "emoji-smile"),
     actionLink(`${ctx.base}?reply=${message.id}#composer`, "reply", "Reply", "reply"),
   );
-  if (message.sender && message.sender.id === ctx.me) {
+  if (message.sender && message.sender.public_id === ctx.me) {
     const dropdown = element("div", "dropdown");
     const toggle = element("button", "btn btn-sm btn-link chat-action chat-actions-toggle");
     toggle.type = "button";
@@ -264,7 +264,7 @@ export function renderQuote(reply, me) {
   const quote = element("a", "chat-quote");
   quote.href = `#m-${Number(reply.seq)}`;
   quote.dataset.replyTo = String(reply.id);
-  const author = reply.sender_id === me || reply.sender === "You" ? "You" : reply.sender || "Lyceum";
+  const author = reply.sender_public_id === me || reply.sender === "You" ? "You" : reply.sender || "Lyceum";
   quote.append(element("span", "chat-quote-author", author));
   const text = element("span", `chat-quote-text${reply.deleted ? " chat-quote-deleted" : ""}`, quoteText(reply));
   quote.append(text);
@@ -339,9 +339,9 @@ export function messageElement(message, ctx, { status = null } = {}) {
     item.className = "chat-message system";
     item.append(element("span", "chat-system", message.body));
   } else {
-    const mine = Boolean(message.sender && message.sender.id === ctx.me);
+    const mine = Boolean(message.sender && message.sender.public_id === ctx.me);
     item.className = `chat-message${mine ? " mine" : ""}`;
-    if (message.sender) item.dataset.sender = String(message.sender.id);
+    if (message.sender) item.dataset.sender = String(message.sender.public_id);
     if (message.sender?.name) item.dataset.senderName = message.sender.name;
     if (mine && message.client_id) item.dataset.clientId = message.client_id;
     const stack = element("div", "chat-stack");

@@ -61,7 +61,7 @@ export function preview(message, me) {
     ? "Message deleted"
     : message.body.slice(0, PREVIEW_CHARS) || (files ? `${files} file${files === 1 ? "" : "s"}` : "");
   let who = "";
-  if (message.kind === "text" && message.sender) who = message.sender.id === me ? "You" : message.sender.name.split(" ")[0];
+  if (message.kind === "text" && message.sender) who = message.sender.public_id === me ? "You" : message.sender.name.split(" ")[0];
   return { who, text };
 }
 
@@ -72,7 +72,7 @@ export function preview(message, me) {
  */
 export function rowAfterMessage(row, message, me) {
   if (row.lastSeq >= message.seq) return null;
-  const mine = Boolean(message.sender && message.sender.id === me);
+  const mine = Boolean(message.sender && message.sender.public_id === me);
   return { lastSeq: message.seq, unread: mine ? 0 : row.unread + 1, ...preview(message, me) };
 }
 
