@@ -120,9 +120,30 @@ def assert_nothing_of_the_group(frames: list[dict], room: Room) -> None:
         if frame.get("conversation") == room.group:
             assert frame["type"] == "error", frame
         if frame["type"] == "presence.state":
-            assert not set(frame["online"]) & {room.owner.pk, room.member.pk, room.deactivated.pk}, frame
+            group_people = {str(user.public_id) for user in (room.owner, room.member, room.deactivated)}
+            assert not set(frame["online"]) & group_people, frame
         if frame["type"] == "chat.unread":
             assert frame["count"] == 0, frame
+
+
+USER_REFERENCES = {"user", "online", "sender_public_id", "user_public_ids"}
+
+
+def assert_users_by_public_id(value, key: str | None = None) -> None:
+    """Every user a frame names is their public id, a UUID string: never an integer pk, and a
+    user object ({public_id, name, initials}) has no second id."""
+    if isinstance(value, dict):
+        if "initials" in value:
+            assert "id" not in value and uuid.UUID(value["public_id"]), value
+        for name, item in value.items():
+            if name == "type" and key is None:
+                continue
+            assert_users_by_public_id(item, name)
+    elif isinstance(value, list):
+        for item in value:
+            assert_users_by_public_id(item, key)
+    elif key in USER_REFERENCES and value is not None:
+        assert isinstance(value, str) and uuid.UUID(value), (key, value)
 
 
 async def drain(ws) -> None:
@@ -144,6 +165,7 @@ async def test_a_member_is_answered(room, frame_type, role):
     frames, closed = await answers_until_pong(ws)
     assert closed is None
     assert not [frame for frame in frames if frame["type"] == "error"], frames
+    assert_users_by_public_id(frames)
     if probe.member_answer is not None:
         assert probe.member_answer in {frame["type"] for frame in frames} | {"pong"}, frames
     await ws.disconnect()

@@ -450,3 +450,30 @@ def test_a_route_that_forgets_its_permission_check_fails_the_matrix(world, setti
     finally:
         del sys.modules[module.__name__]
         clear_url_caches()
+
+
+def test_a_user_is_named_by_public_id_only_and_a_bad_one_is_a_400_or_404(world):
+    # Every body that takes a user takes their public_id (a UUID string): the integer pk, a
+    # malformed value and an unknown UUID are refused (400 field error or 404), never a 500,
+    # and change nothing; the integer pk never appears in an answer naming the owner.
+    api = Client(raise_request_exception=False)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {world.tokens['other']}"}
+    bodies = {
+        "api:chat-direct": lambda value: {"user": value},
+        "api:chat-conversations": lambda value: {"name": "Study group", "members": [value]},
+        "api:social-friend-requests": lambda value: {"to": value},
+        "api:social-blocks": lambda value: {"user": value},
+        "api:social-reports": lambda value: {"user": value, "reason": "spam"},
+    }
+    before = owners_state()
+    for name, body in bodies.items():
+        for value in (world.owner.pk, "not-a-uuid", str(UNKNOWN_UUID)):
+            answer = api.post(reverse(name), data=body(value), content_type="application/json", **auth)
+            assert answer.status_code in (400, 404), (name, value, answer.status_code, answer.content)
+    assert owners_state() == before
+    direct = api.post(
+        reverse("api:chat-direct"), data={"user": str(world.owner.public_id)}, content_type="application/json", **auth
+    )
+    assert direct.status_code in (200, 201), direct.content
+    other = direct.json()["other"]
+    assert other == {"public_id": str(world.owner.public_id), "name": other["name"], "initials": other["initials"]}
