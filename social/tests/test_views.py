@@ -446,4 +446,4 @@ def test_friends_page_offers_a_message_button_and_a_presence_dot_per_friend(clie
 
     assert reverse("chat:direct", args=[friend.public_id]) in page
     # Hidden until the live socket says this friend is online (static/js/chat.js).
-    assert f'data-presence-user="{friend.pk}" hidden' in page
+    assert f'data-presence-user="{friend.public_id}" hidden' in page

@@ -44,7 +44,7 @@ async def test_a_blocked_members_typing_does_not_reach_the_blocker_in_a_group(gr
     await _typing(bob_ws, conversation)
 
     typing = await next_frame(cleo_ws)
-    assert (typing["type"], typing["user"]["id"]) == ("typing", bob.pk)
+    assert (typing["type"], typing["user"]["public_id"]) == ("typing", str(bob.public_id))
     assert await ada_ws.receive_nothing(timeout=QUIET)
     for ws in (ada_ws, bob_ws, cleo_ws):
         await ws.disconnect()
@@ -57,7 +57,7 @@ async def test_the_blockers_typing_does_not_reach_the_blocked_either(group):
 
     await _typing(ada_ws, conversation)
 
-    assert (await next_frame(cleo_ws))["user"]["id"] == ada.pk
+    assert (await next_frame(cleo_ws))["user"]["public_id"] == str(ada.public_id)
     assert await bob_ws.receive_nothing(timeout=QUIET)
     for ws in (ada_ws, bob_ws, cleo_ws):
         await ws.disconnect()
@@ -67,13 +67,13 @@ async def test_a_block_made_while_the_sockets_are_open_counts_at_once(group, no_
     ada, bob, cleo, conversation = group
     ada_ws, bob_ws, cleo_ws = await socket_of(ada), await socket_of(bob), await socket_of(cleo)
     await _typing(bob_ws, conversation)
-    assert (await next_frame(ada_ws))["user"]["id"] == bob.pk
-    assert (await next_frame(cleo_ws))["user"]["id"] == bob.pk
+    assert (await next_frame(ada_ws))["user"]["public_id"] == str(bob.public_id)
+    assert (await next_frame(cleo_ws))["user"]["public_id"] == str(bob.public_id)
 
     await database_sync_to_async(social_services.block_user)(blocker=ada, blocked=bob)
     await _typing(bob_ws, conversation)
 
-    assert (await next_frame(cleo_ws))["user"]["id"] == bob.pk
+    assert (await next_frame(cleo_ws))["user"]["public_id"] == str(bob.public_id)
     assert await ada_ws.receive_nothing(timeout=QUIET)
     for ws in (ada_ws, bob_ws, cleo_ws):
         await ws.disconnect()
@@ -83,8 +83,8 @@ async def test_a_removed_members_typing_reaches_nobody_and_is_refused(group, no_
     ada, bob, cleo, conversation = group
     ada_ws, bob_ws, cleo_ws = await socket_of(ada), await socket_of(bob), await socket_of(cleo)
     await _typing(bob_ws, conversation)  # while a member: the others see it
-    assert (await next_frame(ada_ws))["user"]["id"] == bob.pk
-    assert (await next_frame(cleo_ws))["user"]["id"] == bob.pk
+    assert (await next_frame(ada_ws))["user"]["public_id"] == str(bob.public_id)
+    assert (await next_frame(cleo_ws))["user"]["public_id"] == str(bob.public_id)
 
     await database_sync_to_async(services.remove_member)(actor=ada, conversation_id=conversation.pk, user=bob)
     for ws in (ada_ws, bob_ws, cleo_ws):  # the "members changed" events of the removal
