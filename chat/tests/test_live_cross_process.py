@@ -132,7 +132,7 @@ def _open_socket(port: int, user) -> WebSocketClient:
     )
     hello = ws.recv_json()
     assert hello["type"] == "hello"
-    assert hello["user"] == user.pk
+    assert hello["user"] == str(user.public_id)
     return ws
 
 

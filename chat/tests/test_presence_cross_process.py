@@ -53,14 +53,14 @@ def test_a_friend_on_another_process_sees_me_online_then_offline(redis_url):
             assert _wait_for(eve_ws, "presence.state")["online"] == []
 
             ada_ws = _socket(second, ada)  # another process
-            assert _wait_for(bob_ws, "presence") == {"type": "presence", "user": ada.pk, "online": True}
+            assert _wait_for(bob_ws, "presence") == {"type": "presence", "user": str(ada.public_id), "online": True}
             bob_ws.send_json({"type": "presence.query"})
-            assert _wait_for(bob_ws, "presence.state")["online"] == [ada.pk]
+            assert _wait_for(bob_ws, "presence.state")["online"] == [str(ada.public_id)]
             eve_ws.send_json({"type": "presence.query"})
             assert _wait_for(eve_ws, "presence.state")["online"] == []  # not a friend: nothing
 
             ada_ws.close()
-            assert _wait_for(bob_ws, "presence") == {"type": "presence", "user": ada.pk, "online": False}
+            assert _wait_for(bob_ws, "presence") == {"type": "presence", "user": str(ada.public_id), "online": False}
             # Eve never got a presence event: her next frame is the answer to her own ping.
             eve_ws.send_json({"type": "ping"})
             assert eve_ws.recv_json() == {"type": "pong"}
