@@ -391,7 +391,7 @@ async def _push_presence(consumer: LiveConsumer, friends, online: bool) -> None:
     )
 
 
-def _hello_counts(user, went_online: bool) -> tuple[int, int, list[int] | None]:
+def _hello_counts(user, went_online: bool) -> tuple[int, int, dict | None]:
     """ONE database hop for "hello": unread notifications, unread conversations and, when the
     user just came online, who to tell (None when that lookup failed: presence is a hint)."""
     unread = notification_selectors.unread_count_for_user_id(user_id=user.pk)

@@ -45,7 +45,8 @@ FRAME_UNREAD_QUERY = "chat.unread.query"
 def user_ref(user) -> str:
     """A user's one external id, as every API answer and socket frame carries it: their
     public_id, a UUID string. (The integer pk stays inside: presence, channel groups, SQL.)
-    The way in is accounts.selectors / chat.api `_people`: a public_id to an active User."""
+    The way in is the other direction's one function per surface (chat.api's `_people`, the
+    `<uuid:public_id>` routes): a public_id to an active User, else 404."""
     return str(user.public_id)
 
 
