@@ -12,7 +12,7 @@ from django.db.models import BooleanField, Case, Exists, F, IntegerField, QueryS
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from chat.access import blocks_either_way
+from chat.access import access_conversation, blocks_either_way
 from chat.models import Attachment, Conversation, Membership, Message, Reaction, direct_key_for
 from social import selectors as social_selectors
 
@@ -190,8 +190,7 @@ def members_of(*, conversation: Conversation) -> QuerySet[Membership]:
 
 
 def _require_member(user: User, conversation_id: int) -> None:
-    if not _my_memberships(user).filter(conversation_id=conversation_id).exists():
-        raise Conversation.DoesNotExist("No such conversation.")  # chat.access's answer, in one EXISTS
+    access_conversation(user=user, conversation_id=conversation_id)
 
 
 def _clamp(limit: int, ceiling: int) -> int:
