@@ -596,5 +596,5 @@ async def read(consumer: LiveConsumer, frame: dict) -> None:
         await consumer.db(chat_services.mark_read)(
             user=consumer.scope["user"], conversation_id=conversation_id, seq=seq
         )
-    except Membership.DoesNotExist:
+    except (Conversation.DoesNotExist, Membership.DoesNotExist):
         raise FrameError("not_found", "No such conversation.", conversation=conversation_id) from None

@@ -89,6 +89,13 @@ class Conversation(models.Model):
         return self.kind == self.Kind.GROUP
 
 
+class MembershipQuerySet(models.QuerySet):
+    def active(self):
+        """Memberships of people in the conversation now (not left, not removed): the one place
+        the active-member filter is written (chat.access)."""
+        return self.filter(left_at__isnull=True)
+
+
 class Membership(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
@@ -107,6 +114,8 @@ class Membership(models.Model):
     archived = models.BooleanField(default=False)
     # False: a direct conversation a non-friend started, waiting in "message requests".
     accepted = models.BooleanField(default=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [

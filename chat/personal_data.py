@@ -27,7 +27,7 @@ def erase_account_data(user: User, former_name: str) -> None:
             conversation__memberships__user=user,
             body__contains=former_name,
         ).update(body=Replace("body", Value(former_name), Value(user.get_full_name())))
-    groups = Membership.objects.filter(user=user, left_at__isnull=True, conversation__kind="group")
+    groups = Membership.objects.active().filter(user=user, conversation__kind="group")
     for conversation_id in list(groups.values_list("conversation_id", flat=True)):
         services.leave_group(user=user, conversation_id=conversation_id)
 

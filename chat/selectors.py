@@ -9,13 +9,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Exists, F, IntegerField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
+from chat.access import access_conversation, blocks_either_way
 from chat.models import Attachment, Conversation, Membership, Message, Reaction, direct_key_for
 from social import selectors as social_selectors
-from social.models import Block
 
 HISTORY_PAGE = 50
 HISTORY_MAX = 200
@@ -79,7 +79,7 @@ class ConversationSummary:
 
 
 def _my_memberships(user: User) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user, left_at__isnull=True)
+    return Membership.objects.active().filter(user=user)
 
 
 def conversation_rows_for(*, user: User, archived: bool = False, requests: bool = False) -> QuerySet[Membership]:
@@ -183,15 +183,15 @@ def members_of(*, conversation: Conversation) -> QuerySet[Membership]:
         output_field=IntegerField(),
     )
     return (
-        Membership.objects.filter(conversation=conversation, left_at__isnull=True)
+        Membership.objects.active()
+        .filter(conversation=conversation)
         .select_related("user")
         .order_by(role_order, "user__first_name", "user__last_name", "pk")
     )
 
 
 def _require_member(user: User, conversation_id: int) -> None:
-    if not _my_memberships(user).filter(conversation_id=conversation_id).exists():
-        raise Conversation.DoesNotExist("No such conversation.")
+    access_conversation(user=user, conversation_id=conversation_id)
 
 
 def _clamp(limit: int, ceiling: int) -> int:
@@ -356,12 +356,10 @@ def typing_audience(*, user: User, conversation_id: int) -> list[int]:
     between them and the user (either way: in a group the blocker never sees the blocked typing).
     DoesNotExist unless the user is an active member now. One query, asked for every typing
     frame: a member removed a moment ago is not an active member any more."""
-    blocked = Block.objects.filter(
-        Q(blocker_id=OuterRef("user_id"), blocked_id=user.pk) | Q(blocker_id=user.pk, blocked_id=OuterRef("user_id"))
-    )
     rows = list(
-        Membership.objects.filter(conversation_id=conversation_id, left_at__isnull=True)
-        .annotate(blocked=Exists(blocked))
+        Membership.objects.active()
+        .filter(conversation_id=conversation_id)
+        .annotate(blocked=Exists(blocks_either_way(user.pk)))
         .values_list("user_id", "blocked")
     )
     if not any(user_id == user.pk for user_id, _ in rows):
@@ -442,6 +440,6 @@ def direct_conversation_with(*, user: User, other: User) -> Conversation | None:
     """The direct conversation of these two, if the user is still in it."""
     return (
         Conversation.objects.filter(direct_key=direct_key_for(user.pk, other.pk))
-        .filter(memberships__user=user, memberships__left_at__isnull=True)
+        .filter(pk__in=_my_memberships(user).values("conversation_id"))
         .first()
     )

@@ -332,15 +332,22 @@ def request_counterpart(*, user: User, request_id: int) -> User | None:
     return friend_request.to_user if friend_request.from_user_id == user.pk else friend_request.from_user
 
 
+def blocks_between(a_id: int, b_id: int) -> QuerySet[Block]:
+    """The Block rows between the two people, whichever of them made them (at most two)."""
+    return Block.objects.filter(Q(blocker_id=a_id, blocked_id=b_id) | Q(blocker_id=b_id, blocked_id=a_id))
+
+
+def blocked_either_way(a_id: int, b_id: int) -> bool:
+    """Whether a block stands between the two, whichever side made it: the one block check of
+    Lyceum (social, chat, help desk), so a blocked person never learns who blocked whom."""
+    return blocks_between(a_id, b_id).exists()
+
+
 def relationship_between(*, viewer: User, person: User) -> Relationship:
     """The viewer's relationship to one person, blocks included (two queries at most)."""
     if viewer.pk == person.pk:
         return Relationship(SELF)
-    blocks = set(
-        Block.objects.filter(Q(blocker=viewer, blocked=person) | Q(blocker=person, blocked=viewer)).values_list(
-            "blocker_id", flat=True
-        )
-    )
+    blocks = set(blocks_between(viewer.pk, person.pk).values_list("blocker_id", flat=True))
     if viewer.pk in blocks:
         return Relationship(BLOCKED)
     if person.pk in blocks:

@@ -24,6 +24,7 @@ from accounts import services as account_services
 from accounts.models import User
 from notifications import services as notification_services
 from notifications.models import NotificationKind
+from social import selectors
 from social.models import NOTE_MAX_LENGTH, REPORT_DETAILS_MAX_LENGTH, Block, FriendRequest, Friendship, Report
 
 # The notification kinds this app sends.
@@ -64,10 +65,6 @@ def _pending_between(a: User, b: User) -> FriendRequest | None:
         .select_related("from_user", "to_user")
         .first()
     )
-
-
-def _is_blocked_either_way(a: User, b: User) -> bool:
-    return Block.objects.filter(Q(blocker=a, blocked=b) | Q(blocker=b, blocked=a)).exists()
 
 
 def _friendship_between(a: User, b: User) -> Friendship | None:
@@ -112,7 +109,7 @@ def _accept(friend_request: FriendRequest) -> Friendship:
 def _refuse_if_unreachable(*, sender: User, recipient: User, recipient_active: bool) -> None:
     if not recipient_active:
         raise ValidationError("This account is no longer active.", code="inactive")
-    if _is_blocked_either_way(sender, recipient):
+    if selectors.blocked_either_way(sender.pk, recipient.pk):
         # The same words whichever side blocked: a blocked student does not learn who did.
         raise ValidationError("You cannot send a friend request to this student.", code="blocked")
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat import realtime
+from chat.access import access_conversation, active_member_ids, blocked_either_way
 from chat.models import (
     GROUP_MEMBER_LIMIT,
     Conversation,
@@ -18,16 +19,13 @@ from chat.models import (
 from chat.services.common import (
     ChatError,
     Role,
-    _active_member_ids,
-    _active_membership,
-    _are_friends,
-    _blocked_either_way,
-    _locked_conversation,
-    _manager_membership,
-    _name,
-    _push_after_commit,
-    _system_message,
+    append_system_message,
+    are_friends,
     clean_name,
+    display_name,
+    locked_conversation,
+    managed_group,
+    push_after_commit,
 )
 from social import selectors as social_selectors
 
@@ -45,9 +43,9 @@ def open_direct_conversation(*, user: User, other: User) -> Conversation:
         raise ChatError("You cannot start a conversation with yourself.", code="self")
     if not other.is_active:
         raise ChatError("This account is no longer active.", code="inactive")
-    if _blocked_either_way(user.pk, other.pk):
+    if blocked_either_way(user.pk, other.pk):
         raise ChatError("You cannot message this student.", code="blocked")
-    friends = _are_friends(user.pk, other.pk)
+    friends = are_friends(user.pk, other.pk)
     key = direct_key_for(user.pk, other.pk)
     conversation = Conversation.objects.filter(direct_key=key).first()
     if conversation is None:
@@ -70,13 +68,11 @@ def open_direct_conversation(*, user: User, other: User) -> Conversation:
 
 @transaction.atomic
 def accept_message_request(*, user: User, conversation_id: int) -> Membership:
-    membership = Membership.objects.select_for_update().get(
-        conversation_id=conversation_id, user=user, left_at__isnull=True
-    )
+    _conversation, membership = access_conversation(user=user, conversation_id=conversation_id, for_update=True)
     if not membership.accepted:
         membership.accepted = True
         membership.save(update_fields=["accepted"])
-        _push_after_commit(
+        push_after_commit(
             [user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="accepted")
         )
     return membership
@@ -85,9 +81,9 @@ def accept_message_request(*, user: User, conversation_id: int) -> Membership:
 @transaction.atomic
 def decline_message_request(*, user: User, conversation_id: int) -> None:
     """Hide a message request: the conversation leaves the user's lists (the sender is not told)."""
-    membership = Membership.objects.select_for_update().get(
-        conversation_id=conversation_id, user=user, left_at__isnull=True, accepted=False
-    )
+    _conversation, membership = access_conversation(user=user, conversation_id=conversation_id, for_update=True)
+    if membership.accepted:  # only a request can be declined; an accepted chat is archived instead
+        raise Conversation.DoesNotExist("No such message request.")
     membership.left_at = timezone.now()
     membership.save(update_fields=["left_at"])
 
@@ -107,7 +103,7 @@ def _friends_only(*, actor: User, users: Iterable[User]) -> list[User]:
 
 
 def _names(users: list[User]) -> str:
-    names = [_name(u) for u in users]
+    names = [display_name(u) for u in users]
     if len(names) <= 3:
         return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
     return f"{', '.join(names[:2])} and {len(names) - 2} others"
@@ -122,24 +118,23 @@ def create_group(*, owner: User, name: str, members: Iterable[User]) -> Conversa
     conversation = Conversation.objects.create(kind=Conversation.Kind.GROUP, name=name, created_by=owner)
     Membership.objects.create(conversation=conversation, user=owner, role=Role.OWNER)
     Membership.objects.bulk_create([Membership(conversation=conversation, user=u) for u in people])
-    conversation = _locked_conversation(conversation.pk)
-    text = f'{_name(owner)} created the group "{name}"'
+    conversation = locked_conversation(conversation.pk)
+    text = f'{display_name(owner)} created the group "{name}"'
     if people:
         text += f" with {_names(people)}"
-    _system_message(conversation, text + ".")
+    append_system_message(conversation, text + ".")
     return conversation
 
 
 @transaction.atomic
 def add_members(*, actor: User, conversation_id: int, users: Iterable[User]) -> list[User]:
-    conversation = _locked_conversation(conversation_id)
-    _manager_membership(conversation, actor)
+    conversation, _mine = managed_group(actor, conversation_id)
     people = _friends_only(actor=actor, users=users)
     existing = {m.user_id: m for m in Membership.objects.filter(conversation=conversation, user__in=people)}
     added = [u for u in people if u.pk not in existing or existing[u.pk].left_at is not None]
     if not added:
         return []
-    if len(_active_member_ids(conversation)) + len(added) > GROUP_MEMBER_LIMIT:
+    if len(active_member_ids(conversation)) + len(added) > GROUP_MEMBER_LIMIT:
         raise ChatError(f"A group has at most {GROUP_MEMBER_LIMIT} members.", code="member_limit")
     now = timezone.now()
     for user in added:
@@ -149,40 +144,41 @@ def add_members(*, actor: User, conversation_id: int, users: Iterable[User]) -> 
             )
         else:
             Membership.objects.create(conversation=conversation, user=user, last_read_seq=conversation.last_seq)
-    _system_message(conversation, f"{_name(actor)} added {_names(added)}.")
+    append_system_message(conversation, f"{display_name(actor)} added {_names(added)}.")
     return added
 
 
 @transaction.atomic
 def remove_member(*, actor: User, conversation_id: int, user: User) -> None:
-    conversation = _locked_conversation(conversation_id)
-    mine = _manager_membership(conversation, actor)
+    conversation, mine = managed_group(actor, conversation_id)
     if user.pk == actor.pk:
         raise ChatError("To leave the group, use Leave.", code="self")
-    target = Membership.objects.filter(conversation=conversation, user=user, left_at__isnull=True).first()
+    target = Membership.objects.active().filter(conversation=conversation, user=user).first()
     if target is None:
         raise ChatError("This student is not in the group.", code="not_member")
     if target.role == Role.OWNER or (target.role == Role.ADMIN and mine.role != Role.OWNER):
         raise ChatError("Only the owner can remove an admin, and nobody can remove the owner.", code="not_allowed")
     target.left_at = timezone.now()
     target.save(update_fields=["left_at"])
-    _system_message(conversation, f"{_name(actor)} removed {_name(user)}.", extra_recipients=[user.pk])
+    append_system_message(
+        conversation, f"{display_name(actor)} removed {display_name(user)}.", extra_recipients=[user.pk]
+    )
 
 
 @transaction.atomic
 def leave_group(*, user: User, conversation_id: int) -> None:
-    conversation = _locked_conversation(conversation_id)
-    membership = _active_membership(conversation, user)
+    conversation, membership = access_conversation(user=user, conversation_id=conversation_id, for_update=True)
     if not conversation.is_group:
         raise ChatError("You can archive a direct conversation, not leave it.", code="not_a_group")
     membership.left_at = timezone.now()
     was_owner = membership.role == Role.OWNER
     membership.role = Role.MEMBER
     membership.save(update_fields=["left_at", "role"])
-    text = f"{_name(user)} left."
+    text = f"{display_name(user)} left."
     if was_owner:
         heir = (
-            Membership.objects.filter(conversation=conversation, left_at__isnull=True)
+            Membership.objects.active()
+            .filter(conversation=conversation)
             .select_related("user")
             .order_by("role", "joined_at", "pk")  # "admin" sorts before "member"
             .first()
@@ -190,19 +186,18 @@ def leave_group(*, user: User, conversation_id: int) -> None:
         if heir is not None:
             heir.role = Role.OWNER
             heir.save(update_fields=["role"])
-            text += f" {_name(heir.user)} is the owner now."
-    _system_message(conversation, text, extra_recipients=[user.pk])
+            text += f" {display_name(heir.user)} is the owner now."
+    append_system_message(conversation, text, extra_recipients=[user.pk])
 
 
 @transaction.atomic
 def rename_group(*, actor: User, conversation_id: int, name: str) -> Conversation:
-    conversation = _locked_conversation(conversation_id)
-    _manager_membership(conversation, actor)
+    conversation, _mine = managed_group(actor, conversation_id)
     name = clean_name(name)
     if name != conversation.name:
         conversation.name = name
         conversation.save(update_fields=["name"])
-        _system_message(conversation, f'{_name(actor)} renamed the group to "{name}".')
+        append_system_message(conversation, f'{display_name(actor)} renamed the group to "{name}".')
     return conversation
 
 
@@ -213,8 +208,7 @@ def set_group_picture(*, actor: User, conversation_id: int, upload=None) -> Conv
     and the replaced file is deleted only after commit."""
     from chat import attachments  # attachments imports services.common: import here, not at the top
 
-    conversation = _locked_conversation(conversation_id)
-    _manager_membership(conversation, actor, not_a_group="Only groups have a picture.")
+    conversation, _mine = managed_group(actor, conversation_id, not_a_group="Only groups have a picture.")
     old_name = conversation.picture.name if conversation.picture else ""
     if upload is None and not old_name:
         return conversation
@@ -224,21 +218,21 @@ def set_group_picture(*, actor: User, conversation_id: int, upload=None) -> Conv
     try:
         if content is None:
             conversation.picture = ""
-            text = f"{_name(actor)} removed the group picture."
+            text = f"{display_name(actor)} removed the group picture."
         else:
             conversation.picture.save(f"{secrets.token_hex(16)}.webp", ContentFile(content), save=False)
             new_name = conversation.picture.name
-            text = f"{_name(actor)} changed the group picture."
+            text = f"{display_name(actor)} changed the group picture."
         conversation.save(update_fields=["picture"])
-        _system_message(conversation, text)
+        append_system_message(conversation, text)
     except BaseException:
         if new_name:
             storage.delete(new_name)
         raise
     if old_name:
         transaction.on_commit(lambda: storage.delete(old_name))
-    _push_after_commit(
-        _active_member_ids(conversation),
+    push_after_commit(
+        active_member_ids(conversation),
         realtime.conversation_updated_event(conversation_id=conversation.pk, reason="picture"),
     )
     return conversation
@@ -246,37 +240,32 @@ def set_group_picture(*, actor: User, conversation_id: int, upload=None) -> Conv
 
 @transaction.atomic
 def promote_member(*, actor: User, conversation_id: int, user: User) -> Membership:
-    conversation = _locked_conversation(conversation_id)
-    _manager_membership(conversation, actor)
-    target = Membership.objects.filter(conversation=conversation, user=user, left_at__isnull=True).first()
+    conversation, _mine = managed_group(actor, conversation_id)
+    target = Membership.objects.active().filter(conversation=conversation, user=user).first()
     if target is None:
         raise ChatError("This student is not in the group.", code="not_member")
     if target.role == Role.MEMBER:
         target.role = Role.ADMIN
         target.save(update_fields=["role"])
-        _system_message(conversation, f"{_name(actor)} made {_name(user)} an admin.")
+        append_system_message(conversation, f"{display_name(actor)} made {display_name(user)} an admin.")
     return target
 
 
 @transaction.atomic
 def set_muted(*, user: User, conversation_id: int, muted: bool) -> Membership:
-    membership = Membership.objects.select_for_update().get(
-        conversation_id=conversation_id, user=user, left_at__isnull=True
-    )
+    _conversation, membership = access_conversation(user=user, conversation_id=conversation_id, for_update=True)
     membership.muted = muted
     membership.save(update_fields=["muted"])
-    _push_after_commit([user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="muted"))
+    push_after_commit([user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="muted"))
     return membership
 
 
 @transaction.atomic
 def set_archived(*, user: User, conversation_id: int, archived: bool) -> Membership:
-    membership = Membership.objects.select_for_update().get(
-        conversation_id=conversation_id, user=user, left_at__isnull=True
-    )
+    _conversation, membership = access_conversation(user=user, conversation_id=conversation_id, for_update=True)
     membership.archived = archived
     membership.save(update_fields=["archived"])
-    _push_after_commit(
+    push_after_commit(
         [user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="archived")
     )
     return membership

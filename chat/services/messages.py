@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from accounts import selectors as account_selectors
 from accounts.models import User
 from chat import attachments, realtime
+from chat.access import access_conversation, active_member_ids
 from chat.models import (
     Attachment,
     Conversation,
@@ -29,14 +30,13 @@ from chat.services.common import (
     DEFAULT_SEND_RATE,
     MENTION_RE,
     ChatError,
-    _active_member_ids,
-    _conversation_url,
-    _name,
-    _push_after_commit,
     clean_body,
     clean_client_id,
     clean_optional_body,
     clean_reply_to,
+    conversation_url,
+    display_name,
+    push_after_commit,
 )
 from chat.services.unread_email import schedule_unread_email
 from chat.storage import attachment_storage
@@ -117,11 +117,7 @@ def _mentioned_members(conversation: Conversation, sender: User, body: str) -> l
     tokens = {token.lower().rstrip(".-") for token in MENTION_RE.findall(body)}
     if not tokens:
         return []
-    members = (
-        Membership.objects.filter(conversation=conversation, left_at__isnull=True)
-        .exclude(user=sender)
-        .select_related("user")
-    )
+    members = Membership.objects.active().filter(conversation=conversation).exclude(user=sender).select_related("user")
     found = []
     for membership in members:
         user = membership.user
@@ -181,8 +177,7 @@ def _send_new(
 ) -> tuple[Message, bool]:
     if files:
         # Members only, before any file is decoded (an outsider costs no image work).
-        if not Membership.objects.filter(conversation_id=conversation_id, user=sender, left_at__isnull=True).exists():
-            raise Conversation.DoesNotExist("No such conversation.")
+        access_conversation(user=sender, conversation_id=conversation_id)
         check_send_rate(sender.pk)
         prepared = attachments.prepare_all(files)
     else:
@@ -228,15 +223,15 @@ def _send(
     if prepared:
         _store_attachments(message, prepared, stored)
     _mark_sent(conversation, membership, message.seq)
-    _push_after_commit(member_ids, realtime.message_new_event(message))
+    push_after_commit(member_ids, realtime.message_new_event(message))
     if conversation.is_group:
         for user in _mentioned_members(conversation, sender, body):
             notification_services.notify(
                 recipient=user,
                 kind=NotificationKind.MENTION,
-                title=f"{_name(sender)} mentioned you in {conversation.name}",
+                title=f"{display_name(sender)} mentioned you in {conversation.name}",
                 body=body[:300],
-                url=_conversation_url(conversation.pk),
+                url=conversation_url(conversation.pk),
             )
     else:
         for other in others:
@@ -244,7 +239,7 @@ def _send(
                 notification_services.notify(
                     recipient=User.objects.get(pk=other.user_id),
                     kind=NotificationKind.MESSAGE_REQUEST,
-                    title=f"{_name(sender)} sent you a message request",
+                    title=f"{display_name(sender)} sent you a message request",
                     body=(body or f"{len(prepared)} file(s)")[:300],
                     url=reverse("chat:requests"),
                 )
@@ -316,23 +311,25 @@ def _remove_attachments(message: Message) -> None:
 
 
 def _own_live_message(*, user: User, message_id: int) -> Message:
-    message = (
-        Message.objects.select_for_update()
-        .select_related("sender", "conversation")
-        .filter(
-            pk=message_id,
-            conversation__memberships__user=user,
-            conversation__memberships__left_at__isnull=True,
-        )
-        .first()
-    )
-    if message is None:
-        raise Message.DoesNotExist("No such message.")
+    message = locked_message_for(user=user, message_id=message_id)
     if message.sender_id != user.pk or message.kind != Message.Kind.TEXT:
         raise ChatError("You can only change your own messages.", code="not_sender")
     if message.deleted_at is not None:
         raise ChatError("This message was deleted.", code="deleted")
     return message
+
+
+def locked_message_for(*, user: User, message_id: int) -> Message:
+    """The message, locked, with its sender and conversation, if the user is an active member of
+    its conversation (chat.access); else Message.DoesNotExist, as for an unknown id."""
+    conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+    try:
+        if conversation_id is None:
+            raise Conversation.DoesNotExist("No such conversation.")
+        access_conversation(user=user, conversation_id=conversation_id)
+    except Conversation.DoesNotExist:
+        raise Message.DoesNotExist("No such message.") from None
+    return Message.objects.select_for_update().select_related("sender", "conversation").get(pk=message_id)
 
 
 def next_change_seq(conversation_id: int) -> int:
@@ -352,7 +349,7 @@ def edit_message(*, user: User, message_id: int, body: str) -> Message:
         message.edited_at = timezone.now()
         message.change_seq = next_change_seq(message.conversation_id)
         message.save(update_fields=["body", "edited_at", "change_seq"])
-        _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
+        push_after_commit(active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 
 
@@ -369,18 +366,15 @@ def delete_message(*, user: User, message_id: int) -> Message:
         Reaction.objects.filter(message=message).delete()
         message.reaction_count = 0
         Message.objects.filter(pk=message.pk).update(reaction_count=0)
-    _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
+    push_after_commit(active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 
 
 @transaction.atomic
 def mark_read(*, user: User, conversation_id: int, seq: int) -> Membership:
     """Move the user's read marker forward to `seq` (never back, never past the last message)."""
-    membership = (
-        Membership.objects.select_for_update()
-        .select_related("conversation")
-        .get(conversation_id=conversation_id, user=user, left_at__isnull=True)
-    )
+    _conversation, membership = access_conversation(user=user, conversation_id=conversation_id)
+    membership = Membership.objects.select_for_update().select_related("conversation").get(pk=membership.pk)
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise ChatError("seq must be a non-negative integer.", code="invalid_seq")
     seq = min(seq, membership.conversation.last_seq)
@@ -389,8 +383,8 @@ def mark_read(*, user: User, conversation_id: int, seq: int) -> Membership:
         membership.save(update_fields=["last_read_seq"])
         if seq == membership.conversation.last_seq:
             # Caught up: the notifications that pointed here have done their job.
-            notification_services.mark_read_for_subject(user=user, subject=_conversation_url(conversation_id))
+            notification_services.mark_read_for_subject(user=user, subject=conversation_url(conversation_id))
         # The reader's other tabs update their badges; in a 1-on-1 the other sees "Seen".
-        recipients = _active_member_ids(membership.conversation) if membership.conversation.is_direct else [user.pk]
-        _push_after_commit(recipients, realtime.read_event(conversation_id=conversation_id, user=user, seq=seq))
+        recipients = active_member_ids(membership.conversation) if membership.conversation.is_direct else [user.pk]
+        push_after_commit(recipients, realtime.read_event(conversation_id=conversation_id, user=user, seq=seq))
     return membership

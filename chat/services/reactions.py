@@ -14,10 +14,11 @@ from django.db.models import F
 from accounts import selectors as account_selectors
 from accounts.models import User
 from chat import realtime
+from chat.access import active_member_ids, blocked_either_way
 from chat.emoji import emoji_code, is_reaction_emoji
 from chat.models import Message, Reaction
-from chat.services.common import ChatError, _active_member_ids, _blocked_either_way, _push_after_commit
-from chat.services.messages import check_send_rate, next_change_seq
+from chat.services.common import ChatError, push_after_commit
+from chat.services.messages import check_send_rate, locked_message_for, next_change_seq
 
 
 def clean_emoji(emoji: object) -> str:
@@ -29,25 +30,14 @@ def clean_emoji(emoji: object) -> str:
 def _message_to_react_to(user: User, message_id: int) -> Message:
     """The message, locked, if the user is an active member of its conversation (else it does
     not exist for them); refused for system messages, deleted ones and blocked direct chats."""
-    message = (
-        Message.objects.select_for_update()
-        .select_related("sender", "conversation")
-        .filter(
-            pk=message_id,
-            conversation__memberships__user=user,
-            conversation__memberships__left_at__isnull=True,
-        )
-        .first()
-    )
-    if message is None:
-        raise Message.DoesNotExist("No such message.")
+    message = locked_message_for(user=user, message_id=message_id)
     if message.kind != Message.Kind.TEXT:
         raise ChatError("You can only react to messages people wrote.", code="not_allowed")
     if message.deleted_at is not None:
         raise ChatError("This message was deleted.", code="deleted")
     if message.conversation.is_direct:
         others = message.conversation.memberships.exclude(user=user).values_list("user_id", flat=True)
-        if any(_blocked_either_way(user.pk, other) for other in others):
+        if any(blocked_either_way(user.pk, other) for other in others):
             raise ChatError("You cannot message this student.", code="blocked")
     return message
 
@@ -82,5 +72,5 @@ def set_reaction(*, user: User, message_id: int, emoji: str, on: bool) -> tuple[
     message.refresh_from_db(fields=["reaction_count", "change_seq"])
     message.reaction_rows = list(Reaction.objects.filter(message=message).select_related("user").order_by("pk"))
     if changed:
-        _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
+        push_after_commit(active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message, changed

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.db.models import Prefetch
 
 from accounts.models import User
+from chat.access import access_conversation
 from chat.models import (
     Attachment,
-    Conversation,
     EvidenceAccess,
     Membership,
     Message,
@@ -68,8 +68,7 @@ def report_from_conversation(
     refuse with its ValidationError.
     """
     ids = _clean_message_ids(message_ids)
-    if not Membership.objects.filter(conversation_id=conversation_id, user=reporter, left_at__isnull=True).exists():
-        raise Conversation.DoesNotExist("No such conversation.")
+    access_conversation(user=reporter, conversation_id=conversation_id)
     if (
         reported.pk == reporter.pk
         or not Membership.objects.filter(conversation_id=conversation_id, user=reported).exists()

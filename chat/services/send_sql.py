@@ -10,8 +10,10 @@ same transaction (the caller's `transaction.atomic`) under the same database con
 
 Rows come back as the models the rest of the code expects (`Conversation`, `Membership`,
 `Message` instances marked as loaded from the database), holding the fields a send reads.
-Everything rarer than a send (system messages, attachments, edits, membership changes) keeps
-the ORM.
+`append_message` is the one insert path of every message, user and system alike
+(`bench/insert_paths.py` times it against `Message.objects.create`). The membership reads
+here are chat.access's rule (active members only; a non-member gets Conversation.DoesNotExist)
+written as SQL: the one other place the active-member filter is spelled out.
 """
 
 # ruff: noqa: S608 - the SQL is assembled only from the models' own table and column names,

@@ -19,8 +19,8 @@ from chat.models import (
 from chat.services.common import (
     DEFAULT_UNREAD_EMAIL_DELAY_SECONDS,
     UNREAD_EMAIL_LOOKBACK,
-    _conversation_url,
-    _name,
+    conversation_url,
+    display_name,
 )
 from notifications import services as notification_services
 from notifications.models import NotificationKind
@@ -87,7 +87,7 @@ def _conversation_title_for(conversation: Conversation, members: dict[int, User]
     if conversation.is_group:
         return conversation.name
     others = [u for uid, u in members.items() if uid != user_id]
-    return _name(others[0]) if others else "a conversation"
+    return display_name(others[0]) if others else "a conversation"
 
 
 def sweep_unread_emails(*, now=None) -> list[int]:
@@ -98,8 +98,8 @@ def sweep_unread_emails(*, now=None) -> list[int]:
     now = now or timezone.now()
     delay = timedelta(seconds=unread_email_delay())
     due = (
-        Membership.objects.filter(
-            left_at__isnull=True,
+        Membership.objects.active()
+        .filter(
             muted=False,
             accepted=True,
             conversation__last_message_at__lte=now - delay,
@@ -125,7 +125,8 @@ def email_unread_messages(*, conversation_id: int) -> int:
     if conversation is None:
         return 0
     memberships = list(
-        Membership.objects.filter(conversation=conversation, left_at__isnull=True, muted=False, accepted=True)
+        Membership.objects.active()
+        .filter(conversation=conversation, muted=False, accepted=True)
         .select_related("user")
         .order_by("pk")
     )
@@ -151,13 +152,13 @@ def email_unread_messages(*, conversation_id: int) -> int:
         if not claimed or not unread:
             continue
         title = _conversation_title_for(conversation, members, membership.user_id)
-        lines = [f"{_name(r.sender)}: {r.body[:200]}" for r in unread[-5:]]
+        lines = [f"{display_name(r.sender)}: {r.body[:200]}" for r in unread[-5:]]
         notification_services.notify(
             recipient=membership.user,
             kind=NotificationKind.UNREAD_MESSAGES,
             title=f"{len(unread)} unread message{'s' if len(unread) != 1 else ''} in {title}",
             body="\n".join(lines),
-            url=_conversation_url(conversation.pk),
+            url=conversation_url(conversation.pk),
         )
         sent += 1
     return sent

@@ -468,7 +468,7 @@ def test_mark_read_only_moves_forward_and_never_past_the_last_message(ada, bob):
 def test_mark_read_of_someone_elses_conversation_is_not_found(ada, bob, eve):
     conversation = direct_between(ada, bob)
 
-    with pytest.raises(Membership.DoesNotExist):
+    with pytest.raises(Conversation.DoesNotExist):
         services.mark_read(user=eve, conversation_id=conversation.pk, seq=1)
 
 

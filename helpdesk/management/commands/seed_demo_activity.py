@@ -34,8 +34,9 @@ from experts import services as expert_services
 from experts.models import Category, ExpertProfile
 from helpdesk import services as help_services
 from helpdesk.models import HelpRequest
+from social import selectors as social_selectors
 from social import services as social_services
-from social.models import Block, FriendRequest, Friendship
+from social.models import FriendRequest, Friendship
 
 DOMAIN = "lyceum.local"
 CATEGORIES = [
@@ -269,7 +270,7 @@ def _pending(a: str, b: str) -> bool:
 def _befriend(a: str, b: str) -> None:
     """Friends through the services: b accepts a's request (or a's sending accepts b's)."""
     user_a, user_b = _user(a), _user(b)
-    if Block.objects.filter(Q(blocker=user_a, blocked=user_b) | Q(blocker=user_b, blocked=user_a)).exists():
+    if social_selectors.blocked_either_way(user_a.pk, user_b.pk):
         raise ValidationError("one of them blocked the other", code="blocked")
     waiting = FriendRequest.objects.filter(
         from_user=user_a, to_user=user_b, status=FriendRequest.Status.PENDING
