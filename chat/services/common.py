@@ -3,9 +3,7 @@
 import logging
 import re
 from collections.abc import Iterable
-from functools import partial
 
-from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +19,7 @@ from chat.models import (
     Message,
 )
 from config import inputs
+from config.live_push import push_on_commit
 from config.refusals import Refusal
 from social.models import Block, Friendship
 
@@ -186,15 +185,9 @@ def _append(
     return message
 
 
-def _push_after_commit(user_ids: Iterable[int], event: dict) -> None:
-    transaction.on_commit(partial(realtime.push_to_users, list(user_ids), event))
-
-
 def _system_message(conversation: Conversation, text: str, *, extra_recipients: Iterable[int] = ()) -> Message:
     message = _append(conversation, sender=None, kind=Message.Kind.SYSTEM, body=text)
     recipients = set(_active_member_ids(conversation)) | set(extra_recipients)
-    _push_after_commit(recipients, realtime.message_new_event(message))
-    _push_after_commit(
-        recipients, realtime.conversation_updated_event(conversation_id=conversation.pk, reason="members")
-    )
+    push_on_commit(recipients, realtime.message_new_event(message))
+    push_on_commit(recipients, realtime.conversation_updated_event(conversation_id=conversation.pk, reason="members"))
     return message

@@ -25,10 +25,10 @@ from chat.services.common import (
     _locked_conversation,
     _manager_membership,
     _name,
-    _push_after_commit,
     _system_message,
     clean_name,
 )
+from config.live_push import push_on_commit
 from social import selectors as social_selectors
 
 # --- Direct conversations and message requests --------------------------------------------------
@@ -76,7 +76,7 @@ def accept_message_request(*, user: User, conversation_id: int) -> Membership:
     if not membership.accepted:
         membership.accepted = True
         membership.save(update_fields=["accepted"])
-        _push_after_commit(
+        push_on_commit(
             [user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="accepted")
         )
     return membership
@@ -237,7 +237,7 @@ def set_group_picture(*, actor: User, conversation_id: int, upload=None) -> Conv
         raise
     if old_name:
         transaction.on_commit(lambda: storage.delete(old_name))
-    _push_after_commit(
+    push_on_commit(
         _active_member_ids(conversation),
         realtime.conversation_updated_event(conversation_id=conversation.pk, reason="picture"),
     )
@@ -265,7 +265,7 @@ def set_muted(*, user: User, conversation_id: int, muted: bool) -> Membership:
     )
     membership.muted = muted
     membership.save(update_fields=["muted"])
-    _push_after_commit([user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="muted"))
+    push_on_commit([user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="muted"))
     return membership
 
 
@@ -276,7 +276,5 @@ def set_archived(*, user: User, conversation_id: int, archived: bool) -> Members
     )
     membership.archived = archived
     membership.save(update_fields=["archived"])
-    _push_after_commit(
-        [user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="archived")
-    )
+    push_on_commit([user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="archived"))
     return membership

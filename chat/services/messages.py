@@ -32,7 +32,6 @@ from chat.services.common import (
     _active_member_ids,
     _conversation_url,
     _name,
-    _push_after_commit,
     clean_body,
     clean_client_id,
     clean_optional_body,
@@ -41,6 +40,7 @@ from chat.services.common import (
 from chat.services.unread_email import schedule_unread_email
 from chat.storage import attachment_storage
 from config import redis_client
+from config.live_push import push_on_commit
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 
@@ -228,7 +228,7 @@ def _send(
     if prepared:
         _store_attachments(message, prepared, stored)
     _mark_sent(conversation, membership, message.seq)
-    _push_after_commit(member_ids, realtime.message_new_event(message))
+    push_on_commit(member_ids, realtime.message_new_event(message))
     if conversation.is_group:
         for user in _mentioned_members(conversation, sender, body):
             notification_services.notify(
@@ -352,7 +352,7 @@ def edit_message(*, user: User, message_id: int, body: str) -> Message:
         message.edited_at = timezone.now()
         message.change_seq = next_change_seq(message.conversation_id)
         message.save(update_fields=["body", "edited_at", "change_seq"])
-        _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
+        push_on_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 
 
@@ -369,7 +369,7 @@ def delete_message(*, user: User, message_id: int) -> Message:
         Reaction.objects.filter(message=message).delete()
         message.reaction_count = 0
         Message.objects.filter(pk=message.pk).update(reaction_count=0)
-    _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
+    push_on_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 
 
@@ -392,5 +392,5 @@ def mark_read(*, user: User, conversation_id: int, seq: int) -> Membership:
             notification_services.mark_read_for_subject(user=user, subject=_conversation_url(conversation_id))
         # The reader's other tabs update their badges; in a 1-on-1 the other sees "Seen".
         recipients = _active_member_ids(membership.conversation) if membership.conversation.is_direct else [user.pk]
-        _push_after_commit(recipients, realtime.read_event(conversation_id=conversation_id, user_id=user.pk, seq=seq))
+        push_on_commit(recipients, realtime.read_event(conversation_id=conversation_id, user_id=user.pk, seq=seq))
     return membership

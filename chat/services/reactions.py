@@ -16,8 +16,9 @@ from accounts.models import User
 from chat import realtime
 from chat.emoji import emoji_code, is_reaction_emoji
 from chat.models import Message, Reaction
-from chat.services.common import ChatError, _active_member_ids, _blocked_either_way, _push_after_commit
+from chat.services.common import ChatError, _active_member_ids, _blocked_either_way
 from chat.services.messages import check_send_rate, next_change_seq
+from config.live_push import push_on_commit
 
 
 def clean_emoji(emoji: object) -> str:
@@ -82,5 +83,5 @@ def set_reaction(*, user: User, message_id: int, emoji: str, on: bool) -> tuple[
     message.refresh_from_db(fields=["reaction_count", "change_seq"])
     message.reaction_rows = list(Reaction.objects.filter(message=message).select_related("user").order_by("pk"))
     if changed:
-        _push_after_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
+        push_on_commit(_active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message, changed
