@@ -12,7 +12,7 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html
 
 from accounts.models import User
-from helpdesk import backoffice
+from helpdesk import services
 from helpdesk.models import HelpDocument, HelpRequest, HelpRequestEvent, MeetingState, PreferredSlot, Rating
 from notifications import services as notification_services
 
@@ -189,7 +189,7 @@ class HelpRequestAdmin(admin.ModelAdmin):
         done, refused = 0, []
         for help_request in queryset:
             try:
-                backoffice.staff_cancel_help_request(staff=request.user, request_id=help_request.public_id)
+                services.staff_cancel_help_request(staff=request.user, request_id=help_request.public_id)
                 done += 1
             except ValidationError as error:
                 refused.append(f"{help_request.title}: {' '.join(error.messages)}")
@@ -206,7 +206,7 @@ class HelpRequestAdmin(admin.ModelAdmin):
                 expert = form.cleaned_data["expert"]
                 for help_request in queryset:
                     try:
-                        backoffice.reassign_help_request(
+                        services.reassign_help_request(
                             staff=request.user, request_id=help_request.public_id, expert=expert
                         )
                         self.message_user(request, f"“{help_request.title}” → {expert}.", messages.SUCCESS)

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from experts.models import ExpertProfile
-from helpdesk import backoffice, services
+from helpdesk import services
 from helpdesk.models import ALLOWED_TRANSITIONS, HelpRequest, HelpRequestEvent, HelpRequestStatus, MeetingState, Rating
 from helpdesk.tests.factories import accepted, completed, scheduled, session_times, started, submit
 from notifications.models import Notification, NotificationKind
@@ -126,7 +126,10 @@ def test_submitting_pushes_the_request_to_every_eligible_expert_once(
     ada, category, grace, alan, chemist, monkeypatch, django_capture_on_commit_callbacks
 ):
     pushed = []
-    monkeypatch.setattr("notifications.realtime.push_to_user", lambda user_id, event: pushed.append((user_id, event)))
+    monkeypatch.setattr(
+        "config.live_push.realtime.push_to_users",
+        lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         help_request = submit(ada, category)
@@ -172,7 +175,10 @@ def test_accepting_notifies_the_requester_once_and_removes_it_from_every_queue(
 ):
     help_request = submit(ada, category)
     pushed = []
-    monkeypatch.setattr("notifications.realtime.push_to_user", lambda user_id, event: pushed.append((user_id, event)))
+    monkeypatch.setattr(
+        "config.live_push.realtime.push_to_users",
+        lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         services.accept_help_request(expert=grace, request_id=help_request.public_id)
@@ -375,9 +381,9 @@ def test_rating_refuses_what_is_not_yours_not_completed_or_out_of_range(ada, cat
 def test_staff_reassign_to_a_verified_expert_respects_category_and_cap(ada, category, grace, alan, chemist, staff):
     help_request = accepted(ada, category, grace)
     with pytest.raises(ValidationError):
-        backoffice.reassign_help_request(staff=staff, request_id=help_request.public_id, expert=chemist)
+        services.reassign_help_request(staff=staff, request_id=help_request.public_id, expert=chemist)
 
-    backoffice.reassign_help_request(staff=staff, request_id=help_request.public_id, expert=alan)
+    services.reassign_help_request(staff=staff, request_id=help_request.public_id, expert=alan)
 
     help_request.refresh_from_db()
     assert (help_request.status, help_request.expert_id) == (S.ACCEPTED, alan.pk)

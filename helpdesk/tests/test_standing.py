@@ -63,7 +63,10 @@ def test_withdrawing_an_approval_releases_every_held_request_to_the_queue(
     held, grace, alan, staff, monkeypatch, django_capture_on_commit_callbacks
 ):
     pushed = []
-    monkeypatch.setattr("notifications.realtime.push_to_user", lambda user_id, event: pushed.append((user_id, event)))
+    monkeypatch.setattr(
+        "config.live_push.realtime.push_to_users",
+        lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         withdraw_approval(grace, staff)
