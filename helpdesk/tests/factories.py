@@ -69,4 +69,3 @@ def started(help_request, *, minutes_ago=30):
 def completed(requester, category, expert, **kwargs):
     help_request = started(scheduled(requester, category, expert, **kwargs))
     return services.complete_help_request(expert=expert, request_id=help_request.public_id)
-

@@ -127,7 +127,7 @@ def test_submitting_pushes_the_request_to_every_eligible_expert_once(
 ):
     pushed = []
     monkeypatch.setattr(
-        "config.live_push.realtime.push_to_users",
+        "config.live_push.publish",
         lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
     )
 
@@ -176,7 +176,7 @@ def test_accepting_notifies_the_requester_once_and_removes_it_from_every_queue(
     help_request = submit(ada, category)
     pushed = []
     monkeypatch.setattr(
-        "config.live_push.realtime.push_to_users",
+        "config.live_push.publish",
         lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
     )
 
