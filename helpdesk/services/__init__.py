@@ -1,5 +1,10 @@
 """Every write of the help desk. Keyword-only, atomic, side effects after commit.
 
+A package by concern, its public API re-exported here (callers use `services.<name>`):
+lifecycle (transition, timeline entries, scoped lookups, live pushes through
+config.live_push), requests (the requester's side), sessions (the expert's side), meetings (a
+meeting's outcome, its e-mail, reminders; called by tasks) and backoffice (admin actions).
+
 Every status change goes through `transition()`, which refuses what ALLOWED_TRANSITIONS does
 not allow and appends the HelpRequestEvent. Lookups are scoped to the caller (the requester's
 own request, the assigned expert's request): someone else's id is HelpRequest.DoesNotExist,
@@ -8,7 +13,7 @@ exactly like an id that does not exist. Refusals are ValidationError with a `cod
     illegal_transition, not_open (taken by someone else), not_verified, cap_reached,
     own_request, not_completed, already_rated, meeting_state, not_started, unverified
 
-Every action of the expert holding a request goes through `_held_by()`, the one
+Every action of the expert holding a request goes through `sessions._held_by()`, the one
 fetch-and-authorise step: the request must be held by that expert AND the expert must still be
 in good standing (an approved profile of an active account) at that moment. Approval is what
 lets an expert hold requests, so losing it hands them all back: `release_held_requests()` runs
@@ -19,8 +24,6 @@ when staff withdraw an approval (experts.services.reject_expert, through its hoo
 Times in what a user is told (notification titles) are written in THAT user's zone
 (config.timezones.in_zone_of), whoever caused the event. The timeline stores instants and
 each reader's page renders them.
-
-Meeting creation, its e-mail and reminders are in helpdesk.meeting_services (called by tasks).
 """
 
 from helpdesk.services.backoffice import (

@@ -1,6 +1,6 @@
 """The back office's writes (Django admin actions): cancel and reassign as staff.
 
-Same rules as the app: every status change through services.transition(), a timeline entry,
+Same rules as the app: every status change through lifecycle.transition(), a timeline entry,
 notifications and queue pushes after commit.
 """
 
