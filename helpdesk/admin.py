@@ -88,6 +88,11 @@ class ReassignForm(forms.Form):
     )
 
 
+def _why(error) -> str:
+    """The words of a refusal (services.HelpdeskRefusal) or of a refused input (ValidationError)."""
+    return error.message if isinstance(error, services.HelpdeskRefusal) else " ".join(error.messages)
+
+
 @admin.register(HelpRequest)
 class HelpRequestAdmin(admin.ModelAdmin):
     # Fits a 1366 px laptop beside the navigation and the filters: long text is cut with an
@@ -191,8 +196,8 @@ class HelpRequestAdmin(admin.ModelAdmin):
             try:
                 services.staff_cancel_help_request(staff=request.user, request_id=help_request.public_id)
                 done += 1
-            except ValidationError as error:
-                refused.append(f"{help_request.title}: {' '.join(error.messages)}")
+            except (ValidationError, services.HelpdeskRefusal) as error:
+                refused.append(f"{help_request.title}: {_why(error)}")
         if done:
             self.message_user(request, f"Cancelled {done} request(s).", messages.SUCCESS)
         for line in refused:
@@ -210,8 +215,8 @@ class HelpRequestAdmin(admin.ModelAdmin):
                             staff=request.user, request_id=help_request.public_id, expert=expert
                         )
                         self.message_user(request, f"“{help_request.title}” → {expert}.", messages.SUCCESS)
-                    except ValidationError as error:
-                        self.message_user(request, f"{help_request.title}: {' '.join(error.messages)}", messages.ERROR)
+                    except (ValidationError, services.HelpdeskRefusal) as error:
+                        self.message_user(request, f"{help_request.title}: {_why(error)}", messages.ERROR)
                 return None
         else:
             form = ReassignForm()

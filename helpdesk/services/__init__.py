@@ -8,7 +8,8 @@ meeting's outcome, its e-mail, reminders; called by tasks) and backoffice (admin
 Every status change goes through `transition()`, which refuses what ALLOWED_TRANSITIONS does
 not allow and appends the HelpRequestEvent. Lookups are scoped to the caller (the requester's
 own request, the assigned expert's request): someone else's id is HelpRequest.DoesNotExist,
-exactly like an id that does not exist. Refusals are ValidationError with a `code`:
+exactly like an id that does not exist. Rule refusals are HelpdeskRefusal (config.refusals.Refusal)
+with a `code` (a refused input stays a ValidationError):
 
     illegal_transition, not_open (taken by someone else), not_verified, cap_reached,
     own_request, not_completed, already_rated, meeting_state, not_started, unverified
@@ -33,6 +34,7 @@ from helpdesk.services.backoffice import (
 from helpdesk.services.lifecycle import (
     MAX_SESSION,
     MIN_SESSION,
+    HelpdeskRefusal,
     clean_text,
     direct_window,
     enqueue_meeting_creation,
@@ -91,6 +93,7 @@ __all__ = [
     "STANDING_RELEASE_BODY",
     "STANDING_RELEASE_NOTE",
     "SWEEP_PENDING_AFTER",
+    "HelpdeskRefusal",
     "accept_help_request",
     "cancel_help_request",
     "clean_text",

@@ -4,7 +4,6 @@ Same rules as the app: every status change through lifecycle.transition(), a tim
 notifications and queue pushes after commit.
 """
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -12,6 +11,7 @@ from experts import selectors as expert_selectors
 from experts.models import ExpertProfile
 from helpdesk.models import ACTIVE_STATUSES, NOTE_MAX_LENGTH, HelpRequest, HelpRequestEvent, HelpRequestStatus
 from helpdesk.services.lifecycle import (
+    HelpdeskRefusal,
     clean_text,
     locked_request,
     parse_request_id,
@@ -55,20 +55,20 @@ def reassign_help_request(*, staff, request_id, expert) -> HelpRequest:
     profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
     help_request = locked_request(public_id=parse_request_id(request_id))
     if help_request.requester_id == expert.pk:
-        raise ValidationError("The requester cannot be their own expert.", code="own_request")
+        raise HelpdeskRefusal("The requester cannot be their own expert.", code="own_request")
     if profile is None or not expert_selectors.is_verified_expert(user=expert, category_id=help_request.category_id):
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"{expert} is not a verified expert in {help_request.category.name}.", code="not_verified"
         )
     if help_request.status not in (S.OPEN, *ACTIVE_STATUSES):
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"A {help_request.get_status_display().lower()} request cannot be reassigned.", code="illegal_transition"
         )
     if help_request.expert_id == expert.pk:
         return help_request
     active = HelpRequest.objects.filter(expert=expert, status__in=ACTIVE_STATUSES).count()
     if active >= profile.max_active_requests:
-        raise ValidationError(f"{expert} already holds {active} active requests, their limit.", code="cap_reached")
+        raise HelpdeskRefusal(f"{expert} already holds {active} active requests, their limit.", code="cap_reached")
     previous = help_request.expert
     help_request.expert = expert
     help_request.accepted_at = timezone.now()

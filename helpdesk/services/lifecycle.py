@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from config.live_push import push_on_commit
+from config.refusals import Refusal
 from config.timezones import SHORT_DAY, format_range, in_zone_of
 from experts import selectors as expert_selectors
 from helpdesk import realtime
@@ -21,6 +22,25 @@ from helpdesk.models import (
 from notifications.services import notify
 
 logger = logging.getLogger(__name__)
+
+
+class HelpdeskRefusal(Refusal):
+    """A help desk rule refused the action (config.refusals.Refusal): the state refuses it
+    (409), or the caller may not do it at all (403); other codes are 400. Field validation of
+    the input stays a ValidationError (a form's or serializer's error)."""
+
+    status_by_code = {
+        "illegal_transition": 409,
+        "not_open": 409,
+        "cap_reached": 409,
+        "not_completed": 409,
+        "already_rated": 409,
+        "meeting_state": 409,
+        "not_started": 409,
+        "already_resubmitted": 409,
+        "not_verified": 403,
+        "unverified": 403,
+    }
 
 
 S = HelpRequestStatus
@@ -71,7 +91,7 @@ def transition(
     (`times`: the entry's session_start/session_end/previous_start)."""
     current = help_request.status
     if to not in ALLOWED_TRANSITIONS[current]:
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"A {S(current).label.lower()} request cannot be {_VERBS.get(to, to)}.", code="illegal_transition"
         )
     help_request.status = to
@@ -175,7 +195,7 @@ def notify_in_app_only(*, recipient, kind, title: str, body: str = "", url: str 
 def expert_profile_id(expert) -> int:
     profile = expert_selectors.expert_for_user(user=expert)
     if profile is None:
-        raise ValidationError("You are not an expert.", code="not_verified")
+        raise HelpdeskRefusal("You are not an expert.", code="not_verified")
     return profile.pk
 
 

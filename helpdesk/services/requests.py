@@ -29,6 +29,7 @@ from helpdesk.models import (
     Rating,
 )
 from helpdesk.services.lifecycle import (
+    HelpdeskRefusal,
     clean_text,
     direct_window,
     expert_profile_id,
@@ -77,7 +78,7 @@ def submit_help_request(
     (release_lapsed_direct_requests), or at once when they decline. An expert who is not
     approved, not active, or blocked either way is ExpertProfile.DoesNotExist, like an unknown one."""
     if not account_selectors.can_act(requester):
-        raise ValidationError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
+        raise HelpdeskRefusal(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     title = " ".join(clean_text(title, field="title", limit=TITLE_MAX_LENGTH, required=True, label="A title").split())
     description = clean_text(
         description, field="description", limit=DESCRIPTION_MAX_LENGTH, required=True, label="A description"
@@ -180,9 +181,9 @@ def _resubmission_source(requester, resubmit_of) -> HelpRequest | None:
         return None
     previous = locked_request(public_id=parse_request_id(resubmit_of), requester=requester)
     if previous.status not in RESUBMITTABLE:
-        raise ValidationError("Only an expired or cancelled request can be submitted again.", code="illegal_transition")
+        raise HelpdeskRefusal("Only an expired or cancelled request can be submitted again.", code="illegal_transition")
     if HelpRequest.objects.filter(resubmitted_from=previous).exists():
-        raise ValidationError("This request was already submitted again.", code="already_resubmitted")
+        raise HelpdeskRefusal("This request was already submitted again.", code="already_resubmitted")
     return previous
 
 
@@ -225,7 +226,7 @@ def decline_direct_request(*, expert, request_id, note: str = "") -> HelpRequest
     if not expert_selectors.is_verified_expert(user=expert, category_id=help_request.category_id):
         raise HelpRequest.DoesNotExist("No such help request.")
     if not help_request.is_direct:
-        raise ValidationError("This request is no longer waiting for you alone.", code="not_open")
+        raise HelpdeskRefusal("This request is no longer waiting for you alone.", code="not_open")
     said = f"{expert.get_full_name()} declined" + (f": {note}" if note else ".")
     _send_to_queue(help_request, actor=expert, action=A.DIRECT_DECLINED, note=said, told=said)
     return help_request
@@ -314,11 +315,11 @@ def rate_help_request(*, requester, request_id, stars, feedback: str = "") -> Ra
     feedback = clean_text(feedback, field="feedback", limit=FEEDBACK_MAX_LENGTH, required=False, label="Feedback")
     help_request = locked_request(public_id=parse_request_id(request_id), requester=requester)
     if help_request.status != S.COMPLETED:
-        raise ValidationError("Only a completed session can be rated.", code="not_completed")
+        raise HelpdeskRefusal("Only a completed session can be rated.", code="not_completed")
     if Rating.objects.filter(request=help_request).exists():
-        raise ValidationError("You have already rated this session.", code="already_rated")
+        raise HelpdeskRefusal("You have already rated this session.", code="already_rated")
     if help_request.expert_id is None:
-        raise ValidationError("This session has no expert to rate any more.", code="not_completed")
+        raise HelpdeskRefusal("This session has no expert to rate any more.", code="not_completed")
     rating = Rating.objects.create(request=help_request, stars=stars, feedback=feedback)
     expert_services.record_rating(expert_profile_id=expert_profile_id(help_request.expert), stars=stars)
     record_event(help_request, actor=requester, action=A.RATED, note=f"{stars} star{'s' if stars != 1 else ''}")

@@ -26,6 +26,7 @@ from helpdesk.models import (
 from helpdesk.services.lifecycle import (
     MAX_SESSION,
     MIN_SESSION,
+    HelpdeskRefusal,
     clean_text,
     enqueue_meeting_creation,
     enqueue_meeting_email,
@@ -63,7 +64,7 @@ def accept_help_request(*, expert, request_id, start=None, end=None) -> HelpRequ
     profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
     help_request = locked_request(public_id=parse_request_id(request_id))
     if help_request.requester_id == expert.pk:
-        raise ValidationError("You cannot accept your own help request.", code="own_request")
+        raise HelpdeskRefusal("You cannot accept your own help request.", code="own_request")
     if profile is None or not expert_selectors.is_verified_expert(user=expert, category_id=help_request.category_id):
         # Not one of the experts who may see it: as if it did not exist (no IDOR oracle).
         raise HelpRequest.DoesNotExist("No such help request.")
@@ -71,11 +72,11 @@ def accept_help_request(*, expert, request_id, start=None, end=None) -> HelpRequ
         raise HelpRequest.DoesNotExist("No such help request.")  # asked of someone else, for now
     if help_request.status != S.OPEN:
         if help_request.status in ACTIVE_STATUSES:
-            raise ValidationError("Another expert has already accepted this request.", code="not_open")
-        raise ValidationError(f"This request is {help_request.get_status_display().lower()}.", code="not_open")
+            raise HelpdeskRefusal("Another expert has already accepted this request.", code="not_open")
+        raise HelpdeskRefusal(f"This request is {help_request.get_status_display().lower()}.", code="not_open")
     active = HelpRequest.objects.filter(expert=expert, status__in=ACTIVE_STATUSES).count()
     if active >= profile.max_active_requests:
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"You already hold {active} active request{'s' if active != 1 else ''}, your limit. "
             "Complete or release one first.",
             code="cap_reached",
@@ -168,7 +169,7 @@ def _held_by(expert, request_id) -> HelpRequest:
     profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
     help_request = locked_request(public_id=parse_request_id(request_id), expert=expert)
     if profile is None or not expert_selectors.is_verified_expert(user=expert):
-        raise ValidationError(NO_STANDING_MESSAGE, code="not_verified")
+        raise HelpdeskRefusal(NO_STANDING_MESSAGE, code="not_verified")
     return help_request
 
 
@@ -196,7 +197,7 @@ def release_help_request(*, expert, request_id, note: str) -> HelpRequest:
     note = clean_text(note, field="note", limit=NOTE_MAX_LENGTH, required=True, label="A note for the requester")
     help_request = _held_by(expert, request_id)
     if help_request.status not in ACTIVE_STATUSES:
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"A {help_request.get_status_display().lower()} request cannot be released.", code="illegal_transition"
         )
     return _release(
@@ -301,7 +302,7 @@ def schedule_session(*, expert, request_id, start, end) -> HelpRequest:
     start, end = _session_times(start, end)
     help_request = _held_by(expert, request_id)
     if help_request.status != S.ACCEPTED:  # a scheduled session is moved with reschedule_session
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"A {help_request.get_status_display().lower()} request cannot be scheduled.", code="illegal_transition"
         )
     return _schedule(help_request, expert=expert, start=start, end=end, just_accepted=False)
@@ -351,7 +352,7 @@ def reschedule_session(*, expert, request_id, start, end) -> HelpRequest:
     start, end = _session_times(start, end)
     help_request = _held_by(expert, request_id)
     if help_request.status != S.SCHEDULED:
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"Only a scheduled session can be moved; this request is {help_request.get_status_display().lower()}.",
             code="illegal_transition",
         )
@@ -408,7 +409,7 @@ def set_manual_meeting_link(*, expert, request_id, url: str) -> HelpRequest:
         MeetingState.MANUAL,
         MeetingState.PENDING,
     ):
-        raise ValidationError(
+        raise HelpdeskRefusal(
             "A link can be added only to a scheduled session without a meeting.", code="meeting_state"
         )
     if help_request.meeting_state == MeetingState.MANUAL and help_request.meeting_join_url == url:
@@ -450,7 +451,7 @@ def complete_help_request(*, expert, request_id) -> HelpRequest:
     a session cannot be completed before it took place (nor rated, nor counted)."""
     help_request = _held_by(expert, request_id)
     if help_request.status == S.SCHEDULED and help_request.scheduled_start > timezone.now():
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"The session starts on {format_moment(help_request.scheduled_start)}: "
             "you can mark it completed once it has started.",
             code="not_started",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from helpdesk import services
 from helpdesk.meetings import reset_graph_clients
 from helpdesk.models import HelpRequest, HelpRequestStatus, MeetingState
+from helpdesk.services import HelpdeskRefusal
 from helpdesk.tasks import create_meeting_task, send_meeting_email_task
 from helpdesk.tests.factories import accepted, scheduled, session_times, started
 from helpdesk.tests.graph_stub import GraphStub
@@ -295,7 +296,7 @@ def test_what_cannot_be_moved_is_refused_and_nothing_changes(ada, category, grac
     from django.core.exceptions import ValidationError
 
     held = accepted(ada, category, grace, title="Only accepted")
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(HelpdeskRefusal) as refused:
         move(grace, held)
     assert refused.value.code == "illegal_transition"
 
