@@ -11,3 +11,9 @@ class ChatConfig(AppConfig):
         from chat.personal_data import HANDLER
 
         register_account_data_handler(HANDLER)
+
+        # Every live push after a write (config.live_push) is one chat.realtime publish.
+        from chat import realtime
+        from config.live_push import install_publisher
+
+        install_publisher(realtime.push_to_users)

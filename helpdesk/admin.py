@@ -12,7 +12,7 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html
 
 from accounts.models import User
-from helpdesk import backoffice
+from helpdesk import services
 from helpdesk.models import HelpDocument, HelpRequest, HelpRequestEvent, MeetingState, PreferredSlot, Rating
 from notifications import services as notification_services
 
@@ -86,6 +86,11 @@ class ReassignForm(forms.Form):
         queryset=User.objects.filter(expert_profile__status="approved", is_active=True).order_by("last_name"),
         help_text="A verified expert of the request's category, under their cap.",
     )
+
+
+def _why(error) -> str:
+    """The words of a refusal (services.HelpdeskRefusal) or of a refused input (ValidationError)."""
+    return error.message if isinstance(error, services.HelpdeskRefusal) else " ".join(error.messages)
 
 
 @admin.register(HelpRequest)
@@ -189,10 +194,10 @@ class HelpRequestAdmin(admin.ModelAdmin):
         done, refused = 0, []
         for help_request in queryset:
             try:
-                backoffice.staff_cancel_help_request(staff=request.user, request_id=help_request.public_id)
+                services.staff_cancel_help_request(staff=request.user, request_id=help_request.public_id)
                 done += 1
-            except ValidationError as error:
-                refused.append(f"{help_request.title}: {' '.join(error.messages)}")
+            except (ValidationError, services.HelpdeskRefusal) as error:
+                refused.append(f"{help_request.title}: {_why(error)}")
         if done:
             self.message_user(request, f"Cancelled {done} request(s).", messages.SUCCESS)
         for line in refused:
@@ -206,12 +211,12 @@ class HelpRequestAdmin(admin.ModelAdmin):
                 expert = form.cleaned_data["expert"]
                 for help_request in queryset:
                     try:
-                        backoffice.reassign_help_request(
+                        services.reassign_help_request(
                             staff=request.user, request_id=help_request.public_id, expert=expert
                         )
                         self.message_user(request, f"“{help_request.title}” → {expert}.", messages.SUCCESS)
-                    except ValidationError as error:
-                        self.message_user(request, f"{help_request.title}: {' '.join(error.messages)}", messages.ERROR)
+                    except (ValidationError, services.HelpdeskRefusal) as error:
+                        self.message_user(request, f"{help_request.title}: {_why(error)}", messages.ERROR)
                 return None
         else:
             form = ReassignForm()

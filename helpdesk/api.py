@@ -38,18 +38,8 @@ from helpdesk.models import (
 from helpdesk.slots import MAX_SLOTS
 from notifications import services as notification_services
 
-CONFLICT_CODES = {
-    "illegal_transition",
-    "not_open",
-    "cap_reached",
-    "not_completed",
-    "already_rated",
-    "meeting_state",
-    "not_started",
-    "already_resubmitted",
-}
-# The caller may not do this at all: an expert without standing, an unconfirmed e-mail address.
-FORBIDDEN_CODES = {"not_verified", "unverified"}
+# Rule refusals are services.HelpdeskRefusal (its status_by_code: 409 for the state, 403 for
+# the account), answered by config.api.exception_handler; ValidationError is a refused input.
 
 
 # --- serializers ---------------------------------------------------------------------------
@@ -310,19 +300,14 @@ class HelpRateSerializer(serializers.Serializer):
 
 
 def _refusal(error: ValidationError) -> Response:
+    """A refused input (a service's ValidationError) as 400 JSON; rule refusals
+    (services.HelpdeskRefusal) go to config.api.exception_handler."""
     if hasattr(error, "error_dict"):
         return Response(
             {"detail": "Please correct the errors below.", "errors": error.message_dict},
             status=status.HTTP_400_BAD_REQUEST,
         )
-    code = next((item.code for item in error.error_list if item.code), "refused")
-    if code in FORBIDDEN_CODES:
-        http = status.HTTP_403_FORBIDDEN
-    elif code in CONFLICT_CODES:
-        http = status.HTTP_409_CONFLICT
-    else:
-        http = status.HTTP_400_BAD_REQUEST
-    return Response({"detail": " ".join(error.messages), "code": code}, status=http)
+    return Response({"detail": " ".join(error.messages), "code": "refused"}, status=status.HTTP_400_BAD_REQUEST)
 
 
 def _detail(request, help_request: HelpRequest, code=status.HTTP_200_OK) -> Response:

@@ -1,7 +1,7 @@
 """Help requests: a user asks, a verified expert of the category accepts, schedules a meeting,
 completes it, and the user rates it.
 
-The lifecycle is one explicit map, ALLOWED_TRANSITIONS; helpdesk.services._transition() is the
+The lifecycle is one explicit map, ALLOWED_TRANSITIONS; helpdesk.services.transition() is the
 only code that changes `HelpRequest.status`, and it writes a HelpRequestEvent for each change.
 
 "Released" (the expert gives a request back) is NOT a status: it is a timeline event whose

@@ -34,7 +34,7 @@ from helpdesk.models import (
     PreferredSlot,
     Rating,
 )
-from helpdesk.services import _uuid
+from helpdesk.services.lifecycle import parse_request_id
 
 S = HelpRequestStatus
 
@@ -113,7 +113,7 @@ def queue_count(*, expert_user) -> int:
 
 def queue_row_for(*, expert_user, request_id) -> HelpRequest:
     """One open request as a queue row, if it belongs in this expert's queue."""
-    return queue_for_expert(expert_user=expert_user).get(public_id=_uuid(request_id))
+    return queue_for_expert(expert_user=expert_user).get(public_id=parse_request_id(request_id))
 
 
 def my_requests(*, user) -> QuerySet[HelpRequest]:
@@ -171,7 +171,7 @@ def request_detail_for(*, user, request_id) -> HelpRequest:
     """The request if the user may see it; HelpRequest.DoesNotExist otherwise."""
     help_request = HelpRequest.objects.select_related(
         "category", "requester", "expert", "direct_expert", "resubmitted_from", "resubmitted_as"
-    ).get(public_id=_uuid(request_id))
+    ).get(public_id=parse_request_id(request_id))
     if not can_view(user=user, help_request=help_request):
         raise HelpRequest.DoesNotExist("No such help request.")
     return help_request
@@ -181,7 +181,7 @@ def resubmittable_for(*, user, request_id) -> HelpRequest:
     """The user's own request to submit again ("Submit it again" prefills from it), whatever
     its state (the page says why when it cannot be); HelpRequest.DoesNotExist for anyone else's."""
     return HelpRequest.objects.select_related("category", "resubmitted_as").get(
-        public_id=_uuid(request_id), requester=user
+        public_id=parse_request_id(request_id), requester=user
     )
 
 
@@ -360,10 +360,12 @@ def document_for(*, user, request_id, document_id) -> HelpDocument:
     """A document the user may download (requester, holding expert, staff);
     HelpDocument.DoesNotExist otherwise, as for an unknown id."""
     try:
-        help_request = HelpRequest.objects.get(public_id=_uuid(request_id))
+        help_request = HelpRequest.objects.get(public_id=parse_request_id(request_id))
         if not can_download(user=user, help_request=help_request):
             raise HelpDocument.DoesNotExist("No such document.")
-        return HelpDocument.objects.select_related("request").get(request=help_request, public_id=_uuid(document_id))
+        return HelpDocument.objects.select_related("request").get(
+            request=help_request, public_id=parse_request_id(document_id)
+        )
     except HelpRequest.DoesNotExist:
         raise HelpDocument.DoesNotExist("No such document.") from None
 
@@ -372,7 +374,7 @@ def meeting_page_for(*, user, meeting_id) -> HelpRequest:
     """The local provider's meeting page, named by the scheduling attempt's external id (a moved
     or released session's former link leads nowhere): only the requester and the expert."""
     help_request = HelpRequest.objects.select_related("category", "requester", "expert").get(
-        meeting_external_id=_uuid(meeting_id), status=HelpRequestStatus.SCHEDULED
+        meeting_external_id=parse_request_id(meeting_id), status=HelpRequestStatus.SCHEDULED
     )
     if not user.is_authenticated or not (
         user.pk == help_request.requester_id or holds_in_standing(user=user, help_request=help_request)

@@ -14,8 +14,9 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from helpdesk import meeting_services, services
+from helpdesk import services
 from helpdesk.meetings import MeetingError, MeetingPermanentError, MeetingSpec, get_meeting_provider
+from helpdesk.models import HelpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def create_meeting_task(self, request_pk: int) -> str:
       retry gets the same meeting; a reschedule or a new accept is a new attempt, a new id;
     - the invitation e-mail is claimed by a marker, so it goes out once whatever retries.
     """
-    help_request = meeting_services.pending_meeting(request_pk=request_pk)
+    help_request = services.pending_meeting(request_pk=request_pk)
     if help_request is not None:
         external_id = help_request.meeting_external_id
         spec = MeetingSpec(
@@ -51,13 +52,13 @@ def create_meeting_task(self, request_pk: int) -> str:
         try:
             meeting = get_meeting_provider().create_or_get(spec)
         except MeetingPermanentError as exc:
-            meeting_services.record_meeting_failed(
+            services.record_meeting_failed(
                 request_pk=request_pk, external_id=external_id, error=str(exc) or type(exc).__name__
             )
             return "failed"
         except MeetingError as exc:
             if self.request.retries >= self.max_retries:
-                meeting_services.record_meeting_failed(
+                services.record_meeting_failed(
                     request_pk=request_pk,
                     external_id=external_id,
                     error=f"Gave up after {self.request.retries + 1} attempts: {exc}",
@@ -66,7 +67,7 @@ def create_meeting_task(self, request_pk: int) -> str:
             countdown = exc.retry_after if exc.retry_after is not None else _backoff(self.request.retries)
             logger.warning("meeting for help request %s: transient error, retry in %ss: %s", request_pk, countdown, exc)
             raise self.retry(exc=exc, countdown=countdown) from exc
-        meeting_services.record_meeting_created(
+        services.record_meeting_created(
             request_pk=request_pk,
             external_id=external_id,
             join_url=meeting.join_url,
@@ -86,13 +87,13 @@ def send_meeting_email_task(self, request_pk: int) -> bool:
     from notifications import selectors as notification_selectors
     from notifications.models import NotificationKind
 
-    help_request = meeting_services.HelpRequest.objects.select_related("requester").filter(pk=request_pk).first()
+    help_request = HelpRequest.objects.select_related("requester").filter(pk=request_pk).first()
     if help_request is None or not notification_selectors.wants_email(
         user=help_request.requester, kind=NotificationKind.HELP_MEETING_READY
     ):
         return False
     try:
-        return meeting_services.send_meeting_email_once(request_pk=request_pk)
+        return services.send_meeting_email_once(request_pk=request_pk)
     except OSError as exc:  # SMTP and network errors: the claim was given back
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
@@ -100,7 +101,7 @@ def send_meeting_email_task(self, request_pk: int) -> bool:
 @shared_task
 def send_session_reminders_task() -> int:
     """Beat, every minute: reminders ~1 h and ~10 min before each session, once each."""
-    return meeting_services.send_due_reminders()
+    return services.send_due_reminders()
 
 
 @shared_task
@@ -113,7 +114,7 @@ def expire_requests_task() -> int:
 @shared_task
 def sweep_pending_meetings_task() -> int:
     """Beat: queue again meetings still pending long after scheduling (their task was lost)."""
-    return len(meeting_services.sweep_pending_meetings())
+    return len(services.sweep_pending_meetings())
 
 
 @shared_task

@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_valid_filename
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.refusals import Refusal, tell
 from config.timezones import active_zone_name
 from experts import selectors as expert_selectors
 from experts.models import ExpertProfile
@@ -60,8 +61,12 @@ def _duration_minutes(help_request: HelpRequest) -> int:
     return 60
 
 
-def _refused(request: HttpRequest, error: ValidationError) -> None:
-    messages.error(request, " ".join(error.messages))
+def _refused(request: HttpRequest, error: ValidationError | Refusal) -> None:
+    """A refusal (or a field error of the input) shown on the next page."""
+    if isinstance(error, Refusal):
+        tell(request, error)
+    else:
+        messages.error(request, " ".join(error.messages))
 
 
 def _to_detail(public_id) -> HttpResponse:
@@ -159,8 +164,10 @@ def _request_form(
             raise Http404("No such help request.") from None
         except ExpertProfile.DoesNotExist:
             raise Http404("No such expert.") from None
+        except services.HelpdeskRefusal as refusal:  # of the whole request (an unconfirmed address)
+            form.add_error(refusal.field, refusal.message)
         except ValidationError as error:
-            if not hasattr(error, "error_dict"):  # a refusal of the whole request (an unconfirmed address)
+            if not hasattr(error, "error_dict"):
                 form.add_error(None, error.messages)
             else:
                 for field, field_errors in error.message_dict.items():
@@ -247,7 +254,7 @@ def cancel(request: HttpRequest, public_id) -> HttpResponse:
         services.cancel_help_request(requester=request.user, request_id=public_id, note=note)
     except HelpRequest.DoesNotExist:
         raise Http404("No such help request.") from None
-    except ValidationError as error:
+    except (ValidationError, services.HelpdeskRefusal) as error:
         _refused(request, error)
     else:
         messages.success(request, "Your request is cancelled.")
@@ -270,7 +277,7 @@ def rate(request: HttpRequest, public_id) -> HttpResponse:
         )
     except HelpRequest.DoesNotExist:
         raise Http404("No such help request.") from None
-    except ValidationError as error:
+    except (ValidationError, services.HelpdeskRefusal) as error:
         _refused(request, error)
     else:
         messages.success(request, "Thank you for rating your session.")
@@ -353,7 +360,7 @@ def _expert_action(request: HttpRequest, public_id, action, success: str, **kwar
         action(expert=request.user, request_id=public_id, **kwargs)
     except HelpRequest.DoesNotExist:
         raise Http404("No such help request.") from None
-    except ValidationError as error:
+    except (ValidationError, services.HelpdeskRefusal) as error:
         _refused(request, error)
         if getattr(error, "code", "") == "not_open" or "not_open" in _codes(error):
             return redirect("helpdesk:queue")
@@ -364,7 +371,9 @@ def _expert_action(request: HttpRequest, public_id, action, success: str, **kwar
     return _to_detail(public_id)
 
 
-def _codes(error: ValidationError) -> set[str]:
+def _codes(error: ValidationError | Refusal) -> set[str]:
+    if isinstance(error, Refusal):
+        return {error.code}
     return {item.code for item in getattr(error, "error_list", []) if item.code}
 
 
@@ -404,7 +413,7 @@ def decline(request: HttpRequest, public_id) -> HttpResponse:
         services.decline_direct_request(expert=request.user, request_id=public_id, note=note)
     except HelpRequest.DoesNotExist:
         raise Http404("No such help request.") from None
-    except ValidationError as error:
+    except (ValidationError, services.HelpdeskRefusal) as error:
         _refused(request, error)
         return _to_detail(public_id)
     messages.success(request, "You passed the request on: every expert of the subject sees it now.")

@@ -20,6 +20,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 
+from config.live_push import push_on_commit
 from notifications import emails, realtime, selectors
 from notifications.models import EmailDelivery, Notification, NotificationKind, NotificationPreference, email_choosable
 
@@ -60,14 +61,15 @@ def _validated_url(url: str) -> str:
     return url
 
 
-def _push_unread(user_id: int, *, ids: list[int] | None) -> None:
+def _push_unread_on_commit(user_id: int, *, ids: list[int] | None) -> None:
+    """The new unread count, as this transaction leaves it, pushed after commit."""
     unread = selectors.unread_count_for_user_id(user_id=user_id)
-    realtime.push_to_user(user_id, realtime.notification_read_event(ids=ids, unread=unread))
+    push_on_commit([user_id], realtime.notification_read_event(ids=ids, unread=unread))
 
 
-def _push_new(notification: Notification) -> None:
+def _push_new_on_commit(notification: Notification) -> None:
     unread = selectors.unread_count_for_user_id(user_id=notification.recipient_id)
-    realtime.push_to_user(notification.recipient_id, realtime.notification_new_event(notification, unread=unread))
+    push_on_commit([notification.recipient_id], realtime.notification_new_event(notification, unread=unread))
 
 
 def _enqueue_email(delivery_id: int) -> None:
@@ -131,7 +133,7 @@ def notify(
             notification=notification, to_address=email_to, action_url=email_link[:2000]
         )
         transaction.on_commit(partial(_enqueue_email, delivery.pk))
-    transaction.on_commit(partial(_push_new, notification))
+    _push_new_on_commit(notification)
     return notification
 
 
@@ -142,7 +144,7 @@ def mark_read(*, user, notification_id: int) -> Notification:
     if notification.read_at is None:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
-        transaction.on_commit(partial(_push_unread, user.pk, ids=[notification.pk]))
+        _push_unread_on_commit(user.pk, ids=[notification.pk])
     return notification
 
 
@@ -168,7 +170,7 @@ def mark_read_for_subject(*, user, subject) -> int:
         read_at=timezone.now()
     )
     if changed:
-        transaction.on_commit(partial(_push_unread, user.pk, ids=None))
+        _push_unread_on_commit(user.pk, ids=None)
     return changed
 
 
@@ -177,7 +179,7 @@ def mark_all_read(*, user) -> int:
     """Mark every unread notification of the user read; returns how many changed."""
     changed = Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
     if changed:
-        transaction.on_commit(partial(_push_unread, user.pk, ids=None))
+        _push_unread_on_commit(user.pk, ids=None)
     return changed
 
 

@@ -25,7 +25,6 @@ from chat.services import unread_email
 from chat.tests.factories import befriend, client_id
 from experts import services as expert_services
 from experts.tests.factories import CategoryFactory, ExpertProfileFactory
-from helpdesk import meeting_services
 from helpdesk import services as help_services
 from helpdesk.models import HelpRequest
 from helpdesk.tasks import create_meeting_task
@@ -227,7 +226,7 @@ def help_meeting_ready(world):
 def help_meeting_failed(world):
     help_request = _scheduled(world)
     help_request.refresh_from_db()
-    meeting_services.record_meeting_failed(
+    help_services.record_meeting_failed(
         request_pk=help_request.pk, external_id=help_request.meeting_external_id, error="403 no policy"
     )
     return _for_request(world.expert, help_request)
@@ -235,7 +234,7 @@ def help_meeting_failed(world):
 
 def help_session_reminder(world):
     help_request = _scheduled(world)
-    meeting_services.send_due_reminders(now=help_request.scheduled_start - timedelta(minutes=30))
+    help_services.send_due_reminders(now=help_request.scheduled_start - timedelta(minutes=30))
     return _for_request(world.requester, help_request)
 
 

@@ -3,9 +3,7 @@
 import logging
 import re
 from collections.abc import Iterable
-from functools import partial
 
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +20,7 @@ from chat.models import (
 )
 from chat.services import send_sql
 from config import inputs
+from config.live_push import push_on_commit
 from config.refusals import Refusal
 from social.models import Friendship
 
@@ -173,18 +172,11 @@ def _append(
     return message
 
 
-def push_after_commit(user_ids: Iterable[int], event: dict) -> None:
-    """Push `event` to these users' open tabs once the current transaction commits."""
-    transaction.on_commit(partial(realtime.push_to_users, list(user_ids), event))
-
-
 def append_system_message(conversation: Conversation, text: str, *, extra_recipients: Iterable[int] = ()) -> Message:
     """A system message (no sender) in a LOCKED conversation, pushed after commit to its
     members and `extra_recipients` (who was just removed or left)."""
     message = _append(conversation, sender=None, kind=Message.Kind.SYSTEM, body=text)
     recipients = set(active_member_ids(conversation)) | set(extra_recipients)
-    push_after_commit(recipients, realtime.message_new_event(message))
-    push_after_commit(
-        recipients, realtime.conversation_updated_event(conversation_id=conversation.pk, reason="members")
-    )
+    push_on_commit(recipients, realtime.message_new_event(message))
+    push_on_commit(recipients, realtime.conversation_updated_event(conversation_id=conversation.pk, reason="members"))
     return message

@@ -25,8 +25,8 @@ from chat.services.common import (
     display_name,
     locked_conversation,
     managed_group,
-    push_after_commit,
 )
+from config.live_push import push_on_commit
 from social import selectors as social_selectors
 
 # --- Direct conversations and message requests --------------------------------------------------
@@ -72,7 +72,7 @@ def accept_message_request(*, user: User, conversation_id: int) -> Membership:
     if not membership.accepted:
         membership.accepted = True
         membership.save(update_fields=["accepted"])
-        push_after_commit(
+        push_on_commit(
             [user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="accepted")
         )
     return membership
@@ -231,7 +231,7 @@ def set_group_picture(*, actor: User, conversation_id: int, upload=None) -> Conv
         raise
     if old_name:
         transaction.on_commit(lambda: storage.delete(old_name))
-    push_after_commit(
+    push_on_commit(
         active_member_ids(conversation),
         realtime.conversation_updated_event(conversation_id=conversation.pk, reason="picture"),
     )
@@ -256,7 +256,7 @@ def set_muted(*, user: User, conversation_id: int, muted: bool) -> Membership:
     _conversation, membership = access_conversation(user=user, conversation_id=conversation_id, for_update=True)
     membership.muted = muted
     membership.save(update_fields=["muted"])
-    push_after_commit([user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="muted"))
+    push_on_commit([user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="muted"))
     return membership
 
 
@@ -265,7 +265,5 @@ def set_archived(*, user: User, conversation_id: int, archived: bool) -> Members
     _conversation, membership = access_conversation(user=user, conversation_id=conversation_id, for_update=True)
     membership.archived = archived
     membership.save(update_fields=["archived"])
-    push_after_commit(
-        [user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="archived")
-    )
+    push_on_commit([user.pk], realtime.conversation_updated_event(conversation_id=conversation_id, reason="archived"))
     return membership

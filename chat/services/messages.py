@@ -36,11 +36,11 @@ from chat.services.common import (
     clean_reply_to,
     conversation_url,
     display_name,
-    push_after_commit,
 )
 from chat.services.unread_email import schedule_unread_email
 from chat.storage import attachment_storage
 from config import redis_client
+from config.live_push import push_on_commit
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 
@@ -223,7 +223,7 @@ def _send(
     if prepared:
         _store_attachments(message, prepared, stored)
     _mark_sent(conversation, membership, message.seq)
-    push_after_commit(member_ids, realtime.message_new_event(message))
+    push_on_commit(member_ids, realtime.message_new_event(message))
     if conversation.is_group:
         for user in _mentioned_members(conversation, sender, body):
             notification_services.notify(
@@ -349,7 +349,7 @@ def edit_message(*, user: User, message_id: int, body: str) -> Message:
         message.edited_at = timezone.now()
         message.change_seq = next_change_seq(message.conversation_id)
         message.save(update_fields=["body", "edited_at", "change_seq"])
-        push_after_commit(active_member_ids(message.conversation), realtime.message_updated_event(message))
+        push_on_commit(active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 
 
@@ -366,7 +366,7 @@ def delete_message(*, user: User, message_id: int) -> Message:
         Reaction.objects.filter(message=message).delete()
         message.reaction_count = 0
         Message.objects.filter(pk=message.pk).update(reaction_count=0)
-    push_after_commit(active_member_ids(message.conversation), realtime.message_updated_event(message))
+    push_on_commit(active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message
 
 
@@ -386,5 +386,5 @@ def mark_read(*, user: User, conversation_id: int, seq: int) -> Membership:
             notification_services.mark_read_for_subject(user=user, subject=conversation_url(conversation_id))
         # The reader's other tabs update their badges; in a 1-on-1 the other sees "Seen".
         recipients = active_member_ids(membership.conversation) if membership.conversation.is_direct else [user.pk]
-        push_after_commit(recipients, realtime.read_event(conversation_id=conversation_id, user=user, seq=seq))
+        push_on_commit(recipients, realtime.read_event(conversation_id=conversation_id, user=user, seq=seq))
     return membership

@@ -17,8 +17,9 @@ from chat import realtime
 from chat.access import active_member_ids, blocked_either_way
 from chat.emoji import emoji_code, is_reaction_emoji
 from chat.models import Message, Reaction
-from chat.services.common import ChatError, push_after_commit
+from chat.services.common import ChatError
 from chat.services.messages import check_send_rate, locked_message_for, next_change_seq
+from config.live_push import push_on_commit
 
 
 def clean_emoji(emoji: object) -> str:
@@ -72,5 +73,5 @@ def set_reaction(*, user: User, message_id: int, emoji: str, on: bool) -> tuple[
     message.refresh_from_db(fields=["reaction_count", "change_seq"])
     message.reaction_rows = list(Reaction.objects.filter(message=message).select_related("user").order_by("pk"))
     if changed:
-        push_after_commit(active_member_ids(message.conversation), realtime.message_updated_event(message))
+        push_on_commit(active_member_ids(message.conversation), realtime.message_updated_event(message))
     return message, changed

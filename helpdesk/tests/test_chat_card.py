@@ -89,7 +89,10 @@ def test_a_change_pushes_the_event_the_card_refetches_on(
 ):
     help_request = accepted(ada, category, grace)
     pushed = []
-    monkeypatch.setattr(services.live, "push_to_user", lambda user_id, event: pushed.append((user_id, event)))
+    monkeypatch.setattr(
+        "config.live_push.publish",
+        lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.cancel_help_request(requester=ada, request_id=help_request.public_id)
     changed = {user_id for user_id, event in pushed if event["type"] == "helpdesk.request.changed"}

@@ -79,7 +79,10 @@ def test_the_live_queue_event_reaches_only_the_expert_asked(
     ada, grace, alan, category, monkeypatch, django_capture_on_commit_callbacks
 ):
     pushed = []
-    monkeypatch.setattr(services.live, "push_to_user", lambda user_id, event: pushed.append((user_id, event)))
+    monkeypatch.setattr(
+        "config.live_push.publish",
+        lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         ask(ada, grace, category)
     added = [user_id for user_id, event in pushed if event["type"] == "helpdesk.queue.added"]

@@ -13,7 +13,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk import meeting_services, services
+from helpdesk import services
 from helpdesk.tests.factories import started, submit
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_each_event_sends_one_e_mail_whose_subject_names_the_request(
             expert=grace, request_id=help_request.public_id, start=moved_start, end=moved_end
         ),
     )
-    event("reminded", lambda: meeting_services.send_due_reminders(now=moved_start - timedelta(minutes=30)))
+    event("reminded", lambda: services.send_due_reminders(now=moved_start - timedelta(minutes=30)))
     help_request.refresh_from_db()
     started(help_request)  # completion waits for the session's start
     event("completed", lambda: services.complete_help_request(expert=grace, request_id=help_request.public_id))

@@ -11,9 +11,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk import meeting_services, services
+from helpdesk import services
 from helpdesk.meetings import reset_graph_clients
 from helpdesk.models import HelpRequest, HelpRequestStatus, MeetingState
+from helpdesk.services import HelpdeskRefusal
 from helpdesk.tasks import create_meeting_task, send_meeting_email_task
 from helpdesk.tests.factories import accepted, scheduled, session_times, started
 from helpdesk.tests.graph_stub import GraphStub
@@ -193,14 +194,14 @@ def test_an_outcome_of_a_superseded_attempt_is_ignored(ada, category, grace, pro
     old_attempt = help_request.meeting_external_id
     move(grace, help_request)
 
-    stored = meeting_services.record_meeting_created(
+    stored = services.record_meeting_created(
         request_pk=help_request.pk,
         external_id=old_attempt,
         join_url="https://teams.example.invalid/old",
         meeting_id="old",
         provider="memory",
     )
-    failed = meeting_services.record_meeting_failed(request_pk=help_request.pk, external_id=old_attempt, error="x")
+    failed = services.record_meeting_failed(request_pk=help_request.pk, external_id=old_attempt, error="x")
 
     help_request.refresh_from_db()
     assert (stored, failed) == (False, False)
@@ -261,14 +262,14 @@ def test_reminders_follow_the_new_time(ada, category, grace, provider):
     help_request = scheduled(ada, category, grace)
     soon = timezone.now() + timedelta(minutes=50)
     HelpRequest.objects.filter(pk=help_request.pk).update(scheduled_start=soon, scheduled_end=soon + timedelta(hours=1))
-    assert meeting_services.send_due_reminders() == 1  # the hour reminder for the old time
+    assert services.send_due_reminders() == 1  # the hour reminder for the old time
 
     moved = move(grace, help_request, hours_from_now=24)
     assert moved.reminder_hour_sent_at is None
-    assert meeting_services.send_due_reminders() == 0  # nothing due: the session is tomorrow now
+    assert services.send_due_reminders() == 0  # nothing due: the session is tomorrow now
     later = moved.scheduled_start - timedelta(minutes=30)
-    assert meeting_services.send_due_reminders(now=later) == 1  # the hour reminder, for the new time
-    assert meeting_services.send_due_reminders(now=later) == 0
+    assert services.send_due_reminders(now=later) == 1  # the hour reminder, for the new time
+    assert services.send_due_reminders(now=later) == 0
 
 
 def test_moving_keeps_a_pasted_link_and_sends_the_updated_invitation(
@@ -295,7 +296,7 @@ def test_what_cannot_be_moved_is_refused_and_nothing_changes(ada, category, grac
     from django.core.exceptions import ValidationError
 
     held = accepted(ada, category, grace, title="Only accepted")
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(HelpdeskRefusal) as refused:
         move(grace, held)
     assert refused.value.code == "illegal_transition"
 

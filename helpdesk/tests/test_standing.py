@@ -13,6 +13,7 @@ from experts import services as expert_services
 from experts.models import ExpertProfile
 from helpdesk import services
 from helpdesk.models import HelpRequest, HelpRequestEvent, HelpRequestStatus, MeetingState
+from helpdesk.services import HelpdeskRefusal
 from helpdesk.tasks import release_requests_without_standing_task
 from helpdesk.tests.factories import accepted, pdf, scheduled, session_times, started
 from notifications.models import Notification, NotificationKind
@@ -63,7 +64,10 @@ def test_withdrawing_an_approval_releases_every_held_request_to_the_queue(
     held, grace, alan, staff, monkeypatch, django_capture_on_commit_callbacks
 ):
     pushed = []
-    monkeypatch.setattr("notifications.realtime.push_to_user", lambda user_id, event: pushed.append((user_id, event)))
+    monkeypatch.setattr(
+        "config.live_push.publish",
+        lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         withdraw_approval(grace, staff)
@@ -206,7 +210,7 @@ def test_a_deactivated_expert_cannot_act_on_what_they_hold(held, grace):
     grace.save(update_fields=["is_active"])
     _, scheduled_request = held
 
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(HelpdeskRefusal) as caught:
         services.complete_help_request(expert=grace, request_id=started(reload(scheduled_request)).public_id)
 
     assert caught.value.code == "not_verified"

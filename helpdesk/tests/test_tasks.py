@@ -8,7 +8,7 @@ from celery.exceptions import Retry
 from django.core import mail
 from django.utils import timezone
 
-from helpdesk import meeting_services, services
+from helpdesk import services
 from helpdesk.models import HelpRequest, HelpRequestStatus, MeetingState
 from helpdesk.tests.factories import accepted, scheduled, session_times
 from notifications.models import Notification, NotificationKind
@@ -114,8 +114,8 @@ def test_a_failed_send_gives_the_e_mail_claim_back_for_the_retry(pending, provid
     run_task(pending.pk)  # the e-mail task asked for a retry (logged), the meeting stands
     assert HelpRequest.objects.get(pk=pending.pk).meeting_email_sent_at is None
 
-    assert meeting_services.send_meeting_email_once(request_pk=pending.pk) is True
-    assert meeting_services.send_meeting_email_once(request_pk=pending.pk) is False
+    assert services.send_meeting_email_once(request_pk=pending.pk) is True
+    assert services.send_meeting_email_once(request_pk=pending.pk) is False
     assert len(calls) == 2
 
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experts.tests.factories import ExpertProfileFactory, UserFactory
-from helpdesk import meeting_services, services
+from helpdesk import services
 from helpdesk.models import HelpRequest
 from helpdesk.tests.factories import submit
 from notifications.models import Notification, NotificationKind
@@ -184,7 +184,7 @@ def test_reminders_name_the_start_in_each_recipients_zone(
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        meeting_services.send_due_reminders(now=start - timedelta(minutes=50))
+        services.send_due_reminders(now=start - timedelta(minutes=50))
 
     requester_note = Notification.objects.get(recipient=requester, kind=NotificationKind.HELP_SESSION_REMINDER)
     expert_note = Notification.objects.get(recipient=expert, kind=NotificationKind.HELP_SESSION_REMINDER)

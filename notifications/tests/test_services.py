@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def pushes():
-    with mock.patch("notifications.realtime.push_to_user") as push:
+    with mock.patch("config.live_push.publish") as push:
         yield push
 
 
@@ -46,7 +46,7 @@ def test_notify_stores_the_notification_and_pushes_it_only_after_commit(
     assert Notification.objects.get() == notification
     assert len(callbacks) == 2
     pushes.assert_called_once()
-    user_id, event = pushes.call_args.args
+    (user_id,), event = pushes.call_args.args
     assert user_id == user.pk
     assert event["type"] == "notification.new"
     assert event["unread"] == 1
@@ -175,7 +175,9 @@ def test_mark_read_marks_own_notification_and_pushes_the_new_unread_count(
 
     first.refresh_from_db()
     assert first.is_read
-    pushes.assert_called_once_with(user.pk, {"type": "notification.read", "ids": [first.pk], "all": False, "unread": 1})
+    pushes.assert_called_once_with(
+        [user.pk], {"type": "notification.read", "ids": [first.pk], "all": False, "unread": 1}
+    )
 
 
 def test_mark_read_twice_changes_nothing_the_second_time(user, pushes, django_capture_on_commit_callbacks):
@@ -213,7 +215,7 @@ def test_mark_all_read_marks_only_own_unread_and_pushes_zero(
     assert changed == 3
     assert not Notification.objects.filter(recipient=user, read_at__isnull=True).exists()
     assert Notification.objects.filter(recipient=other_user, read_at__isnull=True).count() == 1
-    pushes.assert_called_once_with(user.pk, {"type": "notification.read", "ids": None, "all": True, "unread": 0})
+    pushes.assert_called_once_with([user.pk], {"type": "notification.read", "ids": None, "all": True, "unread": 0})
 
 
 def test_set_email_preferences_upserts_the_given_kinds_and_keeps_the_others(user):

@@ -17,8 +17,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from helpdesk.meeting_services import SWEEP_PENDING_AFTER as MEETING_SWEEP_AFTER
 from helpdesk.models import HelpRequest, HelpRequestEvent, MeetingState
+from helpdesk.services.meetings import SWEEP_PENDING_AFTER as MEETING_SWEEP_AFTER
 from notifications.models import EmailDelivery, NotificationKind
 from notifications.services import SWEEP_PENDING_AFTER as EMAIL_PENDING_AFTER
 from notifications.services import SWEEP_SENDING_AFTER as EMAIL_SENDING_AFTER

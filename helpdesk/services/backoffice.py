@@ -1,24 +1,24 @@
 """The back office's writes (Django admin actions): cancel and reassign as staff.
 
-Same rules as the app: every status change through services._transition(), a timeline entry,
+Same rules as the app: every status change through lifecycle.transition(), a timeline entry,
 notifications and queue pushes after commit.
 """
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from experts import selectors as expert_selectors
 from experts.models import ExpertProfile
 from helpdesk.models import ACTIVE_STATUSES, NOTE_MAX_LENGTH, HelpRequest, HelpRequestEvent, HelpRequestStatus
-from helpdesk.services import (
-    _locked,
-    _push_changed_on_commit,
-    _push_queue_on_commit,
-    _record,
-    _text,
-    _transition,
-    _uuid,
+from helpdesk.services.lifecycle import (
+    HelpdeskRefusal,
+    clean_text,
+    locked_request,
+    parse_request_id,
+    push_changed_on_commit,
+    push_queue_on_commit,
+    record_event,
+    transition,
 )
 from notifications.models import NotificationKind
 from notifications.services import notify
@@ -29,10 +29,12 @@ A = HelpRequestEvent.Action
 
 @transaction.atomic
 def staff_cancel_help_request(*, staff, request_id, note: str = "") -> HelpRequest:
-    note = _text(note, field="note", limit=NOTE_MAX_LENGTH, required=False, label="The note") or "Cancelled by staff."
-    help_request = _locked(public_id=_uuid(request_id))
+    note = (
+        clean_text(note, field="note", limit=NOTE_MAX_LENGTH, required=False, label="The note") or "Cancelled by staff."
+    )
+    help_request = locked_request(public_id=parse_request_id(request_id))
     was_open = help_request.status == S.OPEN
-    _transition(help_request, to=S.CANCELLED, actor=staff, action=A.CANCELLED, note=note)
+    transition(help_request, to=S.CANCELLED, actor=staff, action=A.CANCELLED, note=note)
     for recipient in filter(None, [help_request.requester, help_request.expert]):
         notify(
             recipient=recipient,
@@ -42,8 +44,8 @@ def staff_cancel_help_request(*, staff, request_id, note: str = "") -> HelpReque
             url=help_request.get_absolute_url(),
         )
     if was_open:
-        _push_queue_on_commit(help_request, added=False)
-    _push_changed_on_commit(help_request)
+        push_queue_on_commit(help_request, added=False)
+    push_changed_on_commit(help_request)
     return help_request
 
 
@@ -51,34 +53,34 @@ def staff_cancel_help_request(*, staff, request_id, note: str = "") -> HelpReque
 def reassign_help_request(*, staff, request_id, expert) -> HelpRequest:
     """Staff hand a request to another verified expert of its category (cap respected)."""
     profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
-    help_request = _locked(public_id=_uuid(request_id))
+    help_request = locked_request(public_id=parse_request_id(request_id))
     if help_request.requester_id == expert.pk:
-        raise ValidationError("The requester cannot be their own expert.", code="own_request")
+        raise HelpdeskRefusal("The requester cannot be their own expert.", code="own_request")
     if profile is None or not expert_selectors.is_verified_expert(user=expert, category_id=help_request.category_id):
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"{expert} is not a verified expert in {help_request.category.name}.", code="not_verified"
         )
     if help_request.status not in (S.OPEN, *ACTIVE_STATUSES):
-        raise ValidationError(
+        raise HelpdeskRefusal(
             f"A {help_request.get_status_display().lower()} request cannot be reassigned.", code="illegal_transition"
         )
     if help_request.expert_id == expert.pk:
         return help_request
     active = HelpRequest.objects.filter(expert=expert, status__in=ACTIVE_STATUSES).count()
     if active >= profile.max_active_requests:
-        raise ValidationError(f"{expert} already holds {active} active requests, their limit.", code="cap_reached")
+        raise HelpdeskRefusal(f"{expert} already holds {active} active requests, their limit.", code="cap_reached")
     previous = help_request.expert
     help_request.expert = expert
     help_request.accepted_at = timezone.now()
     note = f"Reassigned to {expert.get_full_name()}" + (f" (was {previous.get_full_name()})" if previous else "")
     if help_request.status == S.OPEN:
-        _transition(
+        transition(
             help_request, to=S.ACCEPTED, actor=staff, action=A.REASSIGNED, note=note, fields=("expert", "accepted_at")
         )
-        _push_queue_on_commit(help_request, added=False)
+        push_queue_on_commit(help_request, added=False)
     else:
         help_request.save(update_fields=["expert", "accepted_at", "updated_at"])
-        _record(help_request, actor=staff, action=A.REASSIGNED, note=note)
+        record_event(help_request, actor=staff, action=A.REASSIGNED, note=note)
     notify(
         recipient=expert,
         kind=NotificationKind.HELP_REQUEST_ACCEPTED,
@@ -101,5 +103,5 @@ def reassign_help_request(*, staff, request_id, expert) -> HelpRequest:
             title=f"“{help_request.title}” was reassigned to another expert",
             url=help_request.get_absolute_url(),
         )
-    _push_changed_on_commit(help_request)
+    push_changed_on_commit(help_request)
     return help_request

@@ -18,7 +18,12 @@ from accounts.models import User
 from config.timezones import format_clock, in_zone_of
 from helpdesk import emails
 from helpdesk.models import HelpRequest, HelpRequestEvent, HelpRequestStatus, MeetingState
-from helpdesk.services import _push_changed_on_commit, _record, enqueue_meeting_creation, notify_in_app_only
+from helpdesk.services.lifecycle import (
+    enqueue_meeting_creation,
+    notify_in_app_only,
+    push_changed_on_commit,
+    record_event,
+)
 from notifications.models import NotificationKind
 from notifications.services import notify
 
@@ -91,7 +96,7 @@ def record_meeting_created(*, request_pk: int, external_id, join_url: str, meeti
             "updated_at",
         ]
     )
-    _record(help_request, actor=None, action=A.MEETING_CREATED)  # which provider: the admin shows it
+    record_event(help_request, actor=None, action=A.MEETING_CREATED)  # which provider: the admin shows it
     title = f"The meeting link for “{help_request.title}” is ready"
     url = help_request.get_absolute_url()
     notify_in_app_only(
@@ -109,7 +114,7 @@ def record_meeting_created(*, request_pk: int, external_id, join_url: str, meeti
             body=f"Join at {join_url}",
             url=url,
         )
-    _push_changed_on_commit(help_request)
+    push_changed_on_commit(help_request)
     return True
 
 
@@ -122,7 +127,7 @@ def record_meeting_failed(*, request_pk: int, external_id, error: str) -> bool:
     help_request.meeting_state = MeetingState.FAILED
     help_request.meeting_error = error[:500]
     help_request.save(update_fields=["meeting_state", "meeting_error", "updated_at"])
-    _record(help_request, actor=None, action=A.MEETING_FAILED, note=error[:1000])
+    record_event(help_request, actor=None, action=A.MEETING_FAILED, note=error[:1000])
     notify(
         recipient=help_request.expert,
         kind=NotificationKind.HELP_MEETING_FAILED,
@@ -138,7 +143,7 @@ def record_meeting_failed(*, request_pk: int, external_id, error: str) -> bool:
             body=error[:1000],
             url=reverse("admin:helpdesk_helprequest_change", args=[help_request.pk]),
         )
-    _push_changed_on_commit(help_request)
+    push_changed_on_commit(help_request)
     return True
 
 
