@@ -27,29 +27,14 @@ from chat.models import (
     Membership,
     Message,
 )
-from chat.services import ChatError
 from chat.views import attachment_response, group_picture_response
 from config.inputs import MAX_ID
 from config.pagination import PagePagination
+from config.refusals import RefusalSerializer
 from config.timezones import api_timestamp
 from notifications import services as notification_services
 
-
-def refused(error: ChatError) -> Response:
-    return Response(error.body(), status=error.status)
-
-
 # --- Serializers --------------------------------------------------------------------------------
-
-
-class ChatRefusalSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="The input the refusal is about (e.g. `files`, `picture`) and its message.",
-    )
 
 
 class ChatUserSerializer(serializers.Serializer):
@@ -258,8 +243,8 @@ class MessagesQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
 
 
-REFUSED = OpenApiResponse(ChatRefusalSerializer, description="Refused by a rule; `code` names it.")
-NOT_FOUND = OpenApiResponse(ChatRefusalSerializer, description="No such conversation or message, or not yours.")
+REFUSED = OpenApiResponse(RefusalSerializer, description="Refused by a rule; `code` names it.")
+NOT_FOUND = OpenApiResponse(RefusalSerializer, description="No such conversation or message, or not yours.")
 
 
 def _valid(serializer_class, data):
@@ -290,8 +275,6 @@ class ChatAPIView(APIView):
             exc = NotFound("No such file.")
         elif isinstance(exc, Message.DoesNotExist):
             exc = NotFound("No such message.")
-        elif isinstance(exc, ChatError):
-            return refused(exc)
         return super().handle_exception(exc)
 
     def summary(self, pk: int, *, detail: bool = False):

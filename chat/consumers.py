@@ -45,6 +45,7 @@ from chat.live_db import live_db
 from chat.models import Conversation, Membership
 from config import inputs
 from config.live_layer import RESUBSCRIBED
+from config.refusals import Refusal
 from notifications import realtime
 from notifications import selectors as notification_selectors
 
@@ -73,17 +74,19 @@ def frame_handler(frame_type: str) -> Callable[[FrameHandler], FrameHandler]:
     return register
 
 
-class FrameError(Exception):
-    """A client frame we refuse; becomes an {"type": "error"} frame and counts as bad.
+class FrameError(Refusal):
+    """A client frame we refuse (config.refusals.Refusal); becomes its error frame and counts
+    as bad.
 
     `extra` (e.g. the frame's client_id and conversation) is copied into the error frame so
     the client knows which of its messages was refused."""
 
     def __init__(self, code: str, detail: str, **extra):
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.extra = {key: value for key, value in extra.items() if value is not None}
+        super().__init__(detail, code=code)
+        self.extra = extra
+
+    def frame(self, **extra) -> dict:
+        return super().frame(**{**self.extra, **extra})
 
 
 class SignedOut(Exception):
@@ -295,7 +298,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 raise FrameError("unknown_type", f"Unknown frame type {frame['type']!r}.")
             await handler(self, frame)
         except FrameError as error:
-            await self.reject_frame(error.code, error.detail, **error.extra)
+            await self.reject_frame(error.frame())
         except SignedOut:
             await self.sign_out()
 
@@ -312,13 +315,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             raise FrameError("missing_type", 'A frame needs a "type" string.')
         return frame
 
-    async def reject_frame(self, code: str, detail: str, **extra) -> None:
+    async def reject_frame(self, frame: dict) -> None:
         """Answer a bad frame with an error frame; close the socket on a flood of them."""
         now = time.monotonic()
         self.bad_frames.append(now)
         while self.bad_frames and now - self.bad_frames[0] > BAD_FRAME_WINDOW_SECONDS:
             self.bad_frames.popleft()
-        await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
+        await self.send_json(frame)
         if len(self.bad_frames) >= BAD_FRAME_LIMIT:
             logger.warning("live socket of user %s closed: %s bad frames", self.user_id, len(self.bad_frames))
             self.closing = True
@@ -482,7 +485,7 @@ async def send_chat_message(consumer: LiveConsumer, frame: dict) -> None:
         )
     except chat_services.ChatError as error:
         if error.code == "rate_limited":
-            await consumer.send_json({"type": "error", "code": error.code, "detail": error.message, **refused})
+            await consumer.send_json(error.frame(**refused))
             return
         raise FrameError(error.code, error.message, **refused) from None
     except Conversation.DoesNotExist:
