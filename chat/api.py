@@ -192,10 +192,10 @@ class ClientIdField(serializers.CharField):
     """client_id: the service refuses any other shape as `invalid_client_id`."""
 
 
-@extend_schema_field({"type": "string", "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$"})
+@extend_schema_field({"type": "string", "pattern": r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085][^\u0000]*$"})
 class MessageBodyField(serializers.CharField):
-    """A message's text: the service refuses one of only spaces as `empty_body`, and DRF's
-    CharField refuses a NUL character."""
+    """A message's text: the service refuses one of only spaces as `empty_body` (str.strip's
+    spaces, which add U+001C-U+001F and U+0085 to ECMA's \\s), and DRF's CharField refuses NUL."""
 
 
 class DirectOpenSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -35,10 +35,22 @@ class MarkAllReadSerializer(serializers.Serializer):
     unread = serializers.IntegerField(min_value=0)
 
 
+# The kinds one may choose for are a fixed list: the schema names them, and no other key.
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {kind: {"type": "boolean"} for kind in choosable_kinds()},
+        "additionalProperties": False,
+    }
+)
+class EmailChoicesField(serializers.DictField):
+    """Kind → e-mail on/off; the service refuses a kind not in choosable_kinds()."""
+
+
 class PreferencesSerializer(serializers.Serializer):
     """`email` maps each notification kind to whether it also sends an e-mail."""
 
-    email = serializers.DictField(
+    email = EmailChoicesField(
         child=serializers.BooleanField(),
         help_text=f"Kind → e-mail on/off. Kinds: {', '.join(choosable_kinds())}. "
         "On PUT, kinds left out keep their current choice.",
