@@ -8,7 +8,7 @@ Sending is idempotent by `client_id`: a retry answers 200 with the stored messag
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
@@ -27,10 +27,11 @@ from chat.models import (
     Membership,
     Message,
 )
+from chat.services.common import CLIENT_ID_RE
 from chat.views import attachment_response, group_picture_response
 from config.inputs import MAX_ID
 from config.pagination import PagePagination
-from config.refusals import RefusalSerializer
+from config.schema import refusal_response
 from config.timezones import api_timestamp
 from notifications import services as notification_services
 
@@ -181,6 +182,19 @@ class GroupCreateSerializer(serializers.Serializer):
     members = serializers.ListField(child=serializers.UUIDField(), max_length=300, default=list)
 
 
+# Rules the chat service checks itself, so that its refusal keeps its `code`: the schema states
+# them as patterns (ECMA, unanchored unless anchored, as JSON Schema reads them).
+@extend_schema_field({"type": "string", "pattern": CLIENT_ID_RE.pattern})
+class ClientIdField(serializers.CharField):
+    """client_id: the service refuses any other shape as `invalid_client_id`."""
+
+
+@extend_schema_field({"type": "string", "pattern": r"^[^\u0000]*[^\s\u0000\u001c-\u001f\u0085][^\u0000]*$"})
+class MessageBodyField(serializers.CharField):
+    """A message's text: the service refuses one of only spaces as `empty_body` (str.strip's
+    spaces, which add U+001C-U+001F and U+0085 to ECMA's \\s), and DRF's CharField refuses NUL."""
+
+
 class DirectOpenSerializer(serializers.Serializer):
     user = serializers.UUIDField(help_text="The other person's public_id.")
 
@@ -200,7 +214,10 @@ class SendSerializer(serializers.Serializer):
         default="",
         help_text="May be empty when files are attached.",
     )
-    client_id = serializers.CharField(max_length=CLIENT_ID_MAX_LENGTH, help_text="A UUID made by the client.")
+    client_id = ClientIdField(
+        max_length=CLIENT_ID_MAX_LENGTH,
+        help_text="A UUID made by the client (8 to 64 letters, digits or - _ . :; else `invalid_client_id`).",
+    )
     reply_to = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -216,7 +233,9 @@ class SendSerializer(serializers.Serializer):
 
 
 class EditSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=BODY_MAX_LENGTH, trim_whitespace=False)
+    body = MessageBodyField(
+        max_length=BODY_MAX_LENGTH, trim_whitespace=False, help_text="Not only spaces (else `empty_body`)."
+    )
 
 
 class ReactionSerializer(serializers.Serializer):
@@ -243,8 +262,8 @@ class MessagesQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
 
 
-REFUSED = OpenApiResponse(RefusalSerializer, description="Refused by a rule; `code` names it.")
-NOT_FOUND = OpenApiResponse(RefusalSerializer, description="No such conversation or message, or not yours.")
+REFUSED = refusal_response("Refused by a rule; `code` names it.")
+NOT_FOUND = refusal_response("No such conversation or message, or not yours.")
 
 
 def _valid(serializer_class, data):
@@ -448,7 +467,15 @@ class ReactionsView(ChatAPIView):
 
     @extend_schema(
         summary="Take my reaction off a message",
-        parameters=[OpenApiParameter("emoji", OpenApiTypes.STR, required=True, description="The emoji to remove.")],
+        parameters=[
+            OpenApiParameter(
+                "emoji",
+                OpenApiTypes.STR,
+                required=True,
+                enum=[emoji for emoji, _ in EMOJI],
+                description="The emoji to remove.",
+            )
+        ],
         responses={200: MessageSerializer, 400: REFUSED, 403: REFUSED, 404: NOT_FOUND, 409: REFUSED, 429: REFUSED},
     )
     def delete(self, request, pk: int):

@@ -8,19 +8,32 @@ The framework answers these on its own, so each operation documents them:
   and where it is paginated (a `page` past the last one),
 - 415 where it reads a body (a media type it does not parse),
 - 429 everywhere (DEFAULT_THROTTLE_CLASSES, and the views' own throttles).
-Every 400 is the one validation shape of config.api (detail, code, errors), every other refusal
-the error shape (detail, code).
+Every 400 is the one validation shape of config.api (detail, code, errors: `ApiValidationError`),
+every other refusal the refusal shape, `Refusal` (config.refusals.RefusalSerializer). A view
+lists its own refusals (403, 409, 413, …) with `refusal_response(description)`.
 """
 
-ERROR = "ApiError"
+from drf_spectacular.utils import OpenApiResponse
+
+from config.refusals import RefusalSerializer
+
+# The component drf-spectacular makes of RefusalSerializer; the hook adds it when no view used it.
+ERROR = "Refusal"
 VALIDATION_ERROR = "ApiValidationError"
 
 SCHEMAS = {
     ERROR: {
         "type": "object",
+        "description": "The schema of every refusal the API answers (4xx).",
         "properties": {
             "detail": {"type": "string", "description": "A sentence for people."},
-            "code": {"type": "string", "description": "The rule that refused, when one did (stable)."},
+            "code": {"type": "string", "description": "Stable, for programs."},
+            "errors": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                "description": "The inputs refused (`non_field_errors` for the input as a whole), each with its "
+                "messages.",
+            },
         },
         "required": ["detail"],
     },
@@ -69,7 +82,9 @@ def _framework_codes(operation: dict) -> set[str]:
 
 
 def document_framework_errors(result, generator, request, public):
-    result.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in SCHEMAS.items():
+        schemas.setdefault(name, schema)
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             if method not in METHODS:
@@ -83,3 +98,9 @@ def document_framework_errors(result, generator, request, public):
                 if code.startswith(("4", "5")) and "content" not in response:
                     response["content"] = _body(ERROR)
     return result
+
+
+def refusal_response(description: str) -> OpenApiResponse:
+    """An @extend_schema response for a refusal (403, 404, 409, 413, …) in the one refusal shape,
+    config.refusals.RefusalSerializer; a 400's body becomes the validation shape (see above)."""
+    return OpenApiResponse(RefusalSerializer, description=description)

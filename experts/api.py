@@ -8,13 +8,14 @@ Errors are JSON with `detail` (and `errors` per field, `code` for refusals of th
 
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.inputs import MAX_ID
+from config.schema import refusal_response
 from experts import selectors, services
 from experts.forms import SEARCH_MAX_LENGTH
 from experts.models import Category, ExpertiseAreaRequest, ExpertProfile
@@ -42,20 +43,10 @@ _API_FIELDS = {"category_ids": "categories", "category_id": "category"}
 # --- Serializers ---------------------------------------------------------------------------------
 
 
-class ExpertsDetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-class ExpertsRefusalSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False, help_text="A stable name for the rule that refused it.")
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
-
-
-BAD_REQUEST = OpenApiResponse(ExpertsRefusalSerializer, description="Invalid input; `errors` lists it by field.")
-NOT_FOUND = OpenApiResponse(ExpertsDetailSerializer, description="No such expert, or not visible to you.")
-CONFLICT = OpenApiResponse(ExpertsRefusalSerializer, description="The current state refuses it (already applied, …).")
-UNAUTHORIZED = OpenApiResponse(ExpertsDetailSerializer, description="Missing or invalid credentials.")
+BAD_REQUEST = refusal_response("Invalid input; `errors` lists it by field.")
+NOT_FOUND = refusal_response("No such expert, or not visible to you.")
+CONFLICT = refusal_response("The current state refuses it (already applied, …).")
+UNAUTHORIZED = refusal_response("Missing or invalid credentials.")
 
 
 class CategorySerializer(serializers.ModelSerializer):

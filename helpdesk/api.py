@@ -11,10 +11,11 @@ refuses the action (taken by another expert, illegal transition, cap reached, ra
 """
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.http import HttpResponse, QueryDict
 from django.utils.text import get_valid_filename
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -22,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.inputs import MAX_ID, GatedJSONParser
+from config.schema import refusal_response
 from experts import selectors as expert_selectors
 from experts.models import ExpertProfile
 from helpdesk import documents, selectors, services
@@ -45,26 +47,11 @@ from notifications import services as notification_services
 # --- serializers ---------------------------------------------------------------------------
 
 
-class HelpDetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-class HelpRefusalSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)
-
-
-class HelpValidationErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
-BAD_REQUEST = OpenApiResponse(HelpValidationErrorSerializer, description="Invalid input; `errors` lists it by field.")
-NOT_FOUND = OpenApiResponse(HelpDetailSerializer, description="No such request, or not yours to see.")
-CONFLICT = OpenApiResponse(HelpRefusalSerializer, description="The current state refuses it; `code` says which rule.")
-FORBIDDEN = OpenApiResponse(
-    HelpRefusalSerializer,
-    description="Not allowed for this account: `not_verified` (no longer an approved expert) or "
+BAD_REQUEST = refusal_response("Invalid input; `errors` lists it by field.")
+NOT_FOUND = refusal_response("No such request, or not yours to see.")
+CONFLICT = refusal_response("The current state refuses it; `code` says which rule.")
+FORBIDDEN = refusal_response(
+    "Not allowed for this account: `not_verified` (no longer an approved expert) or "
     "`unverified` (e-mail address not confirmed yet).",
 )
 
@@ -118,11 +105,17 @@ class HelpEventSerializer(serializers.ModelSerializer):
         ]
 
 
+# Rules of time that OpenAPI cannot state (docs/security.md, "What the API schema cannot say").
+FUTURE_START = "In the future (a past time is refused with 400)."
+SLOT_END = "After start: 30 minutes to 12 hours later."
+SESSION_END = "After start: 10 minutes to 4 hours later."
+
+
 class HelpSlotSerializer(serializers.Serializer):
     """A time range in which the requester can meet."""
 
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = serializers.DateTimeField(help_text=FUTURE_START)
+    end = serializers.DateTimeField(help_text=SLOT_END)
 
 
 class HelpRequestSerializer(serializers.ModelSerializer):
@@ -275,20 +268,24 @@ class HelpReleaseSerializer(serializers.Serializer):
 
 
 class HelpScheduleSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = serializers.DateTimeField(help_text=FUTURE_START)
+    end = serializers.DateTimeField(help_text=SESSION_END)
 
 
 class HelpAcceptSerializer(serializers.Serializer):
     """Accept alone, or accept and schedule in one step: give start and end (within one of the
     requester's slots, or another time the expert proposes)."""
 
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+    start = serializers.DateTimeField(required=False, help_text=f"With end, or neither. {FUTURE_START}")
+    end = serializers.DateTimeField(required=False, help_text=f"With start, or neither. {SESSION_END}")
 
 
 class HelpMeetingLinkSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=2000)
+    url = serializers.CharField(
+        max_length=2000,
+        validators=[RegexValidator(r"^[Hh][Tt][Tt][Pp][Ss]://\S+$", message="Paste a full https:// meeting link.")],
+        help_text="A full https:// link to the meeting.",
+    )
 
 
 class HelpRateSerializer(serializers.Serializer):
@@ -348,9 +345,7 @@ class MyRequestsView(generics.ListAPIView):
             201: HelpRequestDetailSerializer,
             400: BAD_REQUEST,
             403: FORBIDDEN,
-            404: OpenApiResponse(
-                HelpDetailSerializer, description="resubmit_of is not my request, or no such expert to ask."
-            ),
+            404: refusal_response("resubmit_of is not my request, or no such expert to ask."),
             409: CONFLICT,
         },
         summary="Submit a help request (optionally again, or to one expert first)",
@@ -551,7 +546,7 @@ class QueueView(generics.ListAPIView):
         ],
         responses={
             200: HelpRequestSerializer(many=True),
-            403: OpenApiResponse(HelpDetailSerializer, description="Only verified experts have a queue."),
+            403: refusal_response("Only verified experts have a queue."),
         },
     )
     def get(self, request, *args, **kwargs):

@@ -2,18 +2,18 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.schema import refusal_response
 from notifications import selectors, services
 from notifications.models import Notification, NotificationKind, choosable_kinds
 
 TAGS = ["notifications"]
-ERROR = inline_serializer("NotificationError", {"detail": serializers.CharField()})
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -35,10 +35,22 @@ class MarkAllReadSerializer(serializers.Serializer):
     unread = serializers.IntegerField(min_value=0)
 
 
+# The kinds one may choose for are a fixed list: the schema names them, and no other key.
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {kind: {"type": "boolean"} for kind in choosable_kinds()},
+        "additionalProperties": False,
+    }
+)
+class EmailChoicesField(serializers.DictField):
+    """Kind → e-mail on/off; the service refuses a kind not in choosable_kinds()."""
+
+
 class PreferencesSerializer(serializers.Serializer):
     """`email` maps each notification kind to whether it also sends an e-mail."""
 
-    email = serializers.DictField(
+    email = EmailChoicesField(
         child=serializers.BooleanField(),
         help_text=f"Kind → e-mail on/off. Kinds: {', '.join(choosable_kinds())}. "
         "On PUT, kinds left out keep their current choice.",
@@ -88,7 +100,7 @@ class MarkReadView(APIView):
         summary="Mark one of my notifications read",
         parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Notification id.")],
         request=None,
-        responses={200: NotificationSerializer, 404: OpenApiResponse(ERROR, description="Not yours or not there.")},
+        responses={200: NotificationSerializer, 404: refusal_response("Not yours or not there.")},
     )
     def post(self, request, id: int):  # the path parameter keeps its public name
         notification = _mark_read_or_404(user=request.user, notification_id=id)
@@ -119,7 +131,7 @@ class PreferencesView(APIView):
         request=PreferencesSerializer,
         responses={
             200: PreferencesSerializer,
-            400: OpenApiResponse(ERROR, description="Unknown kind or not a boolean."),
+            400: refusal_response("Unknown kind or not a boolean."),
         },
     )
     def put(self, request):

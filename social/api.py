@@ -9,13 +9,14 @@ Errors are JSON with `detail` (and `code` for refusals of the rules): 400 for ba
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from config.schema import refusal_response
 from notifications import services as notification_services
 from social import selectors, services
 from social.forms import FILTER_MAX_LENGTH
@@ -28,25 +29,11 @@ CONFLICT_CODES = {"duplicate", "already_friends", "not_pending", "already_blocke
 # --- Serializers ---------------------------------------------------------------------------------
 
 
-class SocialDetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-class SocialRefusalSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False, help_text="A stable name for the rule that refused the action.")
-
-
-class SocialValidationErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
-BAD_REQUEST = OpenApiResponse(SocialValidationErrorSerializer, description="Invalid input; `errors` lists it by field.")
-REFUSED = OpenApiResponse(SocialRefusalSerializer, description="Refused by a rule (e.g. a request to oneself).")
-NOT_FOUND = OpenApiResponse(SocialDetailSerializer, description="No such thing, or not yours to see.")
-CONFLICT = OpenApiResponse(SocialRefusalSerializer, description="The current state refuses it (already friends, …).")
-UNAUTHORIZED = OpenApiResponse(SocialDetailSerializer, description="Missing or invalid credentials.")
+BAD_REQUEST = refusal_response("Invalid input; `errors` lists it by field.")
+REFUSED = refusal_response("Refused by a rule (e.g. a request to oneself).")
+NOT_FOUND = refusal_response("No such thing, or not yours to see.")
+CONFLICT = refusal_response("The current state refuses it (already friends, …).")
+UNAUTHORIZED = refusal_response("Missing or invalid credentials.")
 
 
 class PersonSerializer(serializers.ModelSerializer):
