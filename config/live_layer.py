@@ -48,6 +48,7 @@ import contextlib
 import hashlib
 import logging
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -61,6 +62,10 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 FANOUT_CHANNEL = "__fanout__"
+PROCESS_CHANNEL = "__proc__."
+ROUTE_KEY = "__route__:"
+# routing="process": how long a process's registry entries live without its heartbeat.
+ROUTE_TTL = 30.0
 
 # The channel-layer message every local channel gets when this process's subscriber connection
 # came back (Redis restarted, or dropped the connection): what was published meanwhile is lost
@@ -136,6 +141,12 @@ class LoopState:
         self.subscribed = asyncio.Event()
         self.reader: asyncio.Task | None = None
         self.subscriber_name = f"lyceum-live-{uuid.uuid4().hex[:12]}"
+        # routing="process": this loop's own channel, and the task that keeps its registry
+        # entries (which of its groups it holds) from expiring.
+        self.process_channel = f"{layer.prefix}{PROCESS_CHANNEL}{self.subscriber_name}"
+        self.heartbeat: asyncio.Task | None = None
+        self.received = 0
+        self.delivered = 0
 
     # --- the reader --------------------------------------------------------------------------
 
@@ -157,11 +168,17 @@ class LoopState:
             )
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(self.layer.fanout_channel)
-                while True:  # the confirmation: from now on every publish reaches this process
+                names = [self.layer.fanout_channel]
+                if self.layer.routing == "process":
+                    names.append(self.process_channel)
+                await pubsub.subscribe(*names)
+                confirmed = 0
+                while confirmed < len(names):  # from now on every publish reaches this process
                     reply = await pubsub.get_message(timeout=None)
                     if reply is not None and reply["type"] == "subscribe":
-                        break
+                        confirmed += 1
+                if connected_before and self.layer.routing == "process":
+                    await self.register(list(self.groups))  # Redis may have lost the registry
                 self.subscribed.set()
                 delay = RECONNECT_FIRST
                 if connected_before:
@@ -203,9 +220,40 @@ class LoopState:
         for queue in list(self.channels.values()):
             queue.put_nowait(Decoded({"type": RESUBSCRIBED}))
 
+    # --- the registry (routing="process") ----------------------------------------------------
+
+    async def register(self, groups) -> None:
+        """Record in Redis that this process holds members of `groups` (for ROUTE_TTL)."""
+        if not groups:
+            return
+        expiry = time.time() + ROUTE_TTL
+        async with self.publisher.pipeline(transaction=False) as pipe:
+            for group in groups:
+                key = self.layer.route_key(group)
+                pipe.zadd(key, {self.process_channel: expiry})
+                pipe.expire(key, int(ROUTE_TTL) + 1)
+            await pipe.execute()
+        if self.heartbeat is None or self.heartbeat.done():
+            self.heartbeat = asyncio.get_running_loop().create_task(self.beat(), name="live-layer-route-heartbeat")
+
+    async def unregister(self, group) -> None:
+        with contextlib.suppress(Exception):  # an entry left behind expires
+            await self.publisher.zrem(self.layer.route_key(group), self.process_channel)
+
+    async def beat(self) -> None:
+        while True:
+            await asyncio.sleep(ROUTE_TTL / 3)
+            try:
+                await self.register(list(self.groups))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: the reader re-registers on reconnect
+                logger.warning("live layer: route heartbeat failed", exc_info=True)
+
     def deliver(self, data) -> None:
         """Hand one published event to every local channel it names or that is in one of its
         groups (each channel once, however many of the groups it is in)."""
+        self.received += 1
         try:
             envelope = self.layer.deserialize(data)
             message = envelope["message"]
@@ -219,6 +267,7 @@ class LoopState:
                 if channel in seen:
                     continue
                 seen.add(channel)
+                self.delivered += 1
                 sink = self.sinks.get(channel)
                 if sink is not None:
                     try:
@@ -245,6 +294,11 @@ class LoopState:
                 del self.groups[group]
 
     async def close(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.heartbeat
+            self.heartbeat = None
         if self.reader is not None:
             self.reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):  # closing anyway
@@ -260,13 +314,16 @@ class FanoutChannelLayer(BaseChannelLayer):
 
     extensions = ["groups", "flush", "group_send_many", "sinks"]
 
-    def __init__(self, hosts=None, prefix="asgi", symmetric_encryption_keys=None, **kwargs):
+    def __init__(self, hosts=None, prefix="asgi", symmetric_encryption_keys=None, routing="fanout", **kwargs):
         super().__init__(**{k: v for k, v in kwargs.items() if k in {"expiry", "capacity", "channel_capacity"}})
         hosts = [
             host if isinstance(host, dict) else {"address": host} for host in (hosts or ["redis://localhost:6379"])
         ]
         self.prefix = prefix
         self.fanout_channel = f"{prefix}{FANOUT_CHANNEL}"
+        if routing not in {"fanout", "process"}:
+            raise ValueError(f"live layer: routing must be 'fanout' or 'process', not {routing!r}")
+        self.routing = routing
         host = hosts[zlib.crc32(self.fanout_channel.encode()) % len(hosts)]
         self.address = host.get("address", "redis://localhost:6379")
         # The layer sets its own retry policy (see _publish_retry and LoopState.read).
@@ -277,6 +334,9 @@ class FanoutChannelLayer(BaseChannelLayer):
 
     def serialize(self, message) -> bytes:
         return self.serializer.serialize(message)
+
+    def route_key(self, group: str) -> str:
+        return f"{self.prefix}{ROUTE_KEY}{group}"
 
     def deserialize(self, message):
         if isinstance(message, Decoded):
@@ -328,14 +388,22 @@ class FanoutChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
         state = self.state()
+        first = group not in state.groups
         state.groups.setdefault(group, set()).add(channel)
         state.channels.setdefault(channel, asyncio.Queue())
         await state.wait_subscribed()
+        if first and self.routing == "process":
+            # Registered before the caller goes on (a socket loads its hello after this), so
+            # an event committed after that load is routed here.
+            await state.register([group])
 
     async def group_discard(self, group, channel):
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
-        self.state().discard(group, channel)
+        state = self.state()
+        state.discard(group, channel)
+        if self.routing == "process" and group not in state.groups:
+            await state.unregister(group)
 
     async def group_send(self, group, message):
         await self.group_send_many([group], message)
@@ -347,7 +415,30 @@ class FanoutChannelLayer(BaseChannelLayer):
             await self.publish({"groups": groups, "message": message})
 
     async def publish(self, envelope: dict) -> None:
-        await self.state().publisher.publish(self.fanout_channel, self.serialize(envelope))
+        publisher = self.state().publisher
+        if self.routing == "process" and "groups" in envelope:
+            groups = envelope["groups"]
+            now = time.time()
+            async with publisher.pipeline(transaction=False) as pipe:
+                for group in groups:
+                    pipe.zrangebyscore(self.route_key(group), now, "+inf")
+                holders = await pipe.execute()
+            async with publisher.pipeline(transaction=False) as pipe:
+                for channel, held in self.route(groups, holders).items():
+                    pipe.publish(channel, self.serialize({"groups": held, "message": envelope["message"]}))
+                await pipe.execute()
+            return
+        await publisher.publish(self.fanout_channel, self.serialize(envelope))
+
+    @staticmethod
+    def route(groups, holders) -> dict:
+        """{process channel: [its groups]} from each group's registered processes."""
+        routes: dict = {}
+        for group, processes in zip(groups, holders, strict=True):
+            for process in processes:
+                name = process.decode() if isinstance(process, bytes) else process
+                routes.setdefault(name, []).append(group)
+        return routes
 
     def group_send_many_sync(self, groups, message) -> None:
         """The same from synchronous code — a database thread after its commit, a view, a Celery
@@ -360,6 +451,17 @@ class FanoutChannelLayer(BaseChannelLayer):
         client = getattr(self.sync, "client", None)
         if client is None:
             client = self.sync.client = redis.Redis.from_url(self.address, **self.options, retry=_publish_retry(Retry))
+        if self.routing == "process":
+            now = time.time()
+            pipe = client.pipeline(transaction=False)
+            for group in groups:
+                pipe.zrangebyscore(self.route_key(group), now, "+inf")
+            holders = pipe.execute()
+            pipe = client.pipeline(transaction=False)
+            for channel, held in self.route(groups, holders).items():
+                pipe.publish(channel, self.serialize({"groups": held, "message": message}))
+            pipe.execute()
+            return
         client.publish(self.fanout_channel, self.serialize({"groups": groups, "message": message}))
 
     # --- sinks -------------------------------------------------------------------------------

@@ -191,6 +191,9 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": _KEY_PREFIX,
+                # "fanout": every process reads every event; "process": each process gets only
+                # the events for groups it holds (docs/architecture.md, "The live path").
+                "routing": env.str("LIVE_ROUTING", default="fanout"),
             },
         }
     }

@@ -35,10 +35,10 @@ async def _nothing_for(layer, channel, timeout=0.3):
         await asyncio.wait_for(layer.receive(channel), timeout=timeout)
 
 
-@pytest_asyncio.fixture
-async def two_processes(redis_url):
+@pytest_asyncio.fixture(params=["fanout", "process"])
+async def two_processes(redis_url, request):
     prefix = f"lyceum-test-fanout-{uuid.uuid4().hex[:8]}"
-    first, second = _layer(redis_url, prefix), _layer(redis_url, prefix)
+    first, second = _layer(redis_url, prefix, routing=request.param), _layer(redis_url, prefix, routing=request.param)
     yield first, second
     await first.flush()
     await second.flush()
@@ -304,3 +304,39 @@ async def test_a_join_while_redis_is_down_fails_within_the_subscribe_timeout(mon
         await layer.group_add("user.1", channel)
     assert layer.state().reader is not None and not layer.state().reader.done()
     await layer.flush()
+
+
+@pytest_asyncio.fixture
+async def routed(redis_url):
+    prefix = f"lyceum-test-routed-{uuid.uuid4().hex[:8]}"
+    layers = [_layer(redis_url, prefix, routing="process") for _ in range(3)]
+    yield layers
+    for layer in layers:
+        await layer.flush()
+
+
+async def test_routing_sends_an_event_only_to_the_processes_that_hold_a_member(routed):
+    holder, idle, sender = routed
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    bystander = await idle.new_channel()
+    await idle.group_add("user.2", bystander)
+    message = {"type": "live.event", "event": {"type": "probe"}, "text": "{}"}
+
+    await sender.group_send_many(["user.1", "user.9"], message)
+    assert await _receive(holder, ada) == message
+    await asyncio.to_thread(sender.group_send_many_sync, ["user.1"], message)
+    assert await _receive(holder, ada) == message
+    await _nothing_for(idle, bystander)
+    assert idle.state().received == 0
+    assert holder.state().received == holder.state().delivered == 2
+
+
+async def test_routing_forgets_a_group_after_its_last_member_left(routed):
+    holder, _, sender = routed
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    await holder.group_discard("user.1", ada)
+    await sender.group_send_many(["user.1"], {"type": "live.event", "text": "{}"})
+    await asyncio.sleep(0.3)
+    assert holder.state().received == 0
