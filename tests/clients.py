@@ -244,7 +244,7 @@ class LiveChatClient:
         self.connect_failures = 0
         self.disconnects = 0
         self.signed_out_at: float | None = None  # monotonic time of a close with CLOSE_SIGNED_OUT
-        self.user_id: int | None = None
+        self.user_id: str | None = None  # the user's public_id (UUID string)
         self._lock = threading.RLock()
         self._ws: _Socket | None = None
         self._online = False
