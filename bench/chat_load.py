@@ -92,7 +92,8 @@ UVICORN_ARGS = [
 ]
 UVICORN_WS = "websockets"
 TARGETS = ("lyceum", "bare", "websockets")
-SERVERS = ("daphne", "uvicorn")
+SERVER_COLUMNS = {"daphne", "uvicorn", "ws"}  # the resource columns of the server processes
+SERVERS = ("daphne", "uvicorn", "uvicorn-sansio")  # uvicorn-sansio: uvicorn with --ws websockets-sansio
 
 
 def machine_load() -> str:
@@ -126,6 +127,7 @@ class Client:
     headers: dict
     ws: object = None
     reader: asyncio.Task | None = None
+    ready_at: float | None = None  # Lyceum: when its "hello" arrived (the socket is usable); else = connected
     sent_n: int = 0
 
 
@@ -163,6 +165,8 @@ async def _read(state: GeneratorState, client: Client) -> None:
                         state.echoes[_step_of(key)] += 1
                     else:
                         state.received[_step_of(key)].append((key, client.uid, now))
+                elif kind == "hello" and client.ready_at is None:
+                    client.ready_at = now
                 elif kind == "message.ack":
                     key = frame.get("client_id") or ""
                     state.acks[_step_of(key)].append((key, now))
@@ -197,6 +201,8 @@ async def _connect_one(state: GeneratorState, client: Client, deadline: float, s
                 max_size=2**20,
             )
             connected_at = time.monotonic()
+            if not state.target.startswith("lyceum"):
+                client.ready_at = connected_at
             client.reader = asyncio.create_task(_read(state, client))
             return connected_at
         except Exception as error:
@@ -215,8 +221,12 @@ async def _connect_all(state: GeneratorState, start: float, deadline: float) -> 
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     stats: Counter = Counter()
     times = await asyncio.gather(*(_connect_one(state, c, deadline, stats) for c in state.clients))
+    # Lyceum's socket is usable once its "hello" (one database hop after accept) has arrived.
+    while any(c.ws is not None and c.ready_at is None for c in state.clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     return {
         "times": [t - start for t in times if t is not None],
+        "ready": [c.ready_at - start for c in state.clients if c.ready_at is not None],
         "failed": sum(1 for t in times if t is None),
         "stats": dict(stats),
     }
@@ -396,7 +406,8 @@ class Services:
                 application,
             ]
         else:
-            argv = [*UVICORN_ARGS, "--ws", ws or UVICORN_WS, "--port", str(port), application]
+            ws = "websockets-sansio" if server == "uvicorn-sansio" else ws or UVICORN_WS
+            argv = [*UVICORN_ARGS, "--ws", ws, "--port", str(port), application]
             argv[0] = str(VENV_BIN / argv[0])
         return self._serving(name, self.start(name, [*prefix, *argv], cwd=cwd, env=env), port)
 
@@ -656,6 +667,13 @@ class StepResult:
     def broken(self) -> bool:
         return self.lost > 0 or not self.latencies or percentile(self.latencies, 99) > BREAK_P99_SECONDS
 
+    def server_cpu_us(self) -> float:
+        """CPU of the server processes (not Redis, MariaDB or the generators) per delivery, in
+        µs: what a delivery costs, which a machine shared with other work moves much less than
+        it moves latency."""
+        cpu = sum(c for name, (c, _rss) in self.resources.items() if name.rstrip("0123456789") in SERVER_COLUMNS)
+        return cpu / 100 / self.per_second * 1e6 if self.per_second else float("nan")
+
     def ms(self, q: float) -> str:
         value = max(self.latencies) if q == 100 and self.latencies else percentile(self.latencies, q)
         return "-" if value != value else f"{value * 1000:.0f}"
@@ -669,6 +687,8 @@ class TargetResult:
     connect_stats: dict = field(default_factory=dict)
     steps: dict = field(default_factory=dict)  # rate -> StepResult
     connect_times: list = field(default_factory=list)
+    ready_seconds: float = float("nan")  # the last "hello" of the burst (Lyceum), else the last connect
+    ready_within_5: int = 0
     rest: tuple | None = None  # (connected, seconds, stats) after a burst that left some out
     note: str = ""
 
@@ -703,13 +723,16 @@ def run_target(
         stats: Counter = Counter()
         for r in replies:
             stats.update(r["stats"])
-        result.connected = len(times)
+            result.connected = len(times)
+        ready = [t for r in replies for t in r["ready"]]
+        result.ready_seconds = max(ready) if ready else float("nan")
+        result.ready_within_5 = sum(1 for t in ready if t <= 5.0)
         result.connect_times = times
         result.connect_seconds = max(times) if times else float("nan")
         result.connect_stats = dict(stats)
         print(
             f"[{name}] connected {result.connected}/{len(clients)} sockets in {result.connect_seconds:.2f} s "
-            f"({dict(stats)})",
+            f"({dict(stats)}); {result.ready_within_5} ready within 5 s, the last at {result.ready_seconds:.2f} s",
             flush=True,
         )
         if result.connected < len(clients):
@@ -852,7 +875,7 @@ def print_tables(results: list[TargetResult], args) -> None:
         print(
             f"- {r.name}: burst of {args.users} connects: {sum(1 for t in r.connect_times if t <= 10.0)} connected "
             f"within 10 s, {r.connected} within {args.burst_seconds:g} s (the last at {r.connect_seconds:.2f} s; "
-            f"{stats})"
+            f"{stats}); {r.ready_within_5} ready (hello received) within 5 s, the last at {r.ready_seconds:.2f} s"
         )
         if r.rest:
             rest_stats = ", ".join(f"{k} {v}" for k, v in sorted(r.rest[2].items()))
@@ -882,6 +905,18 @@ def print_tables(results: list[TargetResult], args) -> None:
                     f"{s.per_second:.0f}",
                 ]
         print(f"| {rate} | " + " | ".join(cells) + " |")
+    print()
+    print("The same, one row per target and step (server CPU: µs of the server processes' CPU per delivery):")
+    print()
+    print("| target | msg/s | p50/p95/p99/max ms | lost | dup | deliv/s | server CPU µs/deliv | load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        for rate, s in r.steps.items():
+            lost = f"{s.lost} ({s.lost / s.expected * 100:.1f}%)" if s.expected and s.lost else str(s.lost)
+            print(
+                f"| {r.name} | {rate} | {s.ms(50)}/{s.ms(95)}/{s.ms(99)}/{s.ms(100)}{' ✗' if s.broken else ''} | "
+                f"{lost} | {s.duplicated} | {s.per_second:.0f} | {s.server_cpu_us():.0f} | {s.load:.1f} |"
+            )
     print()
     print("CPU (% of one core over the send window) / RSS (MB) per process; machine = all processes on the box")
     print()
@@ -997,7 +1032,8 @@ def main(argv=None) -> int:
     run_deadline = time.monotonic() + args.max_seconds
     logdir = Path(tempfile.mkdtemp(prefix="chatload-"))
     args.load_at_start = machine_load()
-    print(f"chat load sitting: {', '.join(n for n, _ in plan(args))}; {args.load_at_start}", flush=True)
+    names = [kind if kind == "websockets" else f"{kind}-{server}" for kind, server in plan(args)]
+    print(f"chat load sitting: {', '.join(names)}; {args.load_at_start}", flush=True)
     secret_key = secrets.token_urlsafe(50)
     conversations_idx = layout(args.users)
     users = prepare_database(args.database_url, args.users, secret_key, args.fresh)
@@ -1063,7 +1099,7 @@ def main(argv=None) -> int:
                     )
                 )
             pids = {
-                f"{server if kind != 'websockets' else 'ws'}{i}": services.processes[f"{name}{i}"].pid
+                f"{server.split('-')[0] if kind != 'websockets' else 'ws'}{i}": services.processes[f"{name}{i}"].pid
                 for i in range(1, args.processes + 1)
             }
             pids["redis"] = services.processes[f"{name}-redis"].pid
