@@ -1,8 +1,17 @@
 """Chat load benchmark: 1,000 live sockets, open-loop steps of messages/s, Lyceum vs a bare Channels chat.
 
-    .venv/bin/python bench/chat_load.py                 # full run (both targets, ~15 min)
+    .venv/bin/python bench/chat_load.py                 # full run (Lyceum and the bare chat on daphne, ~15 min)
     .venv/bin/python bench/chat_load.py --quick         # 2 short steps each, a smoke run (~2 min)
     .venv/bin/python bench/chat_load.py --target lyceum --steps 100 --step-seconds 30
+    .venv/bin/python bench/chat_load.py --target all --server daphne,uvicorn   # one sitting, 5 targets
+
+Targets (`--target`, in order): `lyceum`, `bare` (the Channels tutorial chat) and `websockets`
+(bench/bare_websockets: bare asyncio websockets relaying through Redis, no Django: the upper
+limit). `--server daphne,uvicorn` runs each Channels target once per ASGI server (uvicorn as
+deploy/systemd/lyceum-uvicorn@.service runs it; `uvicorn-sansio` is the same with
+`--ws websockets-sansio`), always with `--processes` processes. The machine's load average is
+printed at the start, after every step and at the end: on a shared machine, compare targets of
+one sitting, and their server CPU per delivery, rather than absolute latencies.
 
 What it does, all on the loopback interface:
 
@@ -12,23 +21,24 @@ What it does, all on the loopback interface:
    in 1-on-1 pairs, 40% in groups of 10, 10% in groups of 50; every member accepted) and one
    session row per user — the same rows a browser login leaves. Old bench messages are deleted
    first. Starts a private redis-server on a free port (`REDIS_URL`: channel layer, cache and
-   Celery broker) and `--processes` daphne processes (2 by default) on free ports, with
-   DJANGO_DEBUG=false. User i connects to daphne i % processes, so conversations span processes.
+   Celery broker) and `--processes` server processes (2 by default) on free ports, with
+   DJANGO_DEBUG=false. User i connects to process i % processes, so conversations span processes.
+   Each Lyceum target starts from empty conversations.
 2. The bare chat (`bench/bare_chat/`, the Channels tutorial's consumer, default Redis layer, no
-   database): its own private redis-server and the SAME number of daphne processes, the users
+   database): its own private redis-server and the SAME number of server processes, the users
    spread over them the same way, one room per conversation: a fair peer.
 3. The load generator: `--generators` separate processes (asyncio + `websockets`), each owning
    an equal share of the sockets. They connect all sockets at once (a burst, as after a deploy;
    a refused or timed-out handshake is retried with live.js's backoff, 1 s to 30 s with jitter,
    for `--burst-seconds`); how many were connected within 10 s and when the last one was is
-   printed. Sockets the burst left out are then connected 16 at a time, so the steps run with
-   all of them. Then steps of 25, 50, 100, 150, 200… messages/s overall: open loop (a scheduler
-   sends at the set rate whatever the server answers; a send never waits for an ack), every
-   user sending at the same rate (round robin over all users), each step `--step-seconds`
-   long, then a drain for deliveries still in flight (until all arrived, none arrived for
-   `--drain-idle` s, or `--drain-seconds`). A step breaks when p99 > 1 s or any delivery is
-   lost; a target's run stops `--after-break` steps after its first broken step, or when
-   `--max-seconds` is spent.
+   printed, and for Lyceum when the last "hello" (the socket is usable) arrived. Sockets the
+   burst left out are then connected 16 at a time, so the steps run with all of them. Then steps
+   of 25, 50, 100, 150, 200… messages/s overall: open loop (a scheduler sends at the set rate
+   whatever the server answers; a send never waits for an ack), every user sending at the same
+   rate (round robin over all users), each step `--step-seconds` long, then a drain for
+   deliveries still in flight (until all arrived, none arrived for `--drain-idle` s, or
+   `--drain-seconds`). A step breaks when p99 > 1 s or any delivery is lost; a target's run
+   stops `--after-break` steps after its first broken step, or when `--max-seconds` is spent.
 
 Per step: latency from the send to each recipient's socket (every member but the sender) —
 p50/p95/p99/max, deliveries lost (never arrived before the drain ended) and duplicated, the
