@@ -301,7 +301,7 @@ def test_sockets_spread_over_both_daphnes_get_every_notification_and_survive_a_d
         where = {client.name: connect_and_locate(loop, client, stack.daphnes) for client in clients}
         first, second = stack.daphnes
         assert {where[c.name].port for c in clients} == {first.port, second.port}
-        assert all(client.hello["user"] == owner[client.name].pk for client in clients)
+        assert all(client.hello["user"] == str(owner[client.name].public_id) for client in clients)
 
         # (c) A notification made in this process reaches every tab of its user, wherever it is
         # (through Redis), and only theirs.
