@@ -1,8 +1,17 @@
 """Chat load benchmark: 1,000 live sockets, open-loop steps of messages/s, Lyceum vs a bare Channels chat.
 
-    .venv/bin/python bench/chat_load.py                 # full run (both targets, ~15 min)
+    .venv/bin/python bench/chat_load.py                 # full run (Lyceum and the bare chat on daphne, ~15 min)
     .venv/bin/python bench/chat_load.py --quick         # 2 short steps each, a smoke run (~2 min)
     .venv/bin/python bench/chat_load.py --target lyceum --steps 100 --step-seconds 30
+    .venv/bin/python bench/chat_load.py --target all --server daphne,uvicorn   # one sitting, 5 targets
+
+Targets (`--target`, in order): `lyceum`, `bare` (the Channels tutorial chat) and `websockets`
+(bench/bare_websockets: bare asyncio websockets relaying through Redis, no Django: the upper
+limit). `--server daphne,uvicorn` runs each Channels target once per ASGI server (uvicorn as
+deploy/systemd/lyceum-uvicorn@.service runs it; `uvicorn-sansio` is the same with
+`--ws websockets-sansio`), always with `--processes` processes. The machine's load average is
+printed at the start, after every step and at the end: on a shared machine, compare targets of
+one sitting, and their server CPU per delivery, rather than absolute latencies.
 
 What it does, all on the loopback interface:
 
@@ -12,23 +21,24 @@ What it does, all on the loopback interface:
    in 1-on-1 pairs, 40% in groups of 10, 10% in groups of 50; every member accepted) and one
    session row per user — the same rows a browser login leaves. Old bench messages are deleted
    first. Starts a private redis-server on a free port (`REDIS_URL`: channel layer, cache and
-   Celery broker) and `--processes` daphne processes (2 by default) on free ports, with
-   DJANGO_DEBUG=false. User i connects to daphne i % processes, so conversations span processes.
+   Celery broker) and `--processes` server processes (2 by default) on free ports, with
+   DJANGO_DEBUG=false. User i connects to process i % processes, so conversations span processes.
+   Each Lyceum target starts from empty conversations.
 2. The bare chat (`bench/bare_chat/`, the Channels tutorial's consumer, default Redis layer, no
-   database): its own private redis-server and the SAME number of daphne processes, the users
+   database): its own private redis-server and the SAME number of server processes, the users
    spread over them the same way, one room per conversation: a fair peer.
 3. The load generator: `--generators` separate processes (asyncio + `websockets`), each owning
    an equal share of the sockets. They connect all sockets at once (a burst, as after a deploy;
    a refused or timed-out handshake is retried with live.js's backoff, 1 s to 30 s with jitter,
    for `--burst-seconds`); how many were connected within 10 s and when the last one was is
-   printed. Sockets the burst left out are then connected 16 at a time, so the steps run with
-   all of them. Then steps of 25, 50, 100, 150, 200… messages/s overall: open loop (a scheduler
-   sends at the set rate whatever the server answers; a send never waits for an ack), every
-   user sending at the same rate (round robin over all users), each step `--step-seconds`
-   long, then a drain for deliveries still in flight (until all arrived, none arrived for
-   `--drain-idle` s, or `--drain-seconds`). A step breaks when p99 > 1 s or any delivery is
-   lost; a target's run stops `--after-break` steps after its first broken step, or when
-   `--max-seconds` is spent.
+   printed, and for Lyceum when the last "hello" (the socket is usable) arrived. Sockets the
+   burst left out are then connected 16 at a time, so the steps run with all of them. Then steps
+   of 25, 50, 100, 150, 200… messages/s overall: open loop (a scheduler sends at the set rate
+   whatever the server answers; a send never waits for an ack), every user sending at the same
+   rate (round robin over all users), each step `--step-seconds` long, then a drain for
+   deliveries still in flight (until all arrived, none arrived for `--drain-idle` s, or
+   `--drain-seconds`). A step breaks when p99 > 1 s or any delivery is lost; a target's run
+   stops `--after-break` steps after its first broken step, or when `--max-seconds` is spent.
 
 Per step: latency from the send to each recipient's socket (every member but the sender) —
 p50/p95/p99/max, deliveries lost (never arrived before the drain ended) and duplicated, the
@@ -67,11 +77,38 @@ from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BARE_DIR = BASE_DIR / "bench" / "bare_chat"
+BARE_WS = BASE_DIR / "bench" / "bare_websockets" / "server.py"
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/lyceum_bench_load"
 EMAIL_DOMAIN = "bench-load.lyceum.local"
 DEFAULT_STEPS = [25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000]
 BREAK_P99_SECONDS = 1.0
+# uvicorn as deploy/systemd/lyceum-uvicorn@.service runs it (minus --proxy-headers: no proxy here).
+UVICORN_ARGS = [
+    "uvicorn",
+    "--host",
+    "127.0.0.1",
+    "--backlog",
+    "1024",
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--lifespan",
+    "off",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+]
+UVICORN_WS = "websockets"
+TARGETS = ("lyceum", "bare", "websockets")
+SERVER_COLUMNS = {"daphne", "uvicorn", "ws"}  # the resource columns of the server processes
+SERVERS = ("daphne", "uvicorn", "uvicorn-sansio")  # uvicorn-sansio: uvicorn with --ws websockets-sansio
+
+
+def machine_load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1/5/15 min) on {os.cpu_count()} cores"
 
 
 # --- Conversation layout -------------------------------------------------------------------------
@@ -100,6 +137,7 @@ class Client:
     headers: dict
     ws: object = None
     reader: asyncio.Task | None = None
+    ready_at: float | None = None  # Lyceum: when its "hello" arrived (the socket is usable); else = connected
     sent_n: int = 0
 
 
@@ -122,7 +160,7 @@ def _step_of(key: str) -> int:
 
 async def _read(state: GeneratorState, client: Client) -> None:
     loads, monotonic = json.loads, time.monotonic
-    lyceum = state.target == "lyceum"
+    lyceum = state.target.startswith("lyceum")
     try:
         async for raw in client.ws:
             now = monotonic()
@@ -137,6 +175,8 @@ async def _read(state: GeneratorState, client: Client) -> None:
                         state.echoes[_step_of(key)] += 1
                     else:
                         state.received[_step_of(key)].append((key, client.uid, now))
+                elif kind == "hello" and client.ready_at is None:
+                    client.ready_at = now
                 elif kind == "message.ack":
                     key = frame.get("client_id") or ""
                     state.acks[_step_of(key)].append((key, now))
@@ -171,6 +211,8 @@ async def _connect_one(state: GeneratorState, client: Client, deadline: float, s
                 max_size=2**20,
             )
             connected_at = time.monotonic()
+            if not state.target.startswith("lyceum"):
+                client.ready_at = connected_at
             client.reader = asyncio.create_task(_read(state, client))
             return connected_at
         except Exception as error:
@@ -189,8 +231,12 @@ async def _connect_all(state: GeneratorState, start: float, deadline: float) -> 
     await asyncio.sleep(max(0.0, start - time.monotonic()))
     stats: Counter = Counter()
     times = await asyncio.gather(*(_connect_one(state, c, deadline, stats) for c in state.clients))
+    # Lyceum's socket is usable once its "hello" (one database hop after accept) has arrived.
+    while any(c.ws is not None and c.ready_at is None for c in state.clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     return {
         "times": [t - start for t in times if t is not None],
+        "ready": [c.ready_at - start for c in state.clients if c.ready_at is not None],
         "failed": sum(1 for t in times if t is None),
         "stats": dict(stats),
     }
@@ -230,7 +276,7 @@ async def _run_step(state: GeneratorState, step: int, rate: float, start: float,
         if not task.cancelled() and task.exception() is not None:  # e.g. the server closed the socket
             failures[type(task.exception()).__name__] += 1
 
-    lyceum = state.target == "lyceum"
+    lyceum = state.target.startswith("lyceum")
     interval = 1.0 / rate if rate > 0 else seconds
     end = start + seconds
     next_at = start + random.random() * interval
@@ -352,24 +398,36 @@ class Services:
             time.sleep(0.1)
         raise RuntimeError(f"{name} did not start (see {self.logdir / (name + '.log')})")
 
-    def daphne(self, name: str, application: str, *, cwd: Path, env: dict, profile: bool = False) -> int:
+    def asgi(
+        self, name: str, server: str, application: str, *, cwd: Path, env: dict, profile: bool = False, ws: str = ""
+    ) -> int:
+        """One ASGI server process (daphne or uvicorn) on a free port, as production runs it:
+        listen backlog 1024, no access log (daphne's is 3 lines per connection)."""
         port = free_port()
-        # --profile-daphne: cProfile of the event-loop thread, written when daphne stops.
+        # --profile-server: cProfile of the event-loop thread, written when the server stops.
         prefix = [sys.executable, "-m", "cProfile", "-o", str(self.logdir / f"{name}.prof")] if profile else []
-        process = self.start(
-            name,
-            [
-                *prefix,
+        if server == "daphne":
+            argv = [
                 str(VENV_BIN / "daphne"),
                 "-v",
-                "0",  # no access log (3 lines per connection): same for both targets
+                "0",
                 "-e",
                 f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
                 application,
-            ],
-            cwd=cwd,
-            env=env,
-        )
+            ]
+        else:
+            ws = "websockets-sansio" if server == "uvicorn-sansio" else ws or UVICORN_WS
+            argv = [*UVICORN_ARGS, "--ws", ws, "--port", str(port), application]
+            argv[0] = str(VENV_BIN / argv[0])
+        return self._serving(name, self.start(name, [*prefix, *argv], cwd=cwd, env=env), port)
+
+    def bare_websockets(self, name: str, redis_url: str) -> int:
+        port = free_port()
+        env = {**os.environ, "BARE_WS_REDIS_URL": redis_url}
+        process = self.start(name, [sys.executable, str(BARE_WS), str(port)], cwd=BASE_DIR, env=env)
+        return self._serving(name, process, port)
+
+    def _serving(self, name: str, process: subprocess.Popen, port: int) -> int:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -492,12 +550,7 @@ def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bo
                 for conversation, members in zip(created, conversations, strict=True)
                 for j, i in enumerate(members)
             )
-    # Every run starts from empty conversations.
-    with transaction.atomic():
-        wipe(Attachment)
-        wipe(Message)
-        Conversation.objects.update(last_seq=0, last_message=None, last_message_at=timezone.now())
-        Membership.objects.update(last_read_seq=0, emailed_seq=0, archived=False, muted=False, accepted=True)
+    empty_conversations()
     conversation_of = dict(Membership.objects.filter(user__in=users).values_list("user_id", "conversation_id"))
     # One session per user, exactly what django.contrib.auth.login stores.
     store = SessionStore()
@@ -521,6 +574,23 @@ def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bo
         flush=True,
     )
     return [(user.pk, conversation_of[user.pk], key) for user, key in zip(users, keys, strict=True)]
+
+
+def empty_conversations() -> None:
+    """Every Lyceum target starts from empty conversations: no messages, seq 0, nothing read
+    (a second Lyceum target of the sitting would otherwise find its client_ids stored already,
+    and a retried send is acked with the stored message and pushed to no one)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from chat.models import Attachment, Conversation, Membership, Message
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        for model in (Attachment, Message):
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+        Conversation.objects.update(last_seq=0, last_message=None, last_message_at=timezone.now())
+        Membership.objects.update(last_read_seq=0, emailed_seq=0, archived=False, muted=False, accepted=True)
+    connection.close()
 
 
 # --- Measuring -----------------------------------------------------------------------------------
@@ -601,10 +671,18 @@ class StepResult:
     late_earlier: int = 0
     send_failures: int = 0
     closed: int = 0
+    load: float = float("nan")  # the machine's 1-minute load average at the end of the send window
 
     @property
     def broken(self) -> bool:
         return self.lost > 0 or not self.latencies or percentile(self.latencies, 99) > BREAK_P99_SECONDS
+
+    def server_cpu_us(self) -> float:
+        """CPU of the server processes (not Redis, MariaDB or the generators) per delivery, in
+        µs: what a delivery costs, which a machine shared with other work moves much less than
+        it moves latency."""
+        cpu = sum(c for name, (c, _rss) in self.resources.items() if name.rstrip("0123456789") in SERVER_COLUMNS)
+        return cpu / 100 / self.per_second * 1e6 if self.per_second else float("nan")
 
     def ms(self, q: float) -> str:
         value = max(self.latencies) if q == 100 and self.latencies else percentile(self.latencies, q)
@@ -619,6 +697,8 @@ class TargetResult:
     connect_stats: dict = field(default_factory=dict)
     steps: dict = field(default_factory=dict)  # rate -> StepResult
     connect_times: list = field(default_factory=list)
+    ready_seconds: float = float("nan")  # the last "hello" of the burst (Lyceum), else the last connect
+    ready_within_5: int = 0
     rest: tuple | None = None  # (connected, seconds, stats) after a burst that left some out
     note: str = ""
 
@@ -653,13 +733,16 @@ def run_target(
         stats: Counter = Counter()
         for r in replies:
             stats.update(r["stats"])
-        result.connected = len(times)
+            result.connected = len(times)
+        ready = [t for r in replies for t in r["ready"]]
+        result.ready_seconds = max(ready) if ready else float("nan")
+        result.ready_within_5 = sum(1 for t in ready if t <= 5.0)
         result.connect_times = times
         result.connect_seconds = max(times) if times else float("nan")
         result.connect_stats = dict(stats)
         print(
             f"[{name}] connected {result.connected}/{len(clients)} sockets in {result.connect_seconds:.2f} s "
-            f"({dict(stats)})",
+            f"({dict(stats)}); {result.ready_within_5} ready within 5 s, the last at {result.ready_seconds:.2f} s",
             flush=True,
         )
         if result.connected < len(clients):
@@ -700,6 +783,7 @@ def run_target(
             watch.begin()
             time.sleep(max(0.0, start + args.step_seconds - time.monotonic()))
             step.resources = watch.end()
+            step.load = os.getloadavg()[0]
             sends = [pipe.recv() for pipe in pipes]
             sent = [s for reply in sends for s in reply["sent"]]
             step.send_failures = sum(reply["send_failures"] for reply in sends)
@@ -781,7 +865,7 @@ def print_step(name: str, step: StepResult) -> None:
         f"[{name}] {step.rate:>4} msg/s: sent {step.sent} ({step.achieved:.1f}/s) deliveries {step.delivered}/"
         f"{step.expected} p50/p95/p99/max {step.ms(50)}/{step.ms(95)}/{step.ms(99)}/{step.ms(100)} ms "
         f"lost {step.lost} dup {step.duplicated} {step.per_second:.0f} deliv/s{extra} errors {step.errors} "
-        f"closed {step.closed} late-from-earlier-steps {step.late_earlier}\n    cpu/rss: {res}",
+        f"closed {step.closed} late-from-earlier-steps {step.late_earlier} load {step.load:.1f}\n    cpu/rss: {res}",
         flush=True,
     )
 
@@ -792,15 +876,16 @@ def print_tables(results: list[TargetResult], args) -> None:
         f"Chat load: {args.users} live sockets (50% 1-on-1, 40% groups of 10, 10% groups of 50), open loop, "
         f"{args.step_seconds:g} s per step, drain ≤ {args.drain_seconds:g} s "
         f"(or {args.drain_idle:g} s without a delivery), "
-        f"{args.generators} generator processes"
+        f"{args.generators} generator processes, {args.processes} server processes per target"
     )
+    print(f"Machine: at the start {args.load_at_start}; at the end {args.load_at_end}")
     print()
     for r in results:
         stats = ", ".join(f"{k} {v}" for k, v in sorted(r.connect_stats.items()))
         print(
             f"- {r.name}: burst of {args.users} connects: {sum(1 for t in r.connect_times if t <= 10.0)} connected "
             f"within 10 s, {r.connected} within {args.burst_seconds:g} s (the last at {r.connect_seconds:.2f} s; "
-            f"{stats})"
+            f"{stats}); {r.ready_within_5} ready (hello received) within 5 s, the last at {r.ready_seconds:.2f} s"
         )
         if r.rest:
             rest_stats = ", ".join(f"{k} {v}" for k, v in sorted(r.rest[2].items()))
@@ -831,6 +916,18 @@ def print_tables(results: list[TargetResult], args) -> None:
                 ]
         print(f"| {rate} | " + " | ".join(cells) + " |")
     print()
+    print("The same, one row per target and step (server CPU: µs of the server processes' CPU per delivery):")
+    print()
+    print("| target | msg/s | p50/p95/p99/max ms | lost | dup | deliv/s | server CPU µs/deliv | load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        for rate, s in r.steps.items():
+            lost = f"{s.lost} ({s.lost / s.expected * 100:.1f}%)" if s.expected and s.lost else str(s.lost)
+            print(
+                f"| {r.name} | {rate} | {s.ms(50)}/{s.ms(95)}/{s.ms(99)}/{s.ms(100)}{' ✗' if s.broken else ''} | "
+                f"{lost} | {s.duplicated} | {s.per_second:.0f} | {s.server_cpu_us():.0f} | {s.load:.1f} |"
+            )
+    print()
     print("CPU (% of one core over the send window) / RSS (MB) per process; machine = all processes on the box")
     print()
     for r in results:
@@ -849,7 +946,7 @@ def print_tables(results: list[TargetResult], args) -> None:
     for r in results:
         details = []
         for rate, s in r.steps.items():
-            bits = [f"sent {s.sent} ({s.achieved:.1f}/s)"]
+            bits = [f"sent {s.sent} ({s.achieved:.1f}/s), load {s.load:.1f}"]
             if s.acked:
                 bits.append(f"acked {s.acked}, ack p99 {s.ack_p99 * 1000:.0f} ms")
             if s.errors:
@@ -873,7 +970,24 @@ def print_tables(results: list[TargetResult], args) -> None:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", choices=["both", "lyceum", "bare"], default="both")
+    parser.add_argument(
+        "--target",
+        default="both",
+        help="comma-separated, in order: lyceum, bare (the Channels tutorial chat), websockets (bare asyncio "
+        "websockets, the upper limit); 'both' = lyceum,bare; 'all' = lyceum,bare,websockets",
+    )
+    parser.add_argument(
+        "--server",
+        default="daphne",
+        help="ASGI server(s) of the lyceum and bare targets, comma-separated: daphne, uvicorn; each target "
+        "runs once per server",
+    )
+    parser.add_argument(
+        "--uvicorn-ws",
+        default=UVICORN_WS,
+        choices=["websockets", "websockets-sansio", "wsproto"],
+        help="uvicorn's WebSocket implementation",
+    )
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--steps", default=",".join(map(str, DEFAULT_STEPS)), help="messages/s overall, in order")
     parser.add_argument("--step-seconds", type=float, default=20.0)
@@ -887,23 +1001,38 @@ def parse_args(argv=None):
     )
     parser.add_argument("--max-seconds", type=float, default=1500.0, help="bound on the whole run")
     parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
-    parser.add_argument(
-        "--processes", type=int, default=2, help="server (daphne) processes, the same for Lyceum and the bare chat"
-    )
+    parser.add_argument("--processes", type=int, default=2, help="server processes, the same for every target")
     parser.add_argument("--database-url", default=os.environ.get("CHAT_LOAD_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--fresh", action="store_true", help="drop and rebuild the benchmark database")
     parser.add_argument("--quick", action="store_true", help="steps 25 and 100 of 5 s each: a smoke run")
     parser.add_argument("--keep-logs", action="store_true", help="keep the server logs directory")
-    parser.add_argument("--profile-daphne", action="store_true", help="cProfile Lyceum's daphnes (implies --keep-logs)")
+    parser.add_argument(
+        "--profile-server", action="store_true", help="cProfile Lyceum's server processes (implies --keep-logs)"
+    )
     parser.add_argument(
         "--lyceum-env", action="append", default=[], metavar="NAME=VALUE", help="extra env for Lyceum's daphnes"
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.step_seconds, args.drain_seconds, args.after_break = "25,100", 5.0, 10.0, 0
-    args.keep_logs = args.keep_logs or args.profile_daphne
+    args.keep_logs = args.keep_logs or args.profile_server
+    aliases = {"both": "lyceum,bare", "all": ",".join(TARGETS)}
+    args.target = [t for t in aliases.get(args.target, args.target).split(",") if t]
+    args.server = [t for t in args.server.split(",") if t]
+    if not set(args.target) <= set(TARGETS) or not args.target:
+        parser.error(f"--target: choose from {', '.join(TARGETS)} (or both, all)")
+    if not set(args.server) <= set(SERVERS) or not args.server:
+        parser.error(f"--server: choose from {', '.join(SERVERS)}")
     args.steps = [int(s) for s in str(args.steps).split(",") if s.strip()]
     return args
+
+
+def plan(args) -> list[tuple[str, str]]:
+    """(target, server) in the order they run: each Channels target once per server, the bare
+    websockets server (its own server) once."""
+    return [
+        (kind, server) for kind in args.target for server in (args.server if kind != "websockets" else ["websockets"])
+    ]
 
 
 def main(argv=None) -> int:
@@ -912,6 +1041,9 @@ def main(argv=None) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
     run_deadline = time.monotonic() + args.max_seconds
     logdir = Path(tempfile.mkdtemp(prefix="chatload-"))
+    args.load_at_start = machine_load()
+    names = [kind if kind == "websockets" else f"{kind}-{server}" for kind, server in plan(args)]
+    print(f"chat load sitting: {', '.join(names)}; {args.load_at_start}", flush=True)
     secret_key = secrets.token_urlsafe(50)
     conversations_idx = layout(args.users)
     users = prepare_database(args.database_url, args.users, secret_key, args.fresh)
@@ -923,63 +1055,75 @@ def main(argv=None) -> int:
     results = []
     services = Services(logdir)
     try:
-        if args.target in {"both", "lyceum"}:
-            redis_url = services.redis("lyceum-redis")
-            env = lyceum_env(args.database_url, redis_url, secret_key)
-            env.update(dict(item.split("=", 1) for item in args.lyceum_env))
-            ports = [
-                services.daphne(
-                    f"lyceum-daphne{i}", "config.asgi:application", cwd=BASE_DIR, env=env, profile=args.profile_daphne
+        for kind, server in plan(args):
+            name = kind if kind == "websockets" else f"{kind}-{server}"
+            print(f"[{name}] starting ({machine_load()})", flush=True)
+            if kind == "lyceum":
+                empty_conversations()
+                redis_url = services.redis(f"{name}-redis")
+                env = lyceum_env(args.database_url, redis_url, secret_key)
+                env.update(dict(item.split("=", 1) for item in args.lyceum_env))
+                ports = [
+                    services.asgi(
+                        f"{name}{i}",
+                        server,
+                        "config.asgi:application",
+                        cwd=BASE_DIR,
+                        env=env,
+                        profile=args.profile_server,
+                        ws=args.uvicorn_ws,
+                    )
+                    for i in range(1, args.processes + 1)
+                ]
+                path, cookie = "/ws/live/", True
+            elif kind == "bare":
+                redis_url = services.redis(f"{name}-redis")
+                env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+                env.update(
+                    BARE_CHAT_REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="bare_chat.settings", PYTHONPATH=str(BARE_DIR)
                 )
-                for i in range(1, args.processes + 1)
-            ]
+                ports = [
+                    services.asgi(
+                        f"{name}{i}", server, "bare_chat.asgi:application", cwd=BARE_DIR, env=env, ws=args.uvicorn_ws
+                    )
+                    for i in range(1, args.processes + 1)
+                ]
+                path, cookie = None, False
+            else:
+                redis_url = services.redis(f"{name}-redis")
+                ports = [services.bare_websockets(f"{name}{i}", redis_url) for i in range(1, args.processes + 1)]
+                path, cookie = None, False
             clients = []
             for index, (uid, conversation, key) in enumerate(users):
                 port = ports[index % len(ports)]
+                headers = {"Origin": f"http://127.0.0.1:{port}"}
+                if cookie:
+                    headers["Cookie"] = f"sessionid={key}"
                 clients.append(
                     Client(
                         uid=uid,
                         index=index,
                         conversation=conversation,
-                        url=f"ws://127.0.0.1:{port}/ws/live/",
-                        headers={"Origin": f"http://127.0.0.1:{port}", "Cookie": f"sessionid={key}"},
+                        url=f"ws://127.0.0.1:{port}{path or f'/ws/chat/c{conversation}/'}",
+                        headers=headers,
                     )
                 )
-            pids = {f"daphne{i}": services.processes[f"lyceum-daphne{i}"].pid for i in range(1, args.processes + 1)}
-            pids["redis"] = services.processes["lyceum-redis"].pid
-            if db_pid:
-                pids["mariadb"] = db_pid
-            results.append(run_target("lyceum", clients, members_of, pids, args, run_deadline))
-            services.stop_all()
-        if args.target in {"both", "bare"}:
-            redis_url = services.redis("bare-redis")
-            env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-            env.update(
-                BARE_CHAT_REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="bare_chat.settings", PYTHONPATH=str(BARE_DIR)
-            )
-            ports = [
-                services.daphne(f"bare-daphne{i}", "bare_chat.asgi:application", cwd=BARE_DIR, env=env)
+            pids = {
+                f"{server.split('-')[0] if kind != 'websockets' else 'ws'}{i}": services.processes[f"{name}{i}"].pid
                 for i in range(1, args.processes + 1)
-            ]
-            clients = [
-                Client(
-                    uid=uid,
-                    index=index,
-                    conversation=conversation,
-                    url=f"ws://127.0.0.1:{ports[index % len(ports)]}/ws/chat/c{conversation}/",
-                    headers={"Origin": f"http://127.0.0.1:{ports[index % len(ports)]}"},
-                )
-                for index, (uid, conversation, _key) in enumerate(users)
-            ]
-            pids = {f"daphne{i}": services.processes[f"bare-daphne{i}"].pid for i in range(1, args.processes + 1)}
-            pids["redis"] = services.processes["bare-redis"].pid
-            results.append(run_target("bare", clients, members_of, pids, args, run_deadline))
+            }
+            pids["redis"] = services.processes[f"{name}-redis"].pid
+            if kind == "lyceum" and db_pid:
+                pids["mariadb"] = db_pid
+            results.append(run_target(name, clients, members_of, pids, args, run_deadline))
+            services.stop_all()
     finally:
         services.stop_all()
         if args.keep_logs:
             print(f"server logs: {logdir}")
         else:
             shutil.rmtree(logdir, ignore_errors=True)
+    args.load_at_end = machine_load()
     print_tables(results, args)
     return 0
 

@@ -1,4 +1,4 @@
-"""Real server processes for tests: daphne on a free port, sharing this test run's database.
+"""Real server processes for tests: daphne (or uvicorn) on a free port, sharing this test run's database.
 
 The test process and the server then talk through the same database (and, when REDIS_URL is
 set, the same Redis key space), exactly as two production processes do.
@@ -50,6 +50,38 @@ def server_env(**overrides: str) -> dict[str, str]:
         env["REDIS_KEY_PREFIX"] = settings.CACHES["default"]["KEY_PREFIX"]
     env.update(overrides)
     return env
+
+
+ASGI_SERVERS = ("daphne", "uvicorn")
+
+
+def asgi_command(server: str, port: int) -> list[str]:
+    """The command line of one ASGI server process of `config.asgi:application` on a loopback
+    port: daphne, or uvicorn as deploy/systemd/lyceum-uvicorn@.service runs it (uvloop,
+    httptools, the websockets implementation, no lifespan, a graceful stop that closes the
+    sockets), minus the proxy options: the tests talk to it directly."""
+    if server == "daphne":
+        return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    if server == "uvicorn":
+        return [
+            str(VENV_BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--ws",
+            "websockets",
+            "--lifespan",
+            "off",
+            "--timeout-graceful-shutdown",
+            "10",
+            "config.asgi:application",
+        ]
+    raise ValueError(f"unknown ASGI server {server!r}")
 
 
 def wait_until_serving(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:

@@ -43,12 +43,21 @@ def test_provisioning_installs_migrates_collects_and_starts_the_shipped_pieces()
     assert "lyceum-manage collectstatic --noinput" in script
     assert "deploy/nginx/render.py" in script
     assert "nginx -t" in script
-    assert 'systemctl enable "lyceum-daphne@$port.service"' in script
+    assert 'systemctl enable "lyceum-$LYCEUM_ASGI_SERVER@$port.service"' in script
     # Every file the script installs from the checkout exists in it.
     installed = re.findall(r'"\$APP"?/(deploy/[\w@./-]+)', script)
     assert len(installed) >= 6, installed
     for relative in installed:
         assert (DEPLOY.parent / relative).exists(), relative
+
+
+def test_the_provisioned_asgi_server_is_uvicorn_or_daphne_and_the_other_is_disabled():
+    settings = dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.*)$", written_file("/etc/lyceum/provision.env"), re.M))
+    script = written_file("/usr/local/sbin/lyceum-provision")
+
+    assert settings["LYCEUM_ASGI_SERVER"] in {"uvicorn", "daphne"}
+    assert 'systemctl disable "lyceum-$other@$port.service"' in script
+    assert "deploy/systemd/lyceum-uvicorn@.service" in script and "deploy/systemd/lyceum-daphne@.service" in script
 
 
 def test_every_setting_in_the_env_template_is_documented_in_env_example():

@@ -37,7 +37,13 @@ def test_systemd_analyze_verify_accepts_every_unit_without_a_warning(tmp_path):
     for source in UNITS.iterdir():
         text = source.read_text().replace("/opt/lyceum/.venv/bin/", f"{VENV_BIN}/")
         (tmp_path / source.name).write_text(text)
-    names = ["lyceum.target", "lyceum-worker.service", "lyceum-beat.service", "lyceum-daphne@8001.service"]
+    names = [
+        "lyceum.target",
+        "lyceum-worker.service",
+        "lyceum-beat.service",
+        "lyceum-daphne@8001.service",
+        "lyceum-uvicorn@8001.service",
+    ]
 
     result = subprocess.run(
         [SYSTEMD_ANALYZE, "verify", "--man=no", *(f"./{name}" for name in names)],
@@ -64,6 +70,34 @@ def test_daphne_template_serves_one_loopback_port_per_instance_behind_nginx():
     assert service["KillSignal"] == "SIGTERM"
 
 
+def test_uvicorn_template_serves_the_same_application_on_the_same_ports_as_daphne():
+    service = unit("lyceum-uvicorn@.service")["Service"]
+    argv = service["ExecStart"].split()
+
+    assert argv[0] == "/opt/lyceum/.venv/bin/uvicorn" and argv[-1] == "config.asgi:application"
+    for option in (
+        "--host 127.0.0.1",
+        "--port %i",
+        "--backlog 1024",
+        "--loop uvloop",
+        "--http httptools",
+        "--ws websockets",
+        "--lifespan off",
+        "--proxy-headers",
+        "--forwarded-allow-ips 127.0.0.1",
+        "--no-access-log",
+    ):
+        assert f" {option} " in service["ExecStart"], option
+    # SIGTERM closes the sockets (1012), then requests in flight get less than systemd's stop timeout.
+    graceful = int(argv[argv.index("--timeout-graceful-shutdown") + 1])
+    assert graceful < seconds(service["TimeoutStopSec"])
+    for key in ("EnvironmentFile", "User", "Restart", "LimitNOFILE", "KillSignal", "WorkingDirectory"):
+        assert service[key] == unit("lyceum-daphne@.service")["Service"][key], key
+    # One server per port: each template conflicts with the other's instance of the same port.
+    assert unit("lyceum-uvicorn@.service")["Unit"]["Conflicts"] == "lyceum-daphne@%i.service"
+    assert unit("lyceum-daphne@.service")["Unit"]["Conflicts"] == "lyceum-uvicorn@%i.service"
+
+
 def test_worker_stop_waits_longer_than_the_task_time_limit_and_signals_only_the_main_process():
     service = unit("lyceum-worker.service")["Service"]
 
@@ -74,7 +108,7 @@ def test_worker_stop_waits_longer_than_the_task_time_limit_and_signals_only_the_
 
 
 def test_every_service_belongs_to_lyceum_target():
-    for name in ("lyceum-daphne@.service", "lyceum-worker.service", "lyceum-beat.service"):
+    for name in ("lyceum-daphne@.service", "lyceum-uvicorn@.service", "lyceum-worker.service", "lyceum-beat.service"):
         parsed = unit(name)
         assert parsed["Unit"]["PartOf"] == "lyceum.target", name
         assert parsed["Install"]["WantedBy"] == "lyceum.target", name

@@ -1,4 +1,5 @@
-"""Server processes a fault test may break on purpose: a private Redis and daphne processes.
+"""Server processes a fault test may break on purpose: a private Redis and ASGI server
+processes (daphne, or uvicorn: the same application).
 
 Never point these at the machine's shared Redis: `PrivateRedis` starts its own redis-server on
 a free loopback port (no persistence, so a restart forgets everything, like a crashed cache
@@ -17,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.servers import BASE_DIR, VENV_BIN, free_port, server_env, wait_until_serving
+from tests.servers import BASE_DIR, asgi_command, free_port, server_env, wait_until_serving
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -67,15 +68,17 @@ class PrivateRedis:
             return False
 
 
-class DaphneProcess:
-    """`daphne config.asgi:application` on a free port, sharing this test run's database."""
+class ServerProcess:
+    """`daphne config.asgi:application` (or uvicorn's, `server="uvicorn"`) on a free port,
+    sharing this test run's database."""
 
-    def __init__(self, **env: str) -> None:
+    def __init__(self, server: str = "daphne", **env: str) -> None:
+        self.server = server
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix=f"daphne-{self.port}-", suffix=".log", delete=False)  # noqa: SIM115
+        self.log = tempfile.NamedTemporaryFile(prefix=f"{server}-{self.port}-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
-            [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            asgi_command(server, self.port),
             cwd=BASE_DIR,
             env=server_env(**env),
             stdout=self.log,
@@ -119,13 +122,18 @@ class DaphneProcess:
 
 
 @contextlib.contextmanager
-def daphnes(count: int, **env: str):
-    """Start `count` daphne processes at once (they boot in parallel); stop them all after."""
-    started = [DaphneProcess(**env) for _ in range(count)]
+def servers(count: int, server: str = "daphne", **env: str):
+    """Start `count` server processes at once (they boot in parallel); stop them all after."""
+    started = [ServerProcess(server, **env) for _ in range(count)]
     try:
-        for daphne in started:
-            daphne.wait_until_serving()
+        for process in started:
+            process.wait_until_serving()
         yield started
     finally:
-        for daphne in started:
-            daphne.close()
+        for process in started:
+            process.close()
+
+
+def daphnes(count: int, **env: str):
+    """`count` daphne processes (see servers)."""
+    return servers(count, "daphne", **env)

@@ -1,11 +1,12 @@
-"""One of two daphne processes is stopped as a deploy stops it (SIGTERM, then SIGKILL after a
-grace period), or killed outright, in the middle of a conversation: its clients reconnect to the other process and
-miss nothing, and nothing shows twice.
+"""One of two server processes (daphne, and again uvicorn: the same application) is stopped as a
+deploy stops it (SIGTERM, then SIGKILL after a grace period), or killed outright, in the middle of
+a conversation: its clients reconnect to the other process and miss nothing, and nothing shows
+twice. (daphne drops its sockets without a close frame; uvicorn closes each with 1012 first.)
 
-Ada and Cleo hold their sockets on daphne 1, Bob on daphne 2; the processes share a private
-Redis and this run's database. While daphne 1 goes away, messages are in flight from all three
+Ada and Cleo hold their sockets on process 1, Bob on process 2; the processes share a private
+Redis and this run's database. While process 1 goes away, messages are in flight from all three
 and Bob keeps sending: what Ada and Cleo could not receive live comes back through the resync
-on their "hello" from daphne 2, and what they sent without an ack goes again with the same
+on their "hello" from process 2, and what they sent without an ack goes again with the same
 client_id (stored once). Runs on SQLite (embedded) and on MariaDB.
 """
 
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from tests.faults.processes import daphnes
+from tests.faults.processes import servers as server_processes
 from tests.faults.scenario import Chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,10 +23,11 @@ RECOVERY_WITHIN = 10
 DEPLOY_GRACE = 2  # seconds between SIGTERM and SIGKILL
 
 
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
 @pytest.mark.parametrize("stop", ["deploy", "crash"])
-def test_clients_of_a_stopped_daphne_reconnect_to_the_other_and_miss_nothing(stop, daphne_env, room):
+def test_clients_of_a_stopped_server_reconnect_to_the_other_and_miss_nothing(server, stop, daphne_env, room):
     """deploy: SIGTERM, SIGKILL after DEPLOY_GRACE s if still running; crash: SIGKILL at once."""
-    with daphnes(2, **daphne_env) as (first, second):
+    with server_processes(2, server, **daphne_env) as (first, second):
         servers = {"ada": [first.url, second.url], "bob": [second.url, first.url], "cleo": [first.url, second.url]}
         try:
             with Chat(room, servers) as chat:
@@ -40,7 +42,7 @@ def test_clients_of_a_stopped_daphne_reconnect_to_the_other_and_miss_nothing(sto
                 chat.say_round("before 2")
                 chat.wait_converged(since=started, within=RECOVERY_WITHIN, what="before the deploy")
 
-                # When daphne 1 is stopped with messages in flight from everyone ...
+                # When process 1 is stopped with messages in flight from everyone ...
                 chat.say_round("in flight")
                 stopped = time.monotonic()
                 signal_used = first.deploy_stop(grace=DEPLOY_GRACE) if stop == "deploy" else first.crash()
@@ -51,7 +53,7 @@ def test_clients_of_a_stopped_daphne_reconnect_to_the_other_and_miss_nothing(sto
                     client.wait_until(
                         lambda c=client: len(c.hellos) >= 2 and c.hellos[-1] == second.url,
                         RECOVERY_WITHIN,
-                        "reconnected to daphne 2",
+                        "reconnected to process 2",
                     )
                 chat.say_round("after")
 
@@ -59,8 +61,8 @@ def test_clients_of_a_stopped_daphne_reconnect_to_the_other_and_miss_nothing(sto
                 took = chat.wait_converged(since=stopped, within=RECOVERY_WITHIN + DEPLOY_GRACE, what="after")
                 chat.assert_exactly_once()
                 assert len(bob.hellos) == 1, "Bob's process kept running: his socket never dropped"
-                print(f"daphne 1 ended by {signal_used}; views complete {took:.2f} s after the stop began")
+                print(f"{server} 1 ended by {signal_used}; views complete {took:.2f} s after the stop began")
         except AssertionError as exc:
             raise AssertionError(
-                f"{exc}\n--- daphne 1 ---\n{first.output()}\n--- daphne 2 ---\n{second.output()}"
+                f"{exc}\n--- {server} 1 ---\n{first.output()}\n--- {server} 2 ---\n{second.output()}"
             ) from exc
