@@ -45,6 +45,7 @@ import struct
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -61,6 +62,7 @@ RESYNC_ANSWER_TIMEOUT_S = 5.0
 RATE_LIMIT_RETRY_S = 2.0
 HANDSHAKE_TIMEOUT_S = 10.0
 CLOSE_SIGNED_OUT = 4401
+TRACE_LENGTH = 60
 
 
 class HandshakeRefused(ConnectionError):
@@ -245,6 +247,9 @@ class LiveChatClient:
         self.disconnects = 0
         self.signed_out_at: float | None = None  # monotonic time of a close with CLOSE_SIGNED_OUT
         self.user_id: int | None = None
+        # What this client saw and did, newest last (for a failure's message): hello, each
+        # message with its source and verdict, each resync with its cursor, each batch's seqs.
+        self.trace: deque[str] = deque(maxlen=TRACE_LENGTH)
         self._lock = threading.RLock()
         self._ws: _Socket | None = None
         self._online = False
@@ -316,8 +321,11 @@ class LiveChatClient:
             return (
                 f"online={self._online} server={self.server} hellos={len(self.hellos)} "
                 f"outbox={len(self.outbox)} failed={len(self.failed)} views(last_seq, count, resyncing)={views} "
-                f"errors={[e.get('code') for e in self.errors]}"
+                f"errors={[e.get('code') for e in self.errors]}\n  trace: {' | '.join(self.trace)}"
             )
+
+    def _note(self, what: str) -> None:
+        self.trace.append(f"{time.monotonic() % 1000:.3f} {what}")
 
     # --- the client's thread -----------------------------------------------------------------
 
@@ -435,6 +443,7 @@ class LiveChatClient:
                 self._pong_deadline = now + PONG_TIMEOUT_S
         for conversation in self.views.values():
             if conversation.resyncing and now >= conversation.resync_deadline:
+                self._note("resync answer timed out")
                 conversation.resyncing = False  # an answer that never came must not hold messages back
         due = [client_id for when, client_id in self._retries if when <= now]
         self._retries = [(when, client_id) for when, client_id in self._retries if when > now]
@@ -452,6 +461,7 @@ class LiveChatClient:
                 self._heartbeat = float(event["heartbeat"])
             self.hellos.append(self.server)
             self.hello_frames.append(event)
+            self._note(f"hello from {self.server}")
             # chat.js "live:hello": catch up from the database, then resend what was never acked.
             for conversation_id, view in self.views.items():
                 view.resyncing = False
@@ -472,6 +482,8 @@ class LiveChatClient:
             if view is None:
                 return
             view.resyncing = False
+            seqs = [m["seq"] for m in event["messages"]]
+            self._note(f"batch c{conversation_id} seqs={seqs} more={event.get('more')}")
             for message in event["messages"]:
                 self._accept(message, "batch")
             if event.get("more"):
@@ -492,6 +504,7 @@ class LiveChatClient:
             return
         view = self.views[conversation_id]
         view.resyncing = self._send({"type": "resync", "conversations": {str(conversation_id): view.last_seq}})
+        self._note(f"resync c{conversation_id} after {view.last_seq} sent={view.resyncing}")
         view.resync_deadline = time.monotonic() + RESYNC_ANSWER_TIMEOUT_S
 
     def _accept(self, message: dict, source: str) -> None:
@@ -504,9 +517,13 @@ class LiveChatClient:
             view.messages[message["id"]] = message  # an edit or a tombstone replaces the text
             return
         if message["seq"] > view.last_seq + 1:
+            where = f"c{message['conversation']} #{message['seq']}"
+            self._note(f"{source} {where} gap after {view.last_seq}, held={view.resyncing}")
             if not view.resyncing:
                 self._resync(message["conversation"])  # a gap: the database fills it in order
             return
+        if source != "batch":
+            self._note(f"{source} c{message['conversation']} #{message['seq']} shown")
         view.messages[message["id"]] = message
         view.sources[message["id"]] = source
         if message.get("client_id") in self.outbox:

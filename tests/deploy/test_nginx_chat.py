@@ -118,7 +118,7 @@ def test_chat_through_nginx_spreads_over_two_daphnes_and_a_deploy_stop_loses_not
             started.append(client)
             client.wait_until(lambda c=client: c.online, CONNECT_WITHIN, "online through nginx")
             where[name] = _located(stack.daphnes, before, name)
-            assert client.hello_frames[-1]["user"] == users[name].pk
+            assert client.hello_frames[-1]["user"] == str(users[name].public_id)
         assert {d.port for d in where.values()} == {d.port for d in stack.daphnes}, {
             name: d.port for name, d in where.items()
         }
