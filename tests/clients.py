@@ -10,9 +10,11 @@ does) and follows static/js/live.js and static/js/chat.js rule for rule:
 - on every "hello" (each (re)connect) it sends one `resync` per conversation it shows, with
   the last seq it has, then resends the whole outbox (same client_id: the server answers a
   retry with the stored message);
-- "message.batch" ends the resync (and asks again when `more`), a resync that gets no answer
-  stops holding messages back after 5 s, a `rate_limited` error resends after 2 s, any other
-  error for a client_id is final (the message is "Not sent");
+- "message.batch" ends the resync (and asks again when `more`, or when a message held back
+  while it ran is still missing: the answer was read before that message was stored), a
+  resync that gets no answer stops holding messages back after 5 s (and asks again if it held
+  one), a `rate_limited` error resends after 2 s, any other error for a client_id is final
+  (the message is "Not sent");
 - a dropped socket reconnects with live.js's backoff (exponential, full jitter above a floor),
   a late pong closes the socket, and server pings are answered;
 - a close with 4401 (signed out) is final: no reconnect, `signed_out` is set (live.js goes to
@@ -207,6 +209,7 @@ class ConversationView:
     messages: dict[int, dict] = field(default_factory=dict)  # id -> message payload
     resyncing: bool = False
     resync_deadline: float = 0.0
+    held_seq: int = 0  # the newest seq held back while a resync ran (chat.js heldSeq)
     duplicates_dropped: int = 0
     sources: dict[int, str] = field(default_factory=dict)  # id -> "ack" | "push" | "batch"
 
@@ -441,10 +444,12 @@ class LiveChatClient:
             self._ping_at = float("inf")
             if self._send({"type": "ping"}):
                 self._pong_deadline = now + PONG_TIMEOUT_S
-        for conversation in self.views.values():
+        for conversation_id, conversation in self.views.items():
             if conversation.resyncing and now >= conversation.resync_deadline:
                 self._note("resync answer timed out")
                 conversation.resyncing = False  # an answer that never came must not hold messages back
+                if self._behind(conversation):
+                    self._resync(conversation_id)
         due = [client_id for when, client_id in self._retries if when <= now]
         self._retries = [(when, client_id) for when, client_id in self._retries if when > now]
         for client_id in due:
@@ -486,7 +491,7 @@ class LiveChatClient:
             self._note(f"batch c{conversation_id} seqs={seqs} more={event.get('more')}")
             for message in event["messages"]:
                 self._accept(message, "batch")
-            if event.get("more"):
+            if event.get("more") or self._behind(view):
                 self._resync(conversation_id)
         elif kind == "error":
             self.errors.append(event)
@@ -498,6 +503,11 @@ class LiveChatClient:
                 return
             self.failed[client_id] = event
             del self.outbox[client_id]
+
+    @staticmethod
+    def _behind(view: ConversationView) -> bool:
+        """chat.js behind(): a message held back during the last resync is still not shown."""
+        return not view.resyncing and view.held_seq > view.last_seq
 
     def _resync(self, conversation_id: int) -> None:
         if not self._online:
@@ -521,6 +531,8 @@ class LiveChatClient:
             self._note(f"{source} {where} gap after {view.last_seq}, held={view.resyncing}")
             if not view.resyncing:
                 self._resync(message["conversation"])  # a gap: the database fills it in order
+            else:  # the running resync may have read the database before this was stored
+                view.held_seq = max(view.held_seq, message["seq"])
             return
         if source != "batch":
             self._note(f"{source} c{message['conversation']} #{message['seq']} shown")
