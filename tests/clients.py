@@ -10,9 +10,11 @@ does) and follows static/js/live.js and static/js/chat.js rule for rule:
 - on every "hello" (each (re)connect) it sends one `resync` per conversation it shows, with
   the last seq it has, then resends the whole outbox (same client_id: the server answers a
   retry with the stored message);
-- "message.batch" ends the resync (and asks again when `more`), a resync that gets no answer
-  stops holding messages back after 5 s, a `rate_limited` error resends after 2 s, any other
-  error for a client_id is final (the message is "Not sent");
+- "message.batch" ends the resync (and asks again when `more`, or when a message held back
+  while it ran is still missing: the answer was read before that message was stored), a
+  resync that gets no answer stops holding messages back after 5 s (and asks again if it held
+  one), a `rate_limited` error resends after 2 s, any other error for a client_id is final
+  (the message is "Not sent");
 - a dropped socket reconnects with live.js's backoff (exponential, full jitter above a floor),
   a late pong closes the socket, and server pings are answered;
 - a close with 4401 (signed out) is final: no reconnect, `signed_out` is set (live.js goes to
@@ -45,6 +47,7 @@ import struct
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -61,6 +64,7 @@ RESYNC_ANSWER_TIMEOUT_S = 5.0
 RATE_LIMIT_RETRY_S = 2.0
 HANDSHAKE_TIMEOUT_S = 10.0
 CLOSE_SIGNED_OUT = 4401
+TRACE_LENGTH = 60
 
 
 class HandshakeRefused(ConnectionError):
@@ -205,6 +209,7 @@ class ConversationView:
     messages: dict[int, dict] = field(default_factory=dict)  # id -> message payload
     resyncing: bool = False
     resync_deadline: float = 0.0
+    held_seq: int = 0  # the newest seq held back while a resync ran (chat.js heldSeq)
     duplicates_dropped: int = 0
     sources: dict[int, str] = field(default_factory=dict)  # id -> "ack" | "push" | "batch"
 
@@ -245,6 +250,9 @@ class LiveChatClient:
         self.disconnects = 0
         self.signed_out_at: float | None = None  # monotonic time of a close with CLOSE_SIGNED_OUT
         self.user_id: str | None = None  # the user's public_id (UUID string)
+        # What this client saw and did, newest last (for a failure's message): hello, each
+        # message with its source and verdict, each resync with its cursor, each batch's seqs.
+        self.trace: deque[str] = deque(maxlen=TRACE_LENGTH)
         self._lock = threading.RLock()
         self._ws: _Socket | None = None
         self._online = False
@@ -316,8 +324,11 @@ class LiveChatClient:
             return (
                 f"online={self._online} server={self.server} hellos={len(self.hellos)} "
                 f"outbox={len(self.outbox)} failed={len(self.failed)} views(last_seq, count, resyncing)={views} "
-                f"errors={[e.get('code') for e in self.errors]}"
+                f"errors={[e.get('code') for e in self.errors]}\n  trace: {' | '.join(self.trace)}"
             )
+
+    def _note(self, what: str) -> None:
+        self.trace.append(f"{time.monotonic() % 1000:.3f} {what}")
 
     # --- the client's thread -----------------------------------------------------------------
 
@@ -433,9 +444,12 @@ class LiveChatClient:
             self._ping_at = float("inf")
             if self._send({"type": "ping"}):
                 self._pong_deadline = now + PONG_TIMEOUT_S
-        for conversation in self.views.values():
+        for conversation_id, conversation in self.views.items():
             if conversation.resyncing and now >= conversation.resync_deadline:
+                self._note("resync answer timed out")
                 conversation.resyncing = False  # an answer that never came must not hold messages back
+                if self._behind(conversation):
+                    self._resync(conversation_id)
         due = [client_id for when, client_id in self._retries if when <= now]
         self._retries = [(when, client_id) for when, client_id in self._retries if when > now]
         for client_id in due:
@@ -452,6 +466,7 @@ class LiveChatClient:
                 self._heartbeat = float(event["heartbeat"])
             self.hellos.append(self.server)
             self.hello_frames.append(event)
+            self._note(f"hello from {self.server}")
             # chat.js "live:hello": catch up from the database, then resend what was never acked.
             for conversation_id, view in self.views.items():
                 view.resyncing = False
@@ -472,9 +487,11 @@ class LiveChatClient:
             if view is None:
                 return
             view.resyncing = False
+            seqs = [m["seq"] for m in event["messages"]]
+            self._note(f"batch c{conversation_id} seqs={seqs} more={event.get('more')}")
             for message in event["messages"]:
                 self._accept(message, "batch")
-            if event.get("more"):
+            if event.get("more") or self._behind(view):
                 self._resync(conversation_id)
         elif kind == "error":
             self.errors.append(event)
@@ -487,11 +504,17 @@ class LiveChatClient:
             self.failed[client_id] = event
             del self.outbox[client_id]
 
+    @staticmethod
+    def _behind(view: ConversationView) -> bool:
+        """chat.js behind(): a message held back during the last resync is still not shown."""
+        return not view.resyncing and view.held_seq > view.last_seq
+
     def _resync(self, conversation_id: int) -> None:
         if not self._online:
             return
         view = self.views[conversation_id]
         view.resyncing = self._send({"type": "resync", "conversations": {str(conversation_id): view.last_seq}})
+        self._note(f"resync c{conversation_id} after {view.last_seq} sent={view.resyncing}")
         view.resync_deadline = time.monotonic() + RESYNC_ANSWER_TIMEOUT_S
 
     def _accept(self, message: dict, source: str) -> None:
@@ -504,9 +527,15 @@ class LiveChatClient:
             view.messages[message["id"]] = message  # an edit or a tombstone replaces the text
             return
         if message["seq"] > view.last_seq + 1:
+            where = f"c{message['conversation']} #{message['seq']}"
+            self._note(f"{source} {where} gap after {view.last_seq}, held={view.resyncing}")
             if not view.resyncing:
                 self._resync(message["conversation"])  # a gap: the database fills it in order
+            else:  # the running resync may have read the database before this was stored
+                view.held_seq = max(view.held_seq, message["seq"])
             return
+        if source != "batch":
+            self._note(f"{source} c{message['conversation']} #{message['seq']} shown")
         view.messages[message["id"]] = message
         view.sources[message["id"]] = source
         if message.get("client_id") in self.outbox:

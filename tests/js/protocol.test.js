@@ -88,6 +88,45 @@ describe("ConversationSync", () => {
     assert.equal(sync.lastSeq, 4);
   });
 
+  test("a message held back during a resync whose answer lacks it asks again", () => {
+    // The server read the database for the resync before message 3 was stored; 3's push then
+    // overtook the answer. Without asking again, 3 (the newest message) would never show.
+    const sync = new ConversationSync({ conversation: 7, lastSeq: 0 });
+    assert.equal(sync.receive(message(2)), "gap");
+    sync.resyncSent(true);
+    assert.equal(sync.receive(message(3)), "held");
+    assert.equal(sync.behind(), false, "the answer is still to come");
+    const batch = sync.batch({ conversation: 7, messages: [message(1), message(2)], more: false });
+    assert.equal(batch.again, false);
+    assert.deepEqual(
+      batch.messages.map((m) => sync.receive(m)),
+      ["new", "new"],
+    );
+    assert.equal(sync.behind(), true);
+    assert.deepEqual(sync.resyncFrame().conversations, { 7: { seq: 2, changes: 0 } });
+    sync.resyncSent(true);
+    assert.equal(sync.behind(), false);
+    sync.batch({ conversation: 7, messages: [message(3)], more: false }).messages.forEach((m) => sync.receive(m));
+    assert.equal(sync.lastSeq, 3);
+    assert.equal(sync.behind(), false);
+  });
+
+  test("a resync that times out after holding a message back asks again", () => {
+    const sync = new ConversationSync({ conversation: 7 });
+    sync.resyncSent(true);
+    assert.equal(sync.receive(message(4)), "held");
+    sync.resyncAbandoned();
+    assert.equal(sync.behind(), true);
+  });
+
+  test("a resync whose answer brings what it held back is done", () => {
+    const sync = new ConversationSync({ conversation: 7, lastSeq: 1, known: [101] });
+    sync.resyncSent(true);
+    assert.equal(sync.receive(message(3)), "held");
+    sync.batch({ conversation: 7, messages: [message(2), message(3)] }).messages.forEach((m) => sync.receive(m));
+    assert.equal(sync.behind(), false);
+  });
+
   test("a capped resync answer asks again", () => {
     const sync = new ConversationSync({ conversation: 7 });
     assert.equal(sync.batch({ conversation: 7, messages: [], more: true }).again, true);

@@ -112,7 +112,10 @@ export function mountConversation(root, { live, delivery }) {
     if (live.state() !== "online") return;
     sync.resyncSent(live.send(sync.resyncFrame()));
     cancel(resyncTimer);
-    resyncTimer = later(() => sync.resyncAbandoned(), RESYNC_TIMEOUT_MS);
+    resyncTimer = later(() => {
+      sync.resyncAbandoned();
+      if (sync.behind()) resync(); // a message it held back is still missing
+    }, RESYNC_TIMEOUT_MS);
   }
 
   /** A stored message from any source (push, ack, resync): show it once, in order. */
@@ -548,7 +551,8 @@ export function mountConversation(root, { live, delivery }) {
     cancel(resyncTimer);
     for (const message of batch.messages) accept(message);
     for (const message of batch.changes) applyChange(message);
-    if (batch.again) resync();
+    // Capped, or a push held back meanwhile was stored after this answer was read: ask again.
+    if (batch.again || sync.behind()) resync();
   });
   for (const type of ["message.updated", "message.deleted"]) {
     on(document, `live:${type}`, (event) => {

@@ -148,6 +148,10 @@ export class Outbox {
 /**
  * One open conversation's cursors: which messages are shown, the newest seq with nothing missing
  * before it (`lastSeq`), the change cursor (`changeCursor`) and whether a resync is in flight.
+ *
+ * A message held back while a resync runs is not necessarily in its answer: the server may have
+ * read the database before that message was stored (its push then overtakes the answer). So the
+ * newest held seq is kept (`heldSeq`), and `behind()` says to ask again once the answer is in.
  */
 export class ConversationSync {
   constructor({ conversation, lastSeq = 0, changeCursor = 0, known = [] }) {
@@ -156,6 +160,7 @@ export class ConversationSync {
     this.changeCursor = changeCursor;
     this.known = new Set(known);
     this.resyncing = false;
+    this.heldSeq = 0;
   }
 
   /** Messages already on the page (a page of older ones, loaded by scrolling). */
@@ -172,7 +177,11 @@ export class ConversationSync {
   receive(message) {
     if (message.conversation !== this.conversation) return "other";
     if (this.known.has(message.id)) return "known";
-    if (message.seq > this.lastSeq + 1) return this.resyncing ? "held" : "gap";
+    if (message.seq > this.lastSeq + 1) {
+      if (!this.resyncing) return "gap";
+      this.heldSeq = Math.max(this.heldSeq, message.seq);
+      return "held";
+    }
     this.known.add(message.id);
     this.lastSeq = Math.max(this.lastSeq, message.seq);
     return "new";
@@ -204,6 +213,14 @@ export class ConversationSync {
   /** The answer never came (timeout) or the socket reconnected: stop waiting for it. */
   resyncAbandoned() {
     this.resyncing = false;
+  }
+
+  /**
+   * A message held back during the last resync is still not shown (that answer was read before it
+   * was stored): resync again. Ask after feeding a batch's messages, and when a resync timed out.
+   */
+  behind() {
+    return !this.resyncing && this.heldSeq > this.lastSeq;
   }
 
   /**
