@@ -11,7 +11,9 @@ Every service raises `Refusal` (or a subclass that only adds its app's table of 
 It is mapped once per way out, here:
 
 - the API: `config.api.exception_handler` answers `refusal.body()` with `refusal.status`;
-- a page: `tell(request, refusal)` puts the message in Django's messages framework;
+- a page: `config.middleware.RefusalMiddleware` answers a Refusal a view lets through: the
+  message (`tell`) and a redirect back (`back_url`). A view that re-renders a form puts the
+  refusal on it instead, with `add_refusal_to_form`;
 - the socket: `refusal.frame(**extra)` is the error frame.
 
 A refused input changes nothing: raise before writing, or inside the transaction that is
@@ -21,8 +23,11 @@ rolled back.
 from collections.abc import Mapping
 from typing import ClassVar
 
+from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -62,6 +67,34 @@ class Refusal(Exception):
 def tell(request: HttpRequest, refusal: Refusal) -> None:
     """Show a refusal on the next page the person sees."""
     messages.error(request, refusal.message)
+
+
+def add_refusal_to_form(form: forms.BaseForm, refusal: Refusal, *, fields: Mapping[str, str] | None = None) -> None:
+    """Put a refusal on the form being re-rendered: on its field when the form has that field
+    (`fields` renames a service's field to the form's), else on the form as a whole."""
+    name = (fields or {}).get(refusal.field or "", refusal.field)
+    form.add_error(name if name in form.fields else None, ValidationError(refusal.message, code=refusal.code))
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    """The `next` a form or link carries (POST, else GET), if it stays on this site; else `default`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def back_url(request: HttpRequest) -> str:
+    """Where a refused page action goes back to: the form's `next` if it stays on this site,
+    else the page the request came from (Referer) if it is on this site, else the same path."""
+    referer = request.headers.get("Referer", "")
+    if referer and not url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        referer = ""
+    return safe_next(request, referer or request.get_full_path())
 
 
 class RefusalSerializer(serializers.Serializer):
