@@ -133,8 +133,10 @@ class PrivateCacheMiddleware:
 class RefusalMiddleware:
     """The pages' one answer to a rule's refusal (config.refusals.Refusal) that a view lets
     through: the message on the next page (`tell`) and a redirect back (`back_url`: the form's
-    safe `next`, else the same-site Referer, else the same path). The transaction the service
-    ran in is already rolled back, so nothing changed. The API (/api/) answers refusals itself
+    safe `next`, else the same-site Referer, else home).
+    A page's script that asks for JSON (`Accept: application/json`, chat's uploads and
+    reactions) gets the API's refusal body and status instead. The transaction the service ran
+    in is already rolled back, so nothing changed. The API (/api/) answers refusals itself
     (config.api.exception_handler) and is left alone. Listed after MessageMiddleware."""
 
     def __init__(self, get_response):
@@ -149,5 +151,9 @@ class RefusalMiddleware:
 
         if not isinstance(exception, Refusal) or request.path.startswith(API_PREFIX):
             return None
+        if request.headers.get("Accept", "").startswith("application/json"):
+            from django.http import JsonResponse
+
+            return JsonResponse(exception.body(), status=exception.status)
         tell(request, exception)
         return redirect(back_url(request))

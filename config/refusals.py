@@ -88,13 +88,18 @@ def safe_next(request: HttpRequest, default: str) -> str:
 
 def back_url(request: HttpRequest) -> str:
     """Where a refused page action goes back to: the form's `next` if it stays on this site,
-    else the page the request came from (Referer) if it is on this site, else the same path."""
+    else the page the request came from (the Referer, which browsers send within the site:
+    SECURE_REFERRER_POLICY is same-origin) if it is on this site and, for a GET, not this very
+    page; else home (never a redirect loop, nor a GET of a POST-only action)."""
     referer = request.headers.get("Referer", "")
-    if referer and not url_has_allowed_host_and_scheme(
-        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if referer and (
+        (request.method != "POST" and referer == request.build_absolute_uri())
+        or not url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         referer = ""
-    return safe_next(request, referer or request.get_full_path())
+    return safe_next(request, referer or "/")
 
 
 class RefusalSerializer(serializers.Serializer):

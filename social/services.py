@@ -141,7 +141,9 @@ def send_friend_request(*, from_user: User, to_user: User, note: str = "") -> Se
         raise SocialRefusal(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     note = note.strip()
     if len(note) > NOTE_MAX_LENGTH:
-        raise SocialRefusal(f"Keep the note to {NOTE_MAX_LENGTH} characters or fewer.", code="note_too_long", field="note")
+        raise SocialRefusal(
+            f"Keep the note to {NOTE_MAX_LENGTH} characters or fewer.", code="note_too_long", field="note"
+        )
     if from_user.pk == to_user.pk:
         raise SocialRefusal("You cannot send a friend request to yourself.", code="self")
     active = _lock_pair(from_user, to_user)
@@ -281,7 +283,9 @@ def report_user(*, reporter: User, reported: User, reason: str, details: str = "
     details = details.strip()
     if len(details) > REPORT_DETAILS_MAX_LENGTH:
         raise SocialRefusal(
-            f"Keep the details to {REPORT_DETAILS_MAX_LENGTH} characters or fewer.", code="details_too_long", field="details"
+            f"Keep the details to {REPORT_DETAILS_MAX_LENGTH} characters or fewer.",
+            code="details_too_long",
+            field="details",
         )
     _lock_pair(reporter, reported)
     if Report.objects.filter(reporter=reporter, reported=reported, handled=False).exists():
