@@ -19,6 +19,7 @@ from notifications import services as notification_services
 
 PAGE_SIZE = 12
 
+
 @login_required
 @require_GET
 def directory(request: HttpRequest) -> HttpResponse:
