@@ -6,7 +6,9 @@ Every service raises `Refusal` (or a subclass that only adds its app's table of 
 - `code`: stable, for programs (the API's `code`, the socket's error frame `code`);
 - `field`: the input it is about, when there is one (e.g. "files");
 - `status`: the HTTP status the API answers with: given at the raise site, else the class's
-  `status_by_code` entry for the code, else 400.
+  `status_by_code` entry for the code, else 400;
+- `retry_after`: seconds, for a refusal that passes with time (a lock-out): the API's
+  Retry-After header.
 
 It is mapped once per way out, here:
 
@@ -39,12 +41,21 @@ class Refusal(Exception):
 
     status_by_code: ClassVar[Mapping[str, int]] = {}
 
-    def __init__(self, message: str, *, code: str, field: str | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        field: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
         self.field = field
         self.status = status or self.status_by_code.get(code, BAD_REQUEST)
+        self.retry_after = retry_after
 
     def body(self) -> dict:
         """The API's one refusal shape (config.api): detail, code and, on a 400 or when the
