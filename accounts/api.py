@@ -208,19 +208,6 @@ class LiveTicketSerializer(serializers.Serializer):
 # --- Views -------------------------------------------------------------------------------------
 
 
-def _current_password_refused(error: ValidationError) -> Response:
-    """A wrong current password is 400; past django-axes' limit it is 429 with Retry-After."""
-    locked = any(item.code == "locked_out" for item in error.error_dict.get("current_password", []))
-    body = {"detail": "Please correct the errors below.", "errors": error.message_dict}
-    if not locked:
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    message, retry_after = ratelimits.lockout_message()
-    response = Response({**body, "detail": message}, status=status.HTTP_429_TOO_MANY_REQUESTS)
-    if retry_after:
-        response["Retry-After"] = str(retry_after)
-    return response
-
-
 class RegisterView(APIView):
     """Sign up. The answer is the same whether or not the address already has an account (its
     owner is told by e-mail instead); log in with POST auth/token/ afterwards."""
@@ -346,12 +333,9 @@ class PasswordChangeView(APIView):
     def post(self, request):
         serializer = PasswordChangeSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        try:
-            services.check_current_password(
-                request=request, user=request.user, password=serializer.validated_data["current_password"]
-            )
-        except ValidationError as error:
-            return _current_password_refused(error)
+        services.check_current_password(
+            request=request, user=request.user, password=serializer.validated_data["current_password"]
+        )
         user = services.change_password(user=request.user, new_password=serializer.validated_data["new_password"])
         body = {
             "detail": "Your password has been changed. Every other session and token has been revoked.",
@@ -406,17 +390,12 @@ class EmailChangeView(APIView):
     def post(self, request):
         serializer = EmailChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            services.request_email_change(
-                request=request,
-                user=request.user,
-                new_email=serializer.validated_data["email"],
-                current_password=serializer.validated_data["current_password"],
-            )
-        except ValidationError as error:
-            if "current_password" in getattr(error, "error_dict", {}):
-                return _current_password_refused(error)
-            raise
+        services.request_email_change(
+            request=request,
+            user=request.user,
+            new_email=serializer.validated_data["email"],
+            current_password=serializer.validated_data["current_password"],
+        )
         pending = services.normalize_email(serializer.validated_data["email"])
         return Response(
             {
@@ -450,12 +429,7 @@ class EmailVerificationView(APIView):
         },
     )
     def post(self, request):
-        try:
-            services.send_verification_email(user=request.user)
-        except ValidationError as error:
-            code = error.code if not hasattr(error, "error_dict") else ""
-            http = status.HTTP_409_CONFLICT if code == "already_verified" else status.HTTP_429_TOO_MANY_REQUESTS
-            return Response({"detail": " ".join(error.messages)}, status=http)
+        services.send_verification_email(user=request.user)
         return Response({"detail": f"We sent a new link to {request.user.email}."}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -474,13 +448,7 @@ class EmailConfirmView(APIView):
     def post(self, request):
         serializer = EmailConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            claim = services.confirm_email(token=serializer.validated_data["token"])
-        except ValidationError as error:
-            return Response(
-                {"detail": " ".join(error.messages), "errors": {"token": error.messages}},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        claim = services.confirm_email(token=serializer.validated_data["token"])
         done = "You now log in with this address." if claim.purpose == "change" else "Your address is confirmed."
         return Response({"detail": done, "email": claim.email})
 
@@ -568,14 +536,9 @@ class AccountDeletionView(APIView):
     def post(self, request):
         serializer = AccountDeletionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            user = deletion.request_account_deletion(
-                request=request, user=request.user, password=serializer.validated_data["current_password"]
-            )
-        except ValidationError as refusal:
-            if "current_password" in getattr(refusal, "error_dict", {}):
-                return _current_password_refused(refusal)
-            raise
+        user = deletion.request_account_deletion(
+            request=request, user=request.user, password=serializer.validated_data["current_password"]
+        )
         return Response(
             {
                 "detail": "Your account is closed and you are signed out everywhere. Sign in again before "
@@ -601,16 +564,11 @@ class AccountRestoreView(APIView):
     def post(self, request):
         serializer = AccountRestoreSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            user = deletion.restore_account_with_password(
-                request=request,
-                email=serializer.validated_data["email"],
-                password=serializer.validated_data["password"],
-            )
-        except ValidationError as refusal:
-            if refusal.code == "locked_out":
-                return views.lockout(request)
-            return Response({"detail": " ".join(refusal.messages), "code": refusal.code}, status=400)
+        user = deletion.restore_account_with_password(
+            request=request,
+            email=serializer.validated_data["email"],
+            password=serializer.validated_data["password"],
+        )
         return Response({"detail": "Your account is restored.", **services.issue_api_tokens(user=user)})
 
 
@@ -647,10 +605,7 @@ class DataExportsView(APIView):
         responses={202: DataExportSerializer, 400: BAD_REQUEST, 401: UNAUTHORIZED},
     )
     def post(self, request):
-        try:
-            export = data_export.request_data_export(user=request.user)
-        except ValidationError as refusal:
-            return Response({"detail": " ".join(refusal.messages), "code": refusal.code}, status=400)
+        export = data_export.request_data_export(user=request.user)
         export.refresh_from_db()  # eager Celery may have built it already
         return Response(DataExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
 

@@ -20,7 +20,6 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
 from django.urls import reverse
@@ -28,6 +27,7 @@ from django.utils import timezone
 
 from accounts.models import DataExport, User
 from accounts.personal_data import ExportArchive, ExportTooLarge, account_data_handlers, safe_segment
+from accounts.services import AccountRefusal
 from config.timezones import format_moment, in_zone_of
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
@@ -64,14 +64,14 @@ def _enqueue_build(export_id: int) -> None:
 
 @transaction.atomic
 def request_data_export(*, user: User) -> DataExport:
-    """Ask for an archive of one's data. Refused (ValidationError) while one is being prepared
+    """Ask for an archive of one's data. Refused (AccountRefusal, 400) while one is being prepared
     (code "export_pending") or within EXPORT_INTERVAL of the previous one ("throttled")."""
     locked = User.objects.select_for_update().get(pk=user.pk)
     latest = DataExport.objects.filter(user=locked).order_by("-requested_at", "-pk").first()
     if latest is not None and latest.status == Status.PENDING:
-        raise ValidationError(EXPORT_PENDING, code="export_pending")
+        raise AccountRefusal(EXPORT_PENDING, code="export_pending")
     if latest is not None and latest.requested_at > timezone.now() - EXPORT_INTERVAL:
-        raise ValidationError(EXPORT_THROTTLED, code="throttled")
+        raise AccountRefusal(EXPORT_THROTTLED, code="throttled", status=400)  # a day apart, not a rate
     export = DataExport.objects.create(user=locked)
     transaction.on_commit(partial(_enqueue_build, export.pk))
     return export

@@ -23,7 +23,6 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import authenticate
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -99,18 +98,18 @@ def _site_link(path: str) -> str:
 def request_account_deletion(*, request, user: User, password: str) -> User:
     """The owner deletes their account. The current password is checked first and counted like a
     log-in (services.check_current_password, outside the transaction so a wrong guess counts).
-    Raises ValidationError on `current_password` (wrong_password, locked_out)."""
+    Raises services.AccountRefusal on `current_password` (wrong_password, locked_out)."""
     services.check_current_password(request=request, user=user, password=password)
     return close_account(user=user)
 
 
 @transaction.atomic
 def close_account(*, user: User) -> User:
-    """Deactivate the account for deletion (see the module docstring). Raises ValidationError
+    """Deactivate the account for deletion (see the module docstring). Raises AccountRefusal
     code "already_closed" if it is not an active account."""
     locked = User.objects.select_for_update().get(pk=user.pk)
     if not locked.is_active or locked.deletion_requested_at is not None:
-        raise ValidationError(ALREADY_CLOSED, code="already_closed")
+        raise services.AccountRefusal(ALREADY_CLOSED, code="already_closed")
     for handler in account_data_handlers():
         if handler.on_closing is not None:
             handler.on_closing(locked)
@@ -178,7 +177,7 @@ def restore_candidate(*, user_id, auth_hash: str) -> User | None:
 @transaction.atomic
 def restore_account(*, user: User) -> User:
     """Open a closed account again, as it was (nothing was erased during the grace period).
-    Raises ValidationError code "not_restorable" if it is not closed for deletion any more."""
+    Raises AccountRefusal code "not_restorable" if it is not closed for deletion any more."""
     locked = User.objects.select_for_update().filter(pk=user.pk).first()
     if (
         locked is None
@@ -187,7 +186,7 @@ def restore_account(*, user: User) -> User:
         or locked.deletion_requested_at is None
         or locked.deletion_requested_at <= timezone.now() - grace_period()
     ):
-        raise ValidationError(NOT_RESTORABLE, code="not_restorable")
+        raise services.AccountRefusal(NOT_RESTORABLE, code="not_restorable")
     locked.is_active, locked.deletion_requested_at = True, None
     locked.save(update_fields=["is_active", "deletion_requested_at"])
     notification_services.notify(
@@ -207,15 +206,15 @@ def restore_account(*, user: User) -> User:
 def restore_account_with_password(*, request, email: str, password: str) -> User:
     """The API's restore: the credentials go through authenticate() first (counted by the login
     throttle like a log-in; an active account is refused there as "not restorable"). Raises
-    ValidationError code "not_restorable" or "locked_out"."""
+    AccountRefusal code "not_restorable" or "locked_out" (429, with `retry_after`)."""
     address = (email or "").strip().lower()
     authenticate(request=request, username=address, password=password or "")
     if getattr(request, "axes_locked_out", False):
-        message, _ = ratelimits.lockout_message(request)
-        raise ValidationError(message, code="locked_out")
+        message, retry_after = ratelimits.lockout_message(request)
+        raise services.AccountRefusal(message, code="locked_out", retry_after=retry_after)
     user = restorable_account(email=address, password=password)
     if user is None:
-        raise ValidationError(NOT_RESTORABLE, code="not_restorable")
+        raise services.AccountRefusal(NOT_RESTORABLE, code="not_restorable")
     return restore_account(user=user)
 
 

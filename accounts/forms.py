@@ -234,8 +234,8 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
         old_password = self.cleaned_data["old_password"]
         try:
             services.check_current_password(request=self.request, user=self.user, password=old_password)
-        except ValidationError as error:
-            raise ValidationError(error.message_dict["current_password"], code="password_incorrect") from None
+        except services.AccountRefusal as refusal:
+            raise ValidationError(refusal.message, code="password_incorrect") from None
         return old_password
 
 

@@ -28,10 +28,24 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import images, live_access, ratelimits, selectors, tokens
 from accounts.models import STUDY_NAME_MAX_LENGTH, Course, University, User, clean_study_name, study_name_key
+from config.refusals import Refusal
 from config.timezones import zone_name_or_default
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import NotificationKind
+
+
+class AccountRefusal(Refusal):
+    """An accounts rule refused the action (config.refusals.Refusal). A refused input of a
+    form with several fields (sign-up, profile, new password) stays a ValidationError keyed by
+    field, which forms and the API's exception handler read as field errors."""
+
+    status_by_code = {
+        "already_verified": 409,
+        "throttled": 429,
+        "locked_out": 429,
+    }
+
 
 logger = logging.getLogger(__name__)
 
@@ -533,18 +547,18 @@ def _tell_owner_of_address(*, email: str, attempt: str) -> None:
 def send_verification_email(*, user: User) -> None:
     """Send the confirmation link (again) to an unconfirmed account's address.
 
-    Refused with a ValidationError: code "already_verified", or "throttled" within a minute of
+    Refused with an AccountRefusal: code "already_verified", or "throttled" within a minute of
     the last link or past five in an hour (the links go to an address nobody proved yet)."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.email_verified_at is not None:
-        raise ValidationError("Your e-mail address is already confirmed.", code="already_verified")
+        raise AccountRefusal("Your e-mail address is already confirmed.", code="already_verified")
     now = timezone.now()
     kind = NotificationKind.EMAIL_VERIFY
     if notification_selectors.sent_since(user=user, kind=kind, since=now - VERIFICATION_RESEND_INTERVAL) or (
         notification_selectors.sent_since(user=user, kind=kind, since=now - timedelta(hours=1))
         >= VERIFICATION_RESENDS_PER_HOUR
     ):
-        raise ValidationError(
+        raise AccountRefusal(
             "We sent you a link a moment ago. Check your inbox (and spam folder), or try again later.",
             code="throttled",
         )
@@ -557,14 +571,15 @@ def check_current_password(*, request, user: User, password: str) -> None:
     failure limit the password is no longer checked at all until the cool-off ends. Call it
     outside any transaction that a refusal rolls back: the failure is a row axes writes.
 
-    Raises ValidationError on `current_password`: code "wrong_password", or "locked_out"."""
+    Raises AccountRefusal on `current_password`: code "wrong_password", or "locked_out" (429,
+    with the seconds until the cool-off ends as `retry_after`)."""
     checked = authenticate(request=request, username=user.email.strip().lower(), password=password or "")
     if checked is not None and checked.pk == user.pk:
         return
     if getattr(request, "axes_locked_out", False):
-        message, _ = ratelimits.lockout_message(request)
-        raise ValidationError({"current_password": ValidationError(message, code="locked_out")})
-    raise ValidationError({"current_password": ValidationError(WRONG_PASSWORD, code="wrong_password")})
+        message, retry_after = ratelimits.lockout_message(request)
+        raise AccountRefusal(message, code="locked_out", field="current_password", retry_after=retry_after)
+    raise AccountRefusal(WRONG_PASSWORD, code="wrong_password", field="current_password")
 
 
 def request_email_change(*, request, user: User, new_email: str, current_password: str) -> None:
@@ -626,22 +641,22 @@ INVALID_LINK = "This link is not valid any more: it was used already, a newer on
 
 def email_claim(*, token: str) -> tokens.EmailClaim:
     """What a confirmation link would do, without doing it (the page that asks "confirm?").
-    Raises ValidationError code "invalid_link"."""
+    Raises AccountRefusal code "invalid_link"."""
     claim = tokens.read_email_token(token)
     if claim is None:
-        raise ValidationError(INVALID_LINK, code="invalid_link")
+        raise AccountRefusal(INVALID_LINK, code="invalid_link", field="token")
     return claim
 
 
 @transaction.atomic
 def confirm_email(*, token: str) -> tokens.EmailClaim:
     """Follow a confirmation link: the sign-up address is confirmed, or the new address becomes
-    the login (and is confirmed by this very link). Works once. Raises ValidationError code
+    the login (and is confirmed by this very link). Works once. Raises AccountRefusal code
     "invalid_link" (used, superseded, expired, forged), or "email_taken" when the new address
     was taken by another account in the meantime."""
     claim = tokens.read_email_token(token, lock=True)
     if claim is None:
-        raise ValidationError(INVALID_LINK, code="invalid_link")
+        raise AccountRefusal(INVALID_LINK, code="invalid_link", field="token")
     user, now = claim.user, timezone.now()
     # The "confirm your address" notifications have done their job.
     notification_services.mark_read_for_subject(user=user, subject=reverse("accounts:email"))
@@ -654,8 +669,10 @@ def confirm_email(*, token: str) -> tokens.EmailClaim:
     try:
         _save_guarding_email(user, update_fields=["email", "pending_email", "email_verified_at"])
     except ValidationError:
-        raise ValidationError(
-            "That address now belongs to another account, so it cannot become your login.", code="email_taken"
+        raise AccountRefusal(
+            "That address now belongs to another account, so it cannot become your login.",
+            code="email_taken",
+            field="token",
         ) from None
     logger.info("user %s changed their login address", user.pk)
     return claim

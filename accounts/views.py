@@ -24,6 +24,7 @@ from django_ratelimit.core import is_ratelimited
 from accounts import data_export, deletion, forms, ratelimits, selectors, services
 from accounts.models import DataExport
 from accounts.ratelimits import lockout_message
+from config.refusals import add_refusal_to_form, tell
 from notifications import services as notification_services
 
 logger = logging.getLogger(__name__)
@@ -313,8 +314,10 @@ def email_settings(request: HttpRequest) -> HttpResponse:
                     new_email=form.cleaned_data["email"],
                     current_password=form.cleaned_data["current_password"],
                 )
-            except ValidationError as error:
+            except ValidationError as error:  # the new address, refused
                 _apply_errors(form, error)
+            except services.AccountRefusal as refusal:  # the current password
+                add_refusal_to_form(form, refusal)
             else:
                 messages.success(
                     request,
@@ -340,12 +343,8 @@ def email_change_cancel(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def email_verification_resend(request: HttpRequest) -> HttpResponse:
-    try:
-        services.send_verification_email(user=request.user)
-    except ValidationError as error:
-        messages.warning(request, " ".join(error.messages))
-    else:
-        messages.success(request, f"We sent a new link to {request.user.email}.")
+    services.send_verification_email(user=request.user)  # a refusal: config.middleware.RefusalMiddleware
+    messages.success(request, f"We sent a new link to {request.user.email}.")
     return redirect("accounts:email")
 
 
@@ -356,8 +355,8 @@ def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     open links; a GET must not use up a single-use link); POST does it."""
     try:
         claim = services.confirm_email(token=token) if request.method == "POST" else services.email_claim(token=token)
-    except ValidationError as error:
-        return render(request, "accounts/email_confirm.html", {"error": " ".join(error.messages)}, status=400)
+    except services.AccountRefusal as refusal:  # the link's own page says why
+        return render(request, "accounts/email_confirm.html", {"error": refusal.message}, status=refusal.status)
     if request.method == "GET":
         return render(request, "accounts/email_confirm.html", {"claim": claim, "token": token})
     if claim.purpose == "change":
@@ -397,18 +396,12 @@ def privacy(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def data_export_request(request: HttpRequest) -> HttpResponse:
-    try:
-        export = data_export.request_data_export(user=request.user)
-    except ValidationError as error:
-        messages.warning(request, " ".join(error.messages))
+    export = data_export.request_data_export(user=request.user)  # a refusal: config.middleware
+    export.refresh_from_db(fields=["status"])  # eager Celery (the embedded default) built it already
+    if export.status == DataExport.Status.READY:
+        messages.success(request, "Your data is ready: download it below. We sent you the link by e-mail too.")
     else:
-        export.refresh_from_db(fields=["status"])  # eager Celery (the embedded default) built it already
-        if export.status == DataExport.Status.READY:
-            messages.success(request, "Your data is ready: download it below. We sent you the link by e-mail too.")
-        else:
-            messages.success(
-                request, "We are preparing your data. We will tell you here and by e-mail when it is ready."
-            )
+        messages.success(request, "We are preparing your data. We will tell you here and by e-mail when it is ready.")
     return redirect("accounts:privacy")
 
 
@@ -443,8 +436,8 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         user = deletion.request_account_deletion(
             request=request, user=request.user, password=form.cleaned_data["current_password"]
         )
-    except ValidationError as error:
-        _apply_errors(form, error)
+    except services.AccountRefusal as refusal:
+        add_refusal_to_form(form, refusal)
         return _privacy_page(request, form, status=400)
     erase_after = deletion.erase_after(user)
     services.log_out(request=request)
@@ -494,9 +487,9 @@ def account_restore(request: HttpRequest) -> HttpResponse:
         )
     try:
         user = deletion.restore_account(user=user)
-    except ValidationError as error:
+    except services.AccountRefusal as refusal:  # the restore offer is spent: back to the login
         request.session.pop(RESTORE_SESSION_KEY, None)
-        messages.warning(request, " ".join(error.messages))
+        tell(request, refusal)
         return redirect("accounts:login")
     request.session.pop(RESTORE_SESSION_KEY, None)
     login(request, user, backend=LOGIN_BACKEND)

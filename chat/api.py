@@ -288,7 +288,7 @@ class ChatAPIView(APIView):
     permission_classes = [IsAuthenticated]
 
     def handle_exception(self, exc):
-        if isinstance(exc, Conversation.DoesNotExist | Membership.DoesNotExist):
+        if isinstance(exc, Conversation.DoesNotExist):  # chat.access: not a member is not there
             exc = NotFound("No such conversation.")
         elif isinstance(exc, Attachment.DoesNotExist):
             exc = NotFound("No such file.")

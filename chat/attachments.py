@@ -80,9 +80,9 @@ def clean_name(raw: object, extension: str) -> str:
     return f"{stem}{extension}"
 
 
-def _refused(refusal: inspection.Refused, *, field: str) -> ChatError:
+def _as_chat_error(refusal: inspection.Refused, *, field: str) -> ChatError:
     message = NOT_ALLOWED if refusal.code == "file_type" else refusal.message
-    return ChatError(message, code=refusal.code, field=field)
+    return ChatError(message, code=refusal.code, field=field, status=refusal.status)
 
 
 def _read_and_inspect(upload, *, accept, field: str) -> tuple[bytes, inspection.Inspected]:
@@ -90,7 +90,7 @@ def _read_and_inspect(upload, *, accept, field: str) -> tuple[bytes, inspection.
         data = inspection.read_upload(upload, max_bytes=max_bytes())
         return data, inspection.inspect(data, accept=accept)
     except inspection.Refused as refusal:
-        raise _refused(refusal, field=field) from None
+        raise _as_chat_error(refusal, field=field) from None
 
 
 def _prepare_image(data: bytes, inspected: inspection.Inspected, raw_name) -> PreparedFile:
@@ -98,7 +98,7 @@ def _prepare_image(data: bytes, inspected: inspection.Inspected, raw_name) -> Pr
     try:
         full = inspection.decode_image(data, inspected)
     except inspection.Refused as refusal:
-        raise _refused(refusal, field="files") from None
+        raise _as_chat_error(refusal, field="files") from None
     full.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE), Image.Resampling.LANCZOS)
     thumb = full.copy()
     thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
@@ -150,7 +150,7 @@ def prepare_all(uploads) -> list[PreparedFile]:
     try:
         inspection.check_total_pixels(inspected for _, _, inspected in checked)
     except inspection.Refused as refusal:
-        raise _refused(refusal, field="files") from None
+        raise _as_chat_error(refusal, field="files") from None
     return [_prepare(upload, data, inspected) for upload, data, inspected in checked]
 
 
@@ -175,6 +175,6 @@ def prepare_group_picture(upload) -> bytes:
     try:
         pixels = inspection.decode_image(data, inspected)
     except inspection.Refused as refusal:
-        raise _refused(refusal, field="picture") from None
+        raise _as_chat_error(refusal, field="picture") from None
     square = ImageOps.fit(pixels, (PICTURE_SIDE, PICTURE_SIDE), Image.Resampling.LANCZOS)
     return inspection.encode_image(square.convert("RGB"), inspection.WEBP)

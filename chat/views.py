@@ -10,7 +10,6 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,22 +28,24 @@ from chat.forms import (
     ReportConversationForm,
     SearchForm,
 )
-from chat.models import Attachment, Conversation, Membership, Message
+from chat.models import Attachment, Conversation, Message
 from chat.services import ChatError
 from config import inputs
+from config.refusals import Refusal, add_refusal_to_form
 from notifications import services as notification_services
 from social import selectors as social_selectors
 
 
 def chat_view(view):
-    """Login required; what the user cannot see is a 404, never a 500."""
+    """Login required; what the user cannot see is a 404, never a 500 (chat.access raises
+    Conversation.DoesNotExist for a conversation the user is not an active member of)."""
 
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
-        except (Conversation.DoesNotExist, Membership.DoesNotExist, Message.DoesNotExist, Attachment.DoesNotExist):
+        except (Conversation.DoesNotExist, Message.DoesNotExist, Attachment.DoesNotExist):
             raise Http404("No such conversation.") from None
 
     return wrapper
@@ -52,11 +53,6 @@ def chat_view(view):
 
 def _to_conversation(pk: int) -> HttpResponse:
     return redirect("chat:conversation", pk=pk)
-
-
-def _refused(request: HttpRequest, error: ChatError, pk: int | None = None) -> HttpResponse:
-    messages.error(request, error.message)
-    return _to_conversation(pk) if pk else redirect("chat:list")
 
 
 def _seq(value: str | None) -> int | None:
@@ -181,11 +177,7 @@ def direct(request: HttpRequest, public_id) -> HttpResponse:
         if existing is not None:
             return _to_conversation(existing.pk)
         return render(request, "chat/direct.html", {"person": other})
-    try:
-        conversation = services.open_direct_conversation(user=request.user, other=other)
-    except ChatError as error:
-        messages.error(request, error.message)
-        return redirect(other.get_absolute_url())
+    conversation = services.open_direct_conversation(user=request.user, other=other)
     return _to_conversation(conversation.pk)
 
 
@@ -199,8 +191,8 @@ def new_group(request: HttpRequest) -> HttpResponse:
             conversation = services.create_group(
                 owner=request.user, name=form.cleaned_data["name"], members=list(form.cleaned_data["members"])
             )
-        except ChatError as error:
-            form.add_error(None, error.message)
+        except ChatError as refusal:
+            add_refusal_to_form(form, refusal)
         else:
             return _to_conversation(conversation.pk)
     status = 400 if form.errors else 200
@@ -319,12 +311,9 @@ def send(request: HttpRequest, pk: int) -> HttpResponse:
             reply_to=form.cleaned_data["reply_to"] or None,
         )
     except ChatError as error:
-        status = 429 if error.code == "rate_limited" else 400
         if as_json:
-            body = {"detail": error.message, "code": error.code}
-            if error.field:
-                body["errors"] = {error.field: [error.message]}
-            return JsonResponse(body, status=status)
+            raise  # config.middleware.RefusalMiddleware answers it as JSON
+        status = 429 if error.code == "rate_limited" else 400
         form.add_error("body" if "body" in error.code else None, error.message)
         if error.code == "invalid_reply_to":  # the quote is gone from the composer: say why
             form.data = form.data.copy()
@@ -409,8 +398,8 @@ def edit_message(request: HttpRequest, pk: int, message_id: int) -> HttpResponse
     if request.method == "POST" and form.is_valid():
         try:
             services.edit_message(user=request.user, message_id=message_id, body=form.cleaned_data["body"])
-        except ChatError as error:
-            form.add_error(None, error.message)
+        except ChatError as refusal:
+            add_refusal_to_form(form, refusal)
         else:
             return redirect(reverse("chat:conversation", args=[pk]) + f"#m-{message.seq}")
     elif request.method == "GET" and message.sender_id != request.user.pk:
@@ -439,19 +428,13 @@ def react(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
             return JsonResponse({"detail": "Pick one of the emoji offered.", "code": "invalid_emoji"}, status=400)
         messages.error(request, "Pick one of the emoji offered.")
         return redirect(back)
-    try:
-        updated, _changed = services.set_reaction(
-            user=request.user,
-            message_id=message_id,
-            emoji=form.cleaned_data["emoji"],
-            on=form.cleaned_data["action"] != "remove",
-        )
-    except ChatError as error:
-        if as_json:
-            return JsonResponse(
-                {"detail": error.message, "code": error.code}, status=429 if error.code == "rate_limited" else 400
-            )
-        return _refused(request, error, pk)
+    # A refusal goes to config.middleware.RefusalMiddleware: JSON for the script, else a message.
+    updated, _changed = services.set_reaction(
+        user=request.user,
+        message_id=message_id,
+        emoji=form.cleaned_data["emoji"],
+        on=form.cleaned_data["action"] != "remove",
+    )
     if as_json:
         return JsonResponse({"message": realtime.message_payload(updated)})
     return redirect(back)
@@ -463,10 +446,7 @@ def delete_message(request: HttpRequest, pk: int, message_id: int) -> HttpRespon
     message = selectors.message_for(user=request.user, message_id=message_id)
     if message.conversation_id != pk:
         raise Http404("No such message.")
-    try:
-        services.delete_message(user=request.user, message_id=message_id)
-    except ChatError as error:
-        return _refused(request, error, pk)
+    services.delete_message(user=request.user, message_id=message_id)
     return redirect(reverse("chat:conversation", args=[pk]) + f"#m-{message.seq}")
 
 
@@ -492,12 +472,8 @@ def group_settings(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _settings_action(request: HttpRequest, pk: int, action, done: str) -> HttpResponse:
-    try:
-        action()
-    except ChatError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, done)
+    action()  # a refusal goes to config.middleware.RefusalMiddleware (the message, back)
+    messages.success(request, done)
     return redirect("chat:settings", pk=pk)
 
 
@@ -554,10 +530,7 @@ def promote(request: HttpRequest, pk: int, public_id) -> HttpResponse:
 @chat_view
 @require_POST
 def leave(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        services.leave_group(user=request.user, conversation_id=pk)
-    except ChatError as error:
-        return _refused(request, error, pk)
+    services.leave_group(user=request.user, conversation_id=pk)
     messages.success(request, "You left the group.")
     return redirect("chat:list")
 
@@ -638,10 +611,8 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
                 details=data["details"],
                 message_ids=data["message_ids"],
             )
-        except ChatError as error:
-            form.add_error("message_ids" if error.field == "messages" else None, error.message)
-        except ValidationError as error:
-            form.add_error(None, error)
+        except Refusal as refusal:  # chat's own (ChatError) or the report's rules (SocialRefusal)
+            add_refusal_to_form(form, refusal, fields={"messages": "message_ids"})
         else:
             count = len(data["message_ids"])
             messages.success(

@@ -72,7 +72,10 @@ def _phrase(status_code: int) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, Refusal):
-        return Response(error_body(exc.body(), exc.status), status=exc.status)
+        response = Response(error_body(exc.body(), exc.status), status=exc.status)
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, RequestDataTooBig):
         exc = inputs.refused_body(str(exc), code=inputs.TOO_LARGE)
     if isinstance(exc, DjangoValidationError):

@@ -22,8 +22,10 @@ the measurements behind them: docs/uploads.md).
 - Text: strict UTF-8, decoded incrementally `TEXT_STEP_BYTES` at a time, with no control
   characters other than tab, line feed, form feed and carriage return.
 
-A refusal is `Refused(message, code=...)`; each app turns it into its own error (a form field
-error, a JSON body with `errors`), and nothing has been stored when it is raised.
+A refusal is `Refused(message, code=...)`, a config.refusals.Refusal whose status is 413 for
+what is too large and 415 for a type or content not accepted (else 400); an app re-raises it as
+its own Refusal naming its field (chat's ChatError on `files`) or its form's error, and
+nothing has been stored when it is raised.
 """
 
 import codecs
@@ -41,6 +43,8 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from config.refusals import Refusal
+
 MB = 1024 * 1024
 
 # --- Bounds ---------------------------------------------------------------------------------
@@ -57,13 +61,18 @@ ZIP_READ_BYTES = 4096
 TEXT_STEP_BYTES = 64 * 1024
 
 
-class Refused(Exception):
-    """The upload is not accepted. `code` is stable (API bodies, tests), `message` is for people."""
+class Refused(Refusal):
+    """The upload is not accepted (config.refusals.Refusal). `code` is stable (API bodies,
+    tests), `message` is for people."""
 
-    def __init__(self, message: str, *, code: str):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+    status_by_code = {
+        "file_too_large": 413,
+        "too_many_pixels": 413,
+        "too_many_pixels_in_total": 413,
+        "file_type": 415,
+        "unsafe_archive": 415,
+        "unsafe_image": 415,
+    }
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ documents of any size. And an id checked with `str.isdigit()` lets the digits of
 through ("²".isdigit() is True; int("²") raises). So every JSON text a client sends is read by
 `parse_json`, and every id a client names is read by `parse_id`:
 
-- the live consumer (chat.consumers) answers an InputError with an error frame carrying its
-  `code`, counted as a bad frame;
+- `InputError` is a config.refusals.Refusal (400); the live consumer (chat.consumers) answers
+  it with an error frame carrying its `code`, counted as a bad frame;
 - the API's JSON parser (`GatedJSONParser`, DEFAULT_PARSER_CLASSES) answers it with a 400 whose
   body has `detail` and `errors`, like every other refused input of the API.
 """
@@ -22,6 +22,8 @@ from django.core.exceptions import ValidationError
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
+
+from config.refusals import Refusal
 
 # Deeper than anything Lyceum sends or accepts (a resync frame is 3 levels, an API body 2 or 3).
 MAX_DEPTH = 32
@@ -41,12 +43,12 @@ INVALID_TEXT = "invalid_text"
 NOT_AN_OBJECT = "not_an_object"
 
 
-class InputError(ValueError):
-    """Client input the gate refuses: `code` is stable, `detail` is for people."""
+class InputError(Refusal, ValueError):
+    """Client input the gate refuses (config.refusals.Refusal, 400): `code` is stable, `detail`
+    (its `message`) is for people."""
 
     def __init__(self, code: str, detail: str):
-        super().__init__(detail)
-        self.code = code
+        super().__init__(detail, code=code)
         self.detail = detail
 
 

@@ -1,11 +1,13 @@
-"""Request id for every request (set on the response, carried into the logs), and the reader's
-time zone for every page."""
+"""Request id for every request (set on the response, carried into the logs), the reader's
+time zone for every page, the API's errors as JSON, private caching, and the pages' one answer
+to a refusal."""
 
 import contextvars
 import logging
 import time
 import uuid
 
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
@@ -126,3 +128,32 @@ class PrivateCacheMiddleware:
         if request.path.startswith(API_PREFIX) or (user is not None and user.is_authenticated):
             patch_cache_control(response, private=True)
         return response
+
+
+class RefusalMiddleware:
+    """The pages' one answer to a rule's refusal (config.refusals.Refusal) that a view lets
+    through: the message on the next page (`tell`) and a redirect back (`back_url`: the form's
+    safe `next`, else the same-site Referer, else home).
+    A page's script that asks for JSON (`Accept: application/json`, chat's uploads and
+    reactions) gets the API's refusal body and status instead. The transaction the service ran
+    in is already rolled back, so nothing changed. The API (/api/) answers refusals itself
+    (config.api.exception_handler) and is left alone. Listed after MessageMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        # Imported here: the logging set-up imports this module before Django's apps are ready.
+        from config.refusals import Refusal, back_url, tell
+
+        if not isinstance(exception, Refusal) or request.path.startswith(API_PREFIX):
+            return None
+        if request.headers.get("Accept", "").startswith("application/json"):
+            from django.http import JsonResponse
+
+            return JsonResponse(exception.body(), status=exception.status)
+        tell(request, exception)
+        return redirect(back_url(request))

@@ -6,12 +6,16 @@ Every service raises `Refusal` (or a subclass that only adds its app's table of 
 - `code`: stable, for programs (the API's `code`, the socket's error frame `code`);
 - `field`: the input it is about, when there is one (e.g. "files");
 - `status`: the HTTP status the API answers with: given at the raise site, else the class's
-  `status_by_code` entry for the code, else 400.
+  `status_by_code` entry for the code, else 400;
+- `retry_after`: seconds, for a refusal that passes with time (a lock-out): the API's
+  Retry-After header.
 
 It is mapped once per way out, here:
 
 - the API: `config.api.exception_handler` answers `refusal.body()` with `refusal.status`;
-- a page: `tell(request, refusal)` puts the message in Django's messages framework;
+- a page: `config.middleware.RefusalMiddleware` answers a Refusal a view lets through: the
+  message (`tell`) and a redirect back (`back_url`). A view that re-renders a form puts the
+  refusal on it instead, with `add_refusal_to_form`;
 - the socket: `refusal.frame(**extra)` is the error frame.
 
 A refused input changes nothing: raise before writing, or inside the transaction that is
@@ -21,8 +25,11 @@ rolled back.
 from collections.abc import Mapping
 from typing import ClassVar
 
+from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -34,12 +41,21 @@ class Refusal(Exception):
 
     status_by_code: ClassVar[Mapping[str, int]] = {}
 
-    def __init__(self, message: str, *, code: str, field: str | None = None, status: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        field: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
         self.field = field
         self.status = status or self.status_by_code.get(code, BAD_REQUEST)
+        self.retry_after = retry_after
 
     def body(self) -> dict:
         """The API's one refusal shape (config.api): detail, code and, on a 400 or when the
@@ -62,6 +78,39 @@ class Refusal(Exception):
 def tell(request: HttpRequest, refusal: Refusal) -> None:
     """Show a refusal on the next page the person sees."""
     messages.error(request, refusal.message)
+
+
+def add_refusal_to_form(form: forms.BaseForm, refusal: Refusal, *, fields: Mapping[str, str] | None = None) -> None:
+    """Put a refusal on the form being re-rendered: on its field when the form has that field
+    (`fields` renames a service's field to the form's), else on the form as a whole."""
+    name = (fields or {}).get(refusal.field or "", refusal.field)
+    form.add_error(name if name in form.fields else None, ValidationError(refusal.message, code=refusal.code))
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    """The `next` a form or link carries (POST, else GET), if it stays on this site; else `default`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def back_url(request: HttpRequest) -> str:
+    """Where a refused page action goes back to: the form's `next` if it stays on this site,
+    else the page the request came from (the Referer, which browsers send within the site:
+    SECURE_REFERRER_POLICY is same-origin) if it is on this site and, for a GET, not this very
+    page; else home (never a redirect loop, nor a GET of a POST-only action)."""
+    referer = request.headers.get("Referer", "")
+    if referer and (
+        (request.method != "POST" and referer == request.build_absolute_uri())
+        or not url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        referer = ""
+    return safe_next(request, referer or "/")
 
 
 class RefusalSerializer(serializers.Serializer):

@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "config.middleware.TimeZoneMiddleware",
     "config.middleware.PrivateCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.RefusalMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -112,8 +112,10 @@ class ExpertProfileAdmin(admin.ModelAdmin):
                     services.approve_expert(profile_id=profile.pk, reviewer=request.user, note=note)
                 else:
                     services.reject_expert(profile_id=profile.pk, reviewer=request.user, note=note)
-            except (ValidationError, ExpertProfile.DoesNotExist) as error:
-                reason = " ".join(error.messages) if isinstance(error, ValidationError) else "it no longer exists"
+            except services.ExpertRefusal as refusal:
+                skipped.append(f"{profile.user}: {refusal.message}")
+            except ExpertProfile.DoesNotExist:
+                reason = "it no longer exists"
                 skipped.append(f"{profile.user}: {reason}")
             except PermissionDenied as error:
                 self.message_user(request, str(error), messages.ERROR)
@@ -216,8 +218,10 @@ class ExpertiseAreaRequestAdmin(admin.ModelAdmin):
                     services.approve_expertise_area(request_id=area_request.pk, reviewer=request.user, note=note)
                 else:
                     services.decline_expertise_area(request_id=area_request.pk, reviewer=request.user, note=note)
-            except (ValidationError, ExpertiseAreaRequest.DoesNotExist) as error:
-                reason = " ".join(error.messages) if isinstance(error, ValidationError) else "it no longer exists"
+            except services.ExpertRefusal as refusal:
+                skipped.append(f"{area_request.profile.user}, {area_request.category.name}: {refusal.message}")
+            except ExpertiseAreaRequest.DoesNotExist:
+                reason = "it no longer exists"
                 skipped.append(f"{area_request.profile.user}, {area_request.category.name}: {reason}")
             except PermissionDenied as error:
                 self.message_user(request, str(error), messages.ERROR)

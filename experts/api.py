@@ -2,11 +2,11 @@
 
 `experts/me/` is always the caller's own profile: it carries no id, so nobody can read or change
 someone else's application through it. Other experts are visible only once approved.
-Errors are JSON with `detail` (and `errors` per field, `code` for refusals of the rules):
-400 for bad input, 404 for what the caller cannot see, 409 when the current state refuses it.
+A rule's refusal is services.ExpertRefusal, answered by config.api.exception_handler in the one
+refusal body: 400 for bad input (`errors` names the field), 409 when the current state refuses
+it; 404 for what the caller cannot see.
 """
 
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
@@ -21,24 +21,8 @@ from experts.forms import SEARCH_MAX_LENGTH
 from experts.models import Category, ExpertiseAreaRequest, ExpertProfile
 from notifications import services as notification_services
 
-CONFLICT_CODES = {
-    "already_applied",
-    "already_expert",
-    "rejected",
-    "inactive",
-    "needs_review",
-    # asking for a new area
-    "not_approved",
-    "already_has_area",
-    "already_requested",
-    "too_many_areas",
-}
 NO_SUCH_EXPERT = "No such expert."
 NO_PROFILE = "You have not applied to be an expert yet."
-
-# Service field names -> API field names.
-_API_FIELDS = {"category_ids": "categories", "category_id": "category"}
-
 
 # --- Serializers ---------------------------------------------------------------------------------
 
@@ -192,25 +176,6 @@ class DirectoryQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=SEARCH_MAX_LENGTH, required=False, allow_blank=True, default="")
 
 
-# --- Helpers -------------------------------------------------------------------------------------
-
-
-def refused(error: ValidationError) -> Response:
-    """A service's ValidationError as JSON: per-field errors under `errors`, 409 for state."""
-    if hasattr(error, "error_dict"):
-        errors = {_API_FIELDS.get(field, field): messages for field, messages in error.message_dict.items()}
-        codes = {item.code for items in error.error_dict.values() for item in items}
-        code = next((c for c in codes if c in CONFLICT_CODES), "")
-        body = {"detail": " ".join(m for messages in errors.values() for m in messages), "errors": errors}
-    else:
-        code = getattr(error, "code", None) or ""
-        body = {"detail": " ".join(error.messages)}
-    if code:
-        body["code"] = code
-    http_status = status.HTTP_409_CONFLICT if code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
-    return Response(body, status=http_status)
-
-
 # --- Views ---------------------------------------------------------------------------------------
 
 
@@ -299,10 +264,7 @@ class MyExpertProfileView(APIView):
     def post(self, request):
         serializer = ApplicationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            services.apply_as_expert(user=request.user, **serializer.service_kwargs())
-        except ValidationError as error:
-            return refused(error)
+        services.apply_as_expert(user=request.user, **serializer.service_kwargs())
         return self._answer(request, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -323,8 +285,6 @@ class MyExpertProfileView(APIView):
             services.update_expert_profile(user=request.user, **serializer.service_kwargs())
         except ExpertProfile.DoesNotExist:
             raise NotFound(NO_PROFILE) from None
-        except ValidationError as error:
-            return refused(error)
         return self._answer(request)
 
 
@@ -370,6 +330,4 @@ class MyAreaRequestsView(APIView):
             )
         except ExpertProfile.DoesNotExist:
             raise NotFound(NO_PROFILE) from None
-        except ValidationError as error:
-            return refused(error)
         return Response(AreaRequestSerializer(area_request).data, status=status.HTTP_201_CREATED)

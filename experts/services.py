@@ -1,7 +1,8 @@
 """Every write of the experts app: applications, staff review, and the rating aggregate.
 
-Each function is keyword-only and runs in one transaction. Refusals are ValidationErrors whose
-messages a user can read (per field where a field is at fault) and that change nothing.
+Each function is keyword-only and runs in one transaction. Refusals are ExpertRefusal
+(config.refusals.Refusal): a sentence a user can read, a code, the field at fault where there is
+one (named as the forms and the API name it: `categories`, `category`), and they change nothing.
 Reviewing is for staff only (PermissionDenied otherwise). The applicant hears of a decision
 through `notifications.services.notify`, which stores the notification in this transaction and
 pushes it and queues its e-mail after commit — so a decision that rolls back tells no one.
@@ -19,7 +20,7 @@ single UPDATE with F() expressions, so concurrent ratings of one expert never lo
 
 from collections.abc import Callable, Iterable
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
@@ -27,6 +28,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.inputs import parse_id
+from config.refusals import Refusal
 from experts.models import Category, ExpertiseAreaRequest, ExpertProfile
 from notifications import services as notification_services
 from notifications.models import NotificationKind
@@ -55,12 +57,30 @@ def set_standing_withdrawn_handler(handler: StandingWithdrawnHandler | None) -> 
     _standing_withdrawn_handler = handler
 
 
+class ExpertRefusal(Refusal):
+    """An experts rule refused the action (config.refusals.Refusal): what the current state of
+    the profile refuses is 409, a refused input 400."""
+
+    status_by_code = {
+        "already_applied": 409,
+        "already_expert": 409,
+        "rejected": 409,
+        "inactive": 409,
+        "needs_review": 409,
+        # asking for a new area
+        "not_approved": 409,
+        "already_has_area": 409,
+        "already_requested": 409,
+        "too_many_areas": 409,
+    }
+
+
 # --- Validation ---------------------------------------------------------------------------------
 
 
-def _field_error(field: str, message: str, *, code: str) -> ValidationError:
-    """An error of one field that keeps its code (a dict given to ValidationError drops it)."""
-    return ValidationError({field: ValidationError(message, code=code)})
+def _field_error(field: str, message: str, *, code: str) -> ExpertRefusal:
+    """A refusal of one input field."""
+    return ExpertRefusal(message, code=code, field=field)
 
 
 def _text(value, *, field: str, label: str, max_length: int, required: bool) -> str:
@@ -97,7 +117,7 @@ def normalize_languages(value) -> str:
 def _active_categories(category_ids) -> list[Category]:
     """The categories named by `category_ids`, all of which must exist and be active."""
     if category_ids is None or isinstance(category_ids, str | bytes) or not isinstance(category_ids, Iterable):
-        raise _field_error("category_ids", "Choose at least one area of expertise.", code="required")
+        raise _field_error("categories", "Choose at least one area of expertise.", code="required")
     ids: list[int] = []
     for raw in category_ids:
         if isinstance(raw, Category):
@@ -107,16 +127,16 @@ def _active_categories(category_ids) -> list[Category]:
                 raise TypeError
             ids.append(int(raw))
         except (TypeError, ValueError):
-            raise _field_error("category_ids", f"{raw!r} is not a category id.", code="invalid") from None
+            raise _field_error("categories", f"{raw!r} is not a category id.", code="invalid") from None
     ids = list(dict.fromkeys(ids))
     if not ids:
-        raise _field_error("category_ids", "Choose at least one area of expertise.", code="required")
+        raise _field_error("categories", "Choose at least one area of expertise.", code="required")
     if len(ids) > MAX_CATEGORIES:
-        raise _field_error("category_ids", f"Choose at most {MAX_CATEGORIES} areas of expertise.", code="too_many")
+        raise _field_error("categories", f"Choose at most {MAX_CATEGORIES} areas of expertise.", code="too_many")
     categories = list(Category.objects.filter(pk__in=ids, is_active=True))
     if len(categories) != len(ids):
         raise _field_error(
-            "category_ids",
+            "categories",
             "Choose areas of expertise from the list: one of them does not exist or is closed.",
             code="invalid_category",
         )
@@ -160,22 +180,22 @@ def apply_as_expert(
 
     One profile per user. Applying again is allowed only after a rejection, and re-opens the
     same profile as pending (its rating history stays). Every category must exist and be
-    active. Refused with a ValidationError: an inactive account, a pending or approved profile,
+    active. Refused with an ExpertRefusal: an inactive account, a pending or approved profile,
     missing or too long fields, unknown or closed categories.
     """
     if not user.is_active:
-        raise ValidationError("This account is deactivated.", code="inactive")
+        raise ExpertRefusal("This account is deactivated.", code="inactive")
     fields = _cleaned_fields(headline=headline, bio=bio, languages=languages, availability_note=availability_note)
     categories = _active_categories(category_ids)
     profile = ExpertProfile.objects.select_for_update().filter(user=user).first()
     if profile is not None:
         if profile.status == Status.PENDING:
-            raise ValidationError(
+            raise ExpertRefusal(
                 "You have already applied; your application is waiting for review. You can edit it meanwhile.",
                 code="already_applied",
             )
         if profile.status == Status.APPROVED:
-            raise ValidationError("You are already an approved expert.", code="already_expert")
+            raise ExpertRefusal("You are already an approved expert.", code="already_expert")
         for name, value in fields.items():
             setattr(profile, name, value)
         profile.status = Status.PENDING
@@ -189,7 +209,7 @@ def apply_as_expert(
                 profile = ExpertProfile.objects.create(user=user, **fields)
         except IntegrityError:
             # Two applications of one user raced past the lock (no row to lock yet): one won.
-            raise ValidationError(
+            raise ExpertRefusal(
                 "You have already applied; your application is waiting for review.", code="already_applied"
             ) from None
     profile.categories.set(categories)
@@ -215,7 +235,7 @@ def update_expert_profile(
     """
     profile = ExpertProfile.objects.select_for_update().get(user=user)
     if profile.status == Status.REJECTED:
-        raise ValidationError(
+        raise ExpertRefusal(
             "This application was not approved. Apply again to send a new one for review.", code="rejected"
         )
     current = {
@@ -235,7 +255,7 @@ def update_expert_profile(
             added = [category.name for category in categories if category.pk not in kept]
             if added:
                 raise _field_error(
-                    "category_ids",
+                    "categories",
                     (
                         f"New areas of expertise ({', '.join(sorted(added))}) need a review by staff: "
                         "ask for each under “Ask for a new area”. You can remove areas yourself."
@@ -271,9 +291,9 @@ def approve_expert(*, profile_id: int, reviewer: User, note: str = "") -> Expert
     note = _text(note, field="note", label="The note", max_length=REVIEW_NOTE_MAX, required=False)
     profile = _locked_profile(profile_id)
     if profile.status == Status.APPROVED:
-        raise ValidationError("This expert is already approved.", code="already_approved")
+        raise ExpertRefusal("This expert is already approved.", code="already_approved")
     if not profile.user.is_active:
-        raise ValidationError("The applicant's account is deactivated.", code="inactive")
+        raise ExpertRefusal("The applicant's account is deactivated.", code="inactive")
     profile.status = Status.APPROVED
     profile.reviewed_by = reviewer
     profile.reviewed_at = timezone.now()
@@ -303,7 +323,7 @@ def reject_expert(*, profile_id: int, reviewer: User, note: str) -> ExpertProfil
     note = _text(note, field="note", label="The note", max_length=REVIEW_NOTE_MAX, required=True)
     profile = _locked_profile(profile_id)
     if profile.status == Status.REJECTED:
-        raise ValidationError("This application is already rejected.", code="already_rejected")
+        raise ExpertRefusal("This application is already rejected.", code="already_rejected")
     was_approved = profile.status == Status.APPROVED
     profile.status = Status.REJECTED
     profile.reviewed_by = reviewer
@@ -336,7 +356,7 @@ def request_expertise_area(*, user: User, category_id: int, motivation: str = ""
     """An approved expert asks staff for one more area of expertise: a pending request, shown on
     their expert page and in the admin's review queue, that counts towards MAX_CATEGORIES.
 
-    Refused with a ValidationError (code): no approved profile (`not_approved`; a pending
+    Refused with an ExpertRefusal (code): no approved profile (`not_approved`; a pending
     application changes its areas directly), an unknown or closed category (`invalid_category`),
     an area they already have (`already_has_area`) or already asked for (`already_requested`),
     or one more than the maximum (`too_many_areas`). Raises ExpertProfile.DoesNotExist without a profile.
@@ -344,7 +364,7 @@ def request_expertise_area(*, user: User, category_id: int, motivation: str = ""
     # The profile row's lock serialises one expert's requests: two tabs cannot both pass the checks.
     profile = ExpertProfile.objects.select_for_update().get(user=user)
     if profile.status != Status.APPROVED or not user.is_active:
-        raise ValidationError(
+        raise ExpertRefusal(
             "Only approved experts ask for new areas; while your application is pending, edit its areas directly.",
             code="not_approved",
         )
@@ -353,17 +373,17 @@ def request_expertise_area(*, user: User, category_id: int, motivation: str = ""
     )
     category = _active_category(category_id)
     if profile.categories.filter(pk=category.pk).exists():
-        raise _field_error("category_id", f"{category.name} is already one of your areas.", code="already_has_area")
+        raise _field_error("category", f"{category.name} is already one of your areas.", code="already_has_area")
     pending = profile.area_requests.filter(status=AreaStatus.PENDING)
     if pending.filter(category=category).exists():
         raise _field_error(
-            "category_id",
+            "category",
             f"You have already asked for {category.name}; it is waiting for review.",
             code="already_requested",
         )
     if profile.categories.count() + pending.count() >= MAX_CATEGORIES:
         raise _field_error(
-            "category_id",
+            "category",
             f"An expert has at most {MAX_CATEGORIES} areas, counting those waiting for review: remove one first.",
             code="too_many_areas",
         )
@@ -372,12 +392,12 @@ def request_expertise_area(*, user: User, category_id: int, motivation: str = ""
 
 def _active_category(category_id) -> Category:
     if category_id is None or category_id == "":
-        raise _field_error("category_id", "Choose an area of expertise.", code="required")
+        raise _field_error("category", "Choose an area of expertise.", code="required")
     pk = parse_id(category_id)
     category = Category.objects.filter(pk=pk, is_active=True).first() if pk is not None else None
     if category is None:
         raise _field_error(
-            "category_id",
+            "category",
             "Choose an area from the list: this one does not exist or is closed.",
             code="invalid_category",
         )
@@ -411,11 +431,11 @@ def approve_expertise_area(*, request_id: int, reviewer: User, note: str = "") -
     area_request = _locked_area_request(request_id)
     profile = ExpertProfile.objects.select_for_update().get(pk=area_request.profile_id)
     if area_request.status != AreaStatus.PENDING:
-        raise ValidationError("This request has already been reviewed.", code="already_reviewed")
+        raise ExpertRefusal("This request has already been reviewed.", code="already_reviewed")
     if profile.status != Status.APPROVED:
-        raise ValidationError("The expert is no longer approved: decline the request.", code="not_approved")
+        raise ExpertRefusal("The expert is no longer approved: decline the request.", code="not_approved")
     if not area_request.category.is_active:
-        raise ValidationError(f"{area_request.category.name} is closed: decline the request.", code="invalid_category")
+        raise ExpertRefusal(f"{area_request.category.name} is closed: decline the request.", code="invalid_category")
     _decided(area_request, reviewer=reviewer, status=AreaStatus.APPROVED, note=note)
     profile.categories.add(area_request.category)
     notification_services.notify(
@@ -439,7 +459,7 @@ def decline_expertise_area(*, request_id: int, reviewer: User, note: str) -> Exp
     note = _text(note, field="note", label="The reason", max_length=AREA_NOTE_MAX, required=True)
     area_request = _locked_area_request(request_id)
     if area_request.status != AreaStatus.PENDING:
-        raise ValidationError("This request has already been reviewed.", code="already_reviewed")
+        raise ExpertRefusal("This request has already been reviewed.", code="already_reviewed")
     _decided(area_request, reviewer=reviewer, status=AreaStatus.DECLINED, note=note)
     notification_services.notify(
         recipient=area_request.profile.user,

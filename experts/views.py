@@ -5,31 +5,19 @@ Adapters: parse, call one service or selector, render. Mounted at /experts/ (nam
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.refusals import add_refusal_to_form
 from experts import selectors, services
 from experts.forms import AreaRequestForm, DirectoryFilterForm, ExpertApplicationForm
 from experts.models import ExpertProfile
 from notifications import services as notification_services
 
 PAGE_SIZE = 12
-
-# Service field names -> form field names.
-_FORM_FIELDS = {"category_ids": "categories", "category_id": "category"}
-
-
-def _add_service_error(form: ExpertApplicationForm | AreaRequestForm, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            name = _FORM_FIELDS.get(field, field)
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 @login_required
@@ -85,8 +73,8 @@ def apply(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 services.apply_as_expert(user=request.user, **form.service_kwargs())
-            except ValidationError as error:
-                _add_service_error(form, error)
+            except services.ExpertRefusal as refusal:
+                add_refusal_to_form(form, refusal)
             else:
                 messages.success(request, "Thank you! Your application is with our staff; we will let you know.")
                 return redirect("experts:mine")
@@ -111,8 +99,8 @@ def mine(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 services.update_expert_profile(user=request.user, **form.service_kwargs())
-            except ValidationError as error:
-                _add_service_error(form, error)
+            except services.ExpertRefusal as refusal:
+                add_refusal_to_form(form, refusal)
             else:
                 messages.success(request, "Your expert profile is saved.")
                 return redirect("experts:mine")
@@ -162,8 +150,8 @@ def request_area(request: HttpRequest) -> HttpResponse:
     if area_form.is_valid():
         try:
             area_request = services.request_expertise_area(user=request.user, **area_form.service_kwargs())
-        except ValidationError as error:
-            _add_service_error(area_form, error)
+        except services.ExpertRefusal as refusal:
+            add_refusal_to_form(area_form, refusal)
         else:
             messages.success(
                 request, f"You asked for {area_request.category.name}. Our staff will review it; we will let you know."

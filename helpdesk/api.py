@@ -10,7 +10,6 @@ Errors are JSON with `detail` (plus `errors` per field for bad input,
 refuses the action (taken by another expert, illegal transition, cap reached, rated already).
 """
 
-from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.http import HttpResponse, QueryDict
 from django.utils.text import get_valid_filename
@@ -41,7 +40,8 @@ from helpdesk.slots import MAX_SLOTS
 from notifications import services as notification_services
 
 # Rule refusals are services.HelpdeskRefusal (its status_by_code: 409 for the state, 403 for
-# the account), answered by config.api.exception_handler; ValidationError is a refused input.
+# the account); a refused input is a ValidationError keyed by field. config.api.exception_handler
+# answers both in the one refusal body; no view here catches either.
 
 
 # --- serializers ---------------------------------------------------------------------------
@@ -296,17 +296,6 @@ class HelpRateSerializer(serializers.Serializer):
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _refusal(error: ValidationError) -> Response:
-    """A refused input (a service's ValidationError) as 400 JSON; rule refusals
-    (services.HelpdeskRefusal) go to config.api.exception_handler."""
-    if hasattr(error, "error_dict"):
-        return Response(
-            {"detail": "Please correct the errors below.", "errors": error.message_dict},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
-    return Response({"detail": " ".join(error.messages), "code": "refused"}, status=status.HTTP_400_BAD_REQUEST)
-
-
 def _detail(request, help_request: HelpRequest, code=status.HTTP_200_OK) -> Response:
     fresh = selectors.request_detail_for(user=request.user, request_id=help_request.public_id)
     return Response(HelpRequestDetailSerializer(fresh, context={"request": request}).data, status=code)
@@ -372,8 +361,6 @@ class MyRequestsView(generics.ListAPIView):
             raise NotFound("No such help request.") from None
         except ExpertProfile.DoesNotExist:
             raise NotFound("No such expert.") from None
-        except ValidationError as error:
-            return _refusal(error)
         return _detail(request, help_request, status.HTTP_201_CREATED)
 
 
@@ -405,8 +392,6 @@ class _ActionView(APIView):
             help_request = self.perform(request, public_id, data)
         except HelpRequest.DoesNotExist:
             raise NotFound("No such help request.") from None
-        except ValidationError as error:
-            return _refusal(error)
         return _detail(request, help_request)
 
 

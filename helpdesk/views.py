@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_valid_filename
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.refusals import Refusal, tell
+from config.refusals import add_refusal_to_form, tell
 from config.timezones import active_zone_name
 from experts import selectors as expert_selectors
 from experts.models import ExpertProfile
@@ -61,12 +61,11 @@ def _duration_minutes(help_request: HelpRequest) -> int:
     return 60
 
 
-def _refused(request: HttpRequest, error: ValidationError | Refusal) -> None:
-    """A refusal (or a field error of the input) shown on the next page."""
-    if isinstance(error, Refusal):
-        tell(request, error)
-    else:
-        messages.error(request, " ".join(error.messages))
+def _input_refused(request: HttpRequest, error: ValidationError) -> None:
+    """A refused input of an action without a form to re-render (the session time), shown on
+    the next page. A rule's refusal (HelpdeskRefusal) goes to config.middleware.RefusalMiddleware,
+    which shows it and goes back to the page the action was on."""
+    messages.error(request, " ".join(error.messages))
 
 
 def _to_detail(public_id) -> HttpResponse:
@@ -165,7 +164,7 @@ def _request_form(
         except ExpertProfile.DoesNotExist:
             raise Http404("No such expert.") from None
         except services.HelpdeskRefusal as refusal:  # of the whole request (an unconfirmed address)
-            form.add_error(refusal.field, refusal.message)
+            add_refusal_to_form(form, refusal)
         except ValidationError as error:
             if not hasattr(error, "error_dict"):
                 form.add_error(None, error.messages)
@@ -254,10 +253,7 @@ def cancel(request: HttpRequest, public_id) -> HttpResponse:
         services.cancel_help_request(requester=request.user, request_id=public_id, note=note)
     except HelpRequest.DoesNotExist:
         raise Http404("No such help request.") from None
-    except (ValidationError, services.HelpdeskRefusal) as error:
-        _refused(request, error)
-    else:
-        messages.success(request, "Your request is cancelled.")
+    messages.success(request, "Your request is cancelled.")
     return _to_detail(public_id)
 
 
@@ -277,8 +273,8 @@ def rate(request: HttpRequest, public_id) -> HttpResponse:
         )
     except HelpRequest.DoesNotExist:
         raise Http404("No such help request.") from None
-    except (ValidationError, services.HelpdeskRefusal) as error:
-        _refused(request, error)
+    except ValidationError as error:  # the stars, refused
+        _input_refused(request, error)
     else:
         messages.success(request, "Thank you for rating your session.")
     return _to_detail(public_id)
@@ -360,21 +356,19 @@ def _expert_action(request: HttpRequest, public_id, action, success: str, **kwar
         action(expert=request.user, request_id=public_id, **kwargs)
     except HelpRequest.DoesNotExist:
         raise Http404("No such help request.") from None
-    except (ValidationError, services.HelpdeskRefusal) as error:
-        _refused(request, error)
-        if getattr(error, "code", "") == "not_open" or "not_open" in _codes(error):
+    except services.HelpdeskRefusal as refusal:
+        # Where the expert goes next depends on why: a request taken by someone else leaves
+        # the queue, and one who is no longer an expert has no request pages.
+        tell(request, refusal)
+        if refusal.code == "not_open":
             return redirect("helpdesk:queue")
-        if "not_verified" in _codes(error):  # no longer an expert: the request page is not theirs now
+        if refusal.code == "not_verified":
             return redirect("experts:mine")
+    except ValidationError as error:  # the session time, refused
+        _input_refused(request, error)
     else:
         messages.success(request, success)
     return _to_detail(public_id)
-
-
-def _codes(error: ValidationError | Refusal) -> set[str]:
-    if isinstance(error, Refusal):
-        return {error.code}
-    return {item.code for item in getattr(error, "error_list", []) if item.code}
 
 
 @login_required
@@ -413,9 +407,6 @@ def decline(request: HttpRequest, public_id) -> HttpResponse:
         services.decline_direct_request(expert=request.user, request_id=public_id, note=note)
     except HelpRequest.DoesNotExist:
         raise Http404("No such help request.") from None
-    except (ValidationError, services.HelpdeskRefusal) as error:
-        _refused(request, error)
-        return _to_detail(public_id)
     messages.success(request, "You passed the request on: every expert of the subject sees it now.")
     return redirect("helpdesk:queue")
 

@@ -2,11 +2,11 @@
 
 People are always named by their `public_id`; friend requests by their id, which only their
 sender and recipient can act on (anyone else gets 404, as for an id that does not exist).
-Errors are JSON with `detail` (and `code` for refusals of the rules): 400 for bad input,
-404 for what the caller cannot see, 409 when the current state refuses the action.
+A rule's refusal is services.SocialRefusal, answered by config.api.exception_handler in the one
+refusal body: 400 for bad input, 403 for an unconfirmed address, 409 when the current state
+refuses the action; 404 for what the caller cannot see.
 """
 
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -21,10 +21,6 @@ from notifications import services as notification_services
 from social import selectors, services
 from social.forms import FILTER_MAX_LENGTH
 from social.models import NOTE_MAX_LENGTH, REPORT_DETAILS_MAX_LENGTH, Block, FriendRequest, Friendship, Report
-
-# Refusals that depend on the current state rather than on the input: 409 Conflict.
-CONFLICT_CODES = {"duplicate", "already_friends", "not_pending", "already_blocked", "blocked", "inactive"}
-
 
 # --- Serializers ---------------------------------------------------------------------------------
 
@@ -188,18 +184,6 @@ class RequestsQuerySerializer(serializers.Serializer):
 # --- Helpers -------------------------------------------------------------------------------------
 
 
-def refused(error: ValidationError) -> Response:
-    code = getattr(error, "code", None) or ""
-    if code == "unverified":
-        http_status = status.HTTP_403_FORBIDDEN
-    else:
-        http_status = status.HTTP_409_CONFLICT if code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
-    body = {"detail": " ".join(error.messages)}
-    if code:
-        body["code"] = code
-    return Response(body, status=http_status)
-
-
 def _query(serializer_class, request):
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
@@ -284,12 +268,9 @@ class FriendRequestListCreateView(generics.ListAPIView):
         person = selectors.person_for(viewer=request.user, public_id=serializer.validated_data["to"])
         if person is None:
             raise NotFound(NO_SUCH_STUDENT)
-        try:
-            result = services.send_friend_request(
-                from_user=request.user, to_user=person, note=serializer.validated_data["note"]
-            )
-        except ValidationError as error:
-            return refused(error)
+        result = services.send_friend_request(
+            from_user=request.user, to_user=person, note=serializer.validated_data["note"]
+        )
         code = status.HTTP_200_OK if result.became_friends else status.HTTP_201_CREATED
         return Response(FriendRequestSerializer(result.friend_request).data, status=code)
 
@@ -305,8 +286,6 @@ class _FriendRequestActionView(APIView):
             friend_request = self.act(request, pk)
         except FriendRequest.DoesNotExist:
             raise NotFound(NO_SUCH_REQUEST) from None
-        except ValidationError as error:
-            return refused(error)
         return Response(FriendRequestSerializer(friend_request).data)
 
 
@@ -411,10 +390,7 @@ class BlockListCreateView(generics.ListAPIView):
         person = selectors.active_person(public_id=serializer.validated_data["user"])
         if person is None:
             raise NotFound(NO_SUCH_STUDENT)
-        try:
-            block = services.block_user(blocker=request.user, blocked=person)
-        except ValidationError as error:
-            return refused(error)
+        block = services.block_user(blocker=request.user, blocked=person)
         person.blocked_at = block.created_at
         return Response(BlockedPersonSerializer(person).data, status=status.HTTP_201_CREATED)
 
@@ -451,10 +427,7 @@ class ReportCreateView(APIView):
         person = selectors.active_person(public_id=data["user"])
         if person is None:
             raise NotFound(NO_SUCH_STUDENT)
-        try:
-            report = services.report_user(
-                reporter=request.user, reported=person, reason=data["reason"], details=data["details"]
-            )
-        except ValidationError as error:
-            return refused(error)
+        report = services.report_user(
+            reporter=request.user, reported=person, reason=data["reason"], details=data["details"]
+        )
         return Response(ReportSerializer(report).data, status=status.HTTP_201_CREATED)

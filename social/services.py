@@ -13,7 +13,6 @@ this transaction and pushes it and queues its e-mail after commit.
 
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -22,6 +21,7 @@ from django.utils import timezone
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User
+from config.refusals import Refusal
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 from social import selectors
@@ -32,6 +32,21 @@ FRIEND_REQUEST_KIND = NotificationKind.FRIEND_REQUEST
 FRIEND_ACCEPTED_KIND = NotificationKind.FRIEND_ACCEPTED
 
 Status = FriendRequest.Status
+
+
+class SocialRefusal(Refusal):
+    """A social rule refused the action (config.refusals.Refusal): what the current state
+    refuses is 409, an unconfirmed address 403, a refused input 400."""
+
+    status_by_code = {
+        "duplicate": 409,
+        "already_friends": 409,
+        "not_pending": 409,
+        "already_blocked": 409,
+        "blocked": 409,
+        "inactive": 409,
+        "unverified": 403,
+    }
 
 
 @dataclass(frozen=True)
@@ -108,35 +123,37 @@ def _accept(friend_request: FriendRequest) -> Friendship:
 
 def _refuse_if_unreachable(*, sender: User, recipient: User, recipient_active: bool) -> None:
     if not recipient_active:
-        raise ValidationError("This account is no longer active.", code="inactive")
+        raise SocialRefusal("This account is no longer active.", code="inactive")
     if selectors.blocked_either_way(sender.pk, recipient.pk):
         # The same words whichever side blocked: a blocked student does not learn who did.
-        raise ValidationError("You cannot send a friend request to this student.", code="blocked")
+        raise SocialRefusal("You cannot send a friend request to this student.", code="blocked")
 
 
 @transaction.atomic
 def send_friend_request(*, from_user: User, to_user: User, note: str = "") -> SendResult:
     """Ask `to_user` to be friends. If they already asked `from_user`, this accepts theirs.
 
-    Refused with a ValidationError (and nothing changed): to oneself, to an inactive account,
+    Refused with a SocialRefusal (and nothing changed): to oneself, to an inactive account,
     across a block in either direction, to a friend, when a request is already pending, and
     (code "unverified") from an account whose address is not confirmed yet.
     """
     if not account_selectors.can_act(from_user):
-        raise ValidationError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
+        raise SocialRefusal(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     note = note.strip()
     if len(note) > NOTE_MAX_LENGTH:
-        raise ValidationError(f"Keep the note to {NOTE_MAX_LENGTH} characters or fewer.", code="note_too_long")
+        raise SocialRefusal(
+            f"Keep the note to {NOTE_MAX_LENGTH} characters or fewer.", code="note_too_long", field="note"
+        )
     if from_user.pk == to_user.pk:
-        raise ValidationError("You cannot send a friend request to yourself.", code="self")
+        raise SocialRefusal("You cannot send a friend request to yourself.", code="self")
     active = _lock_pair(from_user, to_user)
     _refuse_if_unreachable(sender=from_user, recipient=to_user, recipient_active=active.get(to_user.pk, False))
     if _friendship_between(from_user, to_user) is not None:
-        raise ValidationError(f"You and {_name(to_user)} are already friends.", code="already_friends")
+        raise SocialRefusal(f"You and {_name(to_user)} are already friends.", code="already_friends")
     pending = _pending_between(from_user, to_user)
     if pending is not None:
         if pending.from_user_id == from_user.pk:
-            raise ValidationError(
+            raise SocialRefusal(
                 f"You have already sent {_name(to_user)} a friend request; it is waiting for an answer.",
                 code="duplicate",
             )
@@ -152,7 +169,7 @@ def send_friend_request(*, from_user: User, to_user: User, note: str = "") -> Se
         winner = _pending_between(from_user, to_user)
         if winner is not None and winner.from_user_id == to_user.pk:
             return SendResult(friend_request=winner, friendship=_accept(winner))
-        raise ValidationError(
+        raise SocialRefusal(
             f"A friend request between you and {_name(to_user)} is already pending.", code="duplicate"
         ) from None
     notification_services.notify(
@@ -179,7 +196,7 @@ def _own_request(*, request_id: int, **ownership) -> FriendRequest:
 
 def _refuse_unless_pending(friend_request: FriendRequest) -> None:
     if not friend_request.is_pending:
-        raise ValidationError(
+        raise SocialRefusal(
             f"This friend request was already {friend_request.get_status_display().lower()}.", code="not_pending"
         )
 
@@ -199,7 +216,7 @@ def accept_friend_request(*, user: User, request_id: int) -> FriendRequest:
     friend_request = _own_request(request_id=request_id, to_user=user)
     _refuse_unless_pending(friend_request)
     if not friend_request.from_user.is_active:
-        raise ValidationError("This account is no longer active.", code="inactive")
+        raise SocialRefusal("This account is no longer active.", code="inactive")
     _accept(friend_request)
     return friend_request
 
@@ -228,10 +245,10 @@ def block_user(*, blocker: User, blocked: User) -> Block:
     """Block a student: they no longer find the blocker, nor can they send requests (or,
     once chat exists, messages). A friendship and pending requests either way end."""
     if blocker.pk == blocked.pk:
-        raise ValidationError("You cannot block yourself.", code="self")
+        raise SocialRefusal("You cannot block yourself.", code="self")
     _lock_pair(blocker, blocked)
     if Block.objects.filter(blocker=blocker, blocked=blocked).exists():
-        raise ValidationError(f"You have already blocked {_name(blocked)}.", code="already_blocked")
+        raise SocialRefusal(f"You have already blocked {_name(blocked)}.", code="already_blocked")
     low, high = Friendship.ordered_ids(blocker.pk, blocked.pk)
     Friendship.objects.filter(user_low_id=low, user_high_id=high).delete()
     now = timezone.now()
@@ -245,7 +262,7 @@ def block_user(*, blocker: User, blocked: User) -> Block:
         with transaction.atomic():
             return Block.objects.create(blocker=blocker, blocked=blocked)
     except IntegrityError:
-        raise ValidationError(f"You have already blocked {_name(blocked)}.", code="already_blocked") from None
+        raise SocialRefusal(f"You have already blocked {_name(blocked)}.", code="already_blocked") from None
 
 
 @transaction.atomic
@@ -260,17 +277,19 @@ def unblock_user(*, blocker: User, blocked: User) -> None:
 def report_user(*, reporter: User, reported: User, reason: str, details: str = "") -> Report:
     """File a report for the moderation queue. One open report per reporter and student."""
     if reporter.pk == reported.pk:
-        raise ValidationError("You cannot report yourself.", code="self")
+        raise SocialRefusal("You cannot report yourself.", code="self")
     if reason not in Report.Reason.values:
-        raise ValidationError("Choose a reason for the report.", code="reason")
+        raise SocialRefusal("Choose a reason for the report.", code="reason", field="reason")
     details = details.strip()
     if len(details) > REPORT_DETAILS_MAX_LENGTH:
-        raise ValidationError(
-            f"Keep the details to {REPORT_DETAILS_MAX_LENGTH} characters or fewer.", code="details_too_long"
+        raise SocialRefusal(
+            f"Keep the details to {REPORT_DETAILS_MAX_LENGTH} characters or fewer.",
+            code="details_too_long",
+            field="details",
         )
     _lock_pair(reporter, reported)
     if Report.objects.filter(reporter=reporter, reported=reported, handled=False).exists():
-        raise ValidationError(
+        raise SocialRefusal(
             f"You have already reported {_name(reported)}; our team is looking at it.", code="duplicate"
         )
     return Report.objects.create(reporter=reporter, reported=reported, reason=reason, details=details)

@@ -8,14 +8,13 @@ a requests page (`fragment=request`).
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.refusals import add_refusal_to_form, safe_next
 from notifications import services as notification_services
 from social import selectors, services
 from social.forms import DirectorySearchForm, FriendRequestForm, FriendSearchForm, ReportForm
@@ -28,19 +27,6 @@ SUGGESTIONS_PAGE = 24
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
-
-
-def _safe_next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
-
-
-def _message(error: ValidationError) -> str:
-    return " ".join(error.messages)
 
 
 def _person_or_404(public_id) -> object:
@@ -66,7 +52,7 @@ def _actions_fragment(request: HttpRequest, person, *, flash: str = "", error: s
     htmx does not swap 4xx responses, and the message belongs where the button was."""
     # A fresh copy without list annotations: the partial looks the relationship up as it is now.
     person = selectors.active_person(public_id=person.public_id) or person
-    context = {"person": person, "flash": flash, "error": error, "next": _safe_next(request, "")}
+    context = {"person": person, "flash": flash, "error": error, "next": safe_next(request, "")}
     return render(request, "social/partials/relationship_actions.html", context)
 
 
@@ -79,19 +65,22 @@ def _done(request: HttpRequest, *, person, text: str, default_next: str, answere
             )
         return _actions_fragment(request, person, flash=text)
     messages.success(request, text)
-    return redirect(_safe_next(request, default_next))
+    return redirect(safe_next(request, default_next))
 
 
-def _failed(request: HttpRequest, *, person, error: ValidationError, status: int = 400) -> HttpResponse:
-    text = _message(error)
+def _failed(request: HttpRequest, *, person, refusal: services.SocialRefusal) -> HttpResponse:
+    """A refused action answered in place: the fragment for htmx (200, as in _actions_fragment),
+    otherwise a page saying why with a way back. (These pages do not redirect a refusal through
+    config.middleware.RefusalMiddleware: htmx swaps the fragment where the button was.)"""
+    text = refusal.message
     if _is_htmx(request):
         if request.POST.get("fragment") == "request":
             return render(
                 request, "social/partials/request_answered.html", {"person": person, "text": text, "error": True}
             )
         return _actions_fragment(request, person, error=text)
-    back = _safe_next(request, reverse("social:directory"))
-    return render(request, "social/action_failed.html", {"text": text, "back": back}, status=status)
+    back = safe_next(request, reverse("social:directory"))
+    return render(request, "social/action_failed.html", {"text": text, "back": back}, status=refusal.status)
 
 
 # --- Pages ----------------------------------------------------------------------------------
@@ -166,7 +155,7 @@ def profile(request: HttpRequest, public_id) -> HttpResponse:
 
 
 def _note_context(request: HttpRequest, person, form: FriendRequestForm) -> dict:
-    return {"person": person, "form": form, "next": _safe_next(request, "")}
+    return {"person": person, "form": form, "next": safe_next(request, "")}
 
 
 @login_required
@@ -183,11 +172,11 @@ def send_request(request: HttpRequest, public_id) -> HttpResponse:
         return render(request, "social/send_request.html", _note_context(request, person, form), status=400)
     try:
         result = services.send_friend_request(from_user=request.user, to_user=person, note=form.cleaned_data["note"])
-    except ValidationError as error:
+    except services.SocialRefusal as refusal:
         if not _is_htmx(request):
-            form.add_error(None, error)
+            add_refusal_to_form(form, refusal)
             return render(request, "social/send_request.html", _note_context(request, person, form), status=400)
-        return _failed(request, person=person, error=error)
+        return _failed(request, person=person, refusal=refusal)
     name = person.get_full_name()
     text = f"You and {name} are now friends." if result.became_friends else f"Friend request sent to {name}."
     return _done(request, person=person, text=text, default_next=reverse("social:requests_outgoing"))
@@ -208,9 +197,9 @@ def _answer_request(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             person, text, default = friend_request.from_user, "Friend request declined.", "social:requests_incoming"
     except FriendRequest.DoesNotExist:
         raise Http404("No such friend request.") from None
-    except ValidationError as error:
+    except services.SocialRefusal as refusal:
         person = selectors.request_counterpart(user=request.user, request_id=pk)
-        return _failed(request, person=person, error=error, status=409)
+        return _failed(request, person=person, refusal=refusal)
     return _done(request, person=person, text=text, default_next=reverse(default), answered=action)
 
 
@@ -243,7 +232,7 @@ def unfriend(request: HttpRequest, public_id) -> HttpResponse:
     if request.method == "GET":
         if selectors.relationship_between(viewer=request.user, person=person).state != selectors.FRIEND:
             raise Http404("You are not friends.")
-        return render(request, "social/unfriend_confirm.html", {"person": person, "next": _safe_next(request, "")})
+        return render(request, "social/unfriend_confirm.html", {"person": person, "next": safe_next(request, "")})
     try:
         services.unfriend(user=request.user, other=person)
     except Friendship.DoesNotExist:
@@ -258,11 +247,11 @@ def block(request: HttpRequest, public_id) -> HttpResponse:
     """GET: explain and confirm. POST: block."""
     person = _person_or_404(public_id)
     if request.method == "GET":
-        return render(request, "social/block_confirm.html", {"person": person, "next": _safe_next(request, "")})
+        return render(request, "social/block_confirm.html", {"person": person, "next": safe_next(request, "")})
     try:
         services.block_user(blocker=request.user, blocked=person)
-    except ValidationError as error:
-        return _failed(request, person=person, error=error)
+    except services.SocialRefusal as refusal:
+        return _failed(request, person=person, refusal=refusal)
     text = f"You blocked {person.get_full_name()}. They can no longer find you or send you requests."
     return _done(request, person=person, text=text, default_next=reverse("social:blocked"))
 
@@ -290,14 +279,14 @@ def report(request: HttpRequest, public_id) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.report_user(reporter=request.user, reported=person, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
+        except services.SocialRefusal as refusal:
+            add_refusal_to_form(form, refusal)
         else:
             messages.success(
                 request,
                 f"Thank you. Your report about {person.get_full_name()} is with our team. "
                 "If you do not want to hear from them, you can also block them.",
             )
-            return redirect(_safe_next(request, person.get_absolute_url()))
+            return redirect(safe_next(request, person.get_absolute_url()))
     context = _note_context(request, person, form)
     return render(request, "social/report.html", context, status=400 if form.errors else 200)

@@ -65,7 +65,7 @@ def report_from_conversation(
     read). Picked messages must be text messages of this conversation that are not deleted
     (ChatError "invalid_messages" otherwise: nothing is filed). The report's own rules
     (reason, details, one open report per person) are social.services.report_user's and
-    refuse with its ValidationError.
+    refuse with its SocialRefusal.
     """
     ids = _clean_message_ids(message_ids)
     access_conversation(user=reporter, conversation_id=conversation_id)

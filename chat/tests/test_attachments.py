@@ -240,7 +240,7 @@ def test_upload_with_javascript_answers_json(ada, bob, client_of):
         {"client_id": client_id(), "files": [upload("a.bin", b"\x00\x01\x02")]},
         headers={"accept": "application/json"},
     )
-    assert refused.status_code == 400 and refused.json()["code"] == "file_type"
+    assert refused.status_code == 415 and refused.json()["code"] == "file_type"
 
 
 def test_someone_elses_files_are_404_everywhere(ada, bob, eve, client_of, api_of):

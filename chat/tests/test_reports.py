@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -14,6 +14,7 @@ from chat.models import Conversation, EvidenceAccess, ReportedMessage
 from chat.services import ChatError
 from chat.tests.factories import client_id, direct_between, send
 from social.models import Report
+from social.services import SocialRefusal
 
 pytestmark = pytest.mark.django_db
 
@@ -184,7 +185,7 @@ def test_a_second_open_report_about_the_same_person_is_refused(ada, bob):
     first = send(bob, conversation, "one")
     report(ada, conversation, bob, [first])
 
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(SocialRefusal) as refused:
         report(ada, conversation, bob, [send(bob, conversation, "two")])
 
     assert refused.value.code == "duplicate"

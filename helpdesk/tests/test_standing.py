@@ -5,7 +5,6 @@ at that moment, through the pages and the API. A session is completed only once 
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -115,7 +114,7 @@ def test_the_admin_reject_action_releases_the_held_requests(held, grace, staff, 
 
 def test_a_failed_withdrawal_releases_nothing(held, grace, staff):
     # A note is required: the refusal changes nothing, the requests stay with the expert.
-    with pytest.raises(ValidationError):
+    with pytest.raises(expert_services.ExpertRefusal):
         withdraw_approval(grace, staff, note="")
 
     assert [reload(r).expert for r in held] == [grace, grace]

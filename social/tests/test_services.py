@@ -2,7 +2,6 @@ import contextlib
 import threading
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.urls import reverse
 
@@ -32,7 +31,7 @@ def refused(code: str):
 
     class _Refused:
         def __enter__(self):
-            self._ctx = pytest.raises(ValidationError)
+            self._ctx = pytest.raises(services.SocialRefusal)
             self.info = self._ctx.__enter__()
             return self.info
 
@@ -67,7 +66,7 @@ def test_sending_creates_a_pending_request_and_notifies_the_recipient(ada, bob, 
 def test_sending_to_oneself_is_refused(ada):
     with refused("self") as info:
         services.send_friend_request(from_user=ada, to_user=ada)
-    assert "yourself" in info.value.messages[0]
+    assert "yourself" in info.value.message
     assert not FriendRequest.objects.exists()
 
 
@@ -77,7 +76,7 @@ def test_sending_twice_is_refused_with_a_clear_message(ada, bob):
     with refused("duplicate") as info:
         services.send_friend_request(from_user=ada, to_user=bob)
 
-    assert "already sent Bob Babbage a friend request" in info.value.messages[0]
+    assert "already sent Bob Babbage a friend request" in info.value.message
     assert FriendRequest.objects.count() == 1
     assert Notification.objects.filter(recipient=bob).count() == 1
 
@@ -88,7 +87,7 @@ def test_sending_to_a_friend_is_refused(ada, bob):
     with refused("already_friends") as info:
         services.send_friend_request(from_user=ada, to_user=bob)
 
-    assert "already friends" in info.value.messages[0]
+    assert "already friends" in info.value.message
     assert not FriendRequest.objects.exists()
 
 
@@ -103,7 +102,7 @@ def test_sending_across_a_block_in_either_direction_is_refused(ada, bob, blocker
         services.send_friend_request(from_user=ada, to_user=bob)
 
     # The same words either way: a blocked student does not learn who blocked whom.
-    assert info.value.messages == ["You cannot send a friend request to this student."]
+    assert info.value.message == "You cannot send a friend request to this student."
     assert not FriendRequest.objects.exists()
     assert not Notification.objects.exists()
 
@@ -121,7 +120,7 @@ def test_a_note_over_200_characters_is_refused(ada, bob):
     with refused("note_too_long") as info:
         services.send_friend_request(from_user=ada, to_user=bob, note="x" * 201)
 
-    assert "200 characters" in info.value.messages[0]
+    assert "200 characters" in info.value.message
     assert not FriendRequest.objects.exists()
 
 
@@ -176,7 +175,7 @@ def test_accepting_twice_is_refused(ada, bob):
     with refused("not_pending") as info:
         services.accept_friend_request(user=ada, request_id=request.pk)
 
-    assert info.value.messages == ["This friend request was already accepted."]
+    assert info.value.message == "This friend request was already accepted."
     assert Friendship.objects.count() == 1
 
 
@@ -505,7 +504,7 @@ def test_two_identical_sends_at_once_make_one_request(attempt):
 
     errors = [o for o in outcomes if isinstance(o, Exception)]
     assert len(errors) == 1, outcomes
-    assert isinstance(errors[0], ValidationError) and errors[0].code == "duplicate"
+    assert isinstance(errors[0], services.SocialRefusal) and errors[0].code == "duplicate"
     assert FriendRequest.objects.filter(status=Status.PENDING).count() == 1
     assert Notification.objects.filter(recipient=bob).count() == 1
 

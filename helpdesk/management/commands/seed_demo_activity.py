@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Q
@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts.models import User
 from chat import services as chat_services
 from chat.models import Conversation, Message
-from chat.services.common import ChatError
+from config.refusals import Refusal
 from experts import services as expert_services
 from experts.models import Category, ExpertProfile
 from helpdesk import services as help_services
@@ -61,8 +61,9 @@ GROUP = [
 ]
 OPEN_REQUEST = "Diagonalising a 3x3 matrix with a repeated eigenvalue"
 SCHEDULED_REQUEST = "Recursive descent parser loops forever"
-# What the services refuse with: a rule's answer, not a bug. Such an item is left as it is.
-REFUSALS = (ValidationError, ChatError, PermissionDenied, ObjectDoesNotExist)
+# What the services refuse with: a rule's answer (every app's is a Refusal), not a bug; or a
+# thing that is not there (any more). Such an item is left as it is.
+REFUSALS = (Refusal, PermissionDenied, ObjectDoesNotExist)
 # Each demo message has a fixed client id, so sending it again returns the stored one (even
 # after its author deleted it) instead of a copy.
 CLIENT_IDS = uuid.UUID("5f0c3c57-6a43-4a55-9d1e-6c1e0de70001")
@@ -271,7 +272,7 @@ def _befriend(a: str, b: str) -> None:
     """Friends through the services: b accepts a's request (or a's sending accepts b's)."""
     user_a, user_b = _user(a), _user(b)
     if social_selectors.blocked_either_way(user_a.pk, user_b.pk):
-        raise ValidationError("one of them blocked the other", code="blocked")
+        raise Refusal("One of them blocked the other.", code="blocked")
     waiting = FriendRequest.objects.filter(
         from_user=user_a, to_user=user_b, status=FriendRequest.Status.PENDING
     ).first()
