@@ -12,8 +12,8 @@ class ChatConfig(AppConfig):
 
         register_account_data_handler(HANDLER)
 
-        # Every live push after a write (config.live_push) is one chat.realtime publish.
+        # Every live push after a write (live.push) is one chat.realtime publish.
         from chat import realtime
-        from config.live_push import install_publisher
+        from live.push import install_publisher
 
         install_publisher(realtime.push_to_users)

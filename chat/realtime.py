@@ -14,10 +14,10 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.urls import reverse
 
-from chat import live_db
 from chat.emoji import emoji_name
 from chat.formatting import render_body
 from config.timezones import api_timestamp
+from live import db as live_db
 from notifications import realtime as live
 
 # Server → client event types.
@@ -33,7 +33,7 @@ PRESENCE = "presence"  # a friend came online or went offline
 PRESENCE_STATE = "presence.state"  # the answer to "presence.query": which friends are online
 UNREAD = "chat.unread"  # the answer to "chat.unread.query": unread conversations (navbar badge)
 
-# Client → server frame types (chat.consumers registers their handlers).
+# Client → server frame types (live.consumer registers their handlers).
 FRAME_SEND = "message.send"
 FRAME_RESYNC = "resync"
 FRAME_TYPING = "typing"
@@ -241,10 +241,10 @@ _in_flight: set = set()
 def push_to_users(user_ids, event: dict) -> None:
     """Push one event to every tab of each user. Call it from transaction.on_commit.
 
-    With the configured layer (config.live_layer) this is ONE publish from the calling thread,
+    With the configured layer (live.layer) this is ONE publish from the calling thread,
     whoever the recipients: a live socket's database thread publishes right after its commit,
     without handing anything to the busy event loop. With another layer: one hop to the event
-    loop for all of them — on a thread of the live socket's database pool (chat.live_db) handed
+    loop for all of them — on a thread of the live socket's database pool (live.db) handed
     over and not waited for (the pool's threads are the send path's capacity), elsewhere
     waited for."""
     user_ids = list(user_ids)
@@ -292,7 +292,7 @@ def _slots() -> asyncio.Semaphore:
 async def apush_to_users(user_ids, event: dict) -> None:
     """The same, from async code (the live consumer): never raises, like push_to_user.
 
-    With the configured layer (config.live_layer) a push to any number of members is ONE
+    With the configured layer (live.layer) a push to any number of members is ONE
     publish, read once by each daphne process, which hands it to its own sockets of those
     users; the event's JSON text is encoded once here, not once per socket. With another layer
     (the in-memory one of the embedded default) the group sends run concurrently, at most

@@ -10,9 +10,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import CookieMiddleware, SessionMiddleware  # noqa: E402
 
-from chat.routing import websocket_urlpatterns  # noqa: E402
 from config.warmup import warm_up  # noqa: E402
-from config.websocket import LiveAuthMiddleware, OriginCheckMiddleware  # noqa: E402
+from live.auth import LiveAuthMiddleware, OriginCheckMiddleware  # noqa: E402
+from live.routing import websocket_urlpatterns  # noqa: E402
 
 warm_up()
 

@@ -22,7 +22,7 @@ NOTIFICATION_READ = "notification.read"  # carries the new unread count
 # The channel-layer message type every pushed event travels in; the live consumer's
 # `live_event` handler forwards its "event" to the socket as-is.
 LIVE_EVENT = "live.event"
-# The channel-layer message that closes a user's sockets (accounts.live_access): {"type",
+# The channel-layer message that closes a user's sockets (live.access): {"type",
 # "target"}, target naming a session or an API login, or None for every socket of the user.
 LIVE_REVOKE = "live.revoke"
 
@@ -40,7 +40,7 @@ def live_event_message(event: dict) -> dict[str, Any]:
 
 def publish_sync(layer, user_ids, event: dict) -> bool:
     """ONE publish of `event` to every tab of these users from synchronous code, when the layer
-    has the fan-out (config.live_layer's group_send_many_sync); False when it has not (the
+    has the fan-out (live.layer's group_send_many_sync); False when it has not (the
     caller then goes through the event loop). Raises what the layer raises."""
     send_many = getattr(layer, "group_send_many_sync", None)
     if send_many is None:

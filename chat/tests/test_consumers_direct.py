@@ -1,5 +1,5 @@
 """Direct delivery: with the Redis fan-out layer, the live consumer hands the layer a sink and
-its events go to the socket's OrderedSender (chat.consumers, config.live_layer), not queued for
+its events go to the socket's OrderedSender (live.consumer, live.layer), not queued for
 the consumer. Events before "hello" wait and follow it in order; presence only for a socket
 that asked for it; the consumer's own frames never overtake events handed over before them;
 the sink goes with the socket.
@@ -13,10 +13,10 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from accounts import live_access
-from chat import consumers
 from chat import realtime as chat_realtime
 from chat.tests.factories import UserFactory
+from live import access as live_access
+from live import consumer as live_consumer
 from notifications import realtime
 
 TIMEOUT = 3
@@ -37,8 +37,8 @@ class Written:
         return True
 
 
-def bare_consumer(written: Written) -> consumers.LiveConsumer:
-    consumer = consumers.LiveConsumer()
+def bare_consumer(written: Written) -> live_consumer.LiveConsumer:
+    consumer = live_consumer.LiveConsumer()
     consumer.closing = False
     consumer.write_text = written
     consumer.held_events = []
@@ -91,7 +91,7 @@ def test_an_event_without_its_text_is_encoded_here():
 def fanout_layer(settings, redis_url):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "config.live_layer.FanoutChannelLayer",
+            "BACKEND": "live.layer.FanoutChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": redis_url, "socket_timeout": None}],
                 "prefix": f"lyceum-test-direct-{uuid.uuid4().hex[:8]}",
@@ -109,7 +109,7 @@ async def test_the_ordered_sender_sends_queued_frames_before_the_consumers_own_a
         await asyncio.sleep(0)  # an ASGI send may yield
         sent.append(message.get("text", message["type"]))
 
-    sender = consumers.OrderedSender(send)
+    sender = live_consumer.OrderedSender(send)
     sender.write_text("event 1")
     sender.write_text("event 2")
     await sender.send({"type": "websocket.send", "text": "reply"})
@@ -120,7 +120,7 @@ async def test_the_ordered_sender_sends_queued_frames_before_the_consumers_own_a
     async def gone(message):
         raise OSError("socket gone")
 
-    broken = consumers.OrderedSender(gone)
+    broken = live_consumer.OrderedSender(gone)
     broken.write_text("lost")
     broken.write_text("lost too")
     await asyncio.sleep(0.05)
@@ -133,7 +133,7 @@ async def test_on_the_fanout_layer_events_are_written_directly_and_the_sink_leav
     from channels.db import database_sync_to_async
 
     user = await database_sync_to_async(UserFactory)()
-    inner = consumers.LiveConsumer.as_asgi()
+    inner = live_consumer.LiveConsumer.as_asgi()
 
     credential = live_access.session_credential(user=user, session_key=None)
 

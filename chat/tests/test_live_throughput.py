@@ -1,4 +1,4 @@
-"""The send path's throughput pieces: one publish per push (config.live_layer), and the live database pool
+"""The send path's throughput pieces: one publish per push (live.layer), and the live database pool
 (its own threads, connections kept between calls, pushes handed to the loop)."""
 
 import asyncio
@@ -7,14 +7,15 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
-from chat import live_db, realtime
+from chat import realtime
+from live import db as live_db
 from notifications import realtime as live
 
 pytestmark = pytest.mark.asyncio
 
 
 async def test_a_push_reaches_every_members_group_on_the_configured_layer(redis_url, settings):
-    """Real Redis: ONE publish (config.live_layer's fan-out), the members' groups get the event
+    """Real Redis: ONE publish (live.layer's fan-out), the members' groups get the event
     with its JSON text encoded once; others get nothing."""
     from channels.layers import get_channel_layer
 
@@ -48,7 +49,7 @@ async def test_a_push_counts_one_publish_whatever_the_number_of_members(redis_ur
     if not hasattr(layer, "group_send_many"):
         pytest.skip("settings configure a channel layer without the fan-out")
     if getattr(layer, "routing", "fanout") != "fanout":
-        pytest.skip("LIVE_ROUTING=process publishes once per holding process (config/tests/test_live_layer.py)")
+        pytest.skip("LIVE_ROUTING=process publishes once per holding process (live/tests/test_layer.py)")
     publisher = layer.state().publisher  # this event loop's publishing client (redis-py)
     publishes = []
     original = publisher.publish

@@ -36,7 +36,7 @@ def test_a_failing_channel_layer_is_logged_never_raised(caplog):
 
 
 def test_a_failing_fanout_publish_is_logged_never_raised(caplog):
-    broken = mock.Mock(spec=["group_send", "group_send_many_sync"])  # config.live_layer's sync publish
+    broken = mock.Mock(spec=["group_send", "group_send_many_sync"])  # live.layer's sync publish
     broken.group_send_many_sync.side_effect = ConnectionError("redis down")
 
     with mock.patch("notifications.realtime.get_channel_layer", return_value=broken):

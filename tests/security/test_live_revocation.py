@@ -17,12 +17,12 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from accounts import live_access
 from accounts import services as account_services
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from chat.models import Message
 from chat.tests.factories import client_id, direct_between
+from live import access as live_access
 from notifications import realtime
 from tests.security.live_sockets import TIMEOUT, communicator, next_frame
 from tests.security.triggers import (
@@ -265,7 +265,7 @@ async def test_a_socket_whose_revocation_was_lost_answers_no_frame_that_reads(ad
 async def test_when_the_layer_resubscribed_a_revoked_socket_closes_instead_of_saying_hello(ada, lost_revocations):
     from channels.layers import get_channel_layer
 
-    from config.live_layer import RESUBSCRIBED
+    from live.layer import RESUBSCRIBED
 
     browser = await database_sync_to_async(Browser)(ada)
     ws = await browser_socket(browser)

@@ -11,7 +11,7 @@ Adding a frame type (chat messages, typing, resync) means registering a handler:
     async def send_message(consumer: LiveConsumer, frame: dict) -> None:
         ...
 
-Handlers that touch the database wrap that work in `live_db` (chat.live_db: a
+Handlers that touch the database wrap that work in `live_db` (live.db: a
 `database_sync_to_async` on a fixed pool of threads with kept connections, not asgiref's one
 thread per process). No Channels message type of this consumer does database work outside
 it, so every one skips Channels' per-message `close_old_connections` thread hop.
@@ -20,7 +20,7 @@ Connecting does no database work before the handshake is accepted (a handshake d
 up on cannot cancel a thread's database work, so a burst of connects would pile it up): the
 "hello" counts and the presence audience come in ONE database hop after accept.
 
-A socket obeys the end of the session or ticket it was opened with (accounts.live_access): a
+A socket obeys the end of the session or ticket it was opened with (live.access): a
 "live.revoke" message to the user's group that names it closes it with CLOSE_SIGNED_OUT (4401),
 and every database hop of a frame (`consumer.db`, never bare live_db) first checks that its
 credential still holds, so a socket that missed the message closes instead of answering.
@@ -36,16 +36,16 @@ from collections.abc import Awaitable, Callable
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from accounts import live_access
-from chat import presence
 from chat import realtime as chat_realtime
 from chat import selectors as chat_selectors
 from chat import services as chat_services
-from chat.live_db import live_db
 from chat.models import Conversation, Membership
 from config import inputs
-from config.live_layer import RESUBSCRIBED
 from config.refusals import Refusal
+from live import access as live_access
+from live import presence
+from live.db import live_db
+from live.layer import RESUBSCRIBED
 from notifications import realtime
 from notifications import selectors as notification_selectors
 
@@ -90,7 +90,7 @@ class FrameError(Refusal):
 
 
 class SignedOut(Exception):
-    """The socket's session or ticket no longer holds (accounts.live_access.credential_holds)."""
+    """The socket's session or ticket no longer holds (live.access.credential_holds)."""
 
 
 class OrderedSender:
@@ -183,7 +183,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self._events_after_hello()
 
     # --- direct delivery -------------------------------------------------------------------
-    # With the Redis fan-out layer (config.live_layer sinks), this socket's live events are
+    # With the Redis fan-out layer (live.layer sinks), this socket's live events are
     # handed to it by the layer's reader instead of being queued for this consumer: no
     # per-member queue, consumer wake-up and dispatch, and no wait behind a frame this consumer
     # is still handling. They go out through the socket's OrderedSender (below), on the ASGI
@@ -236,7 +236,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def live_resubscribed(self, message):
-        """This process's channel-layer subscription was down (config.live_layer): events
+        """This process's channel-layer subscription was down (live.layer): events
         published meanwhile never came. A new "hello" on the same socket makes the client catch
         up from the database, as after a reconnect (resync, unsent messages, counts) — unless
         the socket's credential ended meanwhile (its "live.revoke" may be among what was lost)."""
@@ -249,7 +249,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._hello(unread, chat_unread)
 
-    # --- revocation (accounts.live_access) ----------------------------------------------------
+    # --- revocation (live.access) ----------------------------------------------------
 
     def db(self, function):
         """`live_db(function)` that first checks, in the same database hop, that this socket's
@@ -265,7 +265,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return live_db(checked)
 
     async def live_revoke(self, message):
-        """accounts.live_access.revoke_live_sockets: close if the revocation names this socket."""
+        """live.access.revoke_live_sockets: close if the revocation names this socket."""
         if self.credential.is_named_by(message.get("target")):
             await self.sign_out()
 
@@ -364,7 +364,7 @@ async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
 
 
 # --- Presence ------------------------------------------------------------------------------------
-# Registered per socket in chat.presence (Redis across processes, or in-process). Only a change
+# Registered per socket in live.presence (Redis across processes, or in-process). Only a change
 # (first socket opened, last socket closed) is pushed, and only to the user's friends.
 
 

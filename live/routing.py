@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chat.consumers import LiveConsumer
+from live.consumer import LiveConsumer
 
 websocket_urlpatterns = [
     path("ws/live/", LiveConsumer.as_asgi()),

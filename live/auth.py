@@ -20,12 +20,12 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
-from accounts import live_access
 from accounts import services as account_services
-from chat.live_db import live_db
 from config import status
 from config.logging import log_socket
 from config.sentry import wrap_asgi
+from live import access as live_access
+from live.db import live_db
 
 
 def _query(scope) -> dict[str, list[str]]:
@@ -136,7 +136,7 @@ def session_user(scope):
     """The user of the socket's session (channels.sessions.SessionMiddleware puts it in the
     scope), as Django's `auth.get_user` finds it for an HTTP request: the session's user, its
     backend and the session-hash check (a password change ends the session). Run on the live
-    database pool (chat.live_db), not asgiref's single thread: a burst of connects reads
+    database pool (live.db), not asgiref's single thread: a burst of connects reads
     sessions in parallel instead of queueing behind every socket's work."""
     request = HttpRequest()
     request.session = scope["session"]
@@ -145,7 +145,7 @@ def session_user(scope):
 
 class LiveAuthMiddleware:
     """Sets scope["user"] from a live ticket if one is given, else from the session, and the
-    socket's credential (accounts.live_access.SCOPE_KEY: what ends it) beside it."""
+    socket's credential (live.access.SCOPE_KEY: what ends it) beside it."""
 
     def __init__(self, app):
         self.app = app

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 CLOSE_SIGNED_OUT = 4401
 # The JWT claim naming the API login a token pair belongs to (OpenID Connect's "session id").
 LOGIN_CLAIM = "sid"
-# The WebSocket scope key under which config.websocket gives the consumer its socket's credential.
+# The WebSocket scope key under which live.auth gives the consumer its socket's credential.
 SCOPE_KEY = "lyceum.live_credential"
 
 

@@ -11,7 +11,7 @@ this process (embedded mode has one process anyway).
 
 `connect` / `disconnect` say whether the user went from offline to online (or back), so the
 consumer pushes a "presence" event to the user's friends only on a change. Who may see whose
-presence (friends only, never blocked users) is decided by the callers: chat.consumers.
+presence (friends only, never blocked users) is decided by the callers: live.consumer.
 """
 
 import threading

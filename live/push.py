@@ -2,7 +2,7 @@
 
 Every app (chat, help desk, notifications) hands its event here instead of calling
 transaction.on_commit itself. After the transaction commits, the event goes out ONCE to every
-open tab of all those users: one publish for the whole set with config.live_layer's fan-out
+open tab of all those users: one publish for the whole set with live.layer's fan-out
 (its group_send_many_sync), one hop to the event loop otherwise. A rolled-back transaction
 pushes nothing. A push is at-most-once and never raises into the write it follows: the
 database holds the truth and clients resync on reconnect.
