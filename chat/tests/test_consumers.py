@@ -11,7 +11,7 @@ from django.test import Client
 
 from accounts import services as account_services
 from live import consumer as live_consumer
-from notifications import realtime
+from live import push
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 from notifications.tests.factories import NotificationFactory, UserFactory
@@ -239,11 +239,11 @@ async def test_disconnect_leaves_the_users_group(live_user, live_cookie):
     layer = get_channel_layer()
     if not isinstance(layer, InMemoryChannelLayer):
         pytest.skip("group membership is only inspectable on the in-memory layer")
-    assert layer.groups.get(realtime.user_group(live_user.pk))
+    assert layer.groups.get(push.user_group(live_user.pk))
 
     await ws.disconnect()
 
-    assert not layer.groups.get(realtime.user_group(live_user.pk))
+    assert not layer.groups.get(push.user_group(live_user.pk))
 
 
 async def test_a_feature_adds_a_frame_type_by_registering_a_handler(live_cookie):
@@ -275,7 +275,7 @@ async def test_when_the_layer_resubscribed_the_socket_gets_a_new_hello_with_fres
     try:
         assert hello["unread"] == 0
         await database_sync_to_async(NotificationFactory)(recipient=live_user)  # missed while deaf
-        await get_channel_layer().group_send(realtime.user_group(live_user.pk), {"type": RESUBSCRIBED})
+        await get_channel_layer().group_send(push.user_group(live_user.pk), {"type": RESUBSCRIBED})
         again = await ws.receive_json_from(timeout=TIMEOUT)
         assert again["type"] == "hello"
         assert (again["user"], again["unread"]) == (str(live_user.public_id), 1)

@@ -13,17 +13,17 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from chat import realtime as chat_realtime
 from chat.tests.factories import UserFactory
 from live import access as live_access
 from live import consumer as live_consumer
-from notifications import realtime
+from live import presence as live_presence
+from live import push
 
 TIMEOUT = 3
 
 
 def live(event: dict) -> dict:
-    return realtime.live_event_message(event)
+    return push.live_event_message(event)
 
 
 class Written:
@@ -61,7 +61,7 @@ def test_presence_is_written_only_to_a_socket_that_asked_for_it():
     written = Written()
     consumer = bare_consumer(written)
     consumer._events_after_hello()
-    presence = live({"type": chat_realtime.PRESENCE, "user": "00000000-0000-0000-0000-000000000007", "online": True})
+    presence = live({"type": live_presence.PRESENCE, "user": "00000000-0000-0000-0000-000000000007", "online": True})
     consumer._take_event(presence)
     assert written.frames == []
     consumer.wants_presence = True
@@ -83,7 +83,7 @@ def test_an_event_without_its_text_is_encoded_here():
     written = Written()
     consumer = bare_consumer(written)
     consumer._events_after_hello()
-    consumer._take_event({"type": realtime.LIVE_EVENT, "event": {"type": "probe", "n": 5}})
+    consumer._take_event({"type": push.LIVE_EVENT, "event": {"type": "probe", "n": 5}})
     assert written.frames == [{"type": "probe", "n": 5}]
 
 
@@ -149,7 +149,7 @@ async def test_on_the_fanout_layer_events_are_written_directly_and_the_sink_leav
     state = fanout_layer.state()
     assert len(state.sinks) == 1  # the socket takes its events from the layer's reader
     (channel,) = state.sinks
-    await fanout_layer.group_send_many([realtime.user_group(user.pk)], live({"type": "probe", "n": 1}))
+    await fanout_layer.group_send_many([push.user_group(user.pk)], live({"type": "probe", "n": 1}))
     assert await ws.receive_json_from(timeout=TIMEOUT) == {"type": "probe", "n": 1}
     assert await ws.receive_nothing(timeout=0.3)  # not a second time through the queue
     assert channel in state.channels and state.channels[channel].empty()

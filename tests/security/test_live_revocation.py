@@ -23,7 +23,7 @@ from accounts.tests.factories import UserFactory
 from chat.models import Message
 from chat.tests.factories import client_id, direct_between
 from live import access as live_access
-from notifications import realtime
+from live import push
 from tests.security.live_sockets import TIMEOUT, communicator, next_frame
 from tests.security.triggers import (
     EVERY_SOCKET_TRIGGERS,
@@ -184,13 +184,13 @@ async def test_a_ticket_bought_before_a_password_change_opens_nothing(ada):
 @pytest.fixture
 def lost_revocations(monkeypatch):
     """The channel layer drops every revocation message (it is at most once)."""
-    real = realtime.send_to_user
+    real = push.send_to_users
 
-    def send_to_user(user_id, message):
-        if message.get("type") != realtime.LIVE_REVOKE:
-            real(user_id, message)
+    def send_to_users(user_ids, message):
+        if message.get("type") != live_access.LIVE_REVOKE:
+            real(user_ids, message)
 
-    monkeypatch.setattr(realtime, "send_to_user", send_to_user)
+    monkeypatch.setattr(push, "send_to_users", send_to_users)
 
 
 def _deactivate_behind_the_services_back(browser, login):
@@ -272,6 +272,6 @@ async def test_when_the_layer_resubscribed_a_revoked_socket_closes_instead_of_sa
     await run(browser.client.post, reverse("accounts:logout"))
 
     started = time.monotonic()
-    await get_channel_layer().group_send(realtime.user_group(ada.pk), {"type": RESUBSCRIBED})
+    await get_channel_layer().group_send(push.user_group(ada.pk), {"type": RESUBSCRIBED})
 
     await assert_signed_out(ws, since=started)

@@ -5,9 +5,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.tests.factories import UserFactory
-from chat import services
+from chat import frames, services
 from chat.tests.factories import befriend
-from live import consumer as live_consumer
 from social import services as social_services
 from tests.security.live_sockets import next_frame, socket_of
 
@@ -30,7 +29,7 @@ def group(transactional_db):
 
 @pytest.fixture
 def no_typing_throttle(monkeypatch):
-    monkeypatch.setattr(live_consumer, "TYPING_MIN_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(frames, "TYPING_MIN_INTERVAL_SECONDS", 0.0)
 
 
 async def _typing(ws, conversation) -> None:
