@@ -25,7 +25,7 @@ from django.utils.http import is_same_domain
 from config import status
 from config.logging import log_socket
 from config.sentry import wrap_asgi
-from live import access as live_access
+from live import access
 from live.db import live_db
 
 
@@ -147,7 +147,7 @@ def session_user(scope):
 # Redeems a single-use ticket: `redeem_ticket(ticket=...)` -> (user, its LiveCredential), or
 # None when the ticket is unknown, used or no longer backed by a valid way in. The app that sells
 # tickets provides it (config.asgi passes accounts.services.redeem_live_ticket).
-TicketRedeemer = Callable[..., tuple[AbstractBaseUser, live_access.LiveCredential] | None]
+TicketRedeemer = Callable[..., tuple[AbstractBaseUser, access.LiveCredential] | None]
 
 
 def _no_tickets(*, ticket: str) -> None:
@@ -174,8 +174,8 @@ class LiveAuthMiddleware:
         else:
             user = await live_db(session_user)(scope)
             if user.is_authenticated:
-                credential = live_access.session_credential(user=user, session_key=scope["session"].session_key)
+                credential = access.session_credential(user=user, session_key=scope["session"].session_key)
             scope["auth_method"] = "session"
         scope["user"] = user
-        scope[live_access.SCOPE_KEY] = credential
+        scope[access.SCOPE_KEY] = credential
         return await self.app(scope, receive, send)

@@ -40,8 +40,7 @@ from django.conf import settings
 
 from config import inputs
 from config.refusals import Refusal
-from live import access as live_access
-from live import presence, push
+from live import access, presence, push
 from live.db import live_db
 from live.layer import RESUBSCRIBED
 
@@ -130,7 +129,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             "websocket.receive",
             "websocket.disconnect",
             push.LIVE_EVENT,
-            live_access.LIVE_REVOKE,
+            access.LIVE_REVOKE,
             RESUBSCRIBED,
         }
     )
@@ -144,7 +143,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         user = self.scope.get("user")
-        credential = self.scope.get(live_access.SCOPE_KEY)
+        credential = self.scope.get(access.SCOPE_KEY)
         if (
             user is None
             or not user.is_authenticated
@@ -155,7 +154,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused with 403
             return
         self.user_id = user.pk
-        self.credential: live_access.LiveCredential = credential
+        self.credential: access.LiveCredential = credential
         self.credential_checked = time.monotonic()
         self.group_name = push.user_group(user.pk)
         self.bad_frames: deque[float] = deque()
@@ -245,7 +244,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         credential = self.credential
 
         def checked(*args, **kwargs):
-            if not live_access.credential_holds(credential):
+            if not access.credential_holds(credential):
                 raise SignedOut
             return function(*args, **kwargs)
 
@@ -263,7 +262,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         self.closing = True  # nothing more is written or handled (see _take_event, receive)
         logger.info("live socket of user %s closed: signed out", self.user_id)
-        await self.close(code=live_access.CLOSE_SIGNED_OUT)
+        await self.close(code=access.CLOSE_SIGNED_OUT)
 
     async def disconnect(self, code):
         if getattr(self, "write_text", None) is not None:
