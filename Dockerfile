@@ -41,7 +41,7 @@ EXPOSE 8000
 # --proxy-headers: behind the proxy, the client address and scheme come from X-Forwarded-For
 # and X-Forwarded-Proto (throttles and the login lock-out see clients, not the proxy).
 # --access-log /dev/null: Lyceum logs each request and socket itself (config.middleware,
-# config.websocket), as JSON with LOG_FORMAT=json; daphne's own lines are plain text.
+# live.auth), as JSON with LOG_FORMAT=json; daphne's own lines are plain text.
 # -e lyceum:tcp:…: Lyceum's listen endpoint (config.http_endpoint): request bodies reach Django
 # unparsed, so a malformed multipart body gets Django's JSON/HTML 400, not Twisted's bare one.
 CMD ["daphne", "--proxy-headers", "--access-log", "/dev/null", "-e", "lyceum:tcp:port=8000:interface=0.0.0.0", "config.asgi:application"]

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts import forms, live_access, services
+from accounts import forms, services
 from accounts.models import Course, University, User
+from live import access as live_access
 
 
 @admin.register(User)

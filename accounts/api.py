@@ -19,11 +19,12 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import data_export, deletion, live_access, ratelimits, selectors, services, views
+from accounts import data_export, deletion, ratelimits, selectors, services, views
 from accounts.models import STUDY_NAME_MAX_LENGTH, Course, DataExport, University, User, validate_time_zone
 from accounts.views import data_export_response
 from config.api import error
 from config.schema import refusal_response
+from live import access as live_access
 from notifications import services as notification_services
 
 

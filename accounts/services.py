@@ -1,6 +1,6 @@
 """Every write about accounts: registration, profile, avatar, password, logout, deactivation,
 API tokens, live tickets, and the account's e-mail address (confirmation and change). Whatever
-ends a way in also closes its live sockets (accounts.live_access.revoke_live_sockets)."""
+ends a way in also closes its live sockets (live.access.revoke_live_sockets)."""
 
 import logging
 import re
@@ -26,10 +26,11 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts import images, live_access, ratelimits, selectors, tokens
+from accounts import images, ratelimits, selectors, tokens
 from accounts.models import STUDY_NAME_MAX_LENGTH, Course, University, User, clean_study_name, study_name_key
 from config.refusals import Refusal
 from config.timezones import zone_name_or_default
+from live import access as live_access
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import NotificationKind

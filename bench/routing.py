@@ -21,7 +21,7 @@ import uuid
 
 import redis
 
-from config.live_layer import FanoutChannelLayer
+from live.layer import FanoutChannelLayer
 
 
 def worker(url, prefix, routing, users, ready, done, out):

@@ -12,8 +12,10 @@ class ChatConfig(AppConfig):
 
         register_account_data_handler(HANDLER)
 
-        # Every live push after a write (config.live_push) is one chat.realtime publish.
-        from chat import realtime
-        from config.live_push import install_publisher
+        # Chat's frames on the live socket, its part of "hello", and who hears of presence.
+        from chat import frames
+        from live import presence
+        from live.consumer import register_hello_part
 
-        install_publisher(realtime.push_to_users)
+        register_hello_part(frames.hello_part)
+        presence.install_policy(frames.presence_policy)

@@ -1,24 +1,19 @@
 """Chat event types and their JSON shapes, defined once.
 
-Every chat event goes to each member's USER group (notifications.realtime.user_group), so every
+Every chat event goes to each member's user group through the one door (live.push), so every
 open tab of a member gets it, across daphne processes. Events are hints: the database is the
 queue, and a client that missed one resyncs from it (frame "resync" → "message.batch").
 """
 
-import asyncio
 import re
-import weakref
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.urls import reverse
 
-from chat import live_db
 from chat.emoji import emoji_name
 from chat.formatting import render_body
 from config.timezones import api_timestamp
-from notifications import realtime as live
+from live import presence
 
 # Server → client event types.
 MESSAGE_NEW = "message.new"
@@ -29,16 +24,13 @@ MESSAGE_BATCH = "message.batch"  # the answer to a "resync" frame, one per conve
 CONVERSATION_UPDATED = "conversation.updated"
 TYPING = "typing"
 READ = "read"
-PRESENCE = "presence"  # a friend came online or went offline
-PRESENCE_STATE = "presence.state"  # the answer to "presence.query": which friends are online
 UNREAD = "chat.unread"  # the answer to "chat.unread.query": unread conversations (navbar badge)
 
-# Client → server frame types (chat.consumers registers their handlers).
+# Client → server frame types (chat.frames registers their handlers with live.consumer).
 FRAME_SEND = "message.send"
 FRAME_RESYNC = "resync"
 FRAME_TYPING = "typing"
 FRAME_READ = "read"
-FRAME_PRESENCE_QUERY = "presence.query"
 FRAME_UNREAD_QUERY = "chat.unread.query"
 
 
@@ -222,105 +214,9 @@ def read_event(*, conversation_id: int, user, seq: int) -> dict[str, Any]:
 
 
 def presence_event(*, user, online: bool) -> dict[str, Any]:
-    return {"type": PRESENCE, "user": user_ref(user), "online": online}
-
-
-def presence_state_event(*, online_public_ids) -> dict[str, Any]:
-    """`online_public_ids`: the public_ids of the friends online now (chat.selectors.presence_audience
-    maps their pks, so this costs no query)."""
-    return {"type": PRESENCE_STATE, "online": sorted(str(public_id) for public_id in online_public_ids)}
+    """What a user's friends get when the user comes online or goes offline (live.presence)."""
+    return {"type": presence.PRESENCE, "user": user_ref(user), "online": online}
 
 
 def unread_event(*, count: int) -> dict[str, Any]:
     return {"type": UNREAD, "count": count}
-
-
-_in_flight: set = set()
-
-
-def push_to_users(user_ids, event: dict) -> None:
-    """Push one event to every tab of each user. Call it from transaction.on_commit.
-
-    With the configured layer (config.live_layer) this is ONE publish from the calling thread,
-    whoever the recipients: a live socket's database thread publishes right after its commit,
-    without handing anything to the busy event loop. With another layer: one hop to the event
-    loop for all of them — on a thread of the live socket's database pool (chat.live_db) handed
-    over and not waited for (the pool's threads are the send path's capacity), elsewhere
-    waited for."""
-    user_ids = list(user_ids)
-    layer = get_channel_layer()
-    if not user_ids or layer is None:
-        return
-    try:
-        if live.publish_sync(layer, user_ids, event):
-            return
-    except Exception:  # noqa: BLE001 - a push must never undo or break the write it follows
-        live.logger.exception("live push of %s to %s users failed", event.get("type"), len(user_ids))
-        return
-    loop = live_db.event_loop()
-    if loop is not None:
-        coroutine = apush_to_users(user_ids, event)
-        try:
-            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
-        except RuntimeError:  # the loop closed meanwhile (process stopping): a hint is lost
-            coroutine.close()
-            live.logger.warning("live push of %s dropped: the event loop is closed", event.get("type"))
-            return
-        _in_flight.add(future)  # a strong reference until it is done
-        future.add_done_callback(_in_flight.discard)
-        return
-    try:
-        async_to_sync(apush_to_users)(user_ids, event)
-    except Exception:  # noqa: BLE001 - a push must never undo or break the write it follows
-        live.logger.exception("live push of %s to %s users failed", event.get("type"), len(user_ids))
-
-
-# Concurrent group sends per event loop when they go one by one (a layer without the fan-out):
-# the Redis core layer's connection pool holds 100 per process and raises when it runs out.
-LAYER_CONCURRENCY = 32
-_layer_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
-
-
-def _slots() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()  # asyncio primitives belong to the loop that uses them
-    slots = _layer_slots.get(loop)
-    if slots is None:
-        slots = _layer_slots[loop] = asyncio.Semaphore(LAYER_CONCURRENCY)
-    return slots
-
-
-async def apush_to_users(user_ids, event: dict) -> None:
-    """The same, from async code (the live consumer): never raises, like push_to_user.
-
-    With the configured layer (config.live_layer) a push to any number of members is ONE
-    publish, read once by each daphne process, which hands it to its own sockets of those
-    users; the event's JSON text is encoded once here, not once per socket. With another layer
-    (the in-memory one of the embedded default) the group sends run concurrently, at most
-    LAYER_CONCURRENCY at a time."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    user_ids = list(user_ids)
-    if not user_ids:
-        return
-    message = live.live_event_message(event)
-    groups = [live.user_group(user_id) for user_id in user_ids]
-    send_many = getattr(layer, "group_send_many", None)
-    if send_many is not None:
-        try:
-            await send_many(groups, message)
-        except Exception:  # noqa: BLE001 - a hint that did not go out costs nothing
-            live.logger.exception("live push of %s to users %s failed", event.get("type"), user_ids)
-        return
-    slots = _slots()
-
-    async def send(group):
-        async with slots:
-            await layer.group_send(group, message)
-
-    results = await asyncio.gather(*(send(group) for group in groups), return_exceptions=True)
-    for user_id, result in zip(user_ids, results, strict=True):
-        if isinstance(result, BaseException):  # a hint that did not go out costs nothing
-            if not isinstance(result, Exception):
-                raise result  # cancelled: not ours to swallow
-            live.logger.error("live push to user %s failed", user_id, exc_info=result)

@@ -7,7 +7,7 @@ documents of any size. And an id checked with `str.isdigit()` lets the digits of
 through ("²".isdigit() is True; int("²") raises). So every JSON text a client sends is read by
 `parse_json`, and every id a client names is read by `parse_id`:
 
-- `InputError` is a config.refusals.Refusal (400); the live consumer (chat.consumers) answers
+- `InputError` is a config.refusals.Refusal (400); the live consumer (live.consumer) answers
   it with an error frame carrying its `code`, counted as a bad frame;
 - the API's JSON parser (`GatedJSONParser`, DEFAULT_PARSER_CLASSES) answers it with a 400 whose
   body has `detail` and `errors`, like every other refused input of the API.

@@ -1,5 +1,5 @@
 """The one place that makes synchronous Redis clients for our own code (not the channel layer,
-config.live_layer, which has its own connections): redis-py's public `redis.Redis.from_url`,
+live.layer, which has its own connections): redis-py's public `redis.Redis.from_url`,
 one client per URL and timeout, shared by every thread of the process (a redis-py client is
 thread-safe: each command takes a connection from the client's pool).
 

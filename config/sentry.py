@@ -7,7 +7,7 @@ Set up as Sentry's docs describe for these versions (sentry-sdk 2.x):
 - Celery: CeleryIntegration. The worker imports settings.py at start-up (Django's fixup),
   so init runs "on worker startup", not merely where tasks are defined, as the docs require.
 - Channels: the WebSocket stack is wrapped in SentryAsgiMiddleware (`wrap_asgi`, called from
-  config/websocket.py) so an error in a consumer is reported with the socket's path.
+  live/auth.py) so an error in a consumer is reported with the socket's path.
 
 Personal data: send_default_pii=False (no cookies, user e-mail, IP or request bodies from the
 integrations), and `scrub_event` runs as before_send (and before_send_transaction) on top of

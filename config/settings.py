@@ -166,7 +166,7 @@ elif _db["ENGINE"] == "django.db.backends.mysql":
     _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
     _db["CONN_HEALTH_CHECKS"] = True
 # The live socket's database work runs on a fixed pool of threads per daphne process
-# (chat.live_db), not on asgiref's single thread. Those threads live as long as the process, so
+# (live.db), not on asgiref's single thread. Those threads live as long as the process, so
 # their connections are kept (and reused) for LIVE_DB_CONN_MAX_AGE seconds: at most
 # LIVE_DB_THREADS connections per process, instead of a new connection per database hop.
 # Few threads: each one competes with the event loop for the GIL, so more threads make every
@@ -184,11 +184,11 @@ _KEY_PREFIX = env.str(
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            # Lyceum's own layer (config.live_layer): one subscriber connection and a small
+            # Lyceum's own layer (live.layer): one subscriber connection and a small
             # pool of publish connections per process, so it survives a connect burst of 1,000
             # sockets; it subscribes again after a Redis restart and retries a publish that
             # meets a connection Redis dropped (a repeated publish is harmless: clients dedup).
-            "BACKEND": "config.live_layer.FanoutChannelLayer",
+            "BACKEND": "live.layer.FanoutChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": _KEY_PREFIX,

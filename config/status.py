@@ -1,10 +1,10 @@
 """What feeds the staff-only status page (config/status_view.py, /admin/status/).
 
-No app is imported here: config.celery and config.websocket import this module, and apps may
+No app is imported here: config.celery and live.auth import this module, and apps may
 import config.celery (the import-linter layers pass through it).
 
 - Live sockets per process: each daphne process counts its open WebSockets
-  (config/websocket.py calls socket_opened/socket_closed) and, with Redis, publishes the count
+  (live/auth.py calls socket_opened/socket_closed) and, with Redis, publishes the count
   under "<prefix>:live-sockets:<host>:<pid>" with a TTL (LIVE_SOCKETS_TTL), refreshed by a
   heartbeat; a process that dies disappears when its key expires. Embedded (no Redis) the page
   shows this process's own count.

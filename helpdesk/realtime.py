@@ -1,5 +1,5 @@
 """Live events of the help desk, defined once. They travel through
-config.live_push.push_on_commit and reach the page as DOM events `live:<type>`
+live.push.push_on_commit and reach the page as DOM events `live:<type>`
 (static/js/helpdesk.js listens to them on the expert queue)."""
 
 from typing import Any

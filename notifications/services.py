@@ -20,7 +20,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 
-from config.live_push import push_on_commit
+from live.push import push_on_commit
 from notifications import emails, realtime, selectors
 from notifications.models import EmailDelivery, Notification, NotificationKind, NotificationPreference, email_choosable
 

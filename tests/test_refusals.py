@@ -16,7 +16,6 @@ from rest_framework.test import APIClient
 from accounts.services import AccountRefusal
 from accounts.tests.factories import UserFactory
 from chat import services as chat_services
-from chat.consumers import FrameError
 from chat.models import Membership, Message
 from chat.services import ChatError
 from config.content_inspection import Refused
@@ -28,13 +27,14 @@ from experts.tests.factories import CategoryFactory
 from helpdesk import services as helpdesk_services
 from helpdesk.models import HelpRequest
 from helpdesk.services import HelpdeskRefusal
+from live.consumer import FrameError
 from social import services as social_services
 from social.models import Block, FriendRequest
 from social.services import SocialRefusal
 from social.tests.factories import make_friends
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "notifications", "social", "experts", "chat", "helpdesk", "config")
+APPS = ("accounts", "notifications", "social", "experts", "chat", "helpdesk", "config", "live")
 REFUSAL_NAMES = {
     "Refusal",
     "ChatError",

@@ -20,8 +20,8 @@ from chat.models import (
 )
 from chat.services import send_sql
 from config import inputs
-from config.live_push import push_on_commit
 from config.refusals import Refusal
+from live.push import push_on_commit
 from social.models import Friendship
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from chat.services.common import (
     locked_conversation,
     managed_group,
 )
-from config.live_push import push_on_commit
+from live.push import push_on_commit
 from social import selectors as social_selectors
 
 # --- Direct conversations and message requests --------------------------------------------------

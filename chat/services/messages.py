@@ -40,7 +40,7 @@ from chat.services.common import (
 from chat.services.unread_email import schedule_unread_email
 from chat.storage import attachment_storage
 from config import redis_client
-from config.live_push import push_on_commit
+from live.push import push_on_commit
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 

@@ -19,7 +19,7 @@ from chat.emoji import emoji_code, is_reaction_emoji
 from chat.models import Message, Reaction
 from chat.services.common import ChatError
 from chat.services.messages import check_send_rate, locked_message_for, next_change_seq
-from config.live_push import push_on_commit
+from live.push import push_on_commit
 
 
 def clean_emoji(emoji: object) -> str:

@@ -10,8 +10,8 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from accounts import services as account_services
-from chat import consumers
-from notifications import realtime
+from live import consumer as live_consumer
+from live import push
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 from notifications.tests.factories import NotificationFactory, UserFactory
@@ -225,13 +225,13 @@ async def test_a_binary_frame_gets_an_error_frame(live_cookie):
 async def test_a_flood_of_bad_frames_closes_the_socket_with_4400(live_cookie):
     ws, _ = await connected(live_cookie)
 
-    for _ in range(consumers.BAD_FRAME_LIMIT):
+    for _ in range(live_consumer.BAD_FRAME_LIMIT):
         await ws.send_to(text_data="garbage")
-    errors = [await ws.receive_json_from(timeout=TIMEOUT) for _ in range(consumers.BAD_FRAME_LIMIT)]
+    errors = [await ws.receive_json_from(timeout=TIMEOUT) for _ in range(live_consumer.BAD_FRAME_LIMIT)]
     closing = await ws.receive_output(timeout=TIMEOUT)
 
     assert all(error["type"] == "error" for error in errors)
-    assert closing == {"type": "websocket.close", "code": consumers.CLOSE_TOO_MANY_BAD_FRAMES}
+    assert closing == {"type": "websocket.close", "code": live_consumer.CLOSE_TOO_MANY_BAD_FRAMES}
 
 
 async def test_disconnect_leaves_the_users_group(live_user, live_cookie):
@@ -239,15 +239,15 @@ async def test_disconnect_leaves_the_users_group(live_user, live_cookie):
     layer = get_channel_layer()
     if not isinstance(layer, InMemoryChannelLayer):
         pytest.skip("group membership is only inspectable on the in-memory layer")
-    assert layer.groups.get(realtime.user_group(live_user.pk))
+    assert layer.groups.get(push.user_group(live_user.pk))
 
     await ws.disconnect()
 
-    assert not layer.groups.get(realtime.user_group(live_user.pk))
+    assert not layer.groups.get(push.user_group(live_user.pk))
 
 
 async def test_a_feature_adds_a_frame_type_by_registering_a_handler(live_cookie):
-    @consumers.frame_handler("test.echo")
+    @live_consumer.frame_handler("test.echo")
     async def echo(consumer, frame):
         await consumer.send_json({"type": "test.echoed", "text": frame.get("text")})
 
@@ -257,25 +257,25 @@ async def test_a_feature_adds_a_frame_type_by_registering_a_handler(live_cookie)
         assert await ws.receive_json_from(timeout=TIMEOUT) == {"type": "test.echoed", "text": "hi"}
         await ws.disconnect()
     finally:
-        consumers.FRAME_HANDLERS.pop("test.echo", None)
+        live_consumer.FRAME_HANDLERS.pop("test.echo", None)
 
 
 async def test_registering_a_second_handler_for_a_type_is_an_error(transactional_db):
     with pytest.raises(ValueError, match="already registered"):
-        consumers.frame_handler("ping")(lambda consumer, frame: None)
+        live_consumer.frame_handler("ping")(lambda consumer, frame: None)
 
 
 async def test_when_the_layer_resubscribed_the_socket_gets_a_new_hello_with_fresh_counts(live_user, live_cookie):
-    """config.live_layer tells every local channel RESUBSCRIBED after its Redis subscription
+    """live.layer tells every local channel RESUBSCRIBED after its Redis subscription
     came back: events published meanwhile never came, so the socket gets a new "hello" (the
     client's cue to catch up from the database) with the counts as they are now."""
-    from config.live_layer import RESUBSCRIBED
+    from live.layer import RESUBSCRIBED
 
     ws, hello = await connected(live_cookie)
     try:
         assert hello["unread"] == 0
         await database_sync_to_async(NotificationFactory)(recipient=live_user)  # missed while deaf
-        await get_channel_layer().group_send(realtime.user_group(live_user.pk), {"type": RESUBSCRIBED})
+        await get_channel_layer().group_send(push.user_group(live_user.pk), {"type": RESUBSCRIBED})
         again = await ws.receive_json_from(timeout=TIMEOUT)
         assert again["type"] == "hello"
         assert (again["user"], again["unread"]) == (str(live_user.public_id), 1)

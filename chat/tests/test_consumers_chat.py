@@ -9,7 +9,8 @@ from channels.routing import get_default_application
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from chat import consumers, services
+from chat import frames as chat_frames
+from chat import services
 from chat.models import Membership, Message
 from chat.tests.factories import UserFactory, befriend, client_id, direct_between
 
@@ -130,7 +131,7 @@ async def test_bad_sends_get_an_error_frame_with_the_client_id_and_store_nothing
 async def test_a_flood_of_sends_is_rate_limited_with_a_clear_error(people):
     ada, _, _, conversation = people
     ws = await connect(ada)
-    sent = consumers.SEND_BURST * 2
+    sent = chat_frames.SEND_BURST * 2
 
     for i in range(sent):
         await ws.send_json_to(

@@ -1,5 +1,5 @@
 """Direct delivery: with the Redis fan-out layer, the live consumer hands the layer a sink and
-its events go to the socket's OrderedSender (chat.consumers, config.live_layer), not queued for
+its events go to the socket's OrderedSender (live.consumer, live.layer), not queued for
 the consumer. Events before "hello" wait and follow it in order; presence only for a socket
 that asked for it; the consumer's own frames never overtake events handed over before them;
 the sink goes with the socket.
@@ -13,17 +13,17 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from accounts import live_access
-from chat import consumers
-from chat import realtime as chat_realtime
 from chat.tests.factories import UserFactory
-from notifications import realtime
+from live import access as live_access
+from live import consumer as live_consumer
+from live import presence as live_presence
+from live import push
 
 TIMEOUT = 3
 
 
 def live(event: dict) -> dict:
-    return realtime.live_event_message(event)
+    return push.live_event_message(event)
 
 
 class Written:
@@ -37,8 +37,8 @@ class Written:
         return True
 
 
-def bare_consumer(written: Written) -> consumers.LiveConsumer:
-    consumer = consumers.LiveConsumer()
+def bare_consumer(written: Written) -> live_consumer.LiveConsumer:
+    consumer = live_consumer.LiveConsumer()
     consumer.closing = False
     consumer.write_text = written
     consumer.held_events = []
@@ -61,7 +61,7 @@ def test_presence_is_written_only_to_a_socket_that_asked_for_it():
     written = Written()
     consumer = bare_consumer(written)
     consumer._events_after_hello()
-    presence = live({"type": chat_realtime.PRESENCE, "user": "00000000-0000-0000-0000-000000000007", "online": True})
+    presence = live({"type": live_presence.PRESENCE, "user": "00000000-0000-0000-0000-000000000007", "online": True})
     consumer._take_event(presence)
     assert written.frames == []
     consumer.wants_presence = True
@@ -83,7 +83,7 @@ def test_an_event_without_its_text_is_encoded_here():
     written = Written()
     consumer = bare_consumer(written)
     consumer._events_after_hello()
-    consumer._take_event({"type": realtime.LIVE_EVENT, "event": {"type": "probe", "n": 5}})
+    consumer._take_event({"type": push.LIVE_EVENT, "event": {"type": "probe", "n": 5}})
     assert written.frames == [{"type": "probe", "n": 5}]
 
 
@@ -91,7 +91,7 @@ def test_an_event_without_its_text_is_encoded_here():
 def fanout_layer(settings, redis_url):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "config.live_layer.FanoutChannelLayer",
+            "BACKEND": "live.layer.FanoutChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": redis_url, "socket_timeout": None}],
                 "prefix": f"lyceum-test-direct-{uuid.uuid4().hex[:8]}",
@@ -109,7 +109,7 @@ async def test_the_ordered_sender_sends_queued_frames_before_the_consumers_own_a
         await asyncio.sleep(0)  # an ASGI send may yield
         sent.append(message.get("text", message["type"]))
 
-    sender = consumers.OrderedSender(send)
+    sender = live_consumer.OrderedSender(send)
     sender.write_text("event 1")
     sender.write_text("event 2")
     await sender.send({"type": "websocket.send", "text": "reply"})
@@ -120,7 +120,7 @@ async def test_the_ordered_sender_sends_queued_frames_before_the_consumers_own_a
     async def gone(message):
         raise OSError("socket gone")
 
-    broken = consumers.OrderedSender(gone)
+    broken = live_consumer.OrderedSender(gone)
     broken.write_text("lost")
     broken.write_text("lost too")
     await asyncio.sleep(0.05)
@@ -133,7 +133,7 @@ async def test_on_the_fanout_layer_events_are_written_directly_and_the_sink_leav
     from channels.db import database_sync_to_async
 
     user = await database_sync_to_async(UserFactory)()
-    inner = consumers.LiveConsumer.as_asgi()
+    inner = live_consumer.LiveConsumer.as_asgi()
 
     credential = live_access.session_credential(user=user, session_key=None)
 
@@ -149,7 +149,7 @@ async def test_on_the_fanout_layer_events_are_written_directly_and_the_sink_leav
     state = fanout_layer.state()
     assert len(state.sinks) == 1  # the socket takes its events from the layer's reader
     (channel,) = state.sinks
-    await fanout_layer.group_send_many([realtime.user_group(user.pk)], live({"type": "probe", "n": 1}))
+    await fanout_layer.group_send_many([push.user_group(user.pk)], live({"type": "probe", "n": 1}))
     assert await ws.receive_json_from(timeout=TIMEOUT) == {"type": "probe", "n": 1}
     assert await ws.receive_nothing(timeout=0.3)  # not a second time through the queue
     assert channel in state.channels and state.channels[channel].empty()

@@ -8,8 +8,9 @@ from channels.routing import get_default_application
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from chat import presence, services
+from chat import services
 from chat.tests.factories import UserFactory, befriend, direct_between, send
+from live import presence
 from social.models import Block, Friendship
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

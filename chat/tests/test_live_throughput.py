@@ -1,4 +1,4 @@
-"""The send path's throughput pieces: one publish per push (config.live_layer), and the live database pool
+"""The send path's throughput pieces: one publish per push (live.layer), and the live database pool
 (its own threads, connections kept between calls, pushes handed to the loop)."""
 
 import asyncio
@@ -7,14 +7,14 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
-from chat import live_db, realtime
-from notifications import realtime as live
+from live import db as live_db
+from live import push
 
 pytestmark = pytest.mark.asyncio
 
 
 async def test_a_push_reaches_every_members_group_on_the_configured_layer(redis_url, settings):
-    """Real Redis: ONE publish (config.live_layer's fan-out), the members' groups get the event
+    """Real Redis: ONE publish (live.layer's fan-out), the members' groups get the event
     with its JSON text encoded once; others get nothing."""
     from channels.layers import get_channel_layer
 
@@ -24,13 +24,13 @@ async def test_a_push_reaches_every_members_group_on_the_configured_layer(redis_
     channels = {}
     for user_id in (101, 102, 103):
         channels[user_id] = await layer.new_channel()
-        await layer.group_add(live.user_group(user_id), channels[user_id])
+        await layer.group_add(push.user_group(user_id), channels[user_id])
     try:
-        await realtime.apush_to_users([101, 102], {"type": "probe", "n": 1})
+        await push.apush_to_users([101, 102], {"type": "probe", "n": 1})
         for user_id in (101, 102):
             message = await asyncio.wait_for(layer.receive(channels[user_id]), timeout=5)
             assert message == {
-                "type": live.LIVE_EVENT,
+                "type": push.LIVE_EVENT,
                 "event": {"type": "probe", "n": 1},
                 "text": '{"type": "probe", "n": 1}',
             }
@@ -38,7 +38,7 @@ async def test_a_push_reaches_every_members_group_on_the_configured_layer(redis_
             await asyncio.wait_for(layer.receive(channels[103]), timeout=0.5)
     finally:
         for user_id, channel in channels.items():
-            await layer.group_discard(live.user_group(user_id), channel)
+            await layer.group_discard(push.user_group(user_id), channel)
 
 
 async def test_a_push_counts_one_publish_whatever_the_number_of_members(redis_url, monkeypatch):
@@ -48,7 +48,7 @@ async def test_a_push_counts_one_publish_whatever_the_number_of_members(redis_ur
     if not hasattr(layer, "group_send_many"):
         pytest.skip("settings configure a channel layer without the fan-out")
     if getattr(layer, "routing", "fanout") != "fanout":
-        pytest.skip("LIVE_ROUTING=process publishes once per holding process (config/tests/test_live_layer.py)")
+        pytest.skip("LIVE_ROUTING=process publishes once per holding process (live/tests/test_layer.py)")
     publisher = layer.state().publisher  # this event loop's publishing client (redis-py)
     publishes = []
     original = publisher.publish
@@ -58,7 +58,7 @@ async def test_a_push_counts_one_publish_whatever_the_number_of_members(redis_ur
         await original(channel, payload)
 
     monkeypatch.setattr(publisher, "publish", counting)
-    await realtime.apush_to_users(list(range(1000, 1050)), {"type": "probe"})
+    await push.apush_to_users(list(range(1000, 1050)), {"type": "probe"})
     assert publishes == [layer.fanout_channel]
 
 
@@ -93,8 +93,8 @@ async def test_a_push_from_the_pool_is_handed_to_the_loop_and_still_delivered(mo
             if len(got) == 2:
                 delivered.set()
 
-    monkeypatch.setattr("chat.realtime.get_channel_layer", lambda: RecordingLayer())
-    await live_db.live_db(realtime.push_to_users)([7, 8], {"type": "probe"})
+    monkeypatch.setattr("live.push.get_channel_layer", lambda: RecordingLayer())
+    await live_db.live_db(push.publish)([7, 8], {"type": "probe"})
     await asyncio.wait_for(delivered.wait(), timeout=5)
     assert sorted(got) == [("user.7", "probe"), ("user.8", "probe")]
     assert await sync_to_async(lambda: live_db.event_loop())() is None  # not on the pool: waits as before

@@ -205,7 +205,7 @@ def test_a_reaction_is_pushed_after_commit_to_every_member(
 ):
     message = send(ada, group, "hi")
     pushed = []
-    monkeypatch.setattr("config.live_push.publish", lambda users, event: pushed.append((sorted(users), event)))
+    monkeypatch.setattr("live.push.publish", lambda users, event: pushed.append((sorted(users), event)))
 
     with django_capture_on_commit_callbacks(execute=True):
         services.set_reaction(user=bob, message_id=message.pk, emoji=THUMBS, on=True)

@@ -268,7 +268,7 @@ def test_the_new_message_is_pushed_to_every_member_after_commit(
         async def group_send(self, group, message):
             pushed.append((int(group.removeprefix("user.")), message["event"]))
 
-    monkeypatch.setattr("chat.realtime.get_channel_layer", lambda: RecordingLayer())
+    monkeypatch.setattr("live.push.get_channel_layer", lambda: RecordingLayer())
 
     with django_capture_on_commit_callbacks(execute=True):
         message = send(ada, conversation, "Hi")

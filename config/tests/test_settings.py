@@ -317,7 +317,7 @@ def test_redis_url_switches_channel_layer_cache_and_celery_broker_together():
     )
 
     layer = values["CHANNEL_LAYERS"]["default"]
-    assert layer["BACKEND"] == "config.live_layer.FanoutChannelLayer"
+    assert layer["BACKEND"] == "live.layer.FanoutChannelLayer"
     assert layer["CONFIG"]["hosts"][0]["address"] == "redis://redis.example.com:6379/2"
     # redis-py 8's 5 s socket timeout would crash idle consumers (channels_redis#422).
     assert layer["CONFIG"]["hosts"][0]["socket_timeout"] is None

@@ -2,7 +2,7 @@
 
 A package by concern, its public API re-exported here (callers use `services.<name>`):
 lifecycle (transition, timeline entries, scoped lookups, live pushes through
-config.live_push), requests (the requester's side), sessions (the expert's side), meetings (a
+live.push), requests (the requester's side), sessions (the expert's side), meetings (a
 meeting's outcome, its e-mail, reminders; called by tasks) and backoffice (admin actions).
 
 Every status change goes through `transition()`, which refuses what ALLOWED_TRANSITIONS does

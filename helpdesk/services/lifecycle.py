@@ -8,7 +8,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from config.live_push import push_on_commit
 from config.refusals import Refusal
 from config.timezones import SHORT_DAY, format_range, in_zone_of
 from experts import selectors as expert_selectors
@@ -19,6 +18,7 @@ from helpdesk.models import (
     HelpRequestEvent,
     HelpRequestStatus,
 )
+from live.push import push_on_commit
 from notifications.services import notify
 
 logger = logging.getLogger(__name__)

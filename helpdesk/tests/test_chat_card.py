@@ -90,7 +90,7 @@ def test_a_change_pushes_the_event_the_card_refetches_on(
     help_request = accepted(ada, category, grace)
     pushed = []
     monkeypatch.setattr(
-        "config.live_push.publish",
+        "live.push.publish",
         lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
     )
     with django_capture_on_commit_callbacks(execute=True):

@@ -80,7 +80,7 @@ def test_the_live_queue_event_reaches_only_the_expert_asked(
 ):
     pushed = []
     monkeypatch.setattr(
-        "config.live_push.publish",
+        "live.push.publish",
         lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
     )
     with django_capture_on_commit_callbacks(execute=True):

@@ -1,27 +1,23 @@
-"""The one door for live pushes after a write: config.live_push.push_on_commit.
+"""The one door for live pushes after a write: live.push.push_on_commit.
 
 (a) a rolled-back transaction pushes nothing; (b) an event for N users is ONE publish on the
-layer (the help desk's queue push for every eligible expert included); (c) no module but the
-door hands a push to transaction.on_commit.
+layer (the help desk's queue push for every eligible expert included). That no module but the
+door hands a push to transaction.on_commit is tests/test_live_package.py's rule.
 """
-
-import ast
-from pathlib import Path
 
 import pytest
 from channels.layers import InMemoryChannelLayer
 from django.db import transaction
 from django.test import override_settings
 
-from config.live_push import push_on_commit
 from helpdesk.tests.factories import submit
+from live.push import push_on_commit
 
-ROOT = Path(__file__).resolve().parents[2]
 PUBLISHES: list[tuple[list[str], dict]] = []
 
 
 class CountingLayer(InMemoryChannelLayer):
-    """Our test double of config.live_layer's fan-out: records each one-publish call."""
+    """Our test double of live.layer's fan-out: records each one-publish call."""
 
     def group_send_many_sync(self, groups, message) -> None:
         PUBLISHES.append((list(groups), message))
@@ -63,24 +59,3 @@ def test_the_help_desk_queue_push_is_one_publish_for_every_expert(
     ]
     assert len(added) == 1
     assert sorted(added[0][0]) == sorted(f"user.{expert.pk}" for expert in experts)
-
-
-def _pushes_on_commit(tree: ast.AST):
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "on_commit":
-            text = ast.unparse(node).lower()
-            if "push" in text or "publish" in text:
-                yield node.lineno
-
-
-def test_only_the_door_hands_a_push_to_on_commit():
-    offenders = []
-    for path in ROOT.rglob("*.py"):
-        relative = path.relative_to(ROOT)
-        if relative.parts[0] in {".venv", "node_modules"} or "tests" in relative.parts:
-            continue
-        if relative == Path("config/live_push.py"):
-            continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        offenders += [f"{relative}:{line}" for line in _pushes_on_commit(tree)]
-    assert offenders == [], "push through config.live_push.push_on_commit"

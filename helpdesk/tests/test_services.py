@@ -128,7 +128,7 @@ def test_submitting_pushes_the_request_to_every_eligible_expert_once(
 ):
     pushed = []
     monkeypatch.setattr(
-        "config.live_push.publish",
+        "live.push.publish",
         lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
     )
 
@@ -177,7 +177,7 @@ def test_accepting_notifies_the_requester_once_and_removes_it_from_every_queue(
     help_request = submit(ada, category)
     pushed = []
     monkeypatch.setattr(
-        "config.live_push.publish",
+        "live.push.publish",
         lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
     )
 

@@ -64,7 +64,7 @@ def test_withdrawing_an_approval_releases_every_held_request_to_the_queue(
 ):
     pushed = []
     monkeypatch.setattr(
-        "config.live_push.publish",
+        "live.push.publish",
         lambda user_ids, event: pushed.extend((user_id, event) for user_id in user_ids),
     )
 

@@ -25,7 +25,7 @@ def read_url(pk) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_live_push():
-    with mock.patch("config.live_push.publish") as push:
+    with mock.patch("live.push.publish") as push:
         yield push
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def pushes():
-    with mock.patch("config.live_push.publish") as push:
+    with mock.patch("live.push.publish") as push:
         yield push
 
 

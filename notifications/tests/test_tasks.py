@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_live_push():
-    with mock.patch("config.live_push.publish"):
+    with mock.patch("live.push.publish"):
         yield
 
 

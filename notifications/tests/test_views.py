@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _no_live_push():
-    with mock.patch("config.live_push.publish") as push:
+    with mock.patch("live.push.publish") as push:
         yield push
 
 

@@ -86,7 +86,7 @@ def test_every_message_survives_a_redis_restart_mid_conversation(private_redis, 
 def test_a_member_who_kept_the_socket_open_gets_the_first_message_after_redis_returns(private_redis, daphne_env, room):
     """The quiet case: nobody sends during the outage, so no socket drops. After Redis is back
     and both processes have subscribed their users' groups again, each tells its sockets to
-    catch up (a second "hello" on the same socket: config.live_layer's RESUBSCRIBED), and Bob
+    catch up (a second "hello" on the same socket: live.layer's RESUBSCRIBED), and Bob
     sends one message: Ada and Cleo, connected all along, must still get it live."""
     with daphnes(2, **daphne_env) as (first, second):
         servers = {"ada": [first.url], "bob": [second.url], "cleo": [first.url]}
@@ -122,9 +122,9 @@ def test_a_member_who_kept_the_socket_open_gets_the_first_message_after_redis_re
 
 def _wait_subscribed(url: str, prefix: str, users, timeout: float = RECOVERY_WITHIN, processes: int = 2) -> None:
     """Until the restarted Redis has every server process subscribed to the live layer's
-    fan-out channel again (config.live_layer: one subscriber connection per process; the
+    fan-out channel again (live.layer: one subscriber connection per process; the
     users' groups are kept by each process itself)."""
-    from config.live_layer import FANOUT_CHANNEL
+    from live.layer import FANOUT_CHANNEL
 
     channel = f"{prefix}{FANOUT_CHANNEL}"
     client = redis.Redis.from_url(url, socket_timeout=2)

@@ -17,15 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.tests.factories import UserFactory
-from chat import consumers, services
+from chat import services
 from chat.tests.factories import befriend, direct_between
+from live import consumer as live_consumer
 from tests.security.live_sockets import TIMEOUT, socket_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 EXAMPLES = int(os.environ.get("LYCEUM_FRAME_FUZZ_EXAMPLES", "60"))
 # The close codes a socket may end with when frames are bad: the bad-frame limit, or a normal close.
-ALLOWED_CLOSE_CODES = {consumers.CLOSE_TOO_MANY_BAD_FRAMES, 1000, None}
+ALLOWED_CLOSE_CODES = {live_consumer.CLOSE_TOO_MANY_BAD_FRAMES, 1000, None}
 
 json_leaves = (
     st.none()
@@ -65,7 +66,7 @@ def frames(conversation_ids: list[int]):
     keys = st.sampled_from([str(i) for i in conversation_ids]) | digit_text
     resync_value = seqs | st.fixed_dictionaries({}, optional={"seq": seqs, "changes": seqs}) | json_values
     frame = st.fixed_dictionaries(
-        {"type": st.sampled_from(sorted(consumers.FRAME_HANDLERS)) | st.text(max_size=12) | json_values},
+        {"type": st.sampled_from(sorted(live_consumer.FRAME_HANDLERS)) | st.text(max_size=12) | json_values},
         optional={
             "conversation": ids,
             "seq": seqs,

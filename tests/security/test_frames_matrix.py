@@ -1,6 +1,6 @@
 """Every live frame type, for every kind of sender (issue 12, the standing battery).
 
-The frame types come from the consumer's registry (chat.consumers.FRAME_HANDLERS), so a new
+The frame types come from the consumer's registry (live.consumer.FRAME_HANDLERS), so a new
 frame type is in this matrix the moment it is registered: without a probe in PROBES (the frame
 a client would send, aimed at the room's group) its rows fail and say so. For each type:
 
@@ -21,13 +21,14 @@ from dataclasses import dataclass
 import pytest
 from channels.db import database_sync_to_async
 
-from accounts import live_access
 from accounts import services as account_services
 from accounts.models import User
 from accounts.tests.factories import UserFactory
-from chat import consumers, services
+from chat import services
 from chat.models import Message
 from chat.tests.factories import befriend
+from live import access as live_access
+from live import consumer as live_consumer
 from tests.security.live_sockets import TIMEOUT, communicator, open_socket, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -68,7 +69,7 @@ PROBES: dict[str, Probe] = {
     "chat.unread.query": Probe(lambda room: {"type": "chat.unread.query"}, "chat.unread"),
 }
 
-FRAME_TYPES = sorted(consumers.FRAME_HANDLERS)
+FRAME_TYPES = sorted(live_consumer.FRAME_HANDLERS)
 
 
 def probe_for(frame_type: str) -> Probe:
@@ -78,7 +79,7 @@ def probe_for(frame_type: str) -> Probe:
 
 
 async def test_every_registered_frame_type_has_a_probe_and_every_probe_a_handler():
-    assert set(PROBES) == set(consumers.FRAME_HANDLERS)
+    assert set(PROBES) == set(live_consumer.FRAME_HANDLERS)
 
 
 @pytest.fixture

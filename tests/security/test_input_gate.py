@@ -8,9 +8,9 @@ from channels.db import database_sync_to_async
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
-from chat import consumers
 from chat.models import Message
 from chat.tests.factories import client_id, direct_between
+from live import consumer as live_consumer
 from tests.security.live_sockets import TIMEOUT, next_frame, socket_of
 
 DEEP = "[" * 30_000 + "]" * 30_000
@@ -65,13 +65,13 @@ async def test_refused_frames_count_toward_the_bad_frame_limit(pair):
     ada, _bob, _conversation = pair
     ws = await socket_of(ada)
 
-    for _ in range(consumers.BAD_FRAME_LIMIT):
+    for _ in range(live_consumer.BAD_FRAME_LIMIT):
         await ws.send_to(text_data=json.dumps({"type": "typing", "conversation": "²"}))
-    for _ in range(consumers.BAD_FRAME_LIMIT):
+    for _ in range(live_consumer.BAD_FRAME_LIMIT):
         assert (await ws.receive_json_from(timeout=TIMEOUT))["code"] == "invalid_conversation"
 
     closing = await ws.receive_output(timeout=TIMEOUT)
-    assert closing == {"type": "websocket.close", "code": consumers.CLOSE_TOO_MANY_BAD_FRAMES}
+    assert closing == {"type": "websocket.close", "code": live_consumer.CLOSE_TOO_MANY_BAD_FRAMES}
 
 
 @pytest.mark.django_db(transaction=True)

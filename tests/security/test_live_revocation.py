@@ -17,13 +17,13 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from accounts import live_access
 from accounts import services as account_services
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from chat.models import Message
 from chat.tests.factories import client_id, direct_between
-from notifications import realtime
+from live import access as live_access
+from live import push
 from tests.security.live_sockets import TIMEOUT, communicator, next_frame
 from tests.security.triggers import (
     EVERY_SOCKET_TRIGGERS,
@@ -184,13 +184,13 @@ async def test_a_ticket_bought_before_a_password_change_opens_nothing(ada):
 @pytest.fixture
 def lost_revocations(monkeypatch):
     """The channel layer drops every revocation message (it is at most once)."""
-    real = realtime.send_to_user
+    real = push.send_to_users
 
-    def send_to_user(user_id, message):
-        if message.get("type") != realtime.LIVE_REVOKE:
-            real(user_id, message)
+    def send_to_users(user_ids, message):
+        if message.get("type") != live_access.LIVE_REVOKE:
+            real(user_ids, message)
 
-    monkeypatch.setattr(realtime, "send_to_user", send_to_user)
+    monkeypatch.setattr(push, "send_to_users", send_to_users)
 
 
 def _deactivate_behind_the_services_back(browser, login):
@@ -265,13 +265,13 @@ async def test_a_socket_whose_revocation_was_lost_answers_no_frame_that_reads(ad
 async def test_when_the_layer_resubscribed_a_revoked_socket_closes_instead_of_saying_hello(ada, lost_revocations):
     from channels.layers import get_channel_layer
 
-    from config.live_layer import RESUBSCRIBED
+    from live.layer import RESUBSCRIBED
 
     browser = await database_sync_to_async(Browser)(ada)
     ws = await browser_socket(browser)
     await run(browser.client.post, reverse("accounts:logout"))
 
     started = time.monotonic()
-    await get_channel_layer().group_send(realtime.user_group(ada.pk), {"type": RESUBSCRIBED})
+    await get_channel_layer().group_send(push.user_group(ada.pk), {"type": RESUBSCRIBED})
 
     await assert_signed_out(ws, since=started)

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from accounts import live_access
 from accounts.tests.factories import UserFactory
 from chat.tests.wsclient import WebSocketClient
+from live import access as live_access
 from tests.faults.processes import daphnes
 from tests.security.triggers import EVERY_SOCKET_TRIGGERS, ApiLogin, Browser, api_log_out, log_out
 

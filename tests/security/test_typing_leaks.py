@@ -5,7 +5,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.tests.factories import UserFactory
-from chat import consumers, services
+from chat import frames, services
 from chat.tests.factories import befriend
 from social import services as social_services
 from tests.security.live_sockets import next_frame, socket_of
@@ -29,7 +29,7 @@ def group(transactional_db):
 
 @pytest.fixture
 def no_typing_throttle(monkeypatch):
-    monkeypatch.setattr(consumers, "TYPING_MIN_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(frames, "TYPING_MIN_INTERVAL_SECONDS", 0.0)
 
 
 async def _typing(ws, conversation) -> None:

@@ -2,7 +2,7 @@
 // sends awaiting their ack, the per-conversation sync cursors that give exactly-once, in-order
 // delivery, and what to do when the socket closes. Unit-tested by tests/js/protocol.test.js.
 //
-// The rules (the server's half is in chat/consumers.py):
+// The rules (the server's half is in chat/frames.py, on live/consumer.py):
 // - every send carries a client_id; the server answers "message.ack" with the stored message,
 //   and a retried send with the same client_id returns the same message (exactly-once);
 // - a send that was not acked goes again after every reconnect (hello), with the same client_id;

@@ -16,7 +16,7 @@ Ending a way in closes its sockets, in every server process, within a second:
   socket of the user.
 
 `revoke_live_sockets` is that door: it registers, on commit, a LIVE_REVOKE channel-layer message
-to the user's group (notifications.realtime), and every socket of the user that the message names
+to the user's group (live.push.send_on_commit), and every socket of the user that the message names
 closes with CLOSE_SIGNED_OUT, which the browser (static/js/live.js) takes as "signed out": it goes
 to the login page instead of reconnecting. The channel layer is at most once, so the message is
 not the only guard: the live consumer re-checks `credential_holds` in the same database hop as
@@ -31,13 +31,14 @@ from functools import lru_cache, partial
 from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils.crypto import constant_time_compare
 
-from accounts.models import User
-from notifications import realtime
+from live import push
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,11 @@ logger = logging.getLogger(__name__)
 CLOSE_SIGNED_OUT = 4401
 # The JWT claim naming the API login a token pair belongs to (OpenID Connect's "session id").
 LOGIN_CLAIM = "sid"
-# The WebSocket scope key under which config.websocket gives the consumer its socket's credential.
+# The WebSocket scope key under which live.auth gives the consumer its socket's credential.
 SCOPE_KEY = "lyceum.live_credential"
+# The channel-layer message that closes a user's sockets: {"type", "target"}, target naming a
+# session or an API login, or None for every socket of the user (revoke_message).
+LIVE_REVOKE = "live.revoke"
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,11 @@ def login_target(login: str) -> str:
     return f"login:{login}"
 
 
-def session_credential(*, user: User, session_key: str | None) -> LiveCredential:
+def session_credential(*, user: AbstractBaseUser, session_key: str | None) -> LiveCredential:
     return LiveCredential(user_id=user.pk, auth_hash=user.get_session_auth_hash(), session_key=session_key or None)
 
 
-def ticket_credential(*, user: User, auth_hash: str, login: str | None) -> LiveCredential:
+def ticket_credential(*, user: AbstractBaseUser, auth_hash: str, login: str | None) -> LiveCredential:
     return LiveCredential(user_id=user.pk, auth_hash=auth_hash, login=login or None)
 
 
@@ -105,6 +109,7 @@ def _check_statement(vendor: str, with_session: bool) -> str:
     names (every value is a bound parameter): the user's password hash if the user is active,
     and whether the session row exists."""
     q = connection.ops.quote_name
+    User = get_user_model()
 
     def column(model, name: str) -> str:
         return q(model._meta.get_field(name).column)
@@ -137,7 +142,7 @@ def credential_holds(credential: LiveCredential) -> bool:
         row = cursor.fetchone()
     if row is None:  # no such user, or not active
         return False
-    current = User(pk=credential.user_id, password=row[0]).get_session_auth_hash()
+    current = get_user_model()(pk=credential.user_id, password=row[0]).get_session_auth_hash()
     if not constant_time_compare(current, credential.auth_hash):
         return False
     if with_session:
@@ -162,7 +167,12 @@ def revoke_live_sockets(*, user_id: int, session_key: str | None = None, login: 
         # the message still fails credential_holds.
         lifetime = int(settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds())
         transaction.on_commit(partial(_remember_revoked_login, login, lifetime))
-    transaction.on_commit(partial(realtime.send_to_user, user_id, realtime.revoke_message(target=target)))
+    push.send_on_commit([user_id], revoke_message(target=target))
+
+
+def revoke_message(*, target: str | None) -> dict:
+    """The LIVE_REVOKE channel-layer message for `target` (see session_target, login_target)."""
+    return {"type": LIVE_REVOKE, "target": target}
 
 
 def _remember_revoked_login(login: str, lifetime: int) -> None:

@@ -10,22 +10,23 @@ client may omit Origin, but only together with a ticket.
 """
 
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
-from accounts import live_access
-from accounts import services as account_services
-from chat.live_db import live_db
 from config import status
 from config.logging import log_socket
 from config.sentry import wrap_asgi
+from live import access
+from live.db import live_db
 
 
 def _query(scope) -> dict[str, list[str]]:
@@ -136,33 +137,45 @@ def session_user(scope):
     """The user of the socket's session (channels.sessions.SessionMiddleware puts it in the
     scope), as Django's `auth.get_user` finds it for an HTTP request: the session's user, its
     backend and the session-hash check (a password change ends the session). Run on the live
-    database pool (chat.live_db), not asgiref's single thread: a burst of connects reads
+    database pool (live.db), not asgiref's single thread: a burst of connects reads
     sessions in parallel instead of queueing behind every socket's work."""
     request = HttpRequest()
     request.session = scope["session"]
     return auth.get_user(request)
 
 
-class LiveAuthMiddleware:
-    """Sets scope["user"] from a live ticket if one is given, else from the session, and the
-    socket's credential (accounts.live_access.SCOPE_KEY: what ends it) beside it."""
+# Redeems a single-use ticket: `redeem_ticket(ticket=...)` -> (user, its LiveCredential), or
+# None when the ticket is unknown, used or no longer backed by a valid way in. The app that sells
+# tickets provides it (config.asgi passes accounts.services.redeem_live_ticket).
+TicketRedeemer = Callable[..., tuple[AbstractBaseUser, access.LiveCredential] | None]
 
-    def __init__(self, app):
+
+def _no_tickets(*, ticket: str) -> None:
+    return None
+
+
+class LiveAuthMiddleware:
+    """Sets scope["user"] from a live ticket if one is given (redeemed by `redeem_ticket`), else
+    from the session, and the socket's credential (live.access.SCOPE_KEY: what ends it) beside
+    it."""
+
+    def __init__(self, app, *, redeem_ticket: TicketRedeemer = _no_tickets):
         self.app = app
+        self.redeem_ticket = redeem_ticket
 
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
         tickets = _query(scope).get("ticket")
         credential = None
         if tickets:
-            redeemed = await live_db(account_services.redeem_live_ticket)(ticket=tickets[0])
+            redeemed = await live_db(self.redeem_ticket)(ticket=tickets[0])
             user, credential = redeemed if redeemed is not None else (AnonymousUser(), None)
             scope["auth_method"] = "ticket"
         else:
             user = await live_db(session_user)(scope)
             if user.is_authenticated:
-                credential = live_access.session_credential(user=user, session_key=scope["session"].session_key)
+                credential = access.session_credential(user=user, session_key=scope["session"].session_key)
             scope["auth_method"] = "session"
         scope["user"] = user
-        scope[live_access.SCOPE_KEY] = credential
+        scope[access.SCOPE_KEY] = credential
         return await self.app(scope, receive, send)

@@ -308,7 +308,7 @@ class LoopState:
 
 
 class FanoutChannelLayer(BaseChannelLayer):
-    """settings.CHANNEL_LAYERS backend "config.live_layer.FanoutChannelLayer". CONFIG: `hosts`
+    """settings.CHANNEL_LAYERS backend "live.layer.FanoutChannelLayer". CONFIG: `hosts`
     (Redis URLs, or dicts with "address" and redis-py client options such as socket_timeout),
     `prefix`, and optionally `symmetric_encryption_keys`."""
 

@@ -18,7 +18,7 @@ are held open and each one is reused instead of reconnecting (a new MySQL connec
 was a third of a send's time). HTTP requests keep DATABASE_CONN_MAX_AGE.
 
 The pool is small on purpose (default 2): a call is a few short queries on kept connections and
-does not wait for pushes (chat.realtime.push_to_users hands them to the event loop), and every
+does not wait for pushes (live.push.send_to_users hands them to the event loop), and every
 extra thread competes with the event loop for the GIL, which slowed every socket in the
 benchmark (see LIVE_DB_THREADS in config/settings.py).
 """
@@ -85,7 +85,7 @@ def _keep_connections(state) -> None:
 
 def event_loop():
     """The event loop waiting for this call, when running on the pool (else None): work for the
-    loop that this call need not wait for can be handed to it (chat.realtime.push_to_users)."""
+    loop that this call need not wait for can be handed to it (live.push.send_to_users)."""
     loop = getattr(_current, "loop", None)
     return loop if loop is not None and loop.is_running() else None
 

@@ -1,4 +1,4 @@
-"""config.live_layer on a real Redis: one publish per event, delivered by every process to its
+"""live.layer on a real Redis: one publish per event, delivered by every process to its
 own members of the named groups. Two layer instances with their own connections stand in for
 two daphne processes (tests/multiprocess proves the same with real daphnes)."""
 
@@ -8,7 +8,7 @@ import uuid
 import pytest
 import pytest_asyncio
 
-from config.live_layer import FanoutChannelLayer
+from live.layer import FanoutChannelLayer
 
 pytestmark = pytest.mark.asyncio
 
@@ -162,7 +162,7 @@ async def test_after_the_subscriber_connection_comes_back_every_local_channel_is
     again, each local channel gets RESUBSCRIBED — and the fan-out works again."""
     import redis
 
-    from config.live_layer import RESUBSCRIBED
+    from live.layer import RESUBSCRIBED
 
     first, second = two_processes
     ada, bob = await first.new_channel(), await first.new_channel()
@@ -295,7 +295,7 @@ async def test_a_join_while_redis_is_down_fails_within_the_subscribe_timeout(mon
     connect, and the reader keeps trying in the background until the layer is flushed."""
     import redis
 
-    from config import live_layer
+    from live import layer as live_layer
 
     monkeypatch.setattr(live_layer, "SUBSCRIBE_TIMEOUT", 0.5)
     layer = FanoutChannelLayer(hosts=["redis://127.0.0.1:9/0"], prefix="lyceum-test-down")

@@ -10,17 +10,65 @@ channel names scored by their expiry time, the key itself expiring too. Without 
 this process (embedded mode has one process anyway).
 
 `connect` / `disconnect` say whether the user went from offline to online (or back), so the
-consumer pushes a "presence" event to the user's friends only on a change. Who may see whose
-presence (friends only, never blocked users) is decided by the callers: chat.consumers.
+consumer (live.consumer) pushes a PRESENCE event to the user's audience only on a change. Who
+that audience is (friends only, never blocked users) and what the event carries are not decided
+here: the app that knows friendships installs them (chat's AppConfig.ready, install_policy).
+Without a policy nobody is told, and "presence.query" answers that no one is online.
 """
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
 from config import redis_client
+
+# Server → client event types, and the frame that asks.
+PRESENCE = "presence"  # someone of my audience came online or went offline
+PRESENCE_STATE = "presence.state"  # the answer to FRAME_PRESENCE_QUERY
+FRAME_PRESENCE_QUERY = "presence.query"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who hears of a user's presence and what they hear.
+
+    `audience(user=)`: {user id: public id} of the users who may see `user` online (a read, run
+    on the live database pool); `event(user=, online=)`: the PRESENCE event they get."""
+
+    audience: Callable[..., dict[int, Any]]
+    event: Callable[..., dict[str, Any]]
+
+
+def _nobody(*, user) -> dict[int, Any]:
+    return {}
+
+
+def _no_event(*, user, online: bool) -> dict[str, Any]:
+    return {"type": PRESENCE, "online": online}
+
+
+_policy: list[Policy] = [Policy(audience=_nobody, event=_no_event)]
+
+
+def install_policy(policy: Policy) -> None:
+    """Make `policy` decide who hears of presence (the app that knows friendships, at ready())."""
+    _policy[0] = policy
+
+
+def policy() -> Policy:
+    """The installed presence policy (one that tells nobody until an app installs its own)."""
+    return _policy[0]
+
+
+def presence_state_event(*, online_public_ids) -> dict[str, Any]:
+    """The answer to FRAME_PRESENCE_QUERY: the public ids of the audience online now (the policy's
+    audience maps their ids, so this costs no query)."""
+    return {"type": PRESENCE_STATE, "online": sorted(str(public_id) for public_id in online_public_ids)}
+
 
 _lock = threading.Lock()
 _local: dict[int, dict[str, float]] = {}

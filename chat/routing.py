@@ -1,9 +1,0 @@
-"""WebSocket routes; config.asgi wraps them in the Origin check and live authentication."""
-
-from django.urls import path
-
-from chat.consumers import LiveConsumer
-
-websocket_urlpatterns = [
-    path("ws/live/", LiveConsumer.as_asgi()),
-]
