@@ -104,7 +104,8 @@ def daphne_server(**env_overrides: str) -> Iterator[str]:
     process = subprocess.Popen(
         [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=BASE_DIR,
-        env=server_env(**env_overrides),
+        # PORT as `make run` hands it: the links the server writes (e-mails, meeting links) name it.
+        env=server_env(**{"PORT": str(port), **env_overrides}),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -308,3 +308,32 @@ def test_the_expert_profiles_admin_page_lists_their_requests(staff_client, exper
 
     assert page.status_code == 200
     assert "requests for new areas" in page.content.decode().lower() and "PhD in physics" in page.content.decode()
+
+
+def test_asked_on_the_page_approved_in_the_queue_the_expert_reads_it_and_has_the_area(
+    client, expert, staff, physics, django_capture_on_commit_callbacks
+):
+    # Given the expert asked for Physics on their page
+    client.force_login(expert)
+    client.post(reverse("experts:request_area"), {"category": physics.pk, "motivation": "PhD in physics"})
+    [area_request] = ExpertiseAreaRequest.objects.filter(profile__user=expert)
+    mail.outbox.clear()
+
+    # When staff approve it from the admin queue
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:experts_expertisearearequest_changelist"),
+            {"action": "approve_selected", "_selected_action": [area_request.pk], "confirm": "yes", "review_note": ""},
+        )
+
+    # Then the expert has one e-mail naming it, reads it in their notifications, and their page
+    # lists Physics as an area (no longer waiting)
+    [sent] = mails_to(expert)
+    assert "Physics" in sent.subject
+    client.force_login(expert)
+    notifications = client.get(reverse("notifications:list")).content.decode()
+    assert "Physics is now one of your areas of expertise" in notifications
+    page = client.get(reverse("experts:mine")).content.decode()
+    assert 'data-testid="area-request-pending"' not in page
+    assert 'data-testid="area-request-approved"' in page

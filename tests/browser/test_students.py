@@ -52,6 +52,7 @@ def test_sign_up_offers_the_universities_and_their_courses_as_one_types(browser,
     expect(page.locator("#course-options option")).to_have_count(2)
     assert datalist(page, "course-options") == ["Chemistry", "Computer Science"]
     page.locator("input[name=course]").press_sequentially("computer science")
+    page.evaluate("window.scrollTo(0, 0)")  # else the sticky navbar lands mid-page in the full-page shot
     page.screenshot(path=shots / f"students-signup-lists-{width}.png", full_page=True)
 
     page.click("main form button[type=submit]")
