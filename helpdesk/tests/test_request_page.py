@@ -107,6 +107,16 @@ def test_a_completed_session_no_longer_offers_its_meeting_link(client, ada, cate
 
     assert "Join the meeting" not in page and help_request.meeting_join_url not in page
     assert "The session" in page  # its time is still shown, as something that happened
+    # ... and the times the requester offered, which nobody can pick any more, are not.
+    assert 'id="preferred-times"' not in page
+
+
+def test_the_offered_times_show_while_a_session_can_still_be_picked_or_moved(client, ada, category, grace, provider):
+    help_request = build("scheduled", ada, category, grace)
+    assert help_request.slots.exists() or help_request.times_note
+    client.force_login(ada)
+
+    assert 'id="preferred-times"' in client.get(help_request.get_absolute_url()).content.decode()
 
 
 def test_the_timeline_speaks_the_readers_language(client, ada, category, grace, provider):

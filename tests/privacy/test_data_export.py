@@ -8,6 +8,7 @@ import os
 import re
 import zipfile
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings as django_settings
@@ -196,6 +197,18 @@ def test_an_export_of_someone_with_nothing_yet_still_opens(django_capture_on_com
     export = DataExport.objects.get(user=newcomer)
     names = archive_of(download(client, export)).namelist()
     assert "profile.json" in names and "chat/conversations.json" in names
+
+
+def test_the_export_list_shows_its_times_in_the_readers_zone(django_capture_on_commit_callbacks):
+    reader = UserFactory(time_zone="Asia/Tokyo")
+    client = signed_in(reader)
+    ask(client, django_capture_on_commit_callbacks)
+    export = DataExport.objects.get(user=reader)
+
+    page = client.get(reverse("accounts:privacy")).content.decode()
+
+    asked = timezone.localtime(export.requested_at, timezone=ZoneInfo("Asia/Tokyo"))
+    assert f"Asked for {asked:%-d %b %Y, %H:%M} JST" in page
 
 
 @pytest.mark.parametrize(
