@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from channels.layers import InMemoryChannelLayer
 from django.db import transaction
-from django.test import override_settings
 
 from config.live_push import push_on_commit
 from helpdesk.tests.factories import submit
@@ -25,14 +24,6 @@ class CountingLayer(InMemoryChannelLayer):
 
     def group_send_many_sync(self, groups, message) -> None:
         PUBLISHES.append((list(groups), message))
-
-
-@pytest.fixture
-def counting_layer():
-    PUBLISHES.clear()
-    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "helpdesk.tests.test_live_push.CountingLayer"}}):
-        yield PUBLISHES
-    PUBLISHES.clear()
 
 
 def test_a_rolled_back_transaction_pushes_nothing(db, counting_layer, django_capture_on_commit_callbacks):
