@@ -5,6 +5,7 @@ Live pushes are read from the layer (CountingLayer, the test double of config.li
 fan-out), so what is checked is what a browser would receive."""
 
 import ast
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,67 +27,57 @@ def changed(publishes) -> list[dict]:
     return [event for _, event in events(publishes, "helpdesk.request.changed")]
 
 
+@pytest.fixture
+def pushed_by(counting_layer, django_capture_on_commit_callbacks):
+    """pushed_by(call): what `call()` publishes live once its transaction commits."""
+
+    def run(call):
+        counting_layer.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            call()
+        return list(counting_layer)
+
+    return run
+
+
 @pytest.mark.django_db
-def test_accepting_and_scheduling_at_once_announces_the_final_state_once(
-    ada,
-    grace,
-    category,
-    counting_layer,
-    django_capture_on_commit_callbacks,
-):
+def test_accepting_and_scheduling_at_once_announces_the_final_state_once(ada, grace, category, pushed_by):
     help_request = submit(ada, category)
     start, end = session_times()
-    counting_layer.clear()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        services.accept_help_request(expert=grace, request_id=help_request.public_id, start=start, end=end)
+    pushed = pushed_by(
+        lambda: services.accept_help_request(expert=grace, request_id=help_request.public_id, start=start, end=end)
+    )
 
     # No "accepted" step: the scheduled request, pending its meeting; then the (eager) meeting task's
-    assert [(event["status"], event["meeting_state"]) for event in changed(counting_layer)] == [
+    assert [(event["status"], event["meeting_state"]) for event in changed(pushed)] == [
         (S.SCHEDULED, "pending"),
         (S.SCHEDULED, "created"),
     ]
-    assert len(events(counting_layer, "helpdesk.queue.removed")) == 1
+    assert len(events(pushed, "helpdesk.queue.removed")) == 1
 
 
 @pytest.mark.django_db
-def test_a_release_puts_the_request_back_in_the_queue_and_tells_its_people(
-    ada,
-    grace,
-    alan,
-    category,
-    counting_layer,
-    django_capture_on_commit_callbacks,
-):
+def test_a_release_puts_the_request_back_in_the_queue_and_tells_its_people(ada, grace, alan, category, pushed_by):
     help_request = accepted(ada, category, grace)
-    counting_layer.clear()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        services.release_help_request(expert=grace, request_id=help_request.public_id, note="Ill today")
+    pushed = pushed_by(
+        lambda: services.release_help_request(expert=grace, request_id=help_request.public_id, note="Ill today")
+    )
 
-    added = events(counting_layer, "helpdesk.queue.added")
+    added = events(pushed, "helpdesk.queue.added")
     assert len(added) == 1 and f"user.{alan.pk}" in added[0][0]
-    assert [event["status"] for event in changed(counting_layer)] == [S.OPEN]
+    assert [event["status"] for event in changed(pushed)] == [S.OPEN]
 
 
 @pytest.mark.django_db
-def test_an_expired_request_leaves_the_queue_and_its_requesters_page_updates(
-    ada,
-    grace,
-    category,
-    counting_layer,
-    django_capture_on_commit_callbacks,
-):
-    from datetime import timedelta
+def test_an_expired_request_leaves_the_queue_and_its_requesters_page_updates(ada, grace, category, pushed_by):
+    help_request = submit(ada, category)  # in grace's queue
 
-    help_request = submit(ada, category)
-    counting_layer.clear()
+    pushed = pushed_by(lambda: services.expire_stale_requests(older_than=timedelta(0)))
 
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.expire_stale_requests(older_than=timedelta(0)) == 1
-
-    assert len(events(counting_layer, "helpdesk.queue.removed")) == 1
-    [(groups, event)] = events(counting_layer, "helpdesk.request.changed")
+    assert len(events(pushed, "helpdesk.queue.removed")) == 1
+    [(groups, event)] = events(pushed, "helpdesk.request.changed")
     assert groups == {f"user.{ada.pk}"} and event == {
         "type": "helpdesk.request.changed",
         "request": str(help_request.public_id),
