@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import datetime
 import json
@@ -73,7 +72,8 @@ import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from bench_db import ensure_mysql_database, lyceum_env, setup_django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BARE_DIR = BASE_DIR / "bench" / "bare_chat"
@@ -453,54 +453,16 @@ class Services:
 # --- Lyceum's database: created, migrated and filled in bulk -------------------------------------
 
 
-def lyceum_env(database_url: str, redis_url: str, secret_key: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_", "CELERY_"))}
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        REDIS_KEY_PREFIX="lyceum-bench-load",
-        CELERY_QUEUE="lyceum-bench-load",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=secret_key,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DJANGO_SECURE_SSL_REDIRECT="false",
-        HELPDESK_DOCUMENT_KEYS=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        LOG_LEVEL="WARNING",
-        EMAIL_URL="locmem://",
-        SITE_URL="http://127.0.0.1",
-    )
-    env.pop("PYTEST_VERSION", None)
-    return env
-
-
 def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bool) -> list[tuple[int, int, str]]:
     """Returns (user id, conversation id, session key) per user index."""
-    import MySQLdb
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    server = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-    )
-    with server.cursor() as cursor:
-        if fresh:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    server.close()
-
-    os.environ.update(lyceum_env(database_url, "", secret_key))
+    started = time.monotonic()
+    ensure_mysql_database(database_url, fresh=fresh)
+    environ = lyceum_env(database_url, "", secret_key)
+    environ.pop("REDIS_URL")  # in-memory cache and layer while filling
     os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    sys.path.insert(0, str(BASE_DIR))
-    import django
-
-    django.setup()
+    setup_django(environ=environ)
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -512,8 +474,6 @@ def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bo
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
 
-    started = time.monotonic()
-    call_command("migrate", verbosity=0)
     users = list(User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").order_by("email"))
     conversations = layout(n_users)
     if len(users) != n_users or Membership.objects.filter(user__in=users).count() != n_users:

@@ -20,7 +20,6 @@ With --compare it also times the same searches with the FULLTEXT step off (LIKE 
 import argparse
 import collections
 import itertools
-import os
 import random
 import statistics
 import sys
@@ -31,6 +30,8 @@ from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(BASE_DIR / "bench"))  # run as a file: its neighbours are not a package
+from bench_db import database_name, ensure_mysql_database, setup_django  # noqa: E402
 
 DEFAULT_URL = "mysql://root@127.0.0.1:3306/lyceum_bench_chat"
 USERS = 2000
@@ -58,20 +59,9 @@ def parse_args():
 
 
 def ensure_database(url: str, fresh: bool) -> None:
-    import MySQLdb
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.startswith("lyceum_bench"):
+    if not database_name(url).startswith("lyceum_bench"):
         raise SystemExit("the bench database name must start with lyceum_bench")
-    conn = MySQLdb.connect(
-        host=parts.hostname, port=parts.port or 3306, user=parts.username or "root", passwd=parts.password or ""
-    )
-    cur = conn.cursor()
-    if fresh:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    cur.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    conn.close()
+    ensure_mysql_database(url, fresh=fresh)
 
 
 def vocabulary(rng: random.Random) -> list[str]:
@@ -207,20 +197,13 @@ def report(title, per_query, everything):
 def main():
     args = parse_args()
     ensure_database(args.url, args.fresh)
-    os.environ["DATABASE_URL"] = args.url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django(environ={"DATABASE_URL": args.url})
     from django.db import connection
 
     from accounts.models import User
     from chat import selectors
     from chat.models import Membership, Message
 
-    call_command("migrate", verbosity=0)
     load(args)
     user = User.objects.get(email="s0@bench.chat")
     mine = Membership.objects.filter(user=user).values("conversation_id")

@@ -91,7 +91,8 @@ def main(argv=None) -> int:
         return run(args)
 
     sys.path.insert(0, str(BASE_DIR / "bench"))
-    from chat_load import lyceum_env, prepare_database  # the load benchmark's database and settings
+    from bench_db import lyceum_env
+    from chat_load import prepare_database  # the load benchmark's database
 
     secret_key = secrets.token_urlsafe(50)
     prepare_database(args.database_url, 1000, secret_key, fresh=False)

@@ -28,27 +28,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR / "bench"))  # run as a file: its neighbours are not a package
+from bench_db import ensure_mysql_database, lyceum_env, setup_django  # noqa: E402
+
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/lyceum_bench_insert"
-
-
-def fresh_mysql_database(url: str) -> None:
-    import MySQLdb
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    server = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-    )
-    with server.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    server.close()
 
 
 def main(argv=None) -> int:
@@ -63,9 +48,6 @@ def main(argv=None) -> int:
     if args.measure:
         return measure(args)
 
-    sys.path.insert(0, str(BASE_DIR / "bench"))
-    from chat_load import lyceum_env
-
     status = 0
     for vendor in args.vendors.split(","):
         with tempfile.TemporaryDirectory(prefix="insert-paths-") as workdir:
@@ -73,8 +55,8 @@ def main(argv=None) -> int:
                 url = f"sqlite:///{workdir}/bench.sqlite3"
             else:
                 url = args.mysql_url
-                fresh_mysql_database(url)
-            env = lyceum_env(url, "", secrets.token_urlsafe(50))  # the load benchmark's settings
+                ensure_mysql_database(url, fresh=True)
+            env = lyceum_env(url, "", secrets.token_urlsafe(50))
             env.pop("REDIS_URL")  # in-memory cache and layer: nothing here pushes
             env.update(DJANGO_SETTINGS_MODULE="config.settings", PYTHONPATH="")
             command = [sys.executable, __file__, "--measure", url, "--inserts", str(args.inserts)]
@@ -84,11 +66,7 @@ def main(argv=None) -> int:
 
 
 def measure(args) -> int:
-    sys.path.insert(0, str(args.project))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django(project=args.project)  # DATABASE_URL and the rest: the parent's lyceum_env
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -96,7 +74,6 @@ def measure(args) -> int:
     from chat.models import Conversation, Membership, Message
     from chat.services import send_sql
 
-    call_command("migrate", verbosity=0)
     people = [
         User.objects.create_user(email=f"bench-{i}-{uuid.uuid4().hex[:8]}@insert.bench", password=None)
         for i in range(2)

@@ -9,40 +9,55 @@ answer tells nothing about a conversation the caller is not in. `blocked_either_
 (social.selectors, re-exported here) is the one block check between two people.
 """
 
-from django.db.models import OuterRef, Q, QuerySet
+from django.db import connections
+from django.db.models import FilteredRelation, OuterRef, Q, QuerySet
 
-from chat.models import Conversation, Membership
+from chat.models import Conversation, Membership, Message, active_membership
 from social.models import Block
 from social.selectors import blocked_either_way
 
-__all__ = ["access_conversation", "active_member_ids", "blocked_either_way", "blocks_either_way"]
+__all__ = ["access_conversation", "access_message", "active_member_ids", "blocked_either_way", "blocks_either_way"]
 
 
 def access_conversation(*, user, conversation_id: int, for_update: bool = False) -> tuple[Conversation, Membership]:
-    """(the conversation, the user's active membership), or Conversation.DoesNotExist.
+    """(the conversation, the user's active membership), or Conversation.DoesNotExist. One query:
+    the conversation with the user's active membership joined (a FilteredRelation).
 
-    `for_update=True` locks the conversation row until the transaction ends (seq and change
-    allocation are serialised per conversation), then reads the membership under that lock."""
-    conversations = Conversation.objects.select_for_update() if for_update else Conversation.objects
+    `for_update=True` locks both rows until the transaction ends: the conversation's serialises
+    seq and change allocation per conversation, and the membership is read under the lock (a
+    concurrent removal is seen, not raced) and is the row the caller's write changes. The
+    conversation is the query's base table so it is locked first, in the order a send takes
+    (conversation, then memberships): MariaDB locks the rows of a join in join order."""
+    conversations = Conversation.objects.annotate(
+        mine=FilteredRelation("memberships", condition=Q(memberships__user=user) & active_membership("memberships__"))
+    ).select_related("mine")
     if for_update:
-        conversation = conversations.filter(pk=conversation_id).first()
-        membership = (
-            Membership.objects.active().filter(conversation_id=conversation_id, user=user).first()
-            if conversation is not None
-            else None
-        )
-    else:
-        membership = (
-            Membership.objects.active()
-            .select_related("conversation")
-            .filter(conversation_id=conversation_id, user=user)
-            .first()
-        )
-        conversation = membership.conversation if membership is not None else None
-    if conversation is None or membership is None:
+        conversations = conversations.select_for_update()
+    conversation = conversations.filter(pk=conversation_id, mine__isnull=False).first()
+    if conversation is None:
         raise Conversation.DoesNotExist("No such conversation.")
+    membership = conversation.mine
     membership.conversation = conversation
     return conversation, membership
+
+
+def access_message(*, user, message_id: int, for_update: bool = False) -> Message:
+    """The message, with its sender and conversation, if `user` is an active member of its
+    conversation; else Message.DoesNotExist, as for an unknown id. One query (the membership
+    rule as a subquery).
+
+    `for_update=True` locks the message row until the transaction ends; where the backend can
+    name the tables to lock (FOR UPDATE OF), only it, otherwise the joined rows too (MariaDB)."""
+    messages = Message.objects.select_related("sender", "conversation").filter(
+        pk=message_id, conversation_id__in=Membership.objects.active().filter(user=user).values("conversation_id")
+    )
+    if for_update:
+        of_self = connections[messages.db].features.has_select_for_update_of
+        messages = messages.select_for_update(of=("self",)) if of_self else messages.select_for_update()
+    message = messages.first()
+    if message is None:
+        raise Message.DoesNotExist("No such message.")
+    return message
 
 
 def active_member_ids(conversation_id: int) -> list[int]:

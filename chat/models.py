@@ -89,11 +89,16 @@ class Conversation(models.Model):
         return self.kind == self.Kind.GROUP
 
 
+def active_membership(prefix: str = "") -> Q:
+    """The active-member rule (not left, not removed) as a Q, through a relation when `prefix`
+    names one ("memberships__"): the one place the filter is written (chat.access)."""
+    return Q(**{f"{prefix}left_at__isnull": True})
+
+
 class MembershipQuerySet(models.QuerySet):
     def active(self):
-        """Memberships of people in the conversation now (not left, not removed): the one place
-        the active-member filter is written (chat.access)."""
-        return self.filter(left_at__isnull=True)
+        """Memberships of people in the conversation now (not left, not removed)."""
+        return self.filter(active_membership())
 
 
 class Membership(models.Model):

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from accounts import selectors as account_selectors
 from accounts.models import User
 from chat import attachments, realtime
-from chat.access import access_conversation, active_member_ids
+from chat.access import access_conversation, access_message, active_member_ids
 from chat.models import (
     Attachment,
     Conversation,
@@ -321,15 +321,8 @@ def _own_live_message(*, user: User, message_id: int) -> Message:
 
 def locked_message_for(*, user: User, message_id: int) -> Message:
     """The message, locked, with its sender and conversation, if the user is an active member of
-    its conversation (chat.access); else Message.DoesNotExist, as for an unknown id."""
-    conversation_id = Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
-    try:
-        if conversation_id is None:
-            raise Conversation.DoesNotExist("No such conversation.")
-        access_conversation(user=user, conversation_id=conversation_id)
-    except Conversation.DoesNotExist:
-        raise Message.DoesNotExist("No such message.") from None
-    return Message.objects.select_for_update().select_related("sender", "conversation").get(pk=message_id)
+    its conversation (chat.access.access_message); else Message.DoesNotExist, as for an unknown id."""
+    return access_message(user=user, message_id=message_id, for_update=True)
 
 
 def next_change_seq(conversation_id: int) -> int:
@@ -373,8 +366,7 @@ def delete_message(*, user: User, message_id: int) -> Message:
 @transaction.atomic
 def mark_read(*, user: User, conversation_id: int, seq: int) -> Membership:
     """Move the user's read marker forward to `seq` (never back, never past the last message)."""
-    _conversation, membership = access_conversation(user=user, conversation_id=conversation_id)
-    membership = Membership.objects.select_for_update().select_related("conversation").get(pk=membership.pk)
+    _conversation, membership = access_conversation(user=user, conversation_id=conversation_id, for_update=True)
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise ChatError("seq must be a non-negative integer.", code="invalid_seq")
     seq = min(seq, membership.conversation.last_seq)

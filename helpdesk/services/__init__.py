@@ -5,8 +5,13 @@ lifecycle (transition, timeline entries, scoped lookups, live pushes through
 live.push), requests (the requester's side), sessions (the expert's side), meetings (a
 meeting's outcome, its e-mail, reminders; called by tasks) and backoffice (admin actions).
 
-Every status change goes through `transition()`, which refuses what ALLOWED_TRANSITIONS does
-not allow and appends the HelpRequestEvent. Lookups are scoped to the caller (the requester's
+Every status change goes through `transition()`: it refuses what ALLOWED_TRANSITIONS does not
+allow (the one state rule: "A completed request cannot be released"), appends the
+HelpRequestEvent and pushes the change live after commit (the queue when a request leaves or
+comes back to "open", the request's people always); `record_event()` does the same for an entry
+that changes no status, and `tell()` is how a write tells one of the request's people. So a
+write reads: find and authorise (a scoped, locked lookup), check what only it checks, change,
+transition or record, tell. Lookups are scoped to the caller (the requester's
 own request, the assigned expert's request): someone else's id is HelpRequest.DoesNotExist,
 exactly like an id that does not exist. Rule refusals are HelpdeskRefusal (config.refusals.Refusal)
 with a `code` (a refused input stays a ValidationError):
@@ -35,18 +40,21 @@ from helpdesk.services.lifecycle import (
     MAX_SESSION,
     MIN_SESSION,
     HelpdeskRefusal,
+    cancel,
     clean_text,
     direct_window,
     enqueue_meeting_creation,
     enqueue_meeting_email,
     expert_profile_id,
+    held_count,
+    locked_for_expert,
     locked_request,
-    notify_in_app_only,
     parse_request_id,
     push_changed_on_commit,
     push_queue_on_commit,
     record_event,
     session_time_for,
+    tell,
     transition,
     window_text,
 )
@@ -95,6 +103,7 @@ __all__ = [
     "SWEEP_PENDING_AFTER",
     "HelpdeskRefusal",
     "accept_help_request",
+    "cancel",
     "cancel_help_request",
     "clean_text",
     "complete_help_request",
@@ -104,8 +113,9 @@ __all__ = [
     "enqueue_meeting_email",
     "expert_profile_id",
     "expire_stale_requests",
+    "held_count",
+    "locked_for_expert",
     "locked_request",
-    "notify_in_app_only",
     "parse_request_id",
     "pending_meeting",
     "push_changed_on_commit",
@@ -129,6 +139,7 @@ __all__ = [
     "staff_cancel_help_request",
     "submit_help_request",
     "sweep_pending_meetings",
+    "tell",
     "transition",
     "window_text",
 ]

@@ -8,20 +8,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from experts import selectors as expert_selectors
-from experts.models import ExpertProfile
 from helpdesk.models import ACTIVE_STATUSES, NOTE_MAX_LENGTH, HelpRequest, HelpRequestEvent, HelpRequestStatus
 from helpdesk.services.lifecycle import (
     HelpdeskRefusal,
+    cancel,
     clean_text,
+    held_count,
+    locked_for_expert,
     locked_request,
     parse_request_id,
-    push_changed_on_commit,
-    push_queue_on_commit,
     record_event,
+    tell,
     transition,
 )
 from notifications.models import NotificationKind
-from notifications.services import notify
 
 S = HelpRequestStatus
 A = HelpRequestEvent.Action
@@ -33,27 +33,13 @@ def staff_cancel_help_request(*, staff, request_id, note: str = "") -> HelpReque
         clean_text(note, field="note", limit=NOTE_MAX_LENGTH, required=False, label="The note") or "Cancelled by staff."
     )
     help_request = locked_request(public_id=parse_request_id(request_id))
-    was_open = help_request.status == S.OPEN
-    transition(help_request, to=S.CANCELLED, actor=staff, action=A.CANCELLED, note=note)
-    for recipient in filter(None, [help_request.requester, help_request.expert]):
-        notify(
-            recipient=recipient,
-            kind=NotificationKind.HELP_REQUEST_CANCELLED,
-            title=f"“{help_request.title}” was cancelled by staff",
-            body=note,
-            url=help_request.get_absolute_url(),
-        )
-    if was_open:
-        push_queue_on_commit(help_request, added=False)
-    push_changed_on_commit(help_request)
-    return help_request
+    return cancel(help_request, actor=staff, note=note, told=[help_request.requester, help_request.expert], by="staff")
 
 
 @transaction.atomic
 def reassign_help_request(*, staff, request_id, expert) -> HelpRequest:
     """Staff hand a request to another verified expert of its category (cap respected)."""
-    profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
-    help_request = locked_request(public_id=parse_request_id(request_id))
+    profile, help_request = locked_for_expert(expert, request_id)
     if help_request.requester_id == expert.pk:
         raise HelpdeskRefusal("The requester cannot be their own expert.", code="own_request")
     if profile is None or not expert_selectors.is_verified_expert(user=expert, category_id=help_request.category_id):
@@ -66,7 +52,7 @@ def reassign_help_request(*, staff, request_id, expert) -> HelpRequest:
         )
     if help_request.expert_id == expert.pk:
         return help_request
-    active = HelpRequest.objects.filter(expert=expert, status__in=ACTIVE_STATUSES).count()
+    active = held_count(expert)
     if active >= profile.max_active_requests:
         raise HelpdeskRefusal(f"{expert} already holds {active} active requests, their limit.", code="cap_reached")
     previous = help_request.expert
@@ -77,31 +63,28 @@ def reassign_help_request(*, staff, request_id, expert) -> HelpRequest:
         transition(
             help_request, to=S.ACCEPTED, actor=staff, action=A.REASSIGNED, note=note, fields=("expert", "accepted_at")
         )
-        push_queue_on_commit(help_request, added=False)
     else:
         help_request.save(update_fields=["expert", "accepted_at", "updated_at"])
         record_event(help_request, actor=staff, action=A.REASSIGNED, note=note)
-    notify(
-        recipient=expert,
+    tell(
+        help_request,
+        expert,
         kind=NotificationKind.HELP_REQUEST_ACCEPTED,
         title=f"Staff assigned “{help_request.title}” to you",
-        url=help_request.get_absolute_url(),
     )
-    notify(
-        recipient=help_request.requester,
+    tell(
+        help_request,
+        help_request.requester,
         kind=NotificationKind.HELP_REQUEST_ACCEPTED,
         title=f"{expert.get_full_name()} is now the expert for “{help_request.title}”",
         body="Staff assigned your request to another expert."
         if previous
         else "Staff assigned your request to an expert. They will pick a time for your session.",
-        url=help_request.get_absolute_url(),
     )
-    if previous:
-        notify(
-            recipient=previous,
-            kind=NotificationKind.HELP_REQUEST_RELEASED,
-            title=f"“{help_request.title}” was reassigned to another expert",
-            url=help_request.get_absolute_url(),
-        )
-    push_changed_on_commit(help_request)
+    tell(
+        help_request,
+        previous,
+        kind=NotificationKind.HELP_REQUEST_RELEASED,
+        title=f"“{help_request.title}” was reassigned to another expert",
+    )
     return help_request

@@ -11,14 +11,17 @@ from django.core.exceptions import ValidationError
 from config.refusals import Refusal
 from config.timezones import SHORT_DAY, format_range, in_zone_of
 from experts import selectors as expert_selectors
+from experts.models import ExpertProfile
 from helpdesk import realtime
 from helpdesk.models import (
+    ACTIVE_STATUSES,
     ALLOWED_TRANSITIONS,
     HelpRequest,
     HelpRequestEvent,
     HelpRequestStatus,
 )
 from live.push import push_on_commit
+from notifications.models import NotificationKind
 from notifications.services import notify
 
 logger = logging.getLogger(__name__)
@@ -74,7 +77,25 @@ def parse_request_id(request_id) -> uuid.UUID:
 
 
 def locked_request(**lookup) -> HelpRequest:
+    """The request matching `lookup` (the caller's scope: requester=, expert=, ...), locked
+    until commit; outside the scope it is HelpRequest.DoesNotExist, as for an unknown id."""
     return HelpRequest.objects.select_for_update().select_related("category", "requester").get(**lookup)
+
+
+def locked_for_expert(expert, request_id, *, held: bool = False) -> tuple[ExpertProfile | None, HelpRequest]:
+    """(the expert's profile or None, the request) for an action that assigns the request or
+    acts on it as its holder (`held`: only a request this expert holds is found), both locked
+    in the one order every such action takes: the profile first (two actions of the same expert
+    cannot both pass the cap; a withdrawal of the approval, which locks the profile and then
+    the requests, happens wholly before or after), then the request."""
+    profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
+    scope = {"expert": expert} if held else {}
+    return profile, locked_request(public_id=parse_request_id(request_id), **scope)
+
+
+def held_count(expert) -> int:
+    """How many requests the expert holds now (accepted or scheduled), against their cap."""
+    return HelpRequest.objects.filter(expert=expert, status__in=ACTIVE_STATUSES).count()
 
 
 def transition(
@@ -85,10 +106,14 @@ def transition(
     action: str,
     note: str = "",
     fields: tuple[str, ...] = (),
+    announce: bool = True,
     **times,
 ) -> HelpRequestEvent:
     """The only place a status changes: check the map, save, append the timeline entry
-    (`times`: the entry's session_start/session_end/previous_start)."""
+    (`times`: the entry's session_start/session_end/previous_start), and show it live after
+    commit: the category's queue loses a request that leaves "open" and gains one that comes
+    back to it, and the request's people see it change (`announce=False` when a later step of
+    the same write announces the final state, as accept-and-schedule does)."""
     current = help_request.status
     if to not in ALLOWED_TRANSITIONS[current]:
         raise HelpdeskRefusal(
@@ -96,14 +121,22 @@ def transition(
         )
     help_request.status = to
     help_request.save(update_fields=["status", "updated_at", *fields])
-    return HelpRequestEvent.objects.create(
+    event = HelpRequestEvent.objects.create(
         request=help_request, actor=actor, action=action, from_status=current, to_status=to, note=note, **times
     )
+    if S.OPEN in (current, to):
+        push_queue_on_commit(help_request, added=to == S.OPEN)
+    if announce:
+        push_changed_on_commit(help_request)
+    return event
 
 
-def record_event(help_request: HelpRequest, *, actor, action: str, note: str = "", **times) -> HelpRequestEvent:
-    """A timeline entry that changes no status (meeting created, rated, reassigned, moved)."""
-    return HelpRequestEvent.objects.create(
+def record_event(
+    help_request: HelpRequest, *, actor, action: str, note: str = "", announce: bool = True, **times
+) -> HelpRequestEvent:
+    """A timeline entry that changes no status (meeting created, rated, reassigned, moved), shown
+    live to the request's people after commit like a transition."""
+    event = HelpRequestEvent.objects.create(
         request=help_request,
         actor=actor,
         action=action,
@@ -112,6 +145,34 @@ def record_event(help_request: HelpRequest, *, actor, action: str, note: str = "
         note=note,
         **times,
     )
+    if announce:
+        push_changed_on_commit(help_request)
+    return event
+
+
+def tell(help_request: HelpRequest, recipient, *, kind, title: str, body: str = "", email: bool = True) -> None:
+    """Tell one of the request's people about it (notifications.notify, linking the request's
+    page; nobody when `recipient` is None). `email=False` where the help desk's calendar
+    invitation (helpdesk.emails, sent once per session by its own marker) is this event's one
+    e-mail: the in-app notification and its live push stay."""
+    if recipient is None:
+        return
+    notify(recipient=recipient, kind=kind, title=title, body=body, url=help_request.get_absolute_url(), email=email)
+
+
+def cancel(help_request: HelpRequest, *, actor, note: str, told, by: str) -> HelpRequest:
+    """The request is cancelled by `by` ("the requester", "staff"): the timeline entry, the
+    queue and pages live, and each of `told` notified with the note."""
+    transition(help_request, to=S.CANCELLED, actor=actor, action=A.CANCELLED, note=note)
+    for recipient in told:
+        tell(
+            help_request,
+            recipient,
+            kind=NotificationKind.HELP_REQUEST_CANCELLED,
+            title=f"“{help_request.title}” was cancelled by {by}",
+            body=note,
+        )
+    return help_request
 
 
 def session_time_for(recipient, help_request: HelpRequest) -> str:
@@ -183,13 +244,6 @@ def enqueue_meeting_email(request_pk: int) -> None:
         send_meeting_email_task.delay(request_pk)
     except Exception:  # eager mode: the task asked for a retry; the marker is still free
         logger.exception("meeting e-mail for help request %s not sent yet", request_pk)
-
-
-def notify_in_app_only(*, recipient, kind, title: str, body: str = "", url: str = ""):
-    """notify() whose e-mail is the help desk's calendar invitation instead: the in-app
-    notification and its live push stay, and the only e-mail for this event is the .ics
-    invitation (helpdesk.emails), sent once per session by its own marker. One e-mail, not two."""
-    return notify(recipient=recipient, kind=kind, title=title, body=body, url=url, email=False)
 
 
 def expert_profile_id(expert) -> int:

@@ -18,12 +18,7 @@ from accounts.models import User
 from config.timezones import format_clock, in_zone_of
 from helpdesk import emails
 from helpdesk.models import HelpRequest, HelpRequestEvent, HelpRequestStatus, MeetingState
-from helpdesk.services.lifecycle import (
-    enqueue_meeting_creation,
-    notify_in_app_only,
-    push_changed_on_commit,
-    record_event,
-)
+from helpdesk.services.lifecycle import enqueue_meeting_creation, record_event, tell
 from notifications.models import NotificationKind
 from notifications.services import notify
 
@@ -77,7 +72,7 @@ def record_meeting_created(*, request_pk: int, external_id, join_url: str, meeti
     """Store the meeting; True if this call stored it (False: already done or no longer wanted).
 
     The requester is told in the app only: their e-mail for this event is the invitation with
-    the .ics and the join link (send_meeting_email_once), so they get one e-mail, not two."""
+    the .ics and the join link."""
     help_request = _pending_attempt_locked(request_pk=request_pk, external_id=external_id)
     if help_request is None:
         return False
@@ -98,23 +93,16 @@ def record_meeting_created(*, request_pk: int, external_id, join_url: str, meeti
     )
     record_event(help_request, actor=None, action=A.MEETING_CREATED)  # which provider: the admin shows it
     title = f"The meeting link for “{help_request.title}” is ready"
-    url = help_request.get_absolute_url()
-    notify_in_app_only(
-        recipient=help_request.requester,
-        kind=NotificationKind.HELP_MEETING_READY,
-        title=title,
-        body=f"Join at {join_url}",
-        url=url,
-    )
-    if help_request.expert is not None:
-        notify(
-            recipient=help_request.expert,
+    # The requester's e-mail for this event is the invitation (send_meeting_email_once): one, not two.
+    for recipient, email in ((help_request.requester, False), (help_request.expert, True)):
+        tell(
+            help_request,
+            recipient,
             kind=NotificationKind.HELP_MEETING_READY,
             title=title,
             body=f"Join at {join_url}",
-            url=url,
+            email=email,
         )
-    push_changed_on_commit(help_request)
     return True
 
 
@@ -128,12 +116,12 @@ def record_meeting_failed(*, request_pk: int, external_id, error: str) -> bool:
     help_request.meeting_error = error[:500]
     help_request.save(update_fields=["meeting_state", "meeting_error", "updated_at"])
     record_event(help_request, actor=None, action=A.MEETING_FAILED, note=error[:1000])
-    notify(
-        recipient=help_request.expert,
+    tell(
+        help_request,
+        help_request.expert,
         kind=NotificationKind.HELP_MEETING_FAILED,
         title=f"The meeting for “{help_request.title}” could not be created",
         body="Paste a meeting link of your own on the request page.",
-        url=help_request.get_absolute_url(),
     )
     for staff in User.objects.filter(is_staff=True, is_active=True).exclude(pk=help_request.expert_id):
         notify(
@@ -143,7 +131,6 @@ def record_meeting_failed(*, request_pk: int, external_id, error: str) -> bool:
             body=error[:1000],
             url=reverse("admin:helpdesk_helprequest_change", args=[help_request.pk]),
         )
-    push_changed_on_commit(help_request)
     return True
 
 

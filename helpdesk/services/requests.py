@@ -30,19 +30,19 @@ from helpdesk.models import (
 )
 from helpdesk.services.lifecycle import (
     HelpdeskRefusal,
+    cancel,
     clean_text,
     direct_window,
     expert_profile_id,
     locked_request,
     parse_request_id,
-    push_changed_on_commit,
     push_queue_on_commit,
     record_event,
+    tell,
     transition,
     window_text,
 )
 from notifications.models import NotificationKind
-from notifications.services import notify
 
 logger = logging.getLogger(__name__)
 
@@ -160,13 +160,13 @@ def submit_help_request(
     if previous is not None:
         record_event(previous, actor=requester, action=A.RESUBMITTED)
     if direct_profile is not None:
-        notify(
-            recipient=direct_profile.user,
+        tell(
+            help_request,
+            direct_profile.user,
             kind=NotificationKind.HELP_REQUEST_DIRECT,
             title=f"{requester.get_full_name()} asked you directly for help: “{help_request.title}”",
             body=f"It is yours to accept for {window_text(direct_window())}; then it goes to every expert "
             f"of {category.name}. Decline it to pass it on at once.",
-            url=help_request.get_absolute_url(),
         )
     push_queue_on_commit(help_request, added=True)
     return help_request
@@ -236,15 +236,14 @@ def _send_to_queue(help_request: HelpRequest, *, actor, action: str, note: str, 
     help_request.direct_until = None
     help_request.save(update_fields=["direct_until", "updated_at"])
     record_event(help_request, actor=actor, action=action, note=note)
-    notify(
-        recipient=help_request.requester,
+    tell(
+        help_request,
+        help_request.requester,
         kind=NotificationKind.HELP_REQUEST_TO_QUEUE,
         title=f"“{help_request.title}” is now open to every expert of {help_request.category.name}",
         body=told,
-        url=help_request.get_absolute_url(),
     )
-    push_queue_on_commit(help_request, added=True)
-    push_changed_on_commit(help_request)
+    push_queue_on_commit(help_request, added=True)  # it was in the direct expert's queue alone
 
 
 def release_lapsed_direct_requests(*, now: datetime | None = None, batch: int = 500) -> int:
@@ -283,20 +282,7 @@ def release_lapsed_direct_requests(*, now: datetime | None = None, batch: int = 
 def cancel_help_request(*, requester, request_id, note: str = "") -> HelpRequest:
     note = clean_text(note, field="note", limit=NOTE_MAX_LENGTH, required=False, label="The note")
     help_request = locked_request(public_id=parse_request_id(request_id), requester=requester)
-    was_open = help_request.status == S.OPEN
-    transition(help_request, to=S.CANCELLED, actor=requester, action=A.CANCELLED, note=note)
-    if help_request.expert_id:
-        notify(
-            recipient=help_request.expert,
-            kind=NotificationKind.HELP_REQUEST_CANCELLED,
-            title=f"“{help_request.title}” was cancelled by the requester",
-            body=note,
-            url=help_request.get_absolute_url(),
-        )
-    if was_open:
-        push_queue_on_commit(help_request, added=False)
-    push_changed_on_commit(help_request)
-    return help_request
+    return cancel(help_request, actor=requester, note=note, told=[help_request.expert], by="the requester")
 
 
 def _stars(value) -> int:
@@ -323,14 +309,13 @@ def rate_help_request(*, requester, request_id, stars, feedback: str = "") -> Ra
     rating = Rating.objects.create(request=help_request, stars=stars, feedback=feedback)
     expert_services.record_rating(expert_profile_id=expert_profile_id(help_request.expert), stars=stars)
     record_event(help_request, actor=requester, action=A.RATED, note=f"{stars} star{'s' if stars != 1 else ''}")
-    notify(
-        recipient=help_request.expert,
+    tell(
+        help_request,
+        help_request.expert,
         kind=NotificationKind.HELP_RATING_RECEIVED,
         title=f"You were rated {stars}/5 for “{help_request.title}”",
         body=feedback,
-        url=help_request.get_absolute_url(),
     )
-    push_changed_on_commit(help_request)
     return rating
 
 
@@ -353,13 +338,12 @@ def expire_stale_requests(*, older_than: timedelta, now: datetime | None = None,
             except HelpRequest.DoesNotExist:  # accepted or cancelled meanwhile
                 continue
             transition(help_request, to=S.EXPIRED, actor=None, action=A.EXPIRED, note="Nobody accepted it in time.")
-            notify(
-                recipient=help_request.requester,
+            tell(
+                help_request,
+                help_request.requester,
                 kind=NotificationKind.HELP_REQUEST_EXPIRED,
                 title=f"Nobody could take “{help_request.title}” in time",
                 body="Your request expired. You can submit it again, perhaps with other times.",
-                url=help_request.get_absolute_url(),
             )
-            push_queue_on_commit(help_request, added=False)
             expired += 1
     return expired

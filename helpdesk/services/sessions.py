@@ -31,17 +31,15 @@ from helpdesk.services.lifecycle import (
     enqueue_meeting_creation,
     enqueue_meeting_email,
     expert_profile_id,
+    held_count,
+    locked_for_expert,
     locked_request,
-    notify_in_app_only,
-    parse_request_id,
-    push_changed_on_commit,
-    push_queue_on_commit,
     record_event,
     session_time_for,
+    tell,
     transition,
 )
 from notifications.models import NotificationKind
-from notifications.services import notify
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +58,7 @@ def accept_help_request(*, expert, request_id, start=None, end=None) -> HelpRequ
     if (start is None) != (end is None):
         raise ValidationError({"end" if end is None else "start": "Give both the start and the end, or neither."})
     session = _session_times(start, end) if start is not None else None
-    # Lock the expert's profile first: two accepts by the same expert cannot both pass the cap.
-    profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
-    help_request = locked_request(public_id=parse_request_id(request_id))
+    profile, help_request = locked_for_expert(expert, request_id)
     if help_request.requester_id == expert.pk:
         raise HelpdeskRefusal("You cannot accept your own help request.", code="own_request")
     if profile is None or not expert_selectors.is_verified_expert(user=expert, category_id=help_request.category_id):
@@ -74,7 +70,7 @@ def accept_help_request(*, expert, request_id, start=None, end=None) -> HelpRequ
         if help_request.status in ACTIVE_STATUSES:
             raise HelpdeskRefusal("Another expert has already accepted this request.", code="not_open")
         raise HelpdeskRefusal(f"This request is {help_request.get_status_display().lower()}.", code="not_open")
-    active = HelpRequest.objects.filter(expert=expert, status__in=ACTIVE_STATUSES).count()
+    active = held_count(expert)
     if active >= profile.max_active_requests:
         raise HelpdeskRefusal(
             f"You already hold {active} active request{'s' if active != 1 else ''}, your limit. "
@@ -85,20 +81,23 @@ def accept_help_request(*, expert, request_id, start=None, end=None) -> HelpRequ
     help_request.accepted_at = timezone.now()
     help_request.direct_until = None
     transition(
-        help_request, to=S.ACCEPTED, actor=expert, action=A.ACCEPTED, fields=("expert", "accepted_at", "direct_until")
+        help_request,
+        to=S.ACCEPTED,
+        actor=expert,
+        action=A.ACCEPTED,
+        fields=("expert", "accepted_at", "direct_until"),
+        announce=session is None,  # accept-and-schedule: the scheduling announces it
     )
     _open_conversation(expert=expert, requester=help_request.requester)
-    push_queue_on_commit(help_request, added=False)
     if session is not None:
         return _schedule(help_request, expert=expert, start=session[0], end=session[1], just_accepted=True)
-    notify(
-        recipient=help_request.requester,
+    tell(
+        help_request,
+        help_request.requester,
         kind=NotificationKind.HELP_REQUEST_ACCEPTED,
         title=f"{expert.get_full_name()} accepted your request “{help_request.title}”",
         body="They will pick a time for your session from your preferred times or propose another.",
-        url=help_request.get_absolute_url(),
     )
-    push_changed_on_commit(help_request)
     return help_request
 
 
@@ -162,12 +161,11 @@ def _held_by(expert, request_id) -> HelpRequest:
 
     Someone else's request (or none) is HelpRequest.DoesNotExist, as for an unknown id. An
     expert who holds it but is no longer in good standing (approval withdrawn, account
-    deactivated) is refused with code "not_verified". Lock order as in accept: the expert's
-    profile first, then the request, so a concurrent withdrawal of the approval (which locks
-    the profile, then the requests) either happens wholly before this action or after it.
+    deactivated) is refused with code "not_verified" (locked_for_expert's lock order).
+    Whether the request's state allows the action is the transition map's to say (after this:
+    not found, then not allowed, then the state).
     """
-    profile = ExpertProfile.objects.select_for_update().filter(user=expert).first()
-    help_request = locked_request(public_id=parse_request_id(request_id), expert=expert)
+    profile, help_request = locked_for_expert(expert, request_id, held=True)
     if profile is None or not expert_selectors.is_verified_expert(user=expert):
         raise HelpdeskRefusal(NO_STANDING_MESSAGE, code="not_verified")
     return help_request
@@ -179,15 +177,13 @@ def _release(help_request: HelpRequest, *, actor, note: str, requester_body: str
     transition(
         help_request, to=S.OPEN, actor=actor, action=A.RELEASED, note=note, fields=_reset_assignment(help_request)
     )
-    notify(
-        recipient=help_request.requester,
+    tell(
+        help_request,
+        help_request.requester,
         kind=NotificationKind.HELP_REQUEST_RELEASED,
         title=f"Your request “{help_request.title}” is back in the queue",
         body=requester_body,
-        url=help_request.get_absolute_url(),
     )
-    push_queue_on_commit(help_request, added=True)
-    push_changed_on_commit(help_request)
     return help_request
 
 
@@ -195,11 +191,7 @@ def _release(help_request: HelpRequest, *, actor, note: str, requester_body: str
 def release_help_request(*, expert, request_id, note: str) -> HelpRequest:
     """The expert gives the request back: open again (timeline: "released" with the note)."""
     note = clean_text(note, field="note", limit=NOTE_MAX_LENGTH, required=True, label="A note for the requester")
-    help_request = _held_by(expert, request_id)
-    if help_request.status not in ACTIVE_STATUSES:
-        raise HelpdeskRefusal(
-            f"A {help_request.get_status_display().lower()} request cannot be released.", code="illegal_transition"
-        )
+    help_request = _held_by(expert, request_id)  # the map refuses a request that is not accepted or scheduled
     return _release(
         help_request, actor=expert, note=note, requester_body=f"The expert could not take it after all: {note}"
     )
@@ -300,11 +292,7 @@ def schedule_session(*, expert, request_id, start, end) -> HelpRequest:
     """Fix the session time of an accepted request; the meeting is created by
     create_meeting_task after commit."""
     start, end = _session_times(start, end)
-    help_request = _held_by(expert, request_id)
-    if help_request.status != S.ACCEPTED:  # a scheduled session is moved with reschedule_session
-        raise HelpdeskRefusal(
-            f"A {help_request.get_status_display().lower()} request cannot be scheduled.", code="illegal_transition"
-        )
+    help_request = _held_by(expert, request_id)  # the map: only an accepted one (reschedule_session moves one)
     return _schedule(help_request, expert=expert, start=start, end=end, just_accepted=False)
 
 
@@ -326,17 +314,17 @@ def _schedule(help_request: HelpRequest, *, expert, start: datetime, end: dateti
     requester = help_request.requester
     when = session_time_for(requester, help_request)
     lead = f"{expert.get_full_name()} accepted “{help_request.title}”: " if just_accepted else ""
-    notify_in_app_only(
-        recipient=requester,
+    tell(  # in the app only: the invitation is this event's one e-mail
+        help_request,
+        requester,
         kind=NotificationKind.HELP_REQUEST_SCHEDULED,
         title=f"{lead}your help session is on {when}"
         if lead
         else f"Your help session “{help_request.title}” is on {when}",
         body="The meeting link and a calendar invitation follow by e-mail as soon as the meeting is created.",
-        url=help_request.get_absolute_url(),
+        email=False,
     )
     transaction.on_commit(partial(enqueue_meeting_creation, help_request.pk))
-    push_changed_on_commit(help_request)
     return help_request
 
 
@@ -377,17 +365,16 @@ def reschedule_session(*, expert, request_id, start, end) -> HelpRequest:
     record_event(
         help_request, actor=expert, action=A.RESCHEDULED, session_start=start, session_end=end, previous_start=before
     )
-    # In the app only: the updated invitation is this event's one e-mail.
-    notify_in_app_only(
-        recipient=help_request.requester,
+    tell(  # in the app only: the updated invitation is this event's one e-mail
+        help_request,
+        help_request.requester,
         kind=NotificationKind.HELP_REQUEST_SCHEDULED,
         title=f"Your help session “{help_request.title}” moved to "
         f"{session_time_for(help_request.requester, help_request)}",
         body=body,
-        url=help_request.get_absolute_url(),
+        email=False,
     )
     transaction.on_commit(after_commit)
-    push_changed_on_commit(help_request)
     return help_request
 
 
@@ -433,15 +420,15 @@ def set_manual_meeting_link(*, expert, request_id, url: str) -> HelpRequest:
         ]
     )
     record_event(help_request, actor=expert, action=A.MEETING_LINK_SET)
-    notify_in_app_only(
-        recipient=help_request.requester,
+    tell(  # in the app only: the invitation with the link follows
+        help_request,
+        help_request.requester,
         kind=NotificationKind.HELP_MEETING_READY,
         title=f"The meeting link for “{help_request.title}” is ready",
         body=f"Join at {url}",
-        url=help_request.get_absolute_url(),
+        email=False,
     )
     transaction.on_commit(partial(enqueue_meeting_email, help_request.pk))
-    push_changed_on_commit(help_request)
     return help_request
 
 
@@ -458,14 +445,13 @@ def complete_help_request(*, expert, request_id) -> HelpRequest:
         )
     transition(help_request, to=S.COMPLETED, actor=expert, action=A.COMPLETED)
     expert_services.record_session_completed(expert_profile_id=expert_profile_id(expert))
-    notify(
-        recipient=help_request.requester,
+    tell(
+        help_request,
+        help_request.requester,
         kind=NotificationKind.HELP_REQUEST_COMPLETED,
         title=f"Your session “{help_request.title}” is complete",
         body="How did it go? Rate your expert.",
-        url=help_request.get_absolute_url(),
     )
-    push_changed_on_commit(help_request)
     return help_request
 
 

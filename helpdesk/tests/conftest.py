@@ -2,6 +2,7 @@
 
 import pytest
 from cryptography.fernet import Fernet
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from experts.tests.factories import CategoryFactory, ExpertProfileFactory, StaffFactory, UserFactory
@@ -112,3 +113,14 @@ def api_of():
         return api
 
     return make
+
+
+@pytest.fixture
+def counting_layer():
+    """The live publishes of a test, one (groups, message) per publish (test_live_push.CountingLayer)."""
+    from helpdesk.tests.test_live_push import PUBLISHES
+
+    PUBLISHES.clear()
+    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "helpdesk.tests.test_live_push.CountingLayer"}}):
+        yield PUBLISHES
+    PUBLISHES.clear()

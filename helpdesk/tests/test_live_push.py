@@ -8,7 +8,6 @@ door hands a push to transaction.on_commit is tests/test_live_package.py's rule.
 import pytest
 from channels.layers import InMemoryChannelLayer
 from django.db import transaction
-from django.test import override_settings
 
 from helpdesk.tests.factories import submit
 from live.push import push_on_commit
@@ -21,14 +20,6 @@ class CountingLayer(InMemoryChannelLayer):
 
     def group_send_many_sync(self, groups, message) -> None:
         PUBLISHES.append((list(groups), message))
-
-
-@pytest.fixture
-def counting_layer():
-    PUBLISHES.clear()
-    with override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "helpdesk.tests.test_live_push.CountingLayer"}}):
-        yield PUBLISHES
-    PUBLISHES.clear()
 
 
 def test_a_rolled_back_transaction_pushes_nothing(db, counting_layer, django_capture_on_commit_callbacks):
