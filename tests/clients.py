@@ -71,6 +71,31 @@ class HandshakeRefused(ConnectionError):
     pass
 
 
+def parse_frame(buffer: bytes) -> tuple[int, bytes, bytes] | None:
+    """One WebSocket frame off the front of `buffer` (RFC 6455 5.2), masked (a client's) or not
+    (a server's): (opcode, payload, the rest), or None until the whole frame is there."""
+    if len(buffer) < 2:
+        return None
+    opcode, masked, length, offset = buffer[0] & 0x0F, buffer[1] & 0x80, buffer[1] & 0x7F, 2
+    if length == 126:
+        if len(buffer) < 4:
+            return None
+        (length,), offset = struct.unpack("!H", buffer[2:4]), 4
+    elif length == 127:
+        if len(buffer) < 10:
+            return None
+        (length,), offset = struct.unpack("!Q", buffer[2:10]), 10
+    mask_length = 4 if masked else 0
+    end = offset + mask_length + length
+    if len(buffer) < end:
+        return None
+    payload = buffer[offset + mask_length : end]
+    if masked:
+        mask = buffer[offset : offset + 4]
+        payload = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return opcode, payload, buffer[end:]
+
+
 class _Socket:
     """One client WebSocket (RFC 6455) over a TCP socket, or TLS for an https:// or wss://
     base URL, read without blocking."""
@@ -166,22 +191,11 @@ class _Socket:
         return frames
 
     def _parse_one(self) -> tuple[int, bytes] | None:
-        buf = self.buffer
-        if len(buf) < 2:
+        parsed = parse_frame(self.buffer)
+        if parsed is None:
             return None
-        opcode, length, offset = buf[0] & 0x0F, buf[1] & 0x7F, 2
-        if length == 126:
-            if len(buf) < 4:
-                return None
-            (length,), offset = struct.unpack("!H", buf[2:4]), 4
-        elif length == 127:
-            if len(buf) < 10:
-                return None
-            (length,), offset = struct.unpack("!Q", buf[2:10]), 10
-        if len(buf) < offset + length:
-            return None
-        self.buffer = buf[offset + length :]
-        return opcode, buf[offset : offset + length]
+        opcode, payload, self.buffer = parsed
+        return opcode, payload
 
     def send(self, opcode: int, payload: bytes) -> None:
         mask = os.urandom(4)

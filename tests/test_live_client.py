@@ -18,7 +18,7 @@ import socket
 import struct
 import threading
 
-from tests.clients import GUID, OP_TEXT, LiveChatClient
+from tests.clients import GUID, OP_TEXT, LiveChatClient, parse_frame
 
 CONVERSATION = 7
 WAIT = 10
@@ -75,23 +75,10 @@ class ScriptedServer:
             self.buffer += chunk
 
     def _parse(self) -> tuple[int, bytes] | None:
-        buf = self.buffer
-        if len(buf) < 2:
+        parsed = parse_frame(self.buffer)
+        if parsed is None:
             return None
-        opcode, length, offset = buf[0] & 0x0F, buf[1] & 0x7F, 2
-        if length == 126:
-            if len(buf) < 4:
-                return None
-            (length,), offset = struct.unpack("!H", buf[2:4]), 4
-        elif length == 127:
-            if len(buf) < 10:
-                return None
-            (length,), offset = struct.unpack("!Q", buf[2:10]), 10
-        if len(buf) < offset + 4 + length:
-            return None
-        mask = buf[offset : offset + 4]
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(buf[offset + 4 : offset + 4 + length]))
-        self.buffer = buf[offset + 4 + length :]
+        opcode, payload, self.buffer = parsed
         return opcode, payload
 
     def close(self) -> None:
