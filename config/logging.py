@@ -11,11 +11,14 @@ import logging
 import logging.config
 import time
 
+from django.http import HttpRequest
+
 from config.middleware import request_id_var, user_id_var
 
 REQUEST_LOGGER = "lyceum.request"
 socket_logger = logging.getLogger("lyceum.socket")
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# uvicorn's records carry an ANSI-coloured copy of the message: not for a JSON line.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "color_message"}
 
 
 def configure(settings: dict) -> None:
@@ -61,6 +64,15 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+def loggable(value: object) -> str:
+    """A record's extra value as text. A request (django.request's 4xx/5xx records carry one) is
+    its method and path only: its query string can carry a secret (the live socket's ticket, a
+    token pasted into a link), and a secret must not land in the logs."""
+    if isinstance(value, HttpRequest):
+        return f"{value.method} {value.path}"
+    return str(value)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload = {
@@ -71,7 +83,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                payload[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+                payload[key] = value if isinstance(value, (str, int, float, bool, type(None))) else loggable(value)
         if record.name == REQUEST_LOGGER and isinstance(record.args, tuple) and len(record.args) == 4:
             # config.middleware's one line a request: also as fields, for log queries
             method, path, status, duration_ms = record.args
