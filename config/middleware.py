@@ -7,7 +7,6 @@ import logging
 import time
 import uuid
 
-from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
@@ -156,4 +155,7 @@ class RefusalMiddleware:
 
             return JsonResponse(exception.body(), status=exception.status)
         tell(request, exception)
-        return redirect(back_url(request))
+        from django.http import HttpResponseRedirect
+
+        # Not django.shortcuts.redirect: it would take a target without "/" for a view name.
+        return HttpResponseRedirect(back_url(request))
