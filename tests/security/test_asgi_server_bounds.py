@@ -6,6 +6,7 @@ Lyceum's own code sees it.
   (live.consumer.SERVER_MAX_MESSAGE_BYTES): a 60 KiB frame still reaches the consumer, a 1 MiB
   one is refused with close 1009 at its header, before its payload is sent, so the server
   never buffers it.
+- The limit holds for the inflated size of a compressed message (permessage-deflate, uvicorn).
 - A socket whose peer stops answering pings is closed (uvicorn, with short intervals).
 - X-Forwarded-For moves the client address that the login lock-out (django-axes) and the
   API's throttles see only when nginx, the trusted loopback proxy, sends it; from any other
@@ -24,6 +25,8 @@ import subprocess
 import time
 
 import pytest
+import websockets.exceptions
+import websockets.sync.client
 from axes.models import AccessAttempt
 
 from chat.tests.wsclient import WebSocketClient
@@ -248,3 +251,26 @@ def test_no_server_header_names_the_asgi_server(server, tmp_path):
             connection.close()
     assert response.status == 200
     assert response.getheader("Server") is None
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "daphne"])
+def test_a_compressed_frame_is_bounded_by_its_inflated_size(server, tmp_path):
+    # A client that negotiates permessage-deflate (websockets does by default) can send 1 MiB
+    # of one letter in about a kilobyte: the limit holds for what the server would inflate.
+    cookie = session_cookie(make_room().users["ada"])
+    with unit_server(server, tmp_path) as process:
+        with websockets.sync.client.connect(
+            f"ws://127.0.0.1:{process.port}/ws/live/",
+            origin=process.url,
+            additional_headers={"Cookie": f"sessionid={cookie}"},
+            proxy=None,
+        ) as ws:
+            assert json.loads(ws.recv(timeout=TIMEOUT))["type"] == "hello"
+            negotiated = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+            assert ("permessage-deflate" in negotiated) == (server == "uvicorn")  # daphne: no compression
+            ws.send(json.dumps({"type": "ping", "padding": "x" * (1024 * 1024)}))
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                while True:
+                    assert json.loads(ws.recv(timeout=TIMEOUT))["type"] != "pong"
+        if server == "uvicorn":
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_MESSAGE_TOO_BIG
