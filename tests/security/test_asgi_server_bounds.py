@@ -10,7 +10,8 @@ Lyceum's own code sees it.
 - A socket whose peer stops answering pings is closed (uvicorn, with short intervals).
 - X-Forwarded-For moves the client address that the login lock-out (django-axes) and the
   API's throttles see only when nginx, the trusted loopback proxy, sends it; from any other
-  peer uvicorn ignores it, and Django reads only REMOTE_ADDR.
+  peer uvicorn ignores it, and axes (proxy count 0: python-ipware then passes over the header)
+  and the throttles (NUM_PROXIES 0) key on REMOTE_ADDR.
 - No Server header names the server.
 """
 
