@@ -44,4 +44,6 @@ EXPOSE 8000
 # live.auth), as JSON with LOG_FORMAT=json; daphne's own lines are plain text.
 # -e lyceum:tcp:…: Lyceum's listen endpoint (config.http_endpoint): request bodies reach Django
 # unparsed, so a malformed multipart body gets Django's JSON/HTML 400, not Twisted's bare one.
-CMD ["daphne", "--proxy-headers", "--access-log", "/dev/null", "-e", "lyceum:tcp:port=8000:interface=0.0.0.0", "config.asgi:application"]
+# --websocket-max-*-size 66560: a WebSocket message above live.consumer.SERVER_MAX_MESSAGE_BYTES
+# closes the socket (1009) before it is buffered (daphne's default: 1 MiB). No Server header.
+CMD ["daphne", "--proxy-headers", "--websocket-max-message-size", "66560", "--websocket-max-frame-size", "66560", "--no-server-name", "--access-log", "/dev/null", "-e", "lyceum:tcp:port=8000:interface=0.0.0.0", "config.asgi:application"]

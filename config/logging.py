@@ -11,11 +11,19 @@ import logging
 import logging.config
 import time
 
-from config.middleware import request_id_var, user_id_var
+from django.http import HttpRequest
+
+from config.middleware import loggable_path, request_id_var, user_id_var
 
 REQUEST_LOGGER = "lyceum.request"
 socket_logger = logging.getLogger("lyceum.socket")
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# uvicorn's records carry an ANSI-coloured copy of the message: not for a JSON line.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",
+    "path_redacted",
+}
 
 
 def configure(settings: dict) -> None:
@@ -48,10 +56,17 @@ def log_socket(scope: dict, *, outcome: str, started: float, close_code: int | N
 
 class RequestContextFilter(logging.Filter):
     """The request id and user id of the request being served. Records logged after the request
-    left the middleware (django.request's 4xx/5xx warnings) carry the request itself instead."""
+    left the middleware (django.request's 4xx/5xx warnings) carry the request itself instead;
+    their message names the request's path, shown as config.middleware.loggable_path has it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
+        if isinstance(request, HttpRequest) and not getattr(record, "path_redacted", False):
+            # django.request's "Bad Request: <path>" names the path: as loggable_path shows it.
+            message = record.getMessage()
+            record.msg = message.replace(request.path, loggable_path(request))
+            record.args = ()
+            record.path_redacted = True
         record.request_id = request_id_var.get()
         if record.request_id == "-":
             record.request_id = getattr(request, "request_id", "-")
@@ -59,6 +74,16 @@ class RequestContextFilter(logging.Filter):
         if record.user_id == "-":
             record.user_id = getattr(request, "log_user_id", "-")
         return True
+
+
+def loggable(value: object) -> str:
+    """A record's extra value as text. A request (django.request's 4xx/5xx records carry one) is
+    its method and loggable path only (config.middleware.loggable_path): its query string or
+    its path can carry a secret (a live ticket, a reset token), and a secret must not land in
+    the logs."""
+    if isinstance(value, HttpRequest):
+        return f"{value.method} {loggable_path(value)}"
+    return str(value)
 
 
 class JsonFormatter(logging.Formatter):
@@ -71,7 +96,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                payload[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+                payload[key] = value if isinstance(value, (str, int, float, bool, type(None))) else loggable(value)
         if record.name == REQUEST_LOGGER and isinstance(record.args, tuple) and len(record.args) == 4:
             # config.middleware's one line a request: also as fields, for log queries
             method, path, status, duration_ms = record.args

@@ -7,7 +7,6 @@ import logging
 import time
 import uuid
 
-from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
@@ -17,6 +16,24 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 user_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("user_id", default="-")
 
 logger = logging.getLogger("lyceum.request")
+
+# URL parts that are credentials: a password-reset link's token, an e-mail confirmation token.
+SECRET_URL_KWARGS = ("token",)
+REDACTED = "[redacted]"
+
+
+def loggable_path(request) -> str:
+    """The request's path as a log line may show it: without the query string (a live ticket,
+    a pasted token) and with the URL's secret parts (SECRET_URL_KWARGS of the route it
+    matched) blanked: whoever reads the logs must not be able to follow a reset or
+    confirmation link."""
+    path = request.path
+    match = getattr(request, "resolver_match", None)
+    for name in SECRET_URL_KWARGS:
+        value = match.kwargs.get(name) if match is not None else None
+        if value:
+            path = path.replace(str(value), REDACTED)
+    return path
 
 
 class RequestIdMiddleware:
@@ -46,7 +63,7 @@ class RequestIdMiddleware:
                 logger.info(
                     "%s %s %s %.1fms",
                     request.method,
-                    request.path,
+                    loggable_path(request),
                     response.status_code,
                     (time.monotonic() - started) * 1000,
                     extra={"client": request.META.get("REMOTE_ADDR", "")},
@@ -156,4 +173,7 @@ class RefusalMiddleware:
 
             return JsonResponse(exception.body(), status=exception.status)
         tell(request, exception)
-        return redirect(back_url(request))
+        from django.http import HttpResponseRedirect
+
+        # Not django.shortcuts.redirect: it would take a target without "/" for a view name.
+        return HttpResponseRedirect(back_url(request))

@@ -24,6 +24,7 @@ rolled back.
 
 from collections.abc import Mapping
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import messages
@@ -87,30 +88,37 @@ def add_refusal_to_form(form: forms.BaseForm, refusal: Refusal, *, fields: Mappi
     form.add_error(name if name in form.fields else None, ValidationError(refusal.message, code=refusal.code))
 
 
+def on_this_site(request: HttpRequest, target: str) -> bool:
+    """Whether `target` is a URL of this site to send the browser to: a path ("/…"), or an
+    absolute URL of this very host (HTTPS when the request is). A bare word ("evil", which
+    django.shortcuts.redirect would take for a view name) or a relative path is not."""
+    if not target or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return False
+    parts = urlsplit(target)
+    return target.startswith("/") or bool(parts.scheme and parts.netloc)
+
+
 def safe_next(request: HttpRequest, default: str) -> str:
     """The `next` a form or link carries (POST, else GET), if it stays on this site; else `default`."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
+    return target if on_this_site(request, target) else default
 
 
 def back_url(request: HttpRequest) -> str:
-    """Where a refused page action goes back to: the form's `next` if it stays on this site,
-    else the page the request came from (the Referer, which browsers send within the site:
-    SECURE_REFERRER_POLICY is same-origin) if it is on this site and, for a GET, not this very
-    page; else home (never a redirect loop, nor a GET of a POST-only action)."""
+    """Where a refused page action goes back to: the form's own `next` (POST only: a link's
+    query cannot choose it) if it stays on this site, else the page the request came from
+    (the Referer, which browsers send within the site: SECURE_REFERRER_POLICY is same-origin)
+    if it is on this site and, for a GET, not this very page; else home (never a redirect
+    loop, nor a GET of a POST-only action)."""
+    target = request.POST.get("next", "")
+    if on_this_site(request, target):
+        return target
     referer = request.headers.get("Referer", "")
-    if referer and (
-        (request.method != "POST" and referer == request.build_absolute_uri())
-        or not url_has_allowed_host_and_scheme(
-            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-    ):
-        referer = ""
-    return safe_next(request, referer or "/")
+    if on_this_site(request, referer) and (request.method == "POST" or referer != request.build_absolute_uri()):
+        return referer
+    return "/"
 
 
 class RefusalSerializer(serializers.Serializer):

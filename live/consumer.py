@@ -47,6 +47,12 @@ from live.layer import RESUBSCRIBED
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_CHARS = 64 * 1024
+# The ASGI servers' limit on one incoming WebSocket message, in bytes (deploy/systemd's
+# --ws-max-size for uvicorn, --websocket-max-message-size/-frame-size for daphne and the image):
+# just above MAX_FRAME_CHARS, so the largest real frame (a 4,000-character body, even escaped)
+# reaches the consumer, which refuses one over MAX_FRAME_CHARS with an error frame, while a
+# larger one is refused by the server (close 1009) before it is buffered.
+SERVER_MAX_MESSAGE_BYTES = MAX_FRAME_CHARS + 1024
 BAD_FRAME_LIMIT = 10  # this many bad frames ...
 BAD_FRAME_WINDOW_SECONDS = 30.0  # ... within this window close the socket
 CLOSE_TOO_MANY_BAD_FRAMES = 4400

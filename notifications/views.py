@@ -7,9 +7,9 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.refusals import on_this_site, safe_next
 from notifications import selectors, services
 from notifications.forms import EmailPreferencesForm
 from notifications.models import Notification
@@ -19,15 +19,6 @@ PAGE_SIZE = 20
 
 def _is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
-
-
-def _safe_next(request, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
 
 
 @login_required
@@ -50,7 +41,7 @@ def mark_read(request, pk: int):
     if _is_htmx(request):
         # The item, re-rendered as read, plus the navbar badge swapped out of band.
         return render(request, "notifications/_item_swap.html", {"notification": notification})
-    return redirect(_safe_next(request, reverse("notifications:list")))
+    return redirect(safe_next(request, reverse("notifications:list")))
 
 
 @login_required
@@ -62,7 +53,7 @@ def open_notification(request, pk: int):
     except Notification.DoesNotExist:
         raise Http404("No such notification.") from None
     target = notification.url
-    if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if not on_this_site(request, target):
         target = reverse("notifications:list")
     return redirect(target)
 
@@ -75,7 +66,7 @@ def mark_all_read(request):
         messages.success(request, f"Marked {changed} notification{'s' if changed != 1 else ''} as read.")
     else:
         messages.info(request, "You had no unread notifications.")
-    return redirect(_safe_next(request, reverse("notifications:list")))
+    return redirect(safe_next(request, reverse("notifications:list")))
 
 
 @login_required

@@ -55,32 +55,29 @@ def server_env(**overrides: str) -> dict[str, str]:
 ASGI_SERVERS = ("daphne", "uvicorn")
 
 
+UNITS = BASE_DIR / "deploy" / "systemd"
+
+
+def unit_command(server: str, port: int) -> list[str]:
+    """The ExecStart of deploy/systemd/lyceum-<server>@.service for instance `port`, with this
+    venv's programs: the production command line itself, options and all."""
+    for line in (UNITS / f"lyceum-{server}@.service").read_text().splitlines():
+        if line.startswith("ExecStart="):
+            argv = line.removeprefix("ExecStart=").replace("%i", str(port)).split()
+            return [str(VENV_BIN / Path(argv[0]).name), *argv[1:]]
+    raise ValueError(f"no ExecStart in lyceum-{server}@.service")
+
+
 def asgi_command(server: str, port: int) -> list[str]:
     """The command line of one ASGI server process of `config.asgi:application` on a loopback
-    port: daphne, or uvicorn as deploy/systemd/lyceum-uvicorn@.service runs it (uvloop,
-    httptools, the websockets implementation, no lifespan, a graceful stop that closes the
-    sockets), minus the proxy options: the tests talk to it directly."""
+    port: daphne, or uvicorn exactly as deploy/systemd/lyceum-uvicorn@.service runs it (uvloop,
+    httptools, the websockets implementation, no lifespan, the bounds on client input, the
+    logging, a graceful stop that closes the sockets; X-Forwarded-For trusted from loopback,
+    where the tests are, so they may play nginx)."""
     if server == "daphne":
         return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
     if server == "uvicorn":
-        return [
-            str(VENV_BIN / "uvicorn"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--ws",
-            "websockets",
-            "--lifespan",
-            "off",
-            "--timeout-graceful-shutdown",
-            "10",
-            "config.asgi:application",
-        ]
+        return unit_command("uvicorn", port)
     raise ValueError(f"unknown ASGI server {server!r}")
 
 

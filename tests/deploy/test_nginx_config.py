@@ -87,6 +87,11 @@ def test_static_and_media_are_served_from_disk_and_uploads_are_limited_to_the_ap
     assert "client_max_body_size 51m;" in SHIPPED
 
 
+def test_request_headers_are_bounded_by_nginx():
+    # uvicorn (httptools) sets no limit of its own on header size: nginx is the bound.
+    assert "large_client_header_buffers 4 8k;" in SHIPPED
+
+
 # --- render.py -----------------------------------------------------------------------------------
 
 

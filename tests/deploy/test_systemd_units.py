@@ -62,6 +62,7 @@ def test_daphne_template_serves_one_loopback_port_per_instance_behind_nginx():
 
     assert "-e lyceum:tcp:port=%i:interface=127.0.0.1:backlog=1024" in service["ExecStart"]
     assert "--proxy-headers" in service["ExecStart"]
+    assert " --no-server-name " in service["ExecStart"]
     assert service["ExecStart"].endswith("config.asgi:application")
     assert service["EnvironmentFile"] == "/etc/lyceum/lyceum.env"
     assert service["User"] == "lyceum"
@@ -85,9 +86,16 @@ def test_uvicorn_template_serves_the_same_application_on_the_same_ports_as_daphn
         "--lifespan off",
         "--proxy-headers",
         "--forwarded-allow-ips 127.0.0.1",
+        "--no-server-header",
         "--no-access-log",
+        # its INFO lines name a WebSocket's URL with the query (a live ticket): off
+        "--log-level warning",
+        "--log-config deploy/uvicorn-logging.json",
     ):
         assert f" {option} " in service["ExecStart"], option
+    # nginx keeps an idle upstream connection up to 60 s: uvicorn must not close it first
+    assert int(argv[argv.index("--timeout-keep-alive") + 1]) > 60
+    assert (DEPLOY / "uvicorn-logging.json").is_file()
     # SIGTERM closes the sockets (1012), then requests in flight get less than systemd's stop timeout.
     graceful = int(argv[argv.index("--timeout-graceful-shutdown") + 1])
     assert graceful < seconds(service["TimeoutStopSec"])

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket as socket_module
 import subprocess
 import time
 import urllib.request
@@ -16,7 +17,7 @@ import websockets.sync.client
 from django.test import Client
 
 from notifications.tests.factories import UserFactory
-from tests.servers import BASE_DIR, VENV_BIN, daphne_server, free_port, server_env, wait_until_serving
+from tests.servers import BASE_DIR, VENV_BIN, daphne_server, free_port, server_env, unit_command, wait_until_serving
 
 
 @pytest.mark.django_db(transaction=True)
@@ -56,6 +57,21 @@ def test_request_log_lines_carry_request_id_user_id_and_timing():
         json.loads(line)
 
 
+def production_env(tmp_path, settings) -> dict[str, str]:
+    """A production server's environment (DEBUG off, JSON logs) on this run's database."""
+    return server_env(
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,  # the session's auth hash is keyed with it
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        HELPDESK_DOCUMENT_KEYS="r25XTEPUxqCupvNXo-0mluiCl7macd5lruEHRqgmypg=",
+        EMAIL_URL="smtp://127.0.0.1:25",
+        SITE_URL="https://lyceum.example.com",
+        STATIC_ROOT=str(tmp_path / "static"),  # empty: whitenoise warns (a Python warning)
+    )
+
+
 def image_daphne_command(port: int) -> list[str]:
     """The Dockerfile's CMD, on a loopback port of this test."""
     command = json.loads(re.search(r"^CMD (\[.*\])$", (BASE_DIR / "Dockerfile").read_text(), re.M).group(1))
@@ -74,17 +90,7 @@ def test_the_images_daphne_with_log_format_json_writes_only_json_lines(tmp_path,
     browser.force_login(user)
     port = free_port()
     output = tmp_path / "daphne.log"
-    env = server_env(
-        LOG_FORMAT="json",
-        LOG_LEVEL="INFO",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=settings.SECRET_KEY,  # the session's auth hash is keyed with it
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        HELPDESK_DOCUMENT_KEYS="r25XTEPUxqCupvNXo-0mluiCl7macd5lruEHRqgmypg=",
-        EMAIL_URL="smtp://127.0.0.1:25",
-        SITE_URL="https://lyceum.example.com",
-        STATIC_ROOT=str(tmp_path / "static"),  # empty: whitenoise warns (a Python warning)
-    )
+    env = production_env(tmp_path, settings)
     with open(output, "wb") as log:
         process = subprocess.Popen(
             image_daphne_command(port),
@@ -150,3 +156,61 @@ def wait_for_records(path, done, timeout: float = 15.0) -> list[dict]:
             return records
         time.sleep(0.1)
     raise AssertionError(f"log lines never complete: {records}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_uvicorn_units_lines_are_all_json_and_carry_no_secret_from_a_url(tmp_path, settings):
+    """uvicorn as its unit runs it (deploy/systemd/lyceum-uvicorn@.service): its own lines
+    (a warning about a malformed request) go through Lyceum's logging, so every line is JSON
+    like daphne's; and what a URL's query carries (the live socket's ticket, a token someone
+    pasted) is in no line: not uvicorn's per-socket line (off), nor the 4xx warning that names
+    the request."""
+    user = UserFactory()
+    browser = Client()
+    browser.force_login(user)
+    port = free_port()
+    output = tmp_path / "uvicorn.log"
+    with open(output, "wb") as log:
+        process = subprocess.Popen(
+            unit_command("uvicorn", port),
+            cwd=BASE_DIR,
+            env=production_env(tmp_path, settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    secret = "s3cret-query-value-0123456789"
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", process)
+        proxied = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+        request_id = "uvicorn-4xx-request-0123456789"
+        assert get(port, f"/api/v1/me/?token={secret}", {**proxied, "X-Request-ID": request_id}) in (401, 403)
+        assert get(port, f"/api/v1/auth/token/?token={secret}", proxied) == 405
+        with pytest.raises(websockets.exceptions.InvalidStatus):  # a ticket that was never issued
+            websockets.sync.client.connect(
+                f"ws://127.0.0.1:{port}/ws/live/?ticket={secret}", origin=f"http://127.0.0.1:{port}", proxy=None
+            )
+        with socket_module.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            raw.sendall(b"NOT-HTTP\r\n\r\n")  # uvicorn warns: an invalid HTTP request
+            raw.recv(1024)
+        wait_for_records(
+            output,
+            lambda records: (
+                any(r["logger"] == "lyceum.socket" for r in records)
+                and any(r["logger"].startswith("uvicorn") for r in records)
+            ),
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
+    text = output.read_text()
+    records = [json.loads(line) for line in text.splitlines()]  # every line is JSON
+    assert secret not in text
+    assert any(r["logger"].startswith("uvicorn") and r["level"] == "WARNING" for r in records)  # its own too
+    sockets = [r for r in records if r["logger"] == "lyceum.socket"]
+    assert [(s["path"], s["outcome"]) for s in sockets] == [("/ws/live/", "refused")]
+    requests = [r for r in records if r["logger"] == "lyceum.request" and r["path"] == "/api/v1/me/"]
+    assert [(r["client"], r["request_id"]) for r in requests] == [("203.0.113.7", request_id)]
+    warnings = [r for r in records if r["logger"] == "django.request" and r["level"] == "WARNING"]
+    assert {w["request"] for w in warnings} >= {"GET /api/v1/me/", "GET /api/v1/auth/token/"}
