@@ -1,0 +1,70 @@
+"""What one live connect costs the database, from the handshake to "hello" (through the real
+ASGI stack: Origin check, session authentication, consumer). Every statement of the socket path
+runs on the live pool (live.db), where watch_statements sees it. The count is pinned: a burst
+of connects pays it once per socket (docs/benchmarks.md, "A burst of connects")."""
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import get_default_application
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from chat import services as chat_services
+from chat.tests.factories import UserFactory, befriend, send
+from live import presence
+from live.db import watch_statements
+from notifications.tests.factories import NotificationFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+application = get_default_application()
+TIMEOUT = 3
+
+
+def _world():
+    ada = UserFactory(email="ada@uni.example", first_name="Ada")
+    bob = UserFactory(email="bob@uni.example", first_name="Bob")
+    cleo = UserFactory(email="cleo@uni.example", first_name="Cleo")
+    befriend(ada, bob)
+    befriend(ada, cleo)
+    send(bob, chat_services.open_direct_conversation(user=bob, other=ada))
+    NotificationFactory.create_batch(2, recipient=ada)
+    client = Client()
+    client.force_login(ada)
+    return ada, f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def _connect_and_count(cookie: bytes) -> tuple[WebsocketCommunicator, dict, list[str]]:
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    ws = WebsocketCommunicator(
+        application,
+        "/ws/live/",
+        headers=[(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000"), (b"cookie", cookie)],
+    )
+    with watch_statements(record):
+        ok, _ = await ws.connect(timeout=TIMEOUT)
+        assert ok
+        hello = await ws.receive_json_from(timeout=TIMEOUT)
+    return ws, hello, statements
+
+
+@pytest.fixture(autouse=True)
+def _nobody_online():
+    presence.reset_local()
+    yield
+    presence.reset_local()
+
+
+async def test_a_connect_that_brings_the_user_online_costs_pinned_statements():
+    ada, cookie = await database_sync_to_async(_world)()
+
+    ws, hello, statements = await _connect_and_count(cookie)
+
+    assert hello["type"] == "hello" and (hello["unread"], hello["chat_unread"]) == (2, 1)
+    assert len(statements) == 7, "\n".join(statements)
+    await ws.disconnect()
