@@ -129,11 +129,14 @@ def _with_others(user: User, summaries: list[ConversationSummary]) -> list[Conve
     return summaries
 
 
+def unread_conversations(*, user: User) -> QuerySet[Membership]:
+    """The user's accepted, unmuted conversations with unread messages (their memberships)."""
+    return _my_memberships(user).filter(accepted=True, muted=False, conversation__last_seq__gt=F("last_read_seq"))
+
+
 def unread_conversations_count(*, user: User) -> int:
     """How many accepted, unmuted conversations have unread messages (for a badge)."""
-    return (
-        _my_memberships(user).filter(accepted=True, muted=False, conversation__last_seq__gt=F("last_read_seq")).count()
-    )
+    return unread_conversations(user=user).count()
 
 
 def conversation_for(*, user: User, conversation_id: int) -> ConversationSummary:
@@ -385,10 +388,7 @@ def presence_audience(*, user: User) -> dict[int, Any]:
 
     Keyed by pk (presence and channel groups work on pks) with each friend's public_id as the
     value: the one query that finds them also gives "presence.state" its external ids."""
-    friends = social_selectors.friend_ids_of(user=user)
-    if not friends:
-        return {}
-    return dict(User.objects.filter(pk__in=friends, is_active=True).values_list("pk", "public_id"))
+    return dict(social_selectors.friends_of(user=user).order_by().values_list("pk", "public_id"))
 
 
 def attachment_for(*, user: User, attachment_id: int) -> Attachment:

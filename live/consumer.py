@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db.models import Func, IntegerField, QuerySet, Subquery
 
 from config import inputs
 from config.refusals import Refusal
@@ -165,10 +166,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         # held by the sink or in the queue, and follow "hello" in order.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        # Counted as online before "hello": a client that got hello is visible to its audience.
-        went_online = await _presence_call(presence.connect, self.user_id, self.channel_name)
         try:  # also checks the credential: a revocation since the handshake missed the group
-            parts, audience = await self.db(_hello_parts)(user, went_online)
+            parts, went_online, audience = await self._load_hello(register_presence=True)
         except SignedOut:
             await self.sign_out()
             return
@@ -219,6 +218,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.write_text(text if text is not None else json.dumps(event))
         return True
 
+    async def _load_hello(self, *, register_presence: bool) -> tuple[dict, bool, dict | None]:
+        """The hello's ONE hop on the live pool (_hello_hop): SignedOut when the credential no
+        longer holds."""
+        self.credential_checked = time.monotonic()
+        return await live_db(_hello_hop)(
+            self.credential, self.scope["user"], self.channel_name if register_presence else None
+        )
+
     async def _hello(self, parts: dict) -> None:
         await self.send_json({"type": "hello", **parts, "heartbeat": settings.LIVE_HEARTBEAT_SECONDS})
 
@@ -230,7 +237,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         try:
-            parts, _audience = await self.db(_hello_parts)(self.scope["user"], False)
+            parts, _went_online, _audience = await self._load_hello(register_presence=False)
         except SignedOut:
             await self.sign_out()
             return
@@ -351,27 +358,46 @@ async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
 
 
 # --- "hello" -------------------------------------------------------------------------------------
-# Apps add to "hello" (unread counts and the like) with register_hello_part: each part is a read
-# run in the hello's ONE database hop, after the socket joined its group, so an event pushed after
-# the counts were read cannot be missed.
+# Apps add to "hello" (unread counts and the like) with register_hello_part. The whole hello is ONE
+# hop on the live pool, after the socket joined its group (an event pushed after the counts were
+# read cannot be missed): the presence registration, then ONE statement for the credential check
+# and every count, then (when the user just came online) one for the presence audience.
 
 HelloPart = Callable[[object], dict]
 HELLO_PARTS: list[HelloPart] = []
 
 
 def register_hello_part(part: HelloPart) -> HelloPart:
-    """Add `part(user) -> dict` to every "hello" (an app's ready()); the same part once."""
+    """Add `part(user) -> dict` to every "hello" (an app's ready()); the same part once. A value
+    that is a QuerySet becomes its row count, read as a subquery of the hello's one statement
+    (so a part costs no round trip of its own); any other value is sent as it is."""
     if part not in HELLO_PARTS:
         HELLO_PARTS.append(part)
     return part
 
 
-def _hello_parts(user, went_online: bool) -> tuple[dict, dict | None]:
-    """ONE database hop for "hello": every registered part and, when the user just came online,
-    who to tell (None when that lookup failed: presence is a hint)."""
+def _count_of(queryset: QuerySet) -> Subquery:
+    return Subquery(queryset.order_by().values(hello_count=Func(template="COUNT(*)", output_field=IntegerField())))
+
+
+def _hello_hop(credential: access.LiveCredential, user, channel: str | None) -> tuple[dict, bool, dict | None]:
+    """On the live pool: register the socket's presence (when `channel` is given: counted as
+    online before "hello"), read the credential check and every count in one statement
+    (SignedOut when the credential no longer holds), and, when the user just came online, who
+    to tell (None when that lookup failed: presence is a hint)."""
+    went_online = _presence_now(presence.connect, user.pk, channel) if channel is not None else False
     parts: dict = {}
+    counts: dict = {}
     for part in HELLO_PARTS:
-        parts.update(part(user))
+        for key, value in part(user).items():
+            if isinstance(value, QuerySet):
+                counts[key] = _count_of(value)
+            else:
+                parts[key] = value
+    read = access.read_if_credential_holds(credential, **counts)
+    if read is None:
+        raise SignedOut
+    parts.update(read)
     audience: dict | None = {}
     if went_online:
         try:
@@ -379,7 +405,7 @@ def _hello_parts(user, went_online: bool) -> tuple[dict, dict | None]:
         except Exception:
             logger.warning("presence audience unavailable", exc_info=True)
             audience = None
-    return parts, audience
+    return parts, went_online, audience
 
 
 # --- Presence ------------------------------------------------------------------------------------
@@ -388,13 +414,17 @@ def _hello_parts(user, went_online: bool) -> tuple[dict, dict | None]:
 # presence policy names (live.presence.install_policy).
 
 
-async def _presence_call(function, *args):
+def _presence_now(function, *args):
     """Presence is a hint: a Redis hiccup must not break the socket."""
     try:
-        return await asyncio.to_thread(function, *args)
+        return function(*args)
     except Exception:
         logger.warning("presence update failed", exc_info=True)
         return False
+
+
+async def _presence_call(function, *args):
+    return await asyncio.to_thread(_presence_now, function, *args)
 
 
 async def _presence_changed(consumer: LiveConsumer, changed: bool, online: bool) -> None:

@@ -31,7 +31,7 @@ def _world():
     NotificationFactory.create_batch(2, recipient=ada)
     client = Client()
     client.force_login(ada)
-    return ada, f"sessionid={client.cookies['sessionid'].value}".encode()
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
 async def _connect_and_count(cookie: bytes) -> tuple[WebsocketCommunicator, dict, list[str]]:
@@ -60,11 +60,25 @@ def _nobody_online():
     presence.reset_local()
 
 
-async def test_a_connect_that_brings_the_user_online_costs_pinned_statements():
-    ada, cookie = await database_sync_to_async(_world)()
+async def test_a_connect_that_brings_the_user_online_costs_four_statements():
+    # session, user (the handshake); credential check with every hello count; friends to tell
+    cookie = await database_sync_to_async(_world)()
 
     ws, hello, statements = await _connect_and_count(cookie)
 
     assert hello["type"] == "hello" and (hello["unread"], hello["chat_unread"]) == (2, 1)
-    assert len(statements) == 7, "\n".join(statements)
+    assert len(statements) == 4, "\n".join(statements)
     await ws.disconnect()
+
+
+async def test_a_second_tab_costs_three_statements():
+    # already online: nobody to tell, so no audience read
+    cookie = await database_sync_to_async(_world)()
+    first, _hello, _statements = await _connect_and_count(cookie)
+
+    second, hello, statements = await _connect_and_count(cookie)
+
+    assert (hello["unread"], hello["chat_unread"]) == (2, 1)
+    assert len(statements) == 3, "\n".join(statements)
+    await second.disconnect()
+    await first.disconnect()
