@@ -6,7 +6,7 @@ import config.celery (the import-linter layers pass through it).
 - Live sockets per process: each daphne process counts its open WebSockets
   (live/auth.py calls socket_opened/socket_closed) and, with Redis, publishes the count
   under "<prefix>:live-sockets:<host>:<pid>" with a TTL (LIVE_SOCKETS_TTL), refreshed by a
-  heartbeat; a change is written at once, one write at a time (a burst of connects is a few
+  heartbeat; a change is written within a quarter second, one write at a time (a burst of connects is a few
   writes, not one per socket); a process that dies disappears when its key expires. Embedded (no Redis) the page
   shows this process's own count.
 - Celery: the length of the default queue (Redis LLEN of CELERY_TASK_DEFAULT_QUEUE on the broker).
@@ -82,8 +82,9 @@ async def _heartbeat_loop() -> None:
         await asyncio.to_thread(publish_live_sockets)
 
 
-# A change of the count is published at once, but one write at a time: the opens and closes of a
-# burst that come while a write is out are folded into one more write, not one each.
+# A change of the count is published within PUBLISH_DELAY_SECONDS, one write at a time: the opens
+# and closes of a burst are folded into a few writes, not one each.
+PUBLISH_DELAY_SECONDS = 0.25
 _publishing: asyncio.Task | None = None
 _dirty = False
 
@@ -91,6 +92,7 @@ _dirty = False
 async def _publish_changes() -> None:
     global _dirty
     while _dirty:
+        await asyncio.sleep(PUBLISH_DELAY_SECONDS)
         _dirty = False
         await asyncio.to_thread(publish_live_sockets)
 

@@ -166,8 +166,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         # held by the sink or in the queue, and follow "hello" in order.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
+        # Counted as online before "hello": a client that got hello is visible to its audience.
+        went_online = await _presence_call(presence.connect, self.user_id, self.channel_name)
         try:  # also checks the credential: a revocation since the handshake missed the group
-            parts, went_online, audience = await self._load_hello(register_presence=True)
+            parts, audience = await self._load_hello(went_online)
         except SignedOut:
             await self.sign_out()
             return
@@ -218,13 +220,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.write_text(text if text is not None else json.dumps(event))
         return True
 
-    async def _load_hello(self, *, register_presence: bool) -> tuple[dict, bool, dict | None]:
+    async def _load_hello(self, went_online: bool) -> tuple[dict, dict | None]:
         """The hello's ONE hop on the live pool (_hello_hop): SignedOut when the credential no
         longer holds."""
         self.credential_checked = time.monotonic()
-        return await live_db(_hello_hop)(
-            self.credential, self.scope["user"], self.channel_name if register_presence else None
-        )
+        return await live_db(_hello_hop)(self.credential, self.scope["user"], went_online)
 
     async def _hello(self, parts: dict) -> None:
         await self.send_json({"type": "hello", **parts, "heartbeat": settings.LIVE_HEARTBEAT_SECONDS})
@@ -237,7 +237,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         try:
-            parts, _went_online, _audience = await self._load_hello(register_presence=False)
+            parts, _audience = await self._load_hello(False)
         except SignedOut:
             await self.sign_out()
             return
@@ -359,9 +359,9 @@ async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
 
 # --- "hello" -------------------------------------------------------------------------------------
 # Apps add to "hello" (unread counts and the like) with register_hello_part. The whole hello is ONE
-# hop on the live pool, after the socket joined its group (an event pushed after the counts were
-# read cannot be missed): the presence registration, then ONE statement for the credential check
-# and every count, then (when the user just came online) one for the presence audience.
+# hop on the live pool, after the socket joined its group and registered its presence (an event
+# pushed after the counts were read cannot be missed): ONE statement for the credential check and
+# every count, then (when the user just came online) one for the presence audience.
 
 HelloPart = Callable[[object], dict]
 HELLO_PARTS: list[HelloPart] = []
@@ -380,12 +380,10 @@ def _count_of(queryset: QuerySet) -> Subquery:
     return Subquery(queryset.order_by().values(hello_count=Func(template="COUNT(*)", output_field=IntegerField())))
 
 
-def _hello_hop(credential: access.LiveCredential, user, channel: str | None) -> tuple[dict, bool, dict | None]:
-    """On the live pool: register the socket's presence (when `channel` is given: counted as
-    online before "hello"), read the credential check and every count in one statement
-    (SignedOut when the credential no longer holds), and, when the user just came online, who
-    to tell (None when that lookup failed: presence is a hint)."""
-    went_online = _presence_now(presence.connect, user.pk, channel) if channel is not None else False
+def _hello_hop(credential: access.LiveCredential, user, went_online: bool) -> tuple[dict, dict | None]:
+    """On the live pool: the credential check and every count in one statement (SignedOut when
+    the credential no longer holds), and, when the user just came online, who to tell (None
+    when that lookup failed: presence is a hint)."""
     parts: dict = {}
     counts: dict = {}
     for part in HELLO_PARTS:
@@ -405,7 +403,7 @@ def _hello_hop(credential: access.LiveCredential, user, channel: str | None) -> 
         except Exception:
             logger.warning("presence audience unavailable", exc_info=True)
             audience = None
-    return parts, went_online, audience
+    return parts, audience
 
 
 # --- Presence ------------------------------------------------------------------------------------
@@ -414,17 +412,13 @@ def _hello_hop(credential: access.LiveCredential, user, channel: str | None) -> 
 # presence policy names (live.presence.install_policy).
 
 
-def _presence_now(function, *args):
+async def _presence_call(function, *args):
     """Presence is a hint: a Redis hiccup must not break the socket."""
     try:
-        return function(*args)
+        return await asyncio.to_thread(function, *args)
     except Exception:
         logger.warning("presence update failed", exc_info=True)
         return False
-
-
-async def _presence_call(function, *args):
-    return await asyncio.to_thread(_presence_now, function, *args)
 
 
 async def _presence_changed(consumer: LiveConsumer, changed: bool, online: bool) -> None:
