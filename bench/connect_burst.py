@@ -117,6 +117,9 @@ def parse_args(argv=None):
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--lyceum-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument(
+        "--profile-server", action="store_true", help="cProfile each server process; prints where its time went"
+    )
     return parser.parse_args(argv)
 
 
@@ -138,7 +141,14 @@ def main(argv=None) -> int:
         env = lyceum_env(args.database_url, redis_url, secret_key)
         env.update(dict(item.split("=", 1) for item in args.lyceum_env))
         ports = [
-            services.asgi(f"{args.server}{i}", args.server, "config.asgi:application", cwd=BASE_DIR, env=env)
+            services.asgi(
+                f"{args.server}{i}",
+                args.server,
+                "config.asgi:application",
+                cwd=BASE_DIR,
+                env=env,
+                profile=args.profile_server,
+            )
             for i in range(1, args.processes + 1)
         ]
         targets = []
@@ -181,6 +191,12 @@ def main(argv=None) -> int:
         print(f"done; {machine_load()}", flush=True)
     finally:
         services.stop_all()
+        if args.profile_server:
+            import pstats
+
+            for i in range(1, args.processes + 1):
+                print(f"--- {args.server}{i}: the 25 functions with the most cumulative time")
+                pstats.Stats(str(logdir / f"{args.server}{i}.prof")).sort_stats("cumulative").print_stats(25)
         if args.keep_logs:
             print(f"server logs: {logdir}")
         else:

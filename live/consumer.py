@@ -361,7 +361,7 @@ async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
 # Apps add to "hello" (unread counts and the like) with register_hello_part. The whole hello is ONE
 # hop on the live pool, after the socket joined its group and registered its presence (an event
 # pushed after the counts were read cannot be missed): ONE statement for the credential check and
-# every count, then (when the user just came online) one for the presence audience.
+# every count, then (when the user just came online) the presence audience.
 
 HelloPart = Callable[[object], dict]
 HELLO_PARTS: list[HelloPart] = []
