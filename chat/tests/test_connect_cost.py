@@ -3,16 +3,21 @@ ASGI stack: Origin check, session authentication, consumer). Every statement of 
 runs on the live pool (live.db), where watch_statements sees it. The count is pinned: a burst
 of connects pays it once per socket (docs/benchmarks.md, "A burst of connects")."""
 
+import asyncio
+import threading
+
 import pytest
+import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.routing import get_default_application
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from chat import services as chat_services
 from chat.tests.factories import UserFactory, befriend, send
 from live import presence
-from live.db import watch_statements
+from live.db import live_db, pool_size, watch_statements
 from notifications.tests.factories import NotificationFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -51,6 +56,19 @@ async def _connect_and_count(cookie: bytes) -> tuple[WebsocketCommunicator, dict
         assert ok
         hello = await ws.receive_json_from(timeout=TIMEOUT)
     return ws, hello, statements
+
+
+def _open_a_connection(barrier: threading.Barrier) -> None:
+    barrier.wait(timeout=TIMEOUT)  # every pool thread takes one call
+    get_user_model().objects.filter(pk=0).exists()
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _warm_pool(transactional_db):
+    """Every pool thread has its connection open: what the backend runs once per new connection
+    (MariaDB: SELECT VERSION(), @@sql_mode...) is not a connect's cost."""
+    barrier = threading.Barrier(pool_size())
+    await asyncio.gather(*(live_db(_open_a_connection)(barrier) for _ in range(pool_size())))
 
 
 @pytest.fixture(autouse=True)
