@@ -21,11 +21,11 @@ from live.consumer import FrameError, LiveConsumer, frame_handler
 
 
 def hello_part(user) -> dict:
-    """Chat's part of "hello" (in its one database hop): who the socket is and how many of its
-    conversations are unread."""
+    """Chat's part of "hello": who the socket is, and how many of its conversations are unread
+    (a queryset: counted in the hello's one statement)."""
     return {
         "user": chat_realtime.user_ref(user),
-        "chat_unread": chat_selectors.unread_conversations_count(user=user),
+        "chat_unread": chat_selectors.unread_conversations(user=user),
     }
 
 

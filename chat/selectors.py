@@ -129,11 +129,14 @@ def _with_others(user: User, summaries: list[ConversationSummary]) -> list[Conve
     return summaries
 
 
+def unread_conversations(*, user: User) -> QuerySet[Membership]:
+    """The user's accepted, unmuted conversations with unread messages (their memberships)."""
+    return _my_memberships(user).filter(accepted=True, muted=False, conversation__last_seq__gt=F("last_read_seq"))
+
+
 def unread_conversations_count(*, user: User) -> int:
     """How many accepted, unmuted conversations have unread messages (for a badge)."""
-    return (
-        _my_memberships(user).filter(accepted=True, muted=False, conversation__last_seq__gt=F("last_read_seq")).count()
-    )
+    return unread_conversations(user=user).count()
 
 
 def conversation_for(*, user: User, conversation_id: int) -> ConversationSummary:
@@ -385,6 +388,8 @@ def presence_audience(*, user: User) -> dict[int, Any]:
 
     Keyed by pk (presence and channel groups work on pks) with each friend's public_id as the
     value: the one query that finds them also gives "presence.state" its external ids."""
+    # Two statements on purpose: friends_of's OR of two IN subqueries makes MariaDB scan the
+    # user table, where the friend ids first and then a primary-key IN stays an index read.
     friends = social_selectors.friend_ids_of(user=user)
     if not friends:
         return {}

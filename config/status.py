@@ -6,7 +6,8 @@ import config.celery (the import-linter layers pass through it).
 - Live sockets per process: each daphne process counts its open WebSockets
   (live/auth.py calls socket_opened/socket_closed) and, with Redis, publishes the count
   under "<prefix>:live-sockets:<host>:<pid>" with a TTL (LIVE_SOCKETS_TTL), refreshed by a
-  heartbeat; a process that dies disappears when its key expires. Embedded (no Redis) the page
+  heartbeat; a change is written within a quarter second, one write at a time (a burst of connects is a few
+  writes, not one per socket); a process that dies disappears when its key expires. Embedded (no Redis) the page
   shows this process's own count.
 - Celery: the length of the default queue (Redis LLEN of CELERY_TASK_DEFAULT_QUEUE on the broker).
 - E-mails: notifications' outbox (EmailDelivery) pending / sending / failed, latest failures.
@@ -81,6 +82,28 @@ async def _heartbeat_loop() -> None:
         await asyncio.to_thread(publish_live_sockets)
 
 
+# A change of the count is published within PUBLISH_DELAY_SECONDS, one write at a time: the opens
+# and closes of a burst are folded into a few writes, not one each.
+PUBLISH_DELAY_SECONDS = 0.25
+_publishing: asyncio.Task | None = None
+_dirty = False
+
+
+async def _publish_changes() -> None:
+    global _dirty
+    while _dirty:
+        await asyncio.sleep(PUBLISH_DELAY_SECONDS)
+        _dirty = False
+        await asyncio.to_thread(publish_live_sockets)
+
+
+def _count_changed(loop: asyncio.AbstractEventLoop) -> None:
+    global _publishing, _dirty
+    _dirty = True
+    if _publishing is None or _publishing.done() or _publishing.get_loop() is not loop:
+        _publishing = loop.create_task(_publish_changes())
+
+
 async def socket_opened() -> None:
     global _live_sockets, _heartbeat
     with _lock:
@@ -90,7 +113,7 @@ async def socket_opened() -> None:
     loop = asyncio.get_running_loop()
     if _heartbeat is None or _heartbeat.done() or _heartbeat.get_loop() is not loop:
         _heartbeat = loop.create_task(_heartbeat_loop())
-    await asyncio.to_thread(publish_live_sockets)
+    _count_changed(loop)
 
 
 async def socket_closed() -> None:
@@ -98,7 +121,7 @@ async def socket_closed() -> None:
     with _lock:
         _live_sockets -= 1
     if settings.REDIS_URL:
-        await asyncio.to_thread(publish_live_sockets)
+        _count_changed(asyncio.get_running_loop())
 
 
 def live_sockets_by_process() -> tuple[list[dict[str, Any]], str]:

@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db.models import Func, IntegerField, QuerySet, Subquery
 
 from config import inputs
 from config.refusals import Refusal
@@ -174,7 +175,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         # Counted as online before "hello": a client that got hello is visible to its audience.
         went_online = await _presence_call(presence.connect, self.user_id, self.channel_name)
         try:  # also checks the credential: a revocation since the handshake missed the group
-            parts, audience = await self.db(_hello_parts)(user, went_online)
+            parts, audience = await self._load_hello(went_online)
         except SignedOut:
             await self.sign_out()
             return
@@ -225,6 +226,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.write_text(text if text is not None else json.dumps(event))
         return True
 
+    async def _load_hello(self, went_online: bool) -> tuple[dict, dict | None]:
+        """The hello's ONE hop on the live pool (_hello_hop): SignedOut when the credential no
+        longer holds."""
+        self.credential_checked = time.monotonic()
+        return await live_db(_hello_hop)(self.credential, self.scope["user"], went_online)
+
     async def _hello(self, parts: dict) -> None:
         await self.send_json({"type": "hello", **parts, "heartbeat": settings.LIVE_HEARTBEAT_SECONDS})
 
@@ -236,7 +243,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         try:
-            parts, _audience = await self.db(_hello_parts)(self.scope["user"], False)
+            parts, _audience = await self._load_hello(False)
         except SignedOut:
             await self.sign_out()
             return
@@ -357,27 +364,44 @@ async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
 
 
 # --- "hello" -------------------------------------------------------------------------------------
-# Apps add to "hello" (unread counts and the like) with register_hello_part: each part is a read
-# run in the hello's ONE database hop, after the socket joined its group, so an event pushed after
-# the counts were read cannot be missed.
+# Apps add to "hello" (unread counts and the like) with register_hello_part. The whole hello is ONE
+# hop on the live pool, after the socket joined its group and registered its presence (an event
+# pushed after the counts were read cannot be missed): ONE statement for the credential check and
+# every count, then (when the user just came online) the presence audience.
 
 HelloPart = Callable[[object], dict]
 HELLO_PARTS: list[HelloPart] = []
 
 
 def register_hello_part(part: HelloPart) -> HelloPart:
-    """Add `part(user) -> dict` to every "hello" (an app's ready()); the same part once."""
+    """Add `part(user) -> dict` to every "hello" (an app's ready()); the same part once. A value
+    that is a QuerySet becomes its row count, read as a subquery of the hello's one statement
+    (so a part costs no round trip of its own); any other value is sent as it is."""
     if part not in HELLO_PARTS:
         HELLO_PARTS.append(part)
     return part
 
 
-def _hello_parts(user, went_online: bool) -> tuple[dict, dict | None]:
-    """ONE database hop for "hello": every registered part and, when the user just came online,
-    who to tell (None when that lookup failed: presence is a hint)."""
+def _count_of(queryset: QuerySet) -> Subquery:
+    return Subquery(queryset.order_by().values(hello_count=Func(template="COUNT(*)", output_field=IntegerField())))
+
+
+def _hello_hop(credential: access.LiveCredential, user, went_online: bool) -> tuple[dict, dict | None]:
+    """On the live pool: the credential check and every count in one statement (SignedOut when
+    the credential no longer holds), and, when the user just came online, who to tell (None
+    when that lookup failed: presence is a hint)."""
     parts: dict = {}
+    counts: dict = {}
     for part in HELLO_PARTS:
-        parts.update(part(user))
+        for key, value in part(user).items():
+            if isinstance(value, QuerySet):
+                counts[key] = _count_of(value)
+            else:
+                parts[key] = value
+    read = access.read_if_credential_holds(credential, **counts)
+    if read is None:
+        raise SignedOut
+    parts.update(read)
     audience: dict | None = {}
     if went_online:
         try:

@@ -24,9 +24,11 @@ benchmark (see LIVE_DB_THREADS in config/settings.py).
 """
 
 import asyncio
+import contextlib
 import functools
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
@@ -115,6 +117,30 @@ def _note_verified(state) -> None:
             state.verified.pop(connection.alias, None)
 
 
+# Execute wrappers (Django's connection.execute_wrapper) put around every call on the pool while
+# registered with watch_statements: how tests and benchmarks count what the socket path runs.
+_watchers: list[Callable] = []
+
+
+@contextlib.contextmanager
+def watch_statements(wrapper: Callable) -> Iterator[None]:
+    """While in this block, `wrapper` (an execute wrapper, as for Django's
+    `connection.execute_wrapper`) sees every statement the live pool's threads run."""
+    _watchers.append(wrapper)
+    try:
+        yield
+    finally:
+        _watchers.remove(wrapper)
+
+
+def _watched(function, args, kwargs):
+    with contextlib.ExitStack() as stack:
+        for wrapper in list(_watchers):
+            for alias in connections:
+                stack.enter_context(connections[alias].execute_wrapper(wrapper))
+        return function(*args, **kwargs)
+
+
 def _run(loop, function, args, kwargs):
     """On a pool thread: Django's request bracket (close_old_connections before and after: a
     connection that failed, or is older than its max age, is closed) around the call."""
@@ -124,6 +150,8 @@ def _run(loop, function, args, kwargs):
     close_old_connections()
     _check_idle_connections(state)
     try:
+        if _watchers:
+            return _watched(function, args, kwargs)
         return function(*args, **kwargs)
     finally:
         close_old_connections()

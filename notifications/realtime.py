@@ -37,5 +37,6 @@ def notification_read_event(*, ids: list[int] | None, unread: int) -> dict[str, 
 
 
 def hello_part(user) -> dict[str, Any]:
-    """Notifications' part of the live socket's "hello": the unread count (the navbar badge)."""
-    return {"unread": selectors.unread_count_for_user_id(user_id=user.pk)}
+    """Notifications' part of the live socket's "hello": the unread count (the navbar badge; a
+    queryset, counted in the hello's one statement)."""
+    return {"unread": selectors.unread_for_user_id(user_id=user.pk)}

@@ -29,8 +29,12 @@ def unread_count(*, user) -> int:
     return unread_count_for_user_id(user_id=user.pk)
 
 
+def unread_for_user_id(*, user_id: int) -> QuerySet[Notification]:
+    return Notification.objects.filter(recipient_id=user_id, read_at__isnull=True)
+
+
 def unread_count_for_user_id(*, user_id: int) -> int:
-    return Notification.objects.filter(recipient_id=user_id, read_at__isnull=True).count()
+    return unread_for_user_id(user_id=user_id).count()
 
 
 def email_preferences_for(*, user) -> dict[str, bool]:
