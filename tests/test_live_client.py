@@ -99,7 +99,9 @@ def _resync_cursor(frame: dict) -> int:
     return frame["conversations"][str(CONVERSATION)]
 
 
-def test_a_push_held_back_during_a_resync_whose_answer_lacks_it_is_fetched_again():
+@contextlib.contextmanager
+def greeted():
+    """The scripted server with the client connected to it and greeted with a hello."""
     server = ScriptedServer()
     accepted = threading.Thread(target=server.accept, daemon=True)
     accepted.start()
@@ -107,6 +109,14 @@ def test_a_push_held_back_during_a_resync_whose_answer_lacks_it_is_fetched_again
     try:
         accepted.join(WAIT)
         server.send({"type": "hello", "user": "u-ada", "unread": 0, "heartbeat": 25})
+        yield server, client
+    finally:
+        client.stop()
+        server.close()
+
+
+def test_a_push_held_back_during_a_resync_whose_answer_lacks_it_is_fetched_again():
+    with greeted() as (server, client):
         assert _resync_cursor(server.receive()) == 0  # the hello's catch-up is in flight ...
         # ... when the push of message 2 overtakes its answer, which was read before 2 was stored
         server.send({"type": "message.new", "conversation": CONVERSATION, "message": _message(2)})
@@ -117,19 +127,10 @@ def test_a_push_held_back_during_a_resync_whose_answer_lacks_it_is_fetched_again
         server.send({"type": "message.batch", "conversation": CONVERSATION, "messages": [_message(2)], "more": False})
         client.wait_until(lambda: len(client.view(CONVERSATION)) == 2, WAIT, "message 2 shown")
         assert [m["seq"] for m in client.view(CONVERSATION)] == [1, 2]
-    finally:
-        client.stop()
-        server.close()
 
 
 def test_a_push_the_running_resync_brings_needs_no_second_resync():
-    server = ScriptedServer()
-    accepted = threading.Thread(target=server.accept, daemon=True)
-    accepted.start()
-    client = _client(server).start()
-    try:
-        accepted.join(WAIT)
-        server.send({"type": "hello", "user": "u-ada", "unread": 0, "heartbeat": 25})
+    with greeted() as (server, client):
         assert _resync_cursor(server.receive()) == 0
         server.send({"type": "message.new", "conversation": CONVERSATION, "message": _message(2)})
         batch = {"type": "message.batch", "conversation": CONVERSATION, "messages": [_message(1), _message(2)]}
@@ -137,6 +138,3 @@ def test_a_push_the_running_resync_brings_needs_no_second_resync():
         client.wait_until(lambda: len(client.view(CONVERSATION)) == 2, WAIT, "both shown")
         client.send(CONVERSATION, "next")
         assert server.receive()["type"] == "message.send", "no second resync before the next send"
-    finally:
-        client.stop()
-        server.close()
