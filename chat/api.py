@@ -488,7 +488,10 @@ class ReactionsView(ChatAPIView):
 class AttachmentView(ChatAPIView):
     @extend_schema(
         summary="Download a file of a message (members only; always as an attachment)",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+        responses={
+            (200, "*/*"): OpenApiTypes.BINARY,
+            404: NOT_FOUND,
+        },
     )
     def get(self, request, pk: int):
         return attachment_response(selectors.attachment_for(user=request.user, attachment_id=pk))

@@ -559,7 +559,10 @@ class AssignedView(generics.ListAPIView):
 class DocumentDownloadView(APIView):
     @extend_schema(
         parameters=[REQUEST_ID, OpenApiParameter("document_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+        responses={
+            (200, "*/*"): OpenApiTypes.BINARY,
+            404: NOT_FOUND,
+        },
         summary="Download a document (attachment, decrypted)",
     )
     def get(self, request, public_id, document_id):
