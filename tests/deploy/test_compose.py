@@ -147,9 +147,10 @@ def test_the_image_trusts_no_proxy_unless_told_and_compose_trusts_its_own_networ
     environment = container_environment("web", dot_env)
     subnet = COMPOSE["networks"]["default"]["ipam"]["config"][0]["subnet"]
     assert environment["FORWARDED_ALLOW_IPS"] == interpolate(subnet, dot_env) == "172.30.80.0/24"
-    assert container_environment("web", {**dot_env, "LYCEUM_NETWORK_SUBNET": "10.9.0.0/24"})[
-        "FORWARDED_ALLOW_IPS"
-    ] == "10.9.0.0/24"
+    assert (
+        container_environment("web", {**dot_env, "LYCEUM_NETWORK_SUBNET": "10.9.0.0/24"})["FORWARDED_ALLOW_IPS"]
+        == "10.9.0.0/24"
+    )
 
 
 def test_compose_gives_the_web_container_longer_to_stop_than_uvicorns_graceful_shutdown():
