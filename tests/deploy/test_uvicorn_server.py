@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 import uuid
 from http.cookies import SimpleCookie
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
@@ -171,7 +172,7 @@ def test_uvicorns_limit_concurrency_refuses_http_with_503_and_never_a_websocket(
     room = make_room()
     cookies = [session_cookie(room.users[name]) for name in ("ada", "bob")]
     port = free_port()
-    server = type("Server", (), {"port": port, "url": f"http://127.0.0.1:{port}"})
+    server = SimpleNamespace(port=port, url=f"http://127.0.0.1:{port}")
     with open(tmp_path / "uvicorn.log", "wb") as log:
         process = subprocess.Popen(
             [*unit_command("uvicorn", port)[:-1], "--limit-concurrency", "2", "config.asgi:application"],
