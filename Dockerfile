@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# Lyceum image: daphne (HTTP + WebSocket) by default; the same image runs the Celery worker
-# and beat (see docker-compose.yml). Static files are collected at build time and served by
+# Lyceum image: uvicorn (HTTP + WebSocket) by default, with the systemd unit's command line
+# (deploy/uvicorn-serve); the same image runs the Celery worker and beat (docker-compose.yml
+# gives them their own command), and daphne is installed too. Static files are collected at build time and served by
 # WhiteNoise from the image.
 
 # --- build: compile mysqlclient and install the pinned dependencies into a venv ------------
@@ -38,12 +39,12 @@ RUN DJANGO_DEBUG=false DJANGO_SECRET_KEY=collectstatic-only-not-a-real-secret DJ
     && chown -R lyceum:lyceum /app/media /app/private-media /app/staticfiles /var/lib/lyceum
 USER lyceum
 EXPOSE 8000
-# --proxy-headers: behind the proxy, the client address and scheme come from X-Forwarded-For
-# and X-Forwarded-Proto (throttles and the login lock-out see clients, not the proxy).
-# --access-log /dev/null: Lyceum logs each request and socket itself (config.middleware,
-# live.auth), as JSON with LOG_FORMAT=json; daphne's own lines are plain text.
-# -e lyceum:tcp:…: Lyceum's listen endpoint (config.http_endpoint): request bodies reach Django
-# unparsed, so a malformed multipart body gets Django's JSON/HTML 400, not Twisted's bare one.
-# --websocket-max-*-size 66560: a WebSocket message above live.consumer.SERVER_MAX_MESSAGE_BYTES
-# closes the socket (1009) before it is buffered (daphne's default: 1 MiB). No Server header.
-CMD ["daphne", "--proxy-headers", "--websocket-max-message-size", "66560", "--websocket-max-frame-size", "66560", "--no-server-name", "--access-log", "/dev/null", "-e", "lyceum:tcp:port=8000:interface=0.0.0.0", "config.asgi:application"]
+# One uvicorn process per container, as deploy/uvicorn-serve runs it under systemd (the options
+# and their reasons are there): listening on every interface of the container, on 8000. Scale
+# with more containers (compose replicas), not --workers. X-Forwarded-For/-Proto are believed
+# from $FORWARDED_ALLOW_IPS only (addresses or networks; unset: 127.0.0.1, i.e. from no proxy,
+# since none runs in this container); docker-compose.yml sets it to its own network.
+# SIGTERM: uvicorn closes every WebSocket with 1012 and gives HTTP requests in flight 10 s,
+# so the engine's stop timeout (compose's stop_grace_period) must be longer than that.
+STOPSIGNAL SIGTERM
+CMD ["/app/deploy/uvicorn-serve", "0.0.0.0", "8000"]

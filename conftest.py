@@ -1,4 +1,5 @@
-"""Project-wide test setup. App fixtures live in <app>/tests/conftest.py."""
+"""Project-wide test setup and the fixtures every app's tests share (the students ada, bob and
+eve; client_of and api_of). Fixtures of one app live in <app>/tests/conftest.py."""
 
 import os
 
@@ -63,3 +64,65 @@ def mysql_database():
     if connection.vendor != "mysql":
         pytest.skip("DATABASE_URL does not point at MySQL/MariaDB: this test needs it (make test-services)")
     return connection
+
+
+# --- The students and their clients, shared by the apps' tests ---------------------------------
+
+
+@pytest.fixture
+def ada(db):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(first_name="Ada", last_name="Lovelace", email="ada@uni.example")
+
+
+@pytest.fixture
+def bob(db):
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(first_name="Bob", last_name="Babbage", email="bob@uni.example")
+
+
+@pytest.fixture
+def eve(db):
+    """A student who tries to touch what is not hers."""
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(first_name="Eve", last_name="Intruder", email="eve@uni.example")
+
+
+@pytest.fixture
+def client_of(client):
+    """client_of(user): the Django test client logged in as that user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def api_of():
+    """api_of(user): a DRF client authenticated as that user."""
+    from rest_framework.test import APIClient
+
+    def make(user):
+        api = APIClient()
+        api.force_authenticate(user)
+        return api
+
+    return make
+
+
+@pytest.fixture
+def helpdesk_settings(settings, tmp_path):
+    """The help desk's settings in a test: the test document key, documents in the test's tmp
+    dir, the in-memory meeting provider (autouse in helpdesk/tests)."""
+    from helpdesk.tests.conftest import TEST_KEY
+
+    settings.HELPDESK_DOCUMENT_KEYS = [TEST_KEY]
+    settings.HELPDESK_DOCUMENT_ROOT = str(tmp_path / "help-documents")
+    settings.MEETING_PROVIDER = "memory"
+    settings.SITE_URL = "https://lyceum.test"
+    return settings

@@ -48,8 +48,9 @@ from live.layer import RESUBSCRIBED
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_CHARS = 64 * 1024
-# The ASGI servers' limit on one incoming WebSocket message, in bytes (deploy/systemd's
-# --ws-max-size for uvicorn, --websocket-max-message-size/-frame-size for daphne and the image):
+# The ASGI servers' limit on one incoming WebSocket message, in bytes (deploy/uvicorn-serve's
+# --ws-max-size for uvicorn, systemd's and the image's; --websocket-max-message-size/-frame-size
+# for daphne's unit):
 # just above MAX_FRAME_CHARS, so the largest real frame (a 4,000-character body, even escaped)
 # reaches the consumer, which refuses one over MAX_FRAME_CHARS with an error frame, while a
 # larger one is refused by the server (close 1009) before it is buffered.

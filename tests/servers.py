@@ -58,12 +58,32 @@ ASGI_SERVERS = ("daphne", "uvicorn")
 UNITS = BASE_DIR / "deploy" / "systemd"
 
 
+def uvicorn_serve_command(*arguments: str, **env: str) -> list[str]:
+    """The uvicorn command line deploy/uvicorn-serve runs for `arguments` (HOST PORT
+    [TRUSTED_PROXIES]) in environment `env`, with this venv's uvicorn: what systemd's and the
+    image's processes run."""
+    environment = {k: v for k, v in os.environ.items() if k != "FORWARDED_ALLOW_IPS"}
+    printed = subprocess.run(
+        [str(BASE_DIR / "deploy" / "uvicorn-serve"), *arguments],
+        env={**environment, **env, "LYCEUM_UVICORN_PRINT": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    )
+    argv = printed.stdout.splitlines()
+    return [str(VENV_BIN / Path(argv[0]).name), *argv[1:]]
+
+
 def unit_command(server: str, port: int) -> list[str]:
     """The ExecStart of deploy/systemd/lyceum-<server>@.service for instance `port`, with this
-    venv's programs: the production command line itself, options and all."""
+    venv's programs: the production command line itself, options and all (for uvicorn, the one
+    deploy/uvicorn-serve runs)."""
     for line in (UNITS / f"lyceum-{server}@.service").read_text().splitlines():
         if line.startswith("ExecStart="):
             argv = line.removeprefix("ExecStart=").replace("%i", str(port)).split()
+            if Path(argv[0]).name == "uvicorn-serve":
+                return uvicorn_serve_command(*argv[1:])
             return [str(VENV_BIN / Path(argv[0]).name), *argv[1:]]
     raise ValueError(f"no ExecStart in lyceum-{server}@.service")
 

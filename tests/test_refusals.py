@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from accounts.services import AccountRefusal
-from accounts.tests.factories import UserFactory
 from chat import services as chat_services
 from chat.models import Membership, Message
 from chat.services import ChatError
@@ -114,35 +112,6 @@ def test_upload_and_input_refusals_keep_their_statuses():
 # --- Through the API: the refusal's status and the one body ---------------------------------------
 
 
-@pytest.fixture
-def api_of(db):
-    def client_for(user):
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return client_for
-
-
-@pytest.fixture
-def ada(db):
-    return UserFactory(first_name="Ada", last_name="Lovelace")
-
-
-@pytest.fixture
-def bob(db):
-    return UserFactory(first_name="Bob", last_name="Babbage")
-
-
-@pytest.fixture
-def _helpdesk(settings, tmp_path):
-    from helpdesk.tests.conftest import TEST_KEY
-
-    settings.HELPDESK_DOCUMENT_KEYS = [TEST_KEY]
-    settings.HELPDESK_DOCUMENT_ROOT = str(tmp_path / "help-documents")
-    settings.MEETING_PROVIDER = "memory"
-
-
 def test_social_a_second_request_is_409_with_the_refusal_body(api_of, ada, bob):
     social_services.send_friend_request(from_user=ada, to_user=bob)
 
@@ -217,7 +186,7 @@ def test_chat_an_empty_message_is_400_with_the_refusal_body(api_of, ada, bob):
     assert not Message.objects.filter(conversation=conversation).exists()
 
 
-def test_helpdesk_cancelling_twice_is_409_with_the_refusal_body(_helpdesk, api_of, ada):
+def test_helpdesk_cancelling_twice_is_409_with_the_refusal_body(helpdesk_settings, api_of, ada):
     help_request = helpdesk_services.submit_help_request(
         requester=ada,
         category_id=CategoryFactory(name="Linear Algebra").pk,
@@ -239,15 +208,6 @@ def test_helpdesk_cancelling_twice_is_409_with_the_refusal_body(_helpdesk, api_o
 
 
 # --- Through a page: the message shown, nothing changed ----------------------------------------
-
-
-@pytest.fixture
-def client_of(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
 
 
 def test_chat_a_refused_page_action_goes_back_with_the_message(client_of, ada, bob):

@@ -3,7 +3,6 @@
 import pytest
 from cryptography.fernet import Fernet
 from django.test import override_settings
-from rest_framework.test import APIClient
 
 from experts.tests.factories import CategoryFactory, ExpertProfileFactory, StaffFactory, UserFactory
 
@@ -11,11 +10,8 @@ TEST_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(autouse=True)
-def _helpdesk_settings(settings, tmp_path):
-    settings.HELPDESK_DOCUMENT_KEYS = [TEST_KEY]
-    settings.HELPDESK_DOCUMENT_ROOT = str(tmp_path / "help-documents")
-    settings.MEETING_PROVIDER = "memory"
-    settings.SITE_URL = "https://lyceum.test"
+def _helpdesk_settings(helpdesk_settings):
+    """Every help-desk test runs with the root conftest's helpdesk_settings."""
 
 
 @pytest.fixture(autouse=True)
@@ -45,18 +41,6 @@ def category(db):
 @pytest.fixture
 def other_category(db):
     return CategoryFactory(name="Organic Chemistry", slug="organic-chemistry")
-
-
-@pytest.fixture
-def ada(db):
-    """The requester."""
-    return UserFactory(first_name="Ada", last_name="Lovelace", email="ada@uni.example")
-
-
-@pytest.fixture
-def eve(db):
-    """A student who tries to touch what is not hers."""
-    return UserFactory(first_name="Eve", last_name="Intruder", email="eve@uni.example")
 
 
 @pytest.fixture
@@ -94,25 +78,6 @@ def chemist(make_expert, other_category):
 @pytest.fixture
 def staff(db):
     return StaffFactory(first_name="Sam", last_name="Staff")
-
-
-@pytest.fixture
-def client_of(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
-@pytest.fixture
-def api_of():
-    def make(user):
-        api = APIClient()
-        api.force_authenticate(user)
-        return api
-
-    return make
 
 
 @pytest.fixture

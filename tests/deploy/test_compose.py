@@ -1,15 +1,16 @@
 """docker-compose.yml as `docker compose up --build -d` reads it (there is no Docker engine here):
 every documented setting reaches the app containers, the secrets it needs come from `make env`
-or a message saying so, and the image serves with proxy headers."""
+or a message saying so, and the image runs the systemd unit's uvicorn command line."""
 
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.servers import BASE_DIR
+from tests.servers import BASE_DIR, unit_command, uvicorn_serve_command
 
 COMPOSE = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
 APP_SERVICES = ["web", "worker", "beat", "migrate"]
@@ -101,11 +102,70 @@ def test_an_env_example_copied_unchanged_stops_compose_with_a_message_naming_mak
     assert secret in str(refusal.value)
 
 
-def test_the_image_serves_with_proxy_headers_and_without_daphnes_plain_access_log():
-    cmd = re.search(r"^CMD (\[.*\])$", (BASE_DIR / "Dockerfile").read_text(), re.M).group(1)
-    command = json.loads(cmd)
+def image_command() -> list[str]:
+    return json.loads(re.search(r"^CMD (\[.*\])$", (BASE_DIR / "Dockerfile").read_text(), re.M).group(1))
 
-    assert command[0] == "daphne" and command[-1] == "config.asgi:application"
-    assert "--proxy-headers" in command
-    assert command[command.index("--access-log") + 1] == "/dev/null"
+
+def option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_the_image_runs_the_systemd_units_uvicorn_command_line_listening_in_the_container():
+    # Given the image's command and the systemd unit's, both through deploy/uvicorn-serve
+    command = image_command()
+    assert command == ["/app/deploy/uvicorn-serve", "0.0.0.0", "8000"]
     assert "command" not in COMPOSE["services"]["web"]  # web runs the image's CMD
+    unit_line = next(
+        line.removeprefix("ExecStart=")
+        for line in (BASE_DIR / "deploy" / "systemd" / "lyceum-uvicorn@.service").read_text().splitlines()
+        if line.startswith("ExecStart=")
+    )
+    assert unit_line.split()[0] == "/opt/lyceum/deploy/uvicorn-serve"
+
+    # When each is expanded (in the image, with compose's FORWARDED_ALLOW_IPS)
+    in_image = uvicorn_serve_command(*command[1:], FORWARDED_ALLOW_IPS="172.30.80.0/24")
+    under_systemd = unit_command("uvicorn", 8001)
+
+    # Then they differ only where to listen and whom to trust
+    assert (option(in_image, "--host"), option(in_image, "--port")) == ("0.0.0.0", "8000")
+    assert (option(under_systemd, "--host"), option(under_systemd, "--port")) == ("127.0.0.1", "8001")
+    assert option(in_image, "--forwarded-allow-ips") == "172.30.80.0/24"
+    assert option(under_systemd, "--forwarded-allow-ips") == "127.0.0.1"
+    for argv in (in_image, under_systemd):
+        for name in ("--host", "--port", "--forwarded-allow-ips"):
+            argv[argv.index(name) : argv.index(name) + 2] = []
+    assert in_image == under_systemd
+    assert "--workers" not in in_image  # one process per container: scale with replicas
+    assert "--proxy-headers" in in_image and "--no-access-log" in in_image
+    assert Path(option(in_image, "--log-config")).is_absolute()  # whatever the working directory
+
+
+def test_the_image_trusts_no_proxy_unless_told_and_compose_trusts_its_own_network(dot_env):
+    assert option(uvicorn_serve_command("0.0.0.0", "8000", FORWARDED_ALLOW_IPS=""), "--forwarded-allow-ips") == (
+        "127.0.0.1"
+    )
+    environment = container_environment("web", dot_env)
+    subnet = COMPOSE["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert environment["FORWARDED_ALLOW_IPS"] == interpolate(subnet, dot_env) == "172.30.80.0/24"
+    assert (
+        container_environment("web", {**dot_env, "LYCEUM_NETWORK_SUBNET": "10.9.0.0/24"})["FORWARDED_ALLOW_IPS"]
+        == "10.9.0.0/24"
+    )
+
+
+def test_compose_gives_the_web_container_longer_to_stop_than_uvicorns_graceful_shutdown():
+    web = COMPOSE["services"]["web"]
+    graceful = int(option(unit_command("uvicorn", 8001), "--timeout-graceful-shutdown"))
+
+    assert re.search(r"^STOPSIGNAL SIGTERM$", (BASE_DIR / "Dockerfile").read_text(), re.M)
+    assert int(web["stop_grace_period"].removesuffix("s")) > graceful
+    assert web["ulimits"]["nofile"]["soft"] >= 65536
+
+
+def test_worker_and_beat_run_celery_from_the_same_image():
+    for service in ("worker", "beat"):
+        definition = COMPOSE["services"][service]
+        assert definition["image"] == COMPOSE["services"]["web"]["image"]
+        assert definition["command"][:3] == ["celery", "-A", "config"], service
+    assert "entrypoint" not in COMPOSE["services"]["worker"]
+    assert not re.search(r"^ENTRYPOINT", (BASE_DIR / "Dockerfile").read_text(), re.M)

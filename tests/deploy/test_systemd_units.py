@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 
 from tests.deploy.nginx_stack import DEPLOY
+from tests.servers import unit_command
 
 UNITS = DEPLOY / "systemd"
 VENV_BIN = Path(sys.executable).parent
@@ -33,9 +34,11 @@ def seconds(value: str) -> int:
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed (Debian: systemd)")
 def test_systemd_analyze_verify_accepts_every_unit_without_a_warning(tmp_path):
     # verify checks that ExecStart's program exists: point the copies at this venv's daphne
-    # and celery instead of /opt/lyceum/.venv (the only change).
+    # and celery instead of /opt/lyceum/.venv, and at this checkout's deploy/uvicorn-serve
+    # (the only changes).
     for source in UNITS.iterdir():
         text = source.read_text().replace("/opt/lyceum/.venv/bin/", f"{VENV_BIN}/")
+        text = text.replace("/opt/lyceum/deploy/", f"{DEPLOY}/")
         (tmp_path / source.name).write_text(text)
     names = [
         "lyceum.target",
@@ -73,12 +76,16 @@ def test_daphne_template_serves_one_loopback_port_per_instance_behind_nginx():
 
 def test_uvicorn_template_serves_the_same_application_on_the_same_ports_as_daphne():
     service = unit("lyceum-uvicorn@.service")["Service"]
-    argv = service["ExecStart"].split()
+    # The unit runs deploy/uvicorn-serve (the image too): loopback, its port, nginx on loopback.
+    assert service["ExecStart"] == "/opt/lyceum/deploy/uvicorn-serve 127.0.0.1 %i 127.0.0.1"
+    assert (DEPLOY / "uvicorn-serve").stat().st_mode & 0o111, "deploy/uvicorn-serve is not executable"
+    argv = unit_command("uvicorn", 8001)
+    line = " ".join(argv) + " "
 
-    assert argv[0] == "/opt/lyceum/.venv/bin/uvicorn" and argv[-1] == "config.asgi:application"
+    assert Path(argv[0]).name == "uvicorn" and argv[-1] == "config.asgi:application"
     for option in (
         "--host 127.0.0.1",
-        "--port %i",
+        "--port 8001",
         "--backlog 1024",
         "--loop uvloop",
         "--http httptools",
@@ -90,9 +97,9 @@ def test_uvicorn_template_serves_the_same_application_on_the_same_ports_as_daphn
         "--no-access-log",
         # its INFO lines name a WebSocket's URL with the query (a live ticket): off
         "--log-level warning",
-        "--log-config deploy/uvicorn-logging.json",
+        f"--log-config {DEPLOY / 'uvicorn-logging.json'}",
     ):
-        assert f" {option} " in service["ExecStart"], option
+        assert f" {option} " in line, option
     # nginx keeps an idle upstream connection up to 60 s: uvicorn must not close it first
     assert int(argv[argv.index("--timeout-keep-alive") + 1]) > 60
     assert (DEPLOY / "uvicorn-logging.json").is_file()

@@ -11,12 +11,19 @@ tests/faults/test_daphne_kill.py, run under both servers. Runs on SQLite (embedd
 MariaDB + Redis.
 """
 
+import contextlib
 import http.client
+import os
 import select
+import signal
 import struct
+import subprocess
 import time
+import urllib.error
+import urllib.request
 import uuid
 from http.cookies import SimpleCookie
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
@@ -24,6 +31,7 @@ import pytest
 from chat.tests.wsclient import HandshakeRefused, WebSocketClient
 from tests.faults.processes import servers
 from tests.faults.scenario import make_room, session_cookie
+from tests.servers import BASE_DIR, free_port, server_env, unit_command, wait_until_serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -152,3 +160,49 @@ def test_under_uvicorn_logging_out_closes_that_sessions_socket_and_no_other(uvic
     finally:
         ada.close()
         bob.close()
+
+
+def test_uvicorns_limit_concurrency_refuses_http_with_503_and_never_a_websocket(tmp_path):
+    """Why the units and the image leave --limit-concurrency unset (docs/deploy-aws.md, "The
+    ASGI server"): uvicorn counts each open WebSocket (a connection and a task) against it, but
+    checks it for plain HTTP requests only. At the bound every page, API call and health check
+    gets 503 while further sockets still open: it would take a full process out of the proxy's
+    rotation without bounding its sockets."""
+    assert "--limit-concurrency" not in unit_command("uvicorn", 8001)
+    room = make_room()
+    cookies = [session_cookie(room.users[name]) for name in ("ada", "bob")]
+    port = free_port()
+    server = SimpleNamespace(port=port, url=f"http://127.0.0.1:{port}")
+    with open(tmp_path / "uvicorn.log", "wb") as log:
+        process = subprocess.Popen(
+            [*unit_command("uvicorn", port)[:-1], "--limit-concurrency", "2", "config.asgi:application"],
+            cwd=BASE_DIR,
+            env=server_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    sockets = []
+    try:
+        wait_until_serving(server.url, process, timeout=60)
+        # Given two open sockets: the bound of 2
+        for cookie in cookies:
+            sockets.append(open_socket(server, cookie))
+            assert sockets[-1].recv_json()["type"] == "hello"
+
+        # When a third socket and a health check come
+        sockets.append(open_socket(server, cookies[0]))
+        third = sockets[-1].recv_json()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{server.url}/healthz", timeout=TIMEOUT)
+
+        # Then the socket opens (hello) and the health check is refused with 503
+        assert third["type"] == "hello"
+        assert refused.value.code == 503
+        assert refused.value.read() == b"Service Unavailable"
+    finally:
+        for ws in sockets:
+            ws.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)

@@ -1,5 +1,6 @@
-"""LOG_FORMAT=json: a real daphne process writes one JSON object a line, and the request line
-carries the request id, the user id and the timing as fields."""
+"""LOG_FORMAT=json: a real server process (daphne, the image's uvicorn, the unit's uvicorn)
+writes one JSON object a line, and the request line carries the request id, the user id and the
+timing as fields."""
 
 import http.client
 import json
@@ -17,7 +18,15 @@ import websockets.sync.client
 from django.test import Client
 
 from notifications.tests.factories import UserFactory
-from tests.servers import BASE_DIR, VENV_BIN, daphne_server, free_port, server_env, unit_command, wait_until_serving
+from tests.servers import (
+    BASE_DIR,
+    daphne_server,
+    free_port,
+    server_env,
+    unit_command,
+    uvicorn_serve_command,
+    wait_until_serving,
+)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -72,28 +81,27 @@ def production_env(tmp_path, settings) -> dict[str, str]:
     )
 
 
-def image_daphne_command(port: int) -> list[str]:
-    """The Dockerfile's CMD, on a loopback port of this test."""
+def image_command(port: int) -> list[str]:
+    """The Dockerfile's CMD (deploy/uvicorn-serve 0.0.0.0 8000), on a loopback port of this
+    test, trusting X-Forwarded-For from loopback (the test plays the proxy container)."""
     command = json.loads(re.search(r"^CMD (\[.*\])$", (BASE_DIR / "Dockerfile").read_text(), re.M).group(1))
-    endpoint = command.index("-e") + 1
-    assert command[endpoint] == "lyceum:tcp:port=8000:interface=0.0.0.0", "the image's listen endpoint changed"
-    command[endpoint] = f"lyceum:tcp:port={port}:interface=127.0.0.1"
-    return [str(VENV_BIN / command[0]), *command[1:]]
+    assert command[1:] == ["0.0.0.0", "8000"], "the image's listen address changed"
+    return uvicorn_serve_command("127.0.0.1", str(port), FORWARDED_ALLOW_IPS="127.0.0.1")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_images_daphne_with_log_format_json_writes_only_json_lines(tmp_path, settings):
+def test_the_images_server_with_log_format_json_writes_only_json_lines(tmp_path, settings):
     """Every line of the process's output is JSON: startup, the access line of each request and
     socket (the client address from X-Forwarded-For), and the 4xx warning with its request id."""
     user = UserFactory()
     browser = Client()
     browser.force_login(user)
     port = free_port()
-    output = tmp_path / "daphne.log"
+    output = tmp_path / "image.log"
     env = production_env(tmp_path, settings)
     with open(output, "wb") as log:
         process = subprocess.Popen(
-            image_daphne_command(port),
+            image_command(port),
             cwd=BASE_DIR,
             env=env,
             stdout=log,

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from chat import services as chat_services
 from chat.models import Attachment, Message
 from chat.tests.factories import befriend, client_id, direct_between
-from experts.tests.factories import CategoryFactory, UserFactory
+from experts.tests.factories import CategoryFactory
 from helpdesk.models import HelpDocument, HelpRequest
 from tests.security import hostile_files as hostile
 from tests.security.resource_use import MB, measured
@@ -74,16 +74,6 @@ def _private_roots(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
     settings.AWS_STORAGE_BUCKET_NAME = ""
-
-
-@pytest.fixture
-def ada(db):
-    return UserFactory(first_name="Ada", last_name="Lovelace", email="ada@uni.example")
-
-
-@pytest.fixture
-def bob(db):
-    return UserFactory(first_name="Bob", last_name="Babbage", email="bob@uni.example")
 
 
 @pytest.fixture
