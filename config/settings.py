@@ -363,11 +363,6 @@ SPECTACULAR_SETTINGS = {
 # --- Live socket ----------------------------------------------------------------------
 LIVE_TICKET_SECONDS = 30
 LIVE_HEARTBEAT_SECONDS = 25
-# Sockets a server process opens at once (handshake to "hello"), and how many more wait their
-# turn before a handshake is refused as busy (503): a connect burst of thousands then completes
-# instead of timing out (live.auth.OpeningGate).
-LIVE_MAX_OPENING_SOCKETS = env.int("LIVE_MAX_OPENING_SOCKETS", default=64)
-LIVE_MAX_WAITING_SOCKETS = env.int("LIVE_MAX_WAITING_SOCKETS", default=1024)
 
 # --- I18n -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

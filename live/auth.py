@@ -9,9 +9,7 @@ connect with `?ticket=…`: no long-lived token ever sits in a URL or a proxy lo
 client may omit Origin, but only together with a ticket.
 """
 
-import asyncio
 import time
-from collections import deque
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -101,89 +99,12 @@ def origin_allowed(origin: str, scope) -> bool:
     return False
 
 
-class OpeningGate:
-    """How many sockets this process opens at once: a socket is opening from its handshake until
-    its first frame after accept ("hello") or its close. At most `limit` open together; up to
-    `queue` more wait their turn (in arrival order); any beyond that are refused at once as busy.
-
-    Opening a socket is CPU work (the session read, the hello's database hop) that queues behind
-    every other opening socket. Without a bound, a burst of thousands (every client after a
-    deploy) makes every handshake wait for all the others: past the ASGI server's handshake
-    timeout (10 s in uvicorn's websockets protocol) the client gives up and retries, while the
-    server still does the work of the handshake it abandoned, so fewer and fewer complete. With
-    the gate, those admitted finish quickly, and a refused client retries later with live.js's
-    backoff, which spreads the burst."""
-
-    def __init__(self, *, limit: int, queue: int):
-        self.limit = limit
-        self.queue = queue
-        self.opening = 0
-        self.waiting: deque[asyncio.Future] = deque()
-
-    def try_enter(self) -> asyncio.Future | bool:
-        """True: opening now. False: busy, refuse. A future: wait for it, then opening."""
-        if self.opening < self.limit and not self.waiting:
-            self.opening += 1
-            return True
-        if len(self.waiting) >= self.queue:
-            return False
-        turn = asyncio.get_running_loop().create_future()
-        self.waiting.append(turn)
-        return turn
-
-    def cancel(self, turn: asyncio.Future) -> None:
-        """A waiter that went away (its handshake task was cancelled) before its turn came."""
-        if turn in self.waiting:
-            self.waiting.remove(turn)
-        elif turn.done() and not turn.cancelled():
-            self.leave()  # its turn had come: hand it on
-
-    def leave(self) -> None:
-        while self.waiting:
-            turn = self.waiting.popleft()
-            if not turn.done():
-                turn.set_result(None)  # the slot passes to the next waiter
-                return
-        self.opening -= 1
-
-
-def opening_gate() -> OpeningGate:
-    """LIVE_MAX_OPENING_SOCKETS / LIVE_MAX_WAITING_SOCKETS (config/settings.py)."""
-    return OpeningGate(
-        limit=int(getattr(settings, "LIVE_MAX_OPENING_SOCKETS", 64)),
-        queue=int(getattr(settings, "LIVE_MAX_WAITING_SOCKETS", 1024)),
-    )
-
-
-async def refuse_busy(scope, receive, send) -> None:
-    """Refuse the handshake with 503 and Retry-After where the server lets the application
-    answer a handshake with an HTTP response (the ASGI "websocket.http.response" extension:
-    uvicorn), else with 403 (daphne). A browser sees either as a failed connect and retries
-    with its backoff."""
-    message = await receive()
-    if message.get("type") != "websocket.connect":
-        return
-    if "websocket.http.response" in scope.get("extensions", {}):
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": 503,
-                "headers": [(b"content-type", b"text/plain"), (b"retry-after", b"1")],
-            }
-        )
-        await send({"type": "websocket.http.response.body", "body": b"Busy: retry later.\n"})
-    else:
-        await send({"type": "websocket.close"})
-
-
 class OriginCheckMiddleware:
-    """Refuses foreign origins; bounds how many sockets open at once (OpeningGate); counts this
-    process's open sockets (admin status page); with Sentry on, reports errors in the socket
-    stack through Sentry's ASGI middleware."""
+    """Refuses foreign origins; counts this process's open sockets (admin status page); with
+    Sentry on, reports errors in the socket stack through Sentry's ASGI middleware."""
 
-    def __init__(self, app, *, gate: OpeningGate | None = None):
+    def __init__(self, app):
         self.app = wrap_asgi(app)
-        self.gate = gate
 
     async def __call__(self, scope, receive, send):
         started = time.monotonic()
@@ -192,46 +113,21 @@ class OriginCheckMiddleware:
         if (origin is None and not has_ticket) or (origin is not None and not origin_allowed(origin, scope)):
             log_socket(scope, outcome="refused", started=started, close_code=403)
             return await WebsocketDenier()(scope, receive, send)
-        if self.gate is None:
-            self.gate = opening_gate()  # built on first use: the settings are read then
-        gate = self.gate
-        entered = gate.try_enter()
-        if entered is False:
-            log_socket(scope, outcome="busy", started=started, close_code=503)
-            return await refuse_busy(scope, receive, send)
-        if entered is not True:
-            try:
-                await entered
-            except asyncio.CancelledError:
-                gate.cancel(entered)
-                raise
-        opening = True
         accepted = False
         close_code = None
 
-        def opened() -> None:
-            nonlocal opening
-            if opening:
-                opening = False
-                gate.leave()
-
         async def counting_send(message):
             nonlocal accepted, close_code
-            kind = message.get("type")
-            if kind == "websocket.accept" and not accepted:
+            if message.get("type") == "websocket.accept" and not accepted:
                 accepted = True
                 await status.socket_opened()
-            elif kind == "websocket.close":
+            elif message.get("type") == "websocket.close":
                 close_code = message.get("code", 1000)
-                opened()
-            elif kind == "websocket.send":
-                opened()  # its first frame ("hello"): the socket is open
             await send(message)
 
         try:
             return await self.app(scope, receive, counting_send)
         finally:
-            opened()
             if accepted:
                 await status.socket_closed()
             log_socket(scope, outcome="accepted" if accepted else "refused", started=started, close_code=close_code)
