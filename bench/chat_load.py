@@ -262,6 +262,8 @@ async def _connect_rest(state: GeneratorState, concurrency: int, deadline: float
 
     async def gated(client: Client):
         async with gate:
+            if time.monotonic() > deadline:  # the rest's deadline holds for those still waiting too
+                return None
             return await _connect_one(state, client, deadline, stats)
 
     times = await asyncio.gather(*(gated(c) for c in state.clients if c.ws is None))
