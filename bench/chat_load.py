@@ -279,6 +279,9 @@ async def _run_step(state: GeneratorState, step: int, rate: float, start: float,
     """Open loop: send at `rate` from `start` for `seconds`, whatever the server does."""
     monotonic = time.monotonic
     live = [c for c in state.clients if c.ws is not None]
+    if not live:  # nothing connected: nothing to send
+        await asyncio.sleep(max(0.0, start + seconds - time.monotonic()))
+        return {"sent": [], "send_failures": 0}
     order = live[:]
     random.Random(step).shuffle(order)
     sent: list[tuple[str, int, int, float]] = []
