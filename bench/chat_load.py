@@ -4,6 +4,8 @@
     .venv/bin/python bench/chat_load.py --quick         # 2 short steps each, a smoke run (~2 min)
     .venv/bin/python bench/chat_load.py --target lyceum --steps 100 --step-seconds 30
     .venv/bin/python bench/chat_load.py --target all --server daphne,uvicorn   # one sitting, 5 targets
+    .venv/bin/python bench/chat_load.py --target lyceum --server uvicorn --users 10000 --generators 4 \
+        --steps 50,100 --step-seconds 20                # 10,000 sockets (docs/benchmarks.md)
 
 Targets (`--target`, in order): `lyceum`, `bare` (the Channels tutorial chat) and `websockets`
 (bench/bare_websockets: bare asyncio websockets relaying through Redis, no Django: the upper
@@ -45,6 +47,15 @@ p50/p95/p99/max, deliveries lost (never arrived before the drain ended) and dupl
 deliveries per second, the achieved send rate, Lyceum's acks and error frames, and CPU (% of one
 core over the send window) and memory (RSS) of every process: daphnes, redis-servers, MariaDB
 (shared with whatever else runs on the machine), the generators; plus the machine's total CPU.
+
+After the burst, once every socket is connected and idle for `--idle-seconds`: each process's
+memory per socket (a server's RSS growth since before the burst over its own sockets; Redis's RSS
+and used_memory and MariaDB's RSS over all of them), and the CPU seconds each process spent on
+the connects. `--profile-server` runs Lyceum's servers under bench/serve_instrumented.py and
+prints the top functions of the connect burst and of the steps' send windows, with the garbage
+collector's pauses; `--trace-memory` prints the top allocation sites per socket (tracemalloc
+from the burst to the idle measurement). Both slow the servers: take the figures from a run
+without them. The open-files limit is raised to the hard limit for every process it starts.
 
 Timestamps are CLOCK_MONOTONIC, which every process on the machine shares.
 """
