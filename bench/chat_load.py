@@ -4,6 +4,8 @@
     .venv/bin/python bench/chat_load.py --quick         # 2 short steps each, a smoke run (~2 min)
     .venv/bin/python bench/chat_load.py --target lyceum --steps 100 --step-seconds 30
     .venv/bin/python bench/chat_load.py --target all --server daphne,uvicorn   # one sitting, 5 targets
+    .venv/bin/python bench/chat_load.py --target lyceum --server uvicorn --users 10000 --generators 4 \
+        --steps 50,100 --step-seconds 20                # 10,000 sockets (docs/benchmarks.md)
 
 Targets (`--target`, in order): `lyceum`, `bare` (the Channels tutorial chat) and `websockets`
 (bench/bare_websockets: bare asyncio websockets relaying through Redis, no Django: the upper
@@ -46,6 +48,15 @@ deliveries per second, the achieved send rate, Lyceum's acks and error frames, a
 core over the send window) and memory (RSS) of every process: daphnes, redis-servers, MariaDB
 (shared with whatever else runs on the machine), the generators; plus the machine's total CPU.
 
+After the burst, once every socket is connected and idle for `--idle-seconds`: each process's
+memory per socket (a server's RSS growth since before the burst over its own sockets; Redis's RSS
+and used_memory and MariaDB's RSS over all of them), and the CPU seconds each process spent on
+the connects. `--profile-server` runs Lyceum's servers under bench/serve_instrumented.py and
+prints the top functions of the connect burst and of the steps' send windows, with the garbage
+collector's pauses; `--trace-memory` prints the top allocation sites per socket (tracemalloc
+from the burst to the idle measurement). Both slow the servers: take the figures from a run
+without them. The open-files limit is raised to the hard limit for every process it starts.
+
 Timestamps are CLOCK_MONOTONIC, which every process on the machine shares.
 """
 
@@ -78,6 +89,7 @@ from bench_db import ensure_mysql_database, lyceum_env, setup_django
 BASE_DIR = Path(__file__).resolve().parent.parent
 BARE_DIR = BASE_DIR / "bench" / "bare_chat"
 BARE_WS = BASE_DIR / "bench" / "bare_websockets" / "server.py"
+INSTRUMENTED = BASE_DIR / "bench" / "serve_instrumented.py"
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/lyceum_bench_load"
 EMAIL_DOMAIN = "bench-load.lyceum.local"
@@ -104,6 +116,15 @@ UVICORN_WS = "websockets"
 TARGETS = ("lyceum", "bare", "websockets")
 SERVER_COLUMNS = {"daphne", "uvicorn", "ws"}  # the resource columns of the server processes
 SERVERS = ("daphne", "uvicorn", "uvicorn-sansio")  # uvicorn-sansio: uvicorn with --ws websockets-sansio
+
+
+def raise_open_files_limit() -> int:
+    """The soft limit on open files raised to the hard one, for this process and the processes
+    it starts (they inherit it): every socket is a file descriptor, on both ends. Returns it."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def machine_load() -> str:
@@ -236,6 +257,7 @@ async def _connect_all(state: GeneratorState, start: float, deadline: float) -> 
         await asyncio.sleep(0.05)
     return {
         "times": [t - start for t in times if t is not None],
+        "connected": [c.index for c in state.clients if c.ws is not None],
         "ready": [c.ready_at - start for c in state.clients if c.ready_at is not None],
         "failed": sum(1 for t in times if t is None),
         "stats": dict(stats),
@@ -251,11 +273,14 @@ async def _connect_rest(state: GeneratorState, concurrency: int, deadline: float
 
     async def gated(client: Client):
         async with gate:
+            if time.monotonic() > deadline:  # the rest's deadline holds for those still waiting too
+                return None
             return await _connect_one(state, client, deadline, stats)
 
     times = await asyncio.gather(*(gated(c) for c in state.clients if c.ws is None))
     return {
         "times": [t - start for t in times if t is not None],
+        "connected": [c.index for c in state.clients if c.ws is not None],
         "failed": sum(1 for t in times if t is None),
         "stats": dict(stats),
     }
@@ -265,6 +290,9 @@ async def _run_step(state: GeneratorState, step: int, rate: float, start: float,
     """Open loop: send at `rate` from `start` for `seconds`, whatever the server does."""
     monotonic = time.monotonic
     live = [c for c in state.clients if c.ws is not None]
+    if not live:  # nothing connected: nothing to send
+        await asyncio.sleep(max(0.0, start + seconds - time.monotonic()))
+        return {"sent": [], "send_failures": 0}
     order = live[:]
     random.Random(step).shuffle(order)
     sent: list[tuple[str, int, int, float]] = []
@@ -356,8 +384,7 @@ async def _generator(conn, target: str, clients: list[Client]) -> None:
 
 
 def generator_main(conn, target: str, clients: list[Client]) -> None:
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+    raise_open_files_limit()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     asyncio.run(_generator(conn, target, clients))
 
@@ -399,13 +426,15 @@ class Services:
         raise RuntimeError(f"{name} did not start (see {self.logdir / (name + '.log')})")
 
     def asgi(
-        self, name: str, server: str, application: str, *, cwd: Path, env: dict, profile: bool = False, ws: str = ""
+        self, name: str, server: str, application: str, *, cwd: Path, env: dict, instrument: bool = False, ws: str = ""
     ) -> int:
         """One ASGI server process (daphne or uvicorn) on a free port, as production runs it:
-        listen backlog 1024, no access log (daphne's is 3 lines per connection)."""
+        listen backlog 1024, no access log (daphne's is 3 lines per connection). `instrument`:
+        run it under bench/serve_instrumented.py (a CPU profile and an allocation trace switched
+        by SIGUSR2 and SIGUSR1, written to the logs directory as `<name>.cpu<k>.prof` and
+        `<name>.mem.json`)."""
         port = free_port()
-        # --profile-server: cProfile of the event-loop thread, written when the server stops.
-        prefix = [sys.executable, "-m", "cProfile", "-o", str(self.logdir / f"{name}.prof")] if profile else []
+        prefix = [sys.executable, str(INSTRUMENTED), "--out", str(self.logdir / name), "--"] if instrument else []
         if server == "daphne":
             argv = [
                 str(VENV_BIN / "daphne"),
@@ -485,30 +514,37 @@ def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bo
             wipe(Session)
             User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").delete()
             User.objects.bulk_create(
-                User(
-                    email=f"load{i:05d}@{EMAIL_DOMAIN}",
-                    first_name=f"Load{i}",
-                    last_name="Tester",
-                    university="Bench University",
-                    course="Load",
-                    password=f"!{secrets.token_hex(16)}",  # unusable: they never log in by form
-                )
-                for i in range(n_users)
+                (
+                    User(
+                        email=f"load{i:05d}@{EMAIL_DOMAIN}",
+                        first_name=f"Load{i}",
+                        last_name="Tester",
+                        university="Bench University",
+                        course="Load",
+                        password=f"!{secrets.token_hex(16)}",  # unusable: they never log in by form
+                    )
+                    for i in range(n_users)
+                ),
+                batch_size=2000,
             )
             users = list(User.objects.filter(email__endswith=f"@{EMAIL_DOMAIN}").order_by("email"))
+            # In bulk, in layout order: the table was emptied above, so pk order is that order.
+            rows = []
             for members in conversations:
                 ids = [users[i].pk for i in members]
                 if len(members) == 2:
-                    Conversation.objects.create(
-                        kind="direct", direct_key=f"{min(ids)}:{max(ids)}", created_by_id=ids[0]
-                    )
+                    rows.append(Conversation(kind="direct", direct_key=f"{min(ids)}:{max(ids)}", created_by_id=ids[0]))
                 else:
-                    Conversation.objects.create(kind="group", name=f"Load group {members[0]}", created_by_id=ids[0])
+                    rows.append(Conversation(kind="group", name=f"Load group {members[0]}", created_by_id=ids[0]))
+            Conversation.objects.bulk_create(rows, batch_size=2000)
             created = list(Conversation.objects.order_by("pk"))
             Membership.objects.bulk_create(
-                Membership(conversation=conversation, user_id=users[i].pk, role="owner" if j == 0 else "member")
-                for conversation, members in zip(created, conversations, strict=True)
-                for j, i in enumerate(members)
+                (
+                    Membership(conversation=conversation, user_id=users[i].pk, role="owner" if j == 0 else "member")
+                    for conversation, members in zip(created, conversations, strict=True)
+                    for j, i in enumerate(members)
+                ),
+                batch_size=5000,
             )
     empty_conversations()
     conversation_of = dict(Membership.objects.filter(user__in=users).values_list("user_id", "conversation_id"))
@@ -527,7 +563,7 @@ def prepare_database(database_url: str, n_users: int, secret_key: str, fresh: bo
         sessions.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
         keys.append(key)
     wipe(Session)
-    Session.objects.bulk_create(sessions)
+    Session.objects.bulk_create(sessions, batch_size=2000)
     print(
         f"database ready in {time.monotonic() - started:.1f} s: {len(users)} users, "
         f"{len(conversations)} conversations, {len(sessions)} sessions",
@@ -587,6 +623,15 @@ class ProcessWatch:
                 times = process.cpu_times()
                 self.start_times[name] = times.user + times.system
 
+    def end_seconds(self) -> dict[str, float]:
+        """CPU seconds of each process since begin()."""
+        result = {}
+        for name, process in self.processes.items():
+            with contextlib.suppress(self.psutil.Error):
+                times = process.cpu_times()
+                result[name] = times.user + times.system - self.start_times.get(name, 0.0)
+        return result
+
     def end(self) -> dict:
         elapsed = time.monotonic() - self.t0
         result = {}
@@ -611,6 +656,155 @@ def mariadb_pid() -> int | None:
         if process.info["name"] in {"mariadbd", "mysqld"}:
             return process.pid
     return None
+
+
+def redis_used_memory(redis_url: str) -> int | None:
+    """Redis's own count of the memory it holds (INFO memory's used_memory), in bytes."""
+    host, port = redis_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    with contextlib.suppress(OSError, ValueError), socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"INFO memory\r\n")
+        data = b""
+        while b"used_memory:" not in data or not data.endswith(b"\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        for line in data.decode().splitlines():
+            if line.startswith("used_memory:"):
+                return int(line.split(":", 1)[1])
+    return None
+
+
+def memory_of(pids: dict[str, int], redis_url: str) -> dict[str, int]:
+    """RSS in bytes of the named processes, and Redis's used_memory as "redis used"."""
+    import psutil
+
+    result = {}
+    for name, pid in pids.items():
+        with contextlib.suppress(psutil.Error):
+            result[name] = psutil.Process(pid).memory_info().rss
+    used = redis_used_memory(redis_url)
+    if used is not None:
+        result["redis used"] = used
+    return result
+
+
+def idle_memory(before: dict[str, int], after: dict[str, int], sockets_of: Counter, sockets: int) -> dict:
+    """{name: (RSS before, RSS after, sockets it holds, bytes per socket)}: a server's growth over
+    its own sockets, Redis's and MariaDB's over all of them."""
+    rows = {}
+    for name in after:
+        if name not in before or name.startswith("gen"):
+            continue
+        held = sockets_of.get(name, sockets) if name.rstrip("0123456789") in SERVER_COLUMNS else sockets
+        rows[name] = (before[name], after[name], held, (after[name] - before[name]) / held if held else float("nan"))
+    return rows
+
+
+def print_idle_memory(name: str, rows: dict, idle_seconds: float) -> None:
+    cells = [
+        f"{process} {b / 2**20:.0f} → {a / 2**20:.0f} MB over {n} sockets = {per / 1024:.1f} KiB/socket"
+        for process, (b, a, n, per) in rows.items()
+    ]
+    print(
+        f"[{name}] idle memory per socket (after {idle_seconds:g} s idle, minus before the burst; MariaDB is "
+        f"shared with the machine):\n    " + "\n    ".join(cells),
+        flush=True,
+    )
+
+
+def signal_all(pids: dict[str, int], signum: int) -> None:
+    for pid in pids.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def _wait_for(paths: list[Path], seconds: float) -> list[Path]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not all(p.exists() for p in paths):
+        time.sleep(0.2)
+    time.sleep(0.5)  # written from a signal handler: let the last write finish
+    return [p for p in paths if p.exists()]
+
+
+def short_frame(frame: str) -> str:
+    """A source location without the checkout's or the venv's directory."""
+    for root in (str(VENV_BIN.parent / "lib"), str(BASE_DIR)):
+        if frame.startswith(root):
+            frame = frame[len(root) :].lstrip("/")
+            return frame.split("site-packages/", 1)[-1]
+    return frame.rsplit("/lib/python3", 1)[-1].split("/", 1)[-1] if "/lib/python3" in frame else frame
+
+
+def print_allocation_sites(name: str, files: dict[str, Path], sockets_of: Counter, top: int = 15) -> None:
+    """Where the idle sockets' Python memory is, from serve_instrumented.py's tracemalloc snapshot
+    (allocations made since the burst began and still held)."""
+    found = _wait_for(list(files.values()), 180)
+    for server, path in files.items():
+        if path not in found:
+            print(f"[{name}] {server}: no allocation trace written ({path})", flush=True)
+            continue
+        trace = json.loads(path.read_text())
+        n = sockets_of.get(server) or 1
+        print(
+            f"[{name}] {server}: Python allocations held since the burst (tracemalloc): "
+            f"{trace['traced'] / 2**20:.1f} MB = {trace['traced'] / n / 1024:.1f} KiB/socket "
+            f"(peak {trace['peak'] / 2**20:.1f} MB); top sites by line, bytes and blocks per socket:",
+            flush=True,
+        )
+        for site in [s for s in trace["sites"] if s["group"] == "lineno"][:top]:
+            print(f"    {site['size'] / n:8.0f} B {site['count'] / n:6.1f}  {short_frame(site['frames'][0])}")
+        print(f"  [{server}] the same by whole stack (innermost first), top {top // 2}:")
+        for site in [s for s in trace["sites"] if s["group"] == "traceback"][: top // 2]:
+            frames = " < ".join(short_frame(f) for f in site["frames"][:6])
+            print(f"    {site['size'] / n:8.0f} B {site['count'] / n:6.1f}  {frames}")
+
+
+def print_cpu_profiles(name: str, servers: dict[str, Path], windows: list[int], label: str, top: int) -> None:
+    """Where the servers' CPU went in some of serve_instrumented.py's profile windows (each
+    server's windows together): the top functions by own and by cumulative CPU time of their
+    thread. cProfile slows what it measures: a profiled run's latencies are not its figures."""
+    import pstats
+
+    for server, prefix in servers.items():
+        paths = _wait_for([Path(f"{prefix}.cpu{k}.prof") for k in windows], 60)
+        if not paths:
+            print(f"[{name}] {server}: no CPU profile written", flush=True)
+            continue
+        profile = pstats.Stats(*map(str, paths)).get_stats_profile()
+        functions = profile.func_profiles
+        total = profile.total_tt or float("nan")
+        pauses: dict[str, list[float]] = {}
+        objects = 0
+        for path in paths:
+            gc_path = Path(str(path).replace(".cpu", ".gc").replace(".prof", ".json"))
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(gc_path.read_text())
+                objects = data["objects"]
+                for generation, (count, spent, longest) in data["pauses"].items():
+                    entry = pauses.setdefault(generation, [0, 0.0, 0.0])
+                    entry[0] += count
+                    entry[1] += spent
+                    entry[2] = max(entry[2], longest)
+        collector = ", ".join(
+            f"gen{g}: {c} collections, {t * 1000:.0f} ms (longest {m * 1000:.0f} ms)"
+            for g, (c, t, m) in sorted(pauses.items())
+        )
+        print(
+            f"[{name}] {server}: CPU profile of {label} ({total:.1f} CPU s, every thread); garbage collector: "
+            f"{collector or 'no collection'}, {objects} objects tracked at the end; top {top} by own time, then "
+            "by cumulative time:",
+            flush=True,
+        )
+
+        def where(fname: str, fp) -> str:
+            return f"{fname}  {short_frame(fp.file_name)}:{fp.line_number}"
+
+        for fname, fp in sorted(functions.items(), key=lambda kv: -kv[1].tottime)[:top]:
+            print(f"    own {fp.tottime:6.2f} s {fp.tottime / total * 100:5.1f}%  n {fp.ncalls:>9}  {where(fname, fp)}")
+        print(f"  [{server}] by cumulative time:")
+        for fname, fp in sorted(functions.items(), key=lambda kv: -kv[1].cumtime)[:top]:
+            print(f"    cum {fp.cumtime:6.2f} s {fp.cumtime / total * 100:5.1f}%  n {fp.ncalls:>9}  {where(fname, fp)}")
 
 
 @dataclass
@@ -660,6 +854,8 @@ class TargetResult:
     ready_seconds: float = float("nan")  # the last "hello" of the burst (Lyceum), else the last connect
     ready_within_5: int = 0
     rest: tuple | None = None  # (connected, seconds, stats) after a burst that left some out
+    connected_within_30: int = 0
+    idle_memory: dict = field(default_factory=dict)  # idle_memory()
     note: str = ""
 
 
@@ -670,7 +866,13 @@ def run_target(
     pids: dict[str, int],
     args,
     run_deadline: float,
+    *,
+    servers: list[str],
+    redis_url: str,
+    logdir: Path,
 ) -> TargetResult:
+    """One target's sitting. `servers`: the names (in `pids`) of the server processes, client
+    index i on servers[i % len(servers)]; `redis_url`: the target's private Redis."""
     result = TargetResult(name=name)
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
@@ -685,10 +887,21 @@ def run_target(
         watch_pids = dict(pids)
         for g, proc in enumerate(procs):
             watch_pids[f"gen{g}"] = proc.pid
+        memory_before = memory_of(watch_pids, redis_url)
+        instrumented = {n: pids[n] for n in servers} if args.profile_server or args.trace_memory else {}
+        # serve_instrumented.py's files are named after the service: "<target name><i>".
+        written = {n: logdir / f"{name}{n[len(n.rstrip('0123456789')) :]}" for n in instrumented}
+        if args.trace_memory:
+            signal_all(instrumented, signal.SIGUSR1)  # tracemalloc on: what the burst allocates
+        if args.profile_server:
+            signal_all(instrumented, signal.SIGUSR2)  # CPU profile window 1: the connects
+        burst_watch = ProcessWatch(watch_pids)
+        burst_watch.begin()
         start = time.monotonic() + 1.0
         for pipe in pipes:
             pipe.send({"cmd": "connect", "start": start, "deadline": start + args.burst_seconds})
         replies = [pipe.recv() for pipe in pipes]
+        connected = {i for r in replies for i in r["connected"]}
         times = [t for r in replies for t in r["times"]]
         stats: Counter = Counter()
         for r in replies:
@@ -700,9 +913,11 @@ def run_target(
         result.connect_times = times
         result.connect_seconds = max(times) if times else float("nan")
         result.connect_stats = dict(stats)
+        result.connected_within_30 = sum(1 for t in times if t <= 30.0)
         print(
             f"[{name}] connected {result.connected}/{len(clients)} sockets in {result.connect_seconds:.2f} s "
-            f"({dict(stats)}); {result.ready_within_5} ready within 5 s, the last at {result.ready_seconds:.2f} s",
+            f"({result.connected_within_30} within 30 s; {dict(stats)}); {result.ready_within_5} ready within 5 s, "
+            f"the last at {result.ready_seconds:.2f} s ({machine_load()})",
             flush=True,
         )
         if result.connected < len(clients):
@@ -710,18 +925,40 @@ def run_target(
             for pipe in pipes:  # 8 at a time per generator
                 pipe.send({"cmd": "connect_rest", "concurrency": 8, "deadline": rest_start + args.connect_deadline})
             rest = [pipe.recv() for pipe in pipes]
+            connected |= {i for r in rest for i in r["connected"]}
             more = sum(len(r["times"]) for r in rest)
             rest_stats: Counter = Counter()
             for r in rest:
                 rest_stats.update(r["stats"])
             result.rest = (more, time.monotonic() - rest_start, dict(rest_stats))
             print(
-                f"[{name}] then {more} more, 16 at a time, in {result.rest[1]:.1f} s ({dict(rest_stats)})", flush=True
+                f"[{name}] then {more} more, {8 * len(pipes)} at a time, in {result.rest[1]:.1f} s "
+                f"({dict(rest_stats)})",
+                flush=True,
             )
             if result.connected + more < len(clients):
                 result.note = f"only {result.connected + more}/{len(clients)} sockets connected"
         time.sleep(args.settle_seconds)
+        burst_cpu = burst_watch.end_seconds()
+        if args.profile_server:
+            signal_all(instrumented, signal.SIGUSR2)
+        n_connected = len(connected) or 1
+        print(
+            f"[{name}] CPU of the connects (the burst{' and the rest' if result.rest else ''}, until "
+            f"{args.settle_seconds:g} s after): "
+            + ", ".join(f"{k} {v:.1f} s = {v / n_connected * 1000:.2f} ms/socket" for k, v in burst_cpu.items()),
+            flush=True,
+        )
+        # Idle memory: every socket connected and greeted, nothing sent for --idle-seconds.
+        time.sleep(args.idle_seconds)
+        sockets_of = Counter(servers[i % len(servers)] for i in connected)
+        result.idle_memory = idle_memory(memory_before, memory_of(watch_pids, redis_url), sockets_of, len(connected))
+        print_idle_memory(name, result.idle_memory, args.idle_seconds)
+        if args.trace_memory:
+            signal_all(instrumented, signal.SIGUSR1)  # the snapshot, and tracemalloc off
+            print_allocation_sites(name, {n: Path(f"{written[n]}.mem.json") for n in instrumented}, sockets_of)
         broken_steps = 0
+        profiled_steps: list[int] = []
         for step_number, rate in enumerate(args.steps, start=1):
             if time.monotonic() + args.step_seconds + args.drain_seconds > run_deadline:
                 result.note = f"stopped before {rate} msg/s: --max-seconds reached"
@@ -740,9 +977,14 @@ def run_target(
                     }
                 )
             time.sleep(max(0.0, start - time.monotonic()))
+            if args.profile_server:
+                signal_all(instrumented, signal.SIGUSR2)  # a CPU profile of the send window
             watch.begin()
             time.sleep(max(0.0, start + args.step_seconds - time.monotonic()))
             step.resources = watch.end()
+            if args.profile_server:
+                signal_all(instrumented, signal.SIGUSR2)
+                profiled_steps.append(rate)
             step.load = os.getloadavg()[0]
             sends = [pipe.recv() for pipe in pipes]
             sent = [s for reply in sends for s in reply["sent"]]
@@ -801,6 +1043,12 @@ def run_target(
                 broken_steps += 1
                 if broken_steps > args.after_break:
                     break
+        if args.profile_server:
+            print_cpu_profiles(name, written, [1], "the connect burst (and the rest)", args.profile_top)
+        if profiled_steps:
+            windows = list(range(2, len(profiled_steps) + 2))
+            label = f"the send windows of steps {', '.join(map(str, profiled_steps))} msg/s"
+            print_cpu_profiles(name, written, windows, label, args.profile_top)
     finally:
         for pipe in pipes:
             with contextlib.suppress(Exception):
@@ -970,12 +1218,20 @@ def parse_args(argv=None):
         "--profile-server", action="store_true", help="cProfile Lyceum's server processes (implies --keep-logs)"
     )
     parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="tracemalloc in Lyceum's server processes from the burst to the idle measurement: the top "
+        "allocation sites per socket (slows the burst; implies --keep-logs)",
+    )
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle time before the memory is read")
+    parser.add_argument("--profile-top", type=int, default=25, help="functions printed per CPU profile")
+    parser.add_argument(
         "--lyceum-env", action="append", default=[], metavar="NAME=VALUE", help="extra env for Lyceum's daphnes"
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.step_seconds, args.drain_seconds, args.after_break = "25,100", 5.0, 10.0, 0
-    args.keep_logs = args.keep_logs or args.profile_server
+    args.keep_logs = args.keep_logs or args.profile_server or args.trace_memory
     aliases = {"both": "lyceum,bare", "all": ",".join(TARGETS)}
     args.target = [t for t in aliases.get(args.target, args.target).split(",") if t]
     args.server = [t for t in args.server.split(",") if t]
@@ -997,8 +1253,9 @@ def plan(args) -> list[tuple[str, str]]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+    open_files = raise_open_files_limit()
+    if open_files < args.users + 1000:
+        print(f"warning: open files limited to {open_files} per process for {args.users} sockets", flush=True)
     run_deadline = time.monotonic() + args.max_seconds
     logdir = Path(tempfile.mkdtemp(prefix="chatload-"))
     args.load_at_start = machine_load()
@@ -1030,7 +1287,7 @@ def main(argv=None) -> int:
                         "config.asgi:application",
                         cwd=BASE_DIR,
                         env=env,
-                        profile=args.profile_server,
+                        instrument=args.profile_server or args.trace_memory,
                         ws=args.uvicorn_ws,
                     )
                     for i in range(1, args.processes + 1)
@@ -1075,7 +1332,20 @@ def main(argv=None) -> int:
             pids["redis"] = services.processes[f"{name}-redis"].pid
             if kind == "lyceum" and db_pid:
                 pids["mariadb"] = db_pid
-            results.append(run_target(name, clients, members_of, pids, args, run_deadline))
+            servers = [n for n in pids if n.rstrip("0123456789") in SERVER_COLUMNS]
+            results.append(
+                run_target(
+                    name,
+                    clients,
+                    members_of,
+                    pids,
+                    args,
+                    run_deadline,
+                    servers=servers,
+                    redis_url=redis_url,
+                    logdir=services.logdir,
+                )
+            )
             services.stop_all()
     finally:
         services.stop_all()

@@ -1,10 +1,20 @@
-"""config.warmup: the Celery client is set up at start, without connecting to anything."""
+"""config.warmup: the Celery client is set up at start, without connecting to anything, and
+the start-up's objects are frozen out of the garbage collector's full collections."""
 
+import gc
 import socket
 import time
 
+import pytest
+
 from config import warmup
 from config.celery import app
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen():
+    yield
+    gc.unfreeze()  # the test process is not a server: its objects go back to the collector
 
 
 def _closed_port() -> int:
@@ -15,6 +25,7 @@ def _closed_port() -> int:
 
 def test_warm_up_sets_celery_up_without_touching_the_broker(monkeypatch):
     monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{_closed_port()}/0")
+    monkeypatch.setattr(warmup, "freeze_start_up", lambda: None)  # a collection of the test process's heap
     started = time.monotonic()
     warmup.warm_up()
     assert time.monotonic() - started < 2  # no connection attempt, no retry loop
@@ -31,3 +42,11 @@ def test_a_failing_warm_up_is_logged_and_the_server_starts_anyway(monkeypatch):
     monkeypatch.setattr(warmup.logger, "warning", lambda message, *args, **kwargs: warnings.append(message))
     warmup.warm_up()  # does not raise
     assert warnings == ["warm-up of the Celery client failed; it will set itself up on first use"]
+
+
+def test_warm_up_freezes_the_start_ups_objects_out_of_full_collections():
+    gc.unfreeze()
+
+    warmup.warm_up()
+
+    assert gc.get_freeze_count() > 10_000
