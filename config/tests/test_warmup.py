@@ -10,6 +10,10 @@ import pytest
 from config import warmup
 from config.celery import app
 
+# Celery's Django fix-up closes the database connections when it imports the task modules (the
+# first warm-up of a test process does): allowed, as it is in a server.
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture(autouse=True)
 def _unfrozen():
