@@ -365,6 +365,7 @@ class MeView(APIView):
             return Response(
                 {
                     "detail": "Please correct the errors below.",
+                    "code": "email_read_only",
                     "errors": {"email": [EMAIL_NOT_HERE]},
                 },
                 status=status.HTTP_400_BAD_REQUEST,
@@ -466,11 +467,11 @@ class AvatarView(APIView):
     def post(self, request):
         upload = request.FILES.get("avatar")
         if not upload:
-            return error("Choose an image file to upload in the `avatar` field.")
+            return error("Choose an image file to upload in the `avatar` field.", code="required")
         try:
             user = services.set_avatar(user=request.user, upload=upload)
         except ValidationError as exc:
-            raise ValidationError({"avatar": exc.messages}) from exc
+            raise ValidationError({"avatar": exc.error_list}) from exc
         return Response(UserSerializer(user, context={"request": request}).data)
 
     @extend_schema(tags=["me"], summary="Remove my profile picture", responses={200: UserSerializer, 401: UNAUTHORIZED})

@@ -63,18 +63,23 @@ def normalize_email(email: str) -> str:
 def _full_clean(user: User) -> None:
     """Field validation (lengths, e-mail syntax, choices). E-mail uniqueness is checked by the
     callers with a friendly message and enforced by the database constraint."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[ValidationError]] = {}
     try:
         user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
-        errors.update(exc.message_dict)
+        errors.update(exc.error_dict)
     # Model validation skips max_length of TextFields (only forms check it); the API must not.
     for field in user._meta.concrete_fields:
         if getattr(field, "generated", False):
             continue
         value = getattr(user, field.attname)
         if field.max_length and isinstance(value, str) and len(value) > field.max_length and field.name not in errors:
-            errors[field.name] = [f"Ensure this value has at most {field.max_length} characters (it has {len(value)})."]
+            errors[field.name] = [
+                ValidationError(
+                    f"Ensure this value has at most {field.max_length} characters (it has {len(value)}).",
+                    code="max_length",
+                )
+            ]
     if errors:
         raise ValidationError(errors)
 
@@ -86,7 +91,7 @@ def _save_guarding_email(user: User, **save_kwargs) -> None:
             user.save(**save_kwargs)
     except IntegrityError as exc:
         if selectors.email_in_use(email=user.email, exclude_user=user if user.pk else None):
-            raise ValidationError({"email": [EMAIL_TAKEN]}, code="unique") from exc
+            raise ValidationError({"email": ValidationError(EMAIL_TAKEN, code="email_taken")}) from exc
         raise
 
 
@@ -98,14 +103,18 @@ def check_study_names(*, university: str, course: str) -> tuple[str, str]:
     STUDY_NAME_MAX_LENGTH and with at least one letter or digit, and no course without its
     university. Raises ValidationError keyed by field; returns the cleaned pair."""
     university, course = clean_study_name(university), clean_study_name(course)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, ValidationError] = {}
     for field, label, value in (("university", "University", university), ("course", "Course", course)):
         if len(value) > STUDY_NAME_MAX_LENGTH:
-            errors[field] = [f"{label}: keep it to {STUDY_NAME_MAX_LENGTH} characters or fewer."]
+            errors[field] = ValidationError(
+                f"{label}: keep it to {STUDY_NAME_MAX_LENGTH} characters or fewer.", code="max_length"
+            )
         elif value and not study_name_key(value):
-            errors[field] = [f"{label}: enter a name with letters or digits."]
+            errors[field] = ValidationError(f"{label}: enter a name with letters or digits.", code="no_letters")
     if course and not university and "course" not in errors:
-        errors["course"] = ["Name your university too: a course belongs to a university."]
+        errors["course"] = ValidationError(
+            "Name your university too: a course belongs to a university.", code="course_without_university"
+        )
     if errors:
         raise ValidationError(errors)
     return university, course
@@ -168,11 +177,11 @@ def register_user(
 
     `time_zone` is the zone the user's browser reported (an IANA name); an unknown or missing
     one becomes the site's default, which the user can change in their profile."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[ValidationError]] = {}
     try:
         university, course = check_study_names(university=university, course=course)
     except ValidationError as exc:
-        errors.update(exc.message_dict)
+        errors.update(exc.error_dict)
         university = course = ""
     user = User(
         email=normalize_email(email),
@@ -186,12 +195,12 @@ def register_user(
     try:
         _full_clean(user)
     except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            errors.setdefault(field, messages)
+        for field, field_errors in exc.error_dict.items():
+            errors.setdefault(field, field_errors)
     try:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
-        errors["password"] = list(exc.messages)
+        errors["password"] = exc.error_list
     if errors:
         raise ValidationError(errors)
 
@@ -310,7 +319,7 @@ def change_password(*, user: User, new_password: str) -> User:
     try:
         password_validation.validate_password(new_password, user)
     except ValidationError as exc:
-        raise ValidationError({"new_password": list(exc.messages)}) from exc
+        raise ValidationError({"new_password": exc.error_list}) from exc
     user.set_password(new_password)
     user.pending_email = ""  # a change of address asked before the new password dies with it
     user.save(update_fields=["password", "pending_email"])
@@ -468,7 +477,7 @@ def blacklist_refresh_token(*, refresh: str) -> None:
     try:
         token = RefreshToken(refresh)
     except TokenError as exc:
-        raise ValidationError({"refresh": [f"{exc}."]}, code="token_not_valid") from exc
+        raise ValidationError({"refresh": ValidationError(f"{exc}.", code="token_not_valid")}) from exc
     token.blacklist()
     login = token.get(live_access.LOGIN_CLAIM)
     user_id = token.get(jwt_settings.USER_ID_CLAIM)
@@ -601,12 +610,12 @@ def _start_email_change(*, user: User, new_email: str) -> None:
     try:
         validate_email(address)
     except ValidationError:
-        raise ValidationError({"email": ["Enter a valid e-mail address."]}) from None
+        raise ValidationError({"email": ValidationError("Enter a valid e-mail address.", code="invalid")}) from None
     if len(address) > User._meta.get_field("email").max_length:
-        raise ValidationError({"email": ["That address is too long."]})
+        raise ValidationError({"email": ValidationError("That address is too long.", code="max_length")})
     user = User.objects.select_for_update().get(pk=user.pk)
     if address.casefold() == user.email.casefold():
-        raise ValidationError({"email": ["That is already your login address."]})
+        raise ValidationError({"email": ValidationError("That is already your login address.", code="email_unchanged")})
     user.pending_email = address
     user.save(update_fields=["pending_email"])
     notification_services.notify(

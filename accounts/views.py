@@ -49,7 +49,7 @@ def lockout(request, original_response=None, credentials=None, *args, **kwargs) 
     """AXES_LOCKOUT_CALLABLE: a 429 page for the browser, JSON with `detail` for the API."""
     message, retry_after = lockout_message(request)
     if _is_api(request):
-        response: HttpResponse = JsonResponse({"detail": message}, status=429)
+        response: HttpResponse = JsonResponse({"detail": message, "code": "locked_out"}, status=429)
     else:
         response = render(request, "429.html", {"message": message, "title": "Too many attempts"}, status=429)
     if retry_after:

@@ -10,7 +10,7 @@ answer tells nothing about a conversation the caller is not in. `blocked_either_
 """
 
 from django.db import connections
-from django.db.models import FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet
 
 from chat.models import Conversation, Membership, Message, active_membership
 from social.models import Block
@@ -41,18 +41,40 @@ def access_conversation(*, user, conversation_id: int, for_update: bool = False)
     return conversation, membership
 
 
-def access_message(*, user, message_id: int, for_update: bool = False) -> Message:
+def access_message(*, user, message_id: int, for_update: bool = False, with_block: bool = False) -> Message:
     """The message, with its sender and conversation, if `user` is an active member of its
     conversation; else Message.DoesNotExist, as for an unknown id. One query (the membership
     rule as a subquery).
 
-    `for_update=True` locks the message row until the transaction ends; where the backend can
-    name the tables to lock (FOR UPDATE OF), only it, otherwise the joined rows too (MariaDB)."""
-    messages = Message.objects.select_related("sender", "conversation").filter(
+    `for_update=True` locks the message row until the transaction ends, and no user row: where
+    the backend can name the tables to lock (FOR UPDATE OF: PostgreSQL, MySQL), only the
+    message's; where it locks every joined row (MariaDB has no FOR UPDATE OF) the sender is not
+    joined but read on first use (one more query there), and the conversation's row, which
+    every change of a message takes next anyway (its change counter), is locked with it, in
+    the same order (message, then conversation). Locking the sender's user row too would invert
+    the order of a report, which locks the reporter's and the reported user's rows and then the
+    reported messages (social.services.report_user, chat.services.reports): a reaction to a
+    message being reported could deadlock with the report. It also held up every write of the
+    sender's account meanwhile.
+
+    `with_block=True` also reads, in the same query, whether a block stands either way between
+    `user` and another member of the conversation (`message.blocked_either_way`: what a
+    direct conversation refuses). A locking read does not lock the rows of its subqueries."""
+    features = connections[Message.objects.db].features
+    joins_sender = not for_update or features.has_select_for_update_of or not features.has_select_for_update
+    messages = Message.objects.select_related(*(("sender", "conversation") if joins_sender else ("conversation",)))
+    messages = messages.filter(
         pk=message_id, conversation_id__in=Membership.objects.active().filter(user=user).values("conversation_id")
     )
+    if with_block:
+        blocked_members = (
+            Membership.objects.filter(conversation_id=OuterRef("conversation_id"))
+            .exclude(user_id=user.pk)
+            .filter(Exists(blocks_either_way(user.pk)))
+        )
+        messages = messages.annotate(blocked_either_way=Exists(blocked_members))
     if for_update:
-        of_self = connections[messages.db].features.has_select_for_update_of
+        of_self = features.has_select_for_update_of
         messages = messages.select_for_update(of=("self",)) if of_self else messages.select_for_update()
     message = messages.first()
     if message is None:

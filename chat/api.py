@@ -528,7 +528,11 @@ class GroupPictureView(ChatAPIView):
         upload = request.FILES.get("picture")
         if upload is None:
             return Response(
-                {"detail": "Send the image as the multipart field `picture`.", "errors": {"picture": ["Required."]}},
+                {
+                    "detail": "Send the image as the multipart field `picture`.",
+                    "code": "required",
+                    "errors": {"picture": ["Required."]},
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         services.set_group_picture(actor=request.user, conversation_id=pk, upload=upload)

@@ -60,12 +60,12 @@ class Refusal(Exception):
 
     def body(self) -> dict:
         """The API's one refusal shape (config.api): detail, code and, on a 400 or when the
-        refusal names an input, errors."""
+        refusal names an input, errors and error_codes."""
         body: dict = {"detail": self.message, "code": self.code}
-        if self.field:
-            body["errors"] = {self.field: [self.message]}
-        elif self.status == BAD_REQUEST:
-            body["errors"] = {api_settings.NON_FIELD_ERRORS_KEY: [self.message]}
+        field = self.field or (api_settings.NON_FIELD_ERRORS_KEY if self.status == BAD_REQUEST else None)
+        if field:
+            body["errors"] = {field: [self.message]}
+            body["error_codes"] = {field: [self.code]}
         return body
 
     def frame(self, **extra) -> dict:
@@ -74,6 +74,13 @@ class Refusal(Exception):
         frame = {"type": "error", "code": self.code, "detail": self.message}
         frame.update({key: value for key, value in extra.items() if value is not None})
         return frame
+
+
+def field_error(field: str, message: str, *, code: str) -> ValidationError:
+    """A refused input of a form-like service (several fields, each with its own errors): a
+    Django ValidationError keyed by `field`, whose message keeps its `code` (the API's
+    `error_codes`; Django drops a `code=` given next to a dict)."""
+    return ValidationError({field: ValidationError(message, code=code)})
 
 
 def tell(request: HttpRequest, refusal: Refusal) -> None:
@@ -125,9 +132,14 @@ class RefusalSerializer(serializers.Serializer):
     """The schema of every refusal the API answers (4xx)."""
 
     detail = serializers.CharField(help_text="A sentence for people.")
-    code = serializers.CharField(required=False, help_text="Stable, for programs.")
+    code = serializers.CharField(help_text="Stable, for programs: the refusal's code (config.api).")
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="The inputs refused (`non_field_errors` for the input as a whole), each with its messages.",
+    )
+    error_codes = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Beside `errors`, the same keys: one stable code per message, in the same order.",
     )

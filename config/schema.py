@@ -8,7 +8,7 @@ The framework answers these on its own, so each operation documents them:
   and where it is paginated (a `page` past the last one),
 - 415 where it reads a body (a media type it does not parse),
 - 429 everywhere (DEFAULT_THROTTLE_CLASSES, and the views' own throttles).
-Every 400 is the one validation shape of config.api (detail, code, errors: `ApiValidationError`),
+Every 400 is the one validation shape of config.api (detail, code, errors, error_codes: `ApiValidationError`),
 every other refusal the refusal shape, `Refusal` (config.refusals.RefusalSerializer). A view
 lists its own refusals (403, 409, 413, …) with `refusal_response(description)`.
 """
@@ -20,6 +20,13 @@ from config.refusals import RefusalSerializer
 # The component drf-spectacular makes of RefusalSerializer; the hook adds it when no view used it.
 ERROR = "Refusal"
 VALIDATION_ERROR = "ApiValidationError"
+
+ERROR_CODES = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "description": "Beside `errors`, the same keys: one stable code per message, in the same order "
+    "(`required`, `max_length`, `email_taken`, …).",
+}
 
 SCHEMAS = {
     ERROR: {
@@ -34,21 +41,27 @@ SCHEMAS = {
                 "description": "The inputs refused (`non_field_errors` for the input as a whole), each with its "
                 "messages.",
             },
+            "error_codes": ERROR_CODES,
         },
-        "required": ["detail"],
+        "required": ["detail", "code"],
     },
     VALIDATION_ERROR: {
         "type": "object",
         "properties": {
             "detail": {"type": "string", "description": "A sentence for people."},
-            "code": {"type": "string", "description": "The rule that refused, when one did (stable)."},
+            "code": {
+                "type": "string",
+                "description": "Stable, for programs: the rule that refused, else the code its field errors share, "
+                "else `invalid`.",
+            },
             "errors": {
                 "type": "object",
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
                 "description": "Messages per refused field; `non_field_errors` for the input as a whole.",
             },
+            "error_codes": ERROR_CODES,
         },
-        "required": ["detail", "errors"],
+        "required": ["detail", "code", "errors", "error_codes"],
     },
 }
 

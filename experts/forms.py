@@ -84,7 +84,9 @@ class ExpertApplicationForm(forms.Form):
     def clean_categories(self):
         categories = self.cleaned_data["categories"]
         if len(categories) > services.MAX_CATEGORIES:
-            raise forms.ValidationError(f"Choose at most {services.MAX_CATEGORIES} areas of expertise.")
+            raise forms.ValidationError(
+                f"Choose at most {services.MAX_CATEGORIES} areas of expertise.", code="too_many_areas"
+            )
         return categories
 
     @classmethod

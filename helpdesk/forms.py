@@ -125,7 +125,10 @@ class SlotForm(forms.Form):
         try:
             cleaned["slot"] = slot_rules.check_slot(start, end)
         except ValidationError as error:
-            self.add_error("end_time" if error.code in ("end_before_start", "too_short", "too_long") else "day", error)
+            self.add_error(
+                "end_time" if error.code in ("slot_end_before_start", "slot_too_short", "slot_too_long") else "day",
+                error,
+            )
         return cleaned
 
 

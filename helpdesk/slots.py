@@ -25,7 +25,7 @@ def _moment(value) -> datetime:
     if isinstance(value, str):
         value = parse_datetime(value.strip())
     if not isinstance(value, datetime):
-        raise ValidationError("Enter a date and time.", code="invalid")
+        raise ValidationError("Enter a date and time.", code="slot_not_a_time")
     if timezone.is_naive(value):
         value = timezone.make_aware(value)  # the active zone: the requester's, on their pages
     return value
@@ -36,15 +36,15 @@ def check_slot(start, end, *, now: datetime | None = None) -> tuple[datetime, da
     now = now or timezone.now()
     start, end = _moment(start), _moment(end)
     if start <= now:
-        raise ValidationError("This time is in the past: choose one still to come.", code="past")
+        raise ValidationError("This time is in the past: choose one still to come.", code="slot_in_past")
     if start > now + HORIZON:
-        raise ValidationError(f"Choose a time within the next {HORIZON.days} days.", code="too_far")
+        raise ValidationError(f"Choose a time within the next {HORIZON.days} days.", code="slot_too_far")
     if end <= start:
-        raise ValidationError("The end must be after the start.", code="end_before_start")
+        raise ValidationError("The end must be after the start.", code="slot_end_before_start")
     if end - start < MIN_SLOT:
-        raise ValidationError(f"Give at least {MIN_SLOT.seconds // 60} minutes.", code="too_short")
+        raise ValidationError(f"Give at least {MIN_SLOT.seconds // 60} minutes.", code="slot_too_short")
     if end - start > MAX_SLOT:
-        raise ValidationError(f"One time may span at most {MAX_SLOT.seconds // 3600} hours.", code="too_long")
+        raise ValidationError(f"One time may span at most {MAX_SLOT.seconds // 3600} hours.", code="slot_too_long")
     return start, end
 
 
@@ -54,23 +54,29 @@ def check_slots(pairs: Iterable[Sequence], *, now: datetime | None = None) -> li
     now = now or timezone.now()
     pairs = list(pairs)
     if len(pairs) > MAX_SLOTS:
-        raise ValidationError({"slots": [f"Give at most {MAX_SLOTS} times."]})
+        raise ValidationError({"slots": ValidationError(f"Give at most {MAX_SLOTS} times.", code="too_many_slots")})
     checked: list[tuple[datetime, datetime]] = []
-    errors: list[str] = []
+    errors: list[ValidationError] = []
     for number, pair in enumerate(pairs, start=1):
         try:
             start, end = pair
         except (TypeError, ValueError):
-            errors.append(f"Time {number}: give a start and an end.")
+            errors.append(ValidationError(f"Time {number}: give a start and an end.", code="slot_incomplete"))
             continue
         try:
             checked.append(check_slot(start, end, now=now))
         except ValidationError as error:
-            errors.extend(f"Time {number}: {message}" for message in error.messages)
+            errors.extend(
+                ValidationError(f"Time {number}: {message}", code=item.code)
+                for item in error.error_list
+                for message in item.messages
+            )
     if errors:
         raise ValidationError({"slots": errors})
     checked.sort()
     for (_, earlier_end), (later_start, _) in pairwise(checked):
         if later_start < earlier_end:
-            raise ValidationError({"slots": ["Two of your times overlap: join them into one."]})
+            raise ValidationError(
+                {"slots": ValidationError("Two of your times overlap: join them into one.", code="slots_overlap")}
+            )
     return checked

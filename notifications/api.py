@@ -5,7 +5,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -59,7 +58,9 @@ class PreferencesSerializer(serializers.Serializer):
     def validate_email(self, value: dict) -> dict:
         unknown = sorted(set(value) - set(NotificationKind.values))
         if unknown:
-            raise serializers.ValidationError(f"Unknown notification kind(s): {', '.join(unknown)}.")
+            raise serializers.ValidationError(
+                f"Unknown notification kind(s): {', '.join(unknown)}.", code="unknown_kind"
+            )
         return value
 
 
@@ -140,5 +141,8 @@ class PreferencesView(APIView):
         try:
             choices = services.set_email_preferences(user=request.user, kinds=serializer.validated_data["email"])
         except DjangoValidationError as exc:
-            raise ApiValidationError({"email": exc.messages}) from None
+            # the service names its input `kinds`; here it is the body's `email`
+            raise DjangoValidationError(
+                {"email": [error for errors in exc.error_dict.values() for error in errors]}
+            ) from None
         return Response({"email": choices}, status=status.HTTP_200_OK)

@@ -20,6 +20,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 
+from config.refusals import field_error
 from live.push import push_on_commit
 from notifications import emails, realtime, selectors
 from notifications.models import EmailDelivery, Notification, NotificationKind, NotificationPreference, email_choosable
@@ -188,13 +189,19 @@ def set_email_preferences(*, user, kinds: dict[str, bool]) -> dict[str, bool]:
     """Record the user's e-mail choice for the given kinds (others keep theirs). Returns all choices."""
     unknown = sorted(set(kinds) - set(NotificationKind.values))
     if unknown:
-        raise ValidationError({"kinds": f"Unknown notification kind(s): {', '.join(map(str, unknown))}."})
+        raise field_error(
+            "kinds", f"Unknown notification kind(s): {', '.join(map(str, unknown))}.", code="unknown_kind"
+        )
     fixed = sorted(kind for kind in kinds if not email_choosable(kind))
     if fixed:
-        raise ValidationError({"kinds": f"These always send an e-mail and cannot be switched off: {', '.join(fixed)}."})
+        raise field_error(
+            "kinds",
+            f"These always send an e-mail and cannot be switched off: {', '.join(fixed)}.",
+            code="always_emailed",
+        )
     not_bool = sorted(kind for kind, value in kinds.items() if not isinstance(value, bool))
     if not_bool:
-        raise ValidationError({"kinds": f"E-mail choice must be true or false for: {', '.join(not_bool)}."})
+        raise field_error("kinds", f"E-mail choice must be true or false for: {', '.join(not_bool)}.", code="invalid")
     # One upsert; MySQL's ON DUPLICATE KEY UPDATE takes no conflict target, the others need it.
     conflict_target = ["user", "kind"] if connection.features.supports_update_conflicts_with_target else None
     NotificationPreference.objects.bulk_create(

@@ -164,7 +164,8 @@ class DirectoryQuerySerializer(serializers.Serializer):
         attrs = {name: value.strip() for name, value in attrs.items()}
         if not any(attrs.values()):
             raise serializers.ValidationError(
-                {"non_field_errors": ["Give at least one filter: university, course, q (name) or interests."]}
+                {"non_field_errors": ["Give at least one filter: university, course, q (name) or interests."]},
+                code="no_filter",
             )
         return attrs
 

@@ -147,7 +147,12 @@ def test_experts_a_refused_field_is_named_in_errors(api_of, ada):
 
     message = "Choose areas of expertise from the list: one of them does not exist or is closed."
     assert answer.status_code == 400
-    assert answer.json() == {"detail": message, "code": "invalid_category", "errors": {"categories": [message]}}
+    assert answer.json() == {
+        "detail": message,
+        "code": "invalid_category",
+        "errors": {"categories": [message]},
+        "error_codes": {"categories": ["invalid_category"]},
+    }
 
 
 def test_accounts_resending_to_a_confirmed_address_is_409_with_the_refusal_body(api_of, ada):
@@ -182,6 +187,7 @@ def test_chat_an_empty_message_is_400_with_the_refusal_body(api_of, ada, bob):
         "detail": "Write something before sending.",
         "code": "empty_body",
         "errors": {"non_field_errors": ["Write something before sending."]},
+        "error_codes": {"non_field_errors": ["empty_body"]},
     }
     assert not Message.objects.filter(conversation=conversation).exists()
 

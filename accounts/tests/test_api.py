@@ -146,7 +146,10 @@ def test_the_token_endpoint_locks_out_after_the_failure_limit_with_429_json(api_
     assert locked.status_code == 429
     assert locked["Content-Type"] == "application/json"
     minutes = int(django_settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    assert locked.json() == {"detail": f"Too many failed attempts, try again in {minutes} minutes."}
+    assert locked.json() == {
+        "detail": f"Too many failed attempts, try again in {minutes} minutes.",
+        "code": "locked_out",
+    }
 
     right = api_client.post(url, {"email": "ada@example.edu", "password": DEFAULT_PASSWORD}, format="json")
     assert right.status_code == 429

@@ -319,10 +319,11 @@ def _own_live_message(*, user: User, message_id: int) -> Message:
     return message
 
 
-def locked_message_for(*, user: User, message_id: int) -> Message:
+def locked_message_for(*, user: User, message_id: int, with_block: bool = False) -> Message:
     """The message, locked, with its sender and conversation, if the user is an active member of
-    its conversation (chat.access.access_message); else Message.DoesNotExist, as for an unknown id."""
-    return access_message(user=user, message_id=message_id, for_update=True)
+    its conversation (chat.access.access_message); else Message.DoesNotExist, as for an unknown id.
+    `with_block`: whether a block stands between the user and another member, read with it."""
+    return access_message(user=user, message_id=message_id, for_update=True, with_block=with_block)
 
 
 def next_change_seq(conversation_id: int) -> int:

@@ -14,7 +14,7 @@ from django.db.models import F
 from accounts import selectors as account_selectors
 from accounts.models import User
 from chat import realtime
-from chat.access import active_member_ids, blocked_either_way
+from chat.access import active_member_ids
 from chat.emoji import emoji_code, is_reaction_emoji
 from chat.models import Message, Reaction
 from chat.services.common import ChatError
@@ -31,15 +31,13 @@ def clean_emoji(emoji: object) -> str:
 def _message_to_react_to(user: User, message_id: int) -> Message:
     """The message, locked, if the user is an active member of its conversation (else it does
     not exist for them); refused for system messages, deleted ones and blocked direct chats."""
-    message = locked_message_for(user=user, message_id=message_id)
+    message = locked_message_for(user=user, message_id=message_id, with_block=True)
     if message.kind != Message.Kind.TEXT:
         raise ChatError("You can only react to messages people wrote.", code="not_allowed")
     if message.deleted_at is not None:
         raise ChatError("This message was deleted.", code="deleted")
-    if message.conversation.is_direct:
-        others = message.conversation.memberships.exclude(user=user).values_list("user_id", flat=True)
-        if any(blocked_either_way(user.pk, other) for other in others):
-            raise ChatError("You cannot message this student.", code="blocked")
+    if message.conversation.is_direct and message.blocked_either_way:  # read with the lock
+        raise ChatError("You cannot message this student.", code="blocked")
     return message
 
 

@@ -76,7 +76,7 @@ def test_an_expert_is_visible_once_approved(api_of, ada, eve):
     assert shown.status_code == 200
     assert shown.json()["rating_average"] is None
     assert shown.json()["recent_feedback"] == []
-    assert hidden.status_code == 404 and hidden.json() == {"detail": "No such expert."}
+    assert hidden.status_code == 404 and hidden.json() == {"detail": "No such expert.", "code": "not_found"}
     assert own.status_code == 200
 
 

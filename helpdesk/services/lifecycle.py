@@ -6,9 +6,8 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 
-from config.refusals import Refusal
+from config.refusals import Refusal, field_error
 from config.timezones import SHORT_DAY, format_range, in_zone_of
 from experts import selectors as expert_selectors
 from experts.models import ExpertProfile
@@ -220,11 +219,11 @@ def push_changed_on_commit(help_request: HelpRequest) -> None:
 def clean_text(value, *, field: str, limit: int, required: bool, label: str) -> str:
     text = (value or "").strip() if isinstance(value, str | type(None)) else None
     if text is None:
-        raise ValidationError({field: f"{label} must be text."})
+        raise field_error(field, f"{label} must be text.", code="invalid")
     if required and not text:
-        raise ValidationError({field: f"{label} is required."})
+        raise field_error(field, f"{label} is required.", code="required")
     if len(text) > limit:
-        raise ValidationError({field: f"{label} may be at most {limit} characters (it has {len(text)})."})
+        raise field_error(field, f"{label} may be at most {limit} characters (it has {len(text)}).", code="max_length")
     return text
 
 

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
+from config.refusals import field_error
 from experts import selectors as expert_selectors
 from experts import services as expert_services
 from experts.models import Category, ExpertProfile
@@ -92,22 +93,25 @@ def submit_help_request(
     try:
         category = Category.objects.get(pk=int(category_id), is_active=True)
     except (Category.DoesNotExist, TypeError, ValueError):
-        raise ValidationError({"category": "Choose one of the listed categories."}) from None
+        raise field_error("category", "Choose one of the listed categories.", code="invalid_category") from None
     if direct_profile is not None and not direct_profile.categories.filter(pk=category.pk, is_active=True).exists():
         name = direct_profile.user.get_full_name()
-        raise ValidationError({"category": f"{name} is not an expert in {category.name}."})
+        raise field_error("category", f"{name} is not an expert in {category.name}.", code="not_their_category")
     kept = _kept_documents(previous, keep_documents)
     try:
         checked = documents.check_files(files)
         if len(checked) + len(kept) > documents.MAX_FILES:
-            raise ValidationError(f"Attach at most {documents.MAX_FILES} files (with the ones you kept).")
+            raise ValidationError(
+                f"Attach at most {documents.MAX_FILES} files (with the ones you kept).", code="too_many_files"
+            )
         if sum(len(item.data) for item in checked) + sum(doc.size for doc in kept) > documents.MAX_REQUEST_BYTES:
             raise ValidationError(
                 f"The files are too large together: at most {documents.MAX_REQUEST_BYTES // (1024 * 1024)} MB "
-                "per request (with the ones you kept)."
+                "per request (with the ones you kept).",
+                code="request_too_large",
             )
     except ValidationError as error:
-        raise ValidationError({"files": error.messages}) from None
+        raise ValidationError({"files": error.error_list}) from None
 
     help_request = HelpRequest.objects.create(
         requester=requester,
@@ -192,14 +196,18 @@ def _kept_documents(previous: HelpRequest | None, keep) -> list[HelpDocument]:
     if not wanted:
         return []
     if previous is None:
-        raise ValidationError({"keep_documents": "Documents can be kept only when submitting a request again."})
+        raise field_error(
+            "keep_documents", "Documents can be kept only when submitting a request again.", code="not_a_resubmission"
+        )
     try:
         ids = {parse_request_id(item) for item in wanted}
     except HelpRequest.DoesNotExist:
-        raise ValidationError({"keep_documents": "That is not a document of the earlier request."}) from None
+        raise field_error(
+            "keep_documents", "That is not a document of the earlier request.", code="unknown_document"
+        ) from None
     kept = list(HelpDocument.objects.filter(request=previous, public_id__in=ids).order_by("created_at", "id"))
     if len(kept) != len(ids):
-        raise ValidationError({"keep_documents": "That is not a document of the earlier request."})
+        raise field_error("keep_documents", "That is not a document of the earlier request.", code="unknown_document")
     return kept
 
 
@@ -210,7 +218,7 @@ def _direct_expert(requester, profile_id) -> ExpertProfile | None:
 
     profile = selectors.askable_expert(asker=requester, profile_id=profile_id)
     if profile.user_id == requester.pk:
-        raise ValidationError({"expert": "You cannot ask yourself for help."})
+        raise field_error("expert", "You cannot ask yourself for help.", code="self_help")
     return profile
 
 
@@ -290,7 +298,7 @@ def _stars(value) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-        raise ValidationError({"stars": "Give 1 to 5 stars."})
+        raise field_error("stars", "Give 1 to 5 stars.", code="invalid_stars")
     return value
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from chat import services as chat_services
+from config.refusals import field_error
 from config.timezones import format_moment
 from experts import selectors as expert_selectors
 from experts import services as expert_services
@@ -56,7 +57,9 @@ def accept_help_request(*, expert, request_id, start=None, end=None) -> HelpRequ
     instead), accepting also schedules the session in the same step: the meeting is created
     at once and the requester is told once, with the time and then the invitation."""
     if (start is None) != (end is None):
-        raise ValidationError({"end" if end is None else "start": "Give both the start and the end, or neither."})
+        raise field_error(
+            "end" if end is None else "start", "Give both the start and the end, or neither.", code="half_a_time"
+        )
     session = _session_times(start, end) if start is not None else None
     profile, help_request = locked_for_expert(expert, request_id)
     if help_request.requester_id == expert.pk:
@@ -259,10 +262,10 @@ def _parse_moment(value, *, field: str) -> datetime:
 
         parsed = parse_datetime(value)
         if parsed is None:
-            raise ValidationError({field: "Enter a date and time."})
+            raise field_error(field, "Enter a date and time.", code="invalid")
         value = parsed
     if not isinstance(value, datetime):
-        raise ValidationError({field: "Enter a date and time."})
+        raise field_error(field, "Enter a date and time.", code="invalid")
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
     return value
@@ -272,11 +275,11 @@ def _session_times(start, end) -> tuple[datetime, datetime]:
     start = _parse_moment(start, field="start")
     end = _parse_moment(end, field="end")
     if start <= timezone.now():
-        raise ValidationError({"start": "The session must start in the future."})
+        raise field_error("start", "The session must start in the future.", code="session_in_past")
     if end - start < MIN_SESSION:
-        raise ValidationError({"end": "The session must end at least 10 minutes after it starts."})
+        raise field_error("end", "The session must end at least 10 minutes after it starts.", code="session_too_short")
     if end - start > MAX_SESSION:
-        raise ValidationError({"end": "A session may last at most 4 hours."})
+        raise field_error("end", "A session may last at most 4 hours.", code="session_too_long")
     return start, end
 
 
@@ -345,7 +348,7 @@ def reschedule_session(*, expert, request_id, start, end) -> HelpRequest:
             code="illegal_transition",
         )
     if (help_request.scheduled_start, help_request.scheduled_end) == (start, end):
-        raise ValidationError({"start": "The session is already at that time."})
+        raise field_error("start", "The session is already at that time.", code="same_time")
     before = help_request.scheduled_start
     help_request.scheduled_start = start
     help_request.scheduled_end = end
@@ -389,7 +392,7 @@ def set_manual_meeting_link(*, expert, request_id, url: str) -> HelpRequest:
             raise ValidationError("too long")
         URLValidator(schemes=["https"])(url)
     except ValidationError:
-        raise ValidationError({"url": "Paste a full https:// meeting link."}) from None
+        raise field_error("url", "Paste a full https:// meeting link.", code="invalid_url") from None
     help_request = _held_by(expert, request_id)
     if help_request.status != S.SCHEDULED or help_request.meeting_state not in (
         MeetingState.FAILED,

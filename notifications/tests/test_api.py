@@ -131,7 +131,7 @@ def test_mark_read_of_another_users_notification_is_404_and_changes_nothing(api_
     response = api_client.post(read_url(foreign.pk))
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "No such notification."}
+    assert response.json() == {"detail": "No such notification.", "code": "not_found"}
     foreign.refresh_from_db()
     assert not foreign.is_read
     _no_live_push.assert_not_called()

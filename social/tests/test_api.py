@@ -190,7 +190,7 @@ def test_nobody_else_can_answer_a_request_by_id(api_of, ada, bob, eve, action, a
     response = api_of(user).post(url(f"friend-request-{action}", request.pk))
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "No such friend request."}
+    assert response.json() == {"detail": "No such friend request.", "code": "not_found"}
     request.refresh_from_db()
     assert request.status == Status.PENDING
     assert not Friendship.objects.exists()

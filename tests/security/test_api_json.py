@@ -1,5 +1,5 @@
 """Every answer under /api/ is JSON, and every refusal has the documented shape: `detail`,
-`code` when a rule names it, and `errors` on every 400."""
+`code` always, and `errors` on every 400 with `error_codes` beside it (a code per message)."""
 
 import pytest
 from django.test import Client
@@ -22,6 +22,12 @@ def assert_json_error(answer, status_code: int) -> dict:
     assert answer["Content-Type"].startswith("application/json"), answer["Content-Type"]
     body = answer.json()
     assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["code"], str) and body["code"]
+    if "errors" in body:
+        assert {field: len(messages) for field, messages in body["errors"].items()} == {
+            field: len(codes) for field, codes in body["error_codes"].items()
+        }
+        assert all(isinstance(code, str) and code for codes in body["error_codes"].values() for code in codes)
     if status_code == 400:
         assert isinstance(body["errors"], dict) and body["errors"]
         assert all(
@@ -76,7 +82,7 @@ def test_an_unhandled_error_is_a_json_500(monkeypatch):
     client = Client(raise_request_exception=False)
     client.force_login(UserFactory())
     answer = client.get(reverse("api:me"))
-    assert answer.status_code == 500 and answer.json() == {"detail": "Internal Server Error."}
+    assert answer.status_code == 500 and answer.json() == {"detail": "Internal Server Error.", "code": "server_error"}
 
 
 def test_malformed_json_is_a_400_with_errors():
@@ -107,4 +113,9 @@ def test_a_validation_error_from_a_service_without_fields_has_a_string_detail():
     from config.api import error_body
 
     body = error_body({"detail": ["One.", "Two."]}, 400)
-    assert body == {"detail": "One. Two.", "errors": {"non_field_errors": ["One. Two."]}}
+    assert body == {
+        "detail": "One. Two.",
+        "code": "invalid",
+        "errors": {"non_field_errors": ["One. Two."]},
+        "error_codes": {"non_field_errors": ["invalid"]},
+    }

@@ -120,7 +120,15 @@ def test_the_refusal_component_is_refusal_serializer():
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     refusal = schema["components"]["schemas"]["Refusal"]
-    assert set(refusal["properties"]) == set(RefusalSerializer().fields) and refusal["required"] == ["detail"]
+    assert set(refusal["properties"]) == set(RefusalSerializer().fields) == {"detail", "code", "errors", "error_codes"}
+    assert sorted(refusal["required"]) == ["code", "detail"]
+
+
+def test_every_400_names_its_codes():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    validation = schema["components"]["schemas"]["ApiValidationError"]
+    assert validation["required"] == ["detail", "code", "errors", "error_codes"]
+    assert validation["properties"]["error_codes"]["additionalProperties"]["items"] == {"type": "string"}
 
 
 def _request_strings(schema):
