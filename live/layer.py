@@ -145,6 +145,10 @@ class LoopState:
         # entries (which of its groups it holds) from expiring.
         self.process_channel = f"{layer.prefix}{PROCESS_CHANNEL}{self.subscriber_name}"
         self.heartbeat: asyncio.Task | None = None
+        # The groups whose entry this loop last wrote (ZADD) and has not removed since, and per
+        # group the one task writing or removing it now (see sync_route).
+        self.registered: set[str] = set()
+        self.routing: dict[str, asyncio.Task] = {}
         self.received = 0
         self.delivered = 0
 
@@ -178,7 +182,9 @@ class LoopState:
                     if reply is not None and reply["type"] == "subscribe":
                         confirmed += 1
                 if connected_before and self.layer.routing == "process":
-                    await self.register(list(self.groups))  # Redis may have lost the registry
+                    groups = list(self.groups)
+                    await self.register(groups)  # Redis may have lost the registry
+                    self.registered.update(groups)
                 self.subscribed.set()
                 delay = RECONNECT_FIRST
                 if connected_before:
@@ -236,15 +242,49 @@ class LoopState:
         if self.heartbeat is None or self.heartbeat.done():
             self.heartbeat = asyncio.get_running_loop().create_task(self.beat(), name="live-layer-route-heartbeat")
 
-    async def unregister(self, group) -> None:
-        with contextlib.suppress(Exception):  # an entry left behind expires
-            await self.publisher.zrem(self.layer.route_key(group), self.process_channel)
+    async def sync_route(self, group) -> None:
+        """Bring the registry entry of `group` in line with whether this process holds it, and
+        wait until Redis acknowledged that: ONE task per group does it, in order, and every
+        joiner and leaver of the group awaits that same task. So a second socket of a user
+        does not go on (and load its hello) before the first one's ZADD is acknowledged, and a
+        last member's ZREM cannot land after a new member's ZADD (publisher connections are
+        pooled: two commands in flight may reach Redis in either order). Raises what the ZADD
+        raised (the registering join fails); a failed ZREM is left to expire."""
+        task = self.routing.get(group)
+        if task is None or task.done():
+            task = self.routing[group] = asyncio.get_running_loop().create_task(
+                self.reconcile(group), name="live-layer-route"
+            )
+        await asyncio.shield(task)  # a cancelled caller (socket gone) leaves it to the others
+
+    async def reconcile(self, group) -> None:
+        try:
+            while (group in self.groups) != (group in self.registered):
+                if group in self.groups:
+                    self.registered.add(group)  # until the ZADD fails: then nobody relies on it
+                    try:
+                        await self.register([group])
+                    except BaseException:
+                        self.registered.discard(group)
+                        raise
+                else:
+                    self.registered.discard(group)
+                    with contextlib.suppress(Exception):  # an entry left behind expires
+                        await self.publisher.zrem(self.layer.route_key(group), self.process_channel)
+        finally:
+            if self.routing.get(group) is asyncio.current_task():
+                del self.routing[group]
 
     async def beat(self) -> None:
         while True:
             await asyncio.sleep(ROUTE_TTL / 3)
+            groups = list(self.groups)
             try:
-                await self.register(list(self.groups))
+                # Not ordered with sync_route: a renewal that lands just after a last member's
+                # ZREM leaves an entry for a group nobody here holds, for one ttl at most (its
+                # events reach this process and are dropped) — never the other way round.
+                await self.register(groups)
+                self.registered.update(group for group in groups if group in self.groups)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis away: the reader re-registers on reconnect
@@ -285,6 +325,13 @@ class LoopState:
         self.sinks.pop(channel, None)
         for group in [group for group, members in self.groups.items() if channel in members]:
             self.discard(group, channel)
+            if self.layer.routing == "process" and group not in self.groups:
+                # Not awaited (called from a cancelled receive): the same ordered task removes the entry.
+                asyncio.get_running_loop().create_task(self.leave_route(group), name="live-layer-route-leave")
+
+    async def leave_route(self, group) -> None:
+        with contextlib.suppress(Exception):  # a join's failed ZADD is that join's error
+            await self.sync_route(group)
 
     def discard(self, group: str, channel: str) -> None:
         members = self.groups.get(group)
@@ -294,6 +341,9 @@ class LoopState:
                 del self.groups[group]
 
     async def close(self) -> None:
+        for task in list(self.routing.values()):
+            task.cancel()
+        self.routing.clear()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -388,14 +438,14 @@ class FanoutChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
         state = self.state()
-        first = group not in state.groups
         state.groups.setdefault(group, set()).add(channel)
         state.channels.setdefault(channel, asyncio.Queue())
         await state.wait_subscribed()
-        if first and self.routing == "process":
+        if self.routing == "process" and (group not in state.registered or group in state.routing):
             # Registered before the caller goes on (a socket loads its hello after this), so
-            # an event committed after that load is routed here.
-            await state.register([group])
+            # an event committed after that load is routed here; a second member of the group
+            # waits for the same registration (see LoopState.sync_route).
+            await state.sync_route(group)
 
     async def group_discard(self, group, channel):
         self.require_valid_group_name(group)
@@ -403,7 +453,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         state = self.state()
         state.discard(group, channel)
         if self.routing == "process" and group not in state.groups:
-            await state.unregister(group)
+            await state.leave_route(group)
 
     async def group_send(self, group, message):
         await self.group_send_many([group], message)
