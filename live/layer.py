@@ -47,6 +47,7 @@ import base64
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -66,6 +67,11 @@ PROCESS_CHANNEL = "__proc__."
 ROUTE_KEY = "__route__:"
 # routing="process": how long a process's registry entries live without its heartbeat.
 ROUTE_TTL = 30.0
+# Every process writes its counters (events received, deliveries made) to Redis this often, in
+# a hash `<prefix>__stats__:<process id>` that expires after 3 intervals: what an operator reads
+# to see how much of a process's reading is for nobody it holds (bench/routing_servers.py).
+STATS_KEY = "__stats__:"
+STATS_SECONDS = 5.0
 
 # The channel-layer message every local channel gets when this process's subscriber connection
 # came back (Redis restarted, or dropped the connection): what was published meanwhile is lost
@@ -151,12 +157,34 @@ class LoopState:
         self.routing: dict[str, asyncio.Task] = {}
         self.received = 0
         self.delivered = 0
+        self.stats_writer: asyncio.Task | None = None
 
     # --- the reader --------------------------------------------------------------------------
 
     def start_reader(self) -> None:
         if self.reader is None or self.reader.done():
             self.reader = asyncio.get_running_loop().create_task(self.read(), name="live-layer-reader")
+        if self.layer.stats_seconds and (self.stats_writer is None or self.stats_writer.done()):
+            self.stats_writer = asyncio.get_running_loop().create_task(self.write_stats(), name="live-layer-stats")
+
+    async def write_stats(self) -> None:
+        key = f"{self.layer.prefix}{STATS_KEY}{self.subscriber_name}"
+        interval = self.layer.stats_seconds
+        while True:
+            await asyncio.sleep(interval)
+            fields = {
+                "received": self.received,
+                "delivered": self.delivered,
+                "groups": len(self.groups),
+                "routing": self.layer.routing,
+                "pid": os.getpid(),
+                "at": time.time(),
+            }
+            with contextlib.suppress(Exception):  # Redis away: the next interval writes them
+                async with self.publisher.pipeline(transaction=False) as pipe:
+                    pipe.hset(key, mapping=fields)
+                    pipe.expire(key, max(1, round(3 * interval)))
+                    await pipe.execute()
 
     async def read(self) -> None:
         delay = RECONNECT_FIRST
@@ -341,8 +369,9 @@ class LoopState:
                 del self.groups[group]
 
     async def close(self) -> None:
-        for task in list(self.routing.values()):
-            task.cancel()
+        for task in [*self.routing.values(), self.stats_writer]:
+            if task is not None:
+                task.cancel()
         self.routing.clear()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
@@ -364,7 +393,15 @@ class FanoutChannelLayer(BaseChannelLayer):
 
     extensions = ["groups", "flush", "group_send_many", "sinks"]
 
-    def __init__(self, hosts=None, prefix="asgi", symmetric_encryption_keys=None, routing="fanout", **kwargs):
+    def __init__(
+        self,
+        hosts=None,
+        prefix="asgi",
+        symmetric_encryption_keys=None,
+        routing="fanout",
+        stats_seconds=STATS_SECONDS,
+        **kwargs,
+    ):
         super().__init__(**{k: v for k, v in kwargs.items() if k in {"expiry", "capacity", "channel_capacity"}})
         hosts = [
             host if isinstance(host, dict) else {"address": host} for host in (hosts or ["redis://localhost:6379"])
@@ -374,6 +411,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         if routing not in {"fanout", "process"}:
             raise ValueError(f"live layer: routing must be 'fanout' or 'process', not {routing!r}")
         self.routing = routing
+        self.stats_seconds = float(stats_seconds or 0)  # 0: counters are not written
         host = hosts[zlib.crc32(self.fanout_channel.encode()) % len(hosts)]
         self.address = host.get("address", "redis://localhost:6379")
         # The layer sets its own retry policy (see _publish_retry and LoopState.read).
@@ -524,6 +562,19 @@ class FanoutChannelLayer(BaseChannelLayer):
     def detach_sink(self, channel: str) -> None:
         """Back to the queue (a no-op for a channel without a sink)."""
         self.state().sinks.pop(channel, None)
+
+    # --- counters ----------------------------------------------------------------------------
+
+    def process_stats(self) -> dict[str, dict[str, str]]:
+        """Every live process's last written counters, by process id (synchronous: an ops
+        script, a benchmark). The same as `redis-cli --scan --pattern '<prefix>__stats__:*'`
+        and HGETALL of each."""
+        client = redis.Redis.from_url(self.address, **self.options, decode_responses=True)
+        try:
+            prefix = f"{self.prefix}{STATS_KEY}"
+            return {key[len(prefix) :]: client.hgetall(key) for key in client.scan_iter(match=f"{prefix}*", count=500)}
+        finally:
+            client.close()
 
     # --- flush -------------------------------------------------------------------------------
 

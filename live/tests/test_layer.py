@@ -455,3 +455,21 @@ async def test_an_event_between_the_zrem_and_the_new_zadd_is_in_the_joiners_hell
     assert published_while_joining
     await sender.group_send_many(["user.1"], {"type": "live.event", "n": 2})
     assert await _receive(holder, new) == {"type": "live.event", "n": 2}
+
+
+async def test_each_process_writes_its_counters_to_redis_for_operators(redis_url):
+    prefix = f"lyceum-test-stats-{uuid.uuid4().hex[:8]}"
+    holder, idle = (_layer(redis_url, prefix, routing="fanout", stats_seconds=0.1) for _ in range(2))
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    await idle.group_add("user.2", await idle.new_channel())
+    await holder.group_send_many(["user.1"], {"type": "live.event", "text": "{}"})
+    await _receive(holder, ada)
+    await asyncio.sleep(0.3)
+
+    stats = await asyncio.to_thread(holder.process_stats)
+    assert stats[holder.state().subscriber_name]["delivered"] == "1"
+    assert stats[idle.state().subscriber_name]["received"] == "1"  # fan-out: read, for nobody here
+    assert stats[idle.state().subscriber_name]["delivered"] == "0"
+    await holder.flush()
+    await idle.flush()
