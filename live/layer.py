@@ -157,6 +157,7 @@ class LoopState:
         self.routing: dict[str, asyncio.Task] = {}
         self.received = 0
         self.delivered = 0
+        self.for_nobody = 0  # events received without a local member of their groups or channels
         self.stats_writer: asyncio.Task | None = None
 
     # --- the reader --------------------------------------------------------------------------
@@ -175,6 +176,7 @@ class LoopState:
             fields = {
                 "received": self.received,
                 "delivered": self.delivered,
+                "for_nobody": self.for_nobody,
                 "groups": len(self.groups),
                 "routing": self.layer.routing,
                 "pid": os.getpid(),
@@ -347,6 +349,8 @@ class LoopState:
                 queue = self.channels.get(channel)
                 if queue is not None:
                     queue.put_nowait(Decoded(message))
+        if not seen:
+            self.for_nobody += 1
 
     def drop_channel(self, channel: str) -> None:
         self.channels.pop(channel, None)

@@ -471,5 +471,7 @@ async def test_each_process_writes_its_counters_to_redis_for_operators(redis_url
     assert stats[holder.state().subscriber_name]["delivered"] == "1"
     assert stats[idle.state().subscriber_name]["received"] == "1"  # fan-out: read, for nobody here
     assert stats[idle.state().subscriber_name]["delivered"] == "0"
+    assert stats[idle.state().subscriber_name]["for_nobody"] == "1"
+    assert stats[holder.state().subscriber_name]["for_nobody"] == "0"
     await holder.flush()
     await idle.flush()
