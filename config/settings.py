@@ -195,6 +195,9 @@ if REDIS_URL:
                 # "fanout": every process reads every event; "process": each process gets only
                 # the events for groups it holds (docs/architecture.md, "The live path").
                 "routing": env.str("LIVE_ROUTING", default="fanout"),
+                # Each process's live counters (received, delivered) are written to Redis this
+                # often (live.layer, STATS_KEY); 0 turns it off.
+                "stats_seconds": env.float("LIVE_STATS_SECONDS", default=5.0),
             },
         }
     }

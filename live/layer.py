@@ -47,6 +47,7 @@ import base64
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -66,6 +67,11 @@ PROCESS_CHANNEL = "__proc__."
 ROUTE_KEY = "__route__:"
 # routing="process": how long a process's registry entries live without its heartbeat.
 ROUTE_TTL = 30.0
+# Every process writes its counters (events received, deliveries made) to Redis this often, in
+# a hash `<prefix>__stats__:<process id>` that expires after 3 intervals: what an operator reads
+# to see how much of a process's reading is for nobody it holds (bench/routing_servers.py).
+STATS_KEY = "__stats__:"
+STATS_SECONDS = 5.0
 
 # The channel-layer message every local channel gets when this process's subscriber connection
 # came back (Redis restarted, or dropped the connection): what was published meanwhile is lost
@@ -145,14 +151,42 @@ class LoopState:
         # entries (which of its groups it holds) from expiring.
         self.process_channel = f"{layer.prefix}{PROCESS_CHANNEL}{self.subscriber_name}"
         self.heartbeat: asyncio.Task | None = None
+        # The groups whose entry this loop last wrote (ZADD) and has not removed since, and per
+        # group the one task writing or removing it now (see sync_route).
+        self.registered: set[str] = set()
+        self.routing: dict[str, asyncio.Task] = {}
         self.received = 0
         self.delivered = 0
+        self.for_nobody = 0  # events received without a local member of their groups or channels
+        self.stats_writer: asyncio.Task | None = None
 
     # --- the reader --------------------------------------------------------------------------
 
     def start_reader(self) -> None:
         if self.reader is None or self.reader.done():
             self.reader = asyncio.get_running_loop().create_task(self.read(), name="live-layer-reader")
+        if self.layer.stats_seconds and (self.stats_writer is None or self.stats_writer.done()):
+            self.stats_writer = asyncio.get_running_loop().create_task(self.write_stats(), name="live-layer-stats")
+
+    async def write_stats(self) -> None:
+        key = f"{self.layer.prefix}{STATS_KEY}{self.subscriber_name}"
+        interval = self.layer.stats_seconds
+        while True:
+            await asyncio.sleep(interval)
+            fields = {
+                "received": self.received,
+                "delivered": self.delivered,
+                "for_nobody": self.for_nobody,
+                "groups": len(self.groups),
+                "routing": self.layer.routing,
+                "pid": os.getpid(),
+                "at": time.time(),
+            }
+            with contextlib.suppress(Exception):  # Redis away: the next interval writes them
+                async with self.publisher.pipeline(transaction=False) as pipe:
+                    pipe.hset(key, mapping=fields)
+                    pipe.expire(key, max(1, round(3 * interval)))
+                    await pipe.execute()
 
     async def read(self) -> None:
         delay = RECONNECT_FIRST
@@ -178,7 +212,9 @@ class LoopState:
                     if reply is not None and reply["type"] == "subscribe":
                         confirmed += 1
                 if connected_before and self.layer.routing == "process":
-                    await self.register(list(self.groups))  # Redis may have lost the registry
+                    groups = list(self.groups)
+                    await self.register(groups)  # Redis may have lost the registry
+                    self.registered.update(groups)
                 self.subscribed.set()
                 delay = RECONNECT_FIRST
                 if connected_before:
@@ -236,15 +272,49 @@ class LoopState:
         if self.heartbeat is None or self.heartbeat.done():
             self.heartbeat = asyncio.get_running_loop().create_task(self.beat(), name="live-layer-route-heartbeat")
 
-    async def unregister(self, group) -> None:
-        with contextlib.suppress(Exception):  # an entry left behind expires
-            await self.publisher.zrem(self.layer.route_key(group), self.process_channel)
+    async def sync_route(self, group) -> None:
+        """Bring the registry entry of `group` in line with whether this process holds it, and
+        wait until Redis acknowledged that: ONE task per group does it, in order, and every
+        joiner and leaver of the group awaits that same task. So a second socket of a user
+        does not go on (and load its hello) before the first one's ZADD is acknowledged, and a
+        last member's ZREM cannot land after a new member's ZADD (publisher connections are
+        pooled: two commands in flight may reach Redis in either order). Raises what the ZADD
+        raised (the registering join fails); a failed ZREM is left to expire."""
+        task = self.routing.get(group)
+        if task is None or task.done():
+            task = self.routing[group] = asyncio.get_running_loop().create_task(
+                self.reconcile(group), name="live-layer-route"
+            )
+        await asyncio.shield(task)  # a cancelled caller (socket gone) leaves it to the others
+
+    async def reconcile(self, group) -> None:
+        try:
+            while (group in self.groups) != (group in self.registered):
+                if group in self.groups:
+                    self.registered.add(group)  # until the ZADD fails: then nobody relies on it
+                    try:
+                        await self.register([group])
+                    except BaseException:
+                        self.registered.discard(group)
+                        raise
+                else:
+                    self.registered.discard(group)
+                    with contextlib.suppress(Exception):  # an entry left behind expires
+                        await self.publisher.zrem(self.layer.route_key(group), self.process_channel)
+        finally:
+            if self.routing.get(group) is asyncio.current_task():
+                del self.routing[group]
 
     async def beat(self) -> None:
         while True:
             await asyncio.sleep(ROUTE_TTL / 3)
+            groups = list(self.groups)
             try:
-                await self.register(list(self.groups))
+                # Not ordered with sync_route: a renewal that lands just after a last member's
+                # ZREM leaves an entry for a group nobody here holds, for one ttl at most (its
+                # events reach this process and are dropped) — never the other way round.
+                await self.register(groups)
+                self.registered.update(group for group in groups if group in self.groups)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis away: the reader re-registers on reconnect
@@ -279,12 +349,21 @@ class LoopState:
                 queue = self.channels.get(channel)
                 if queue is not None:
                     queue.put_nowait(Decoded(message))
+        if not seen:
+            self.for_nobody += 1
 
     def drop_channel(self, channel: str) -> None:
         self.channels.pop(channel, None)
         self.sinks.pop(channel, None)
         for group in [group for group, members in self.groups.items() if channel in members]:
             self.discard(group, channel)
+            if self.layer.routing == "process" and group not in self.groups:
+                # Not awaited (called from a cancelled receive): the same ordered task removes the entry.
+                asyncio.get_running_loop().create_task(self.leave_route(group), name="live-layer-route-leave")
+
+    async def leave_route(self, group) -> None:
+        with contextlib.suppress(Exception):  # a join's failed ZADD is that join's error
+            await self.sync_route(group)
 
     def discard(self, group: str, channel: str) -> None:
         members = self.groups.get(group)
@@ -294,6 +373,10 @@ class LoopState:
                 del self.groups[group]
 
     async def close(self) -> None:
+        for task in [*self.routing.values(), self.stats_writer]:
+            if task is not None:
+                task.cancel()
+        self.routing.clear()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -314,7 +397,15 @@ class FanoutChannelLayer(BaseChannelLayer):
 
     extensions = ["groups", "flush", "group_send_many", "sinks"]
 
-    def __init__(self, hosts=None, prefix="asgi", symmetric_encryption_keys=None, routing="fanout", **kwargs):
+    def __init__(
+        self,
+        hosts=None,
+        prefix="asgi",
+        symmetric_encryption_keys=None,
+        routing="fanout",
+        stats_seconds=STATS_SECONDS,
+        **kwargs,
+    ):
         super().__init__(**{k: v for k, v in kwargs.items() if k in {"expiry", "capacity", "channel_capacity"}})
         hosts = [
             host if isinstance(host, dict) else {"address": host} for host in (hosts or ["redis://localhost:6379"])
@@ -324,6 +415,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         if routing not in {"fanout", "process"}:
             raise ValueError(f"live layer: routing must be 'fanout' or 'process', not {routing!r}")
         self.routing = routing
+        self.stats_seconds = float(stats_seconds or 0)  # 0: counters are not written
         host = hosts[zlib.crc32(self.fanout_channel.encode()) % len(hosts)]
         self.address = host.get("address", "redis://localhost:6379")
         # The layer sets its own retry policy (see _publish_retry and LoopState.read).
@@ -388,14 +480,14 @@ class FanoutChannelLayer(BaseChannelLayer):
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
         state = self.state()
-        first = group not in state.groups
         state.groups.setdefault(group, set()).add(channel)
         state.channels.setdefault(channel, asyncio.Queue())
         await state.wait_subscribed()
-        if first and self.routing == "process":
+        if self.routing == "process" and (group not in state.registered or group in state.routing):
             # Registered before the caller goes on (a socket loads its hello after this), so
-            # an event committed after that load is routed here.
-            await state.register([group])
+            # an event committed after that load is routed here; a second member of the group
+            # waits for the same registration (see LoopState.sync_route).
+            await state.sync_route(group)
 
     async def group_discard(self, group, channel):
         self.require_valid_group_name(group)
@@ -403,7 +495,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         state = self.state()
         state.discard(group, channel)
         if self.routing == "process" and group not in state.groups:
-            await state.unregister(group)
+            await state.leave_route(group)
 
     async def group_send(self, group, message):
         await self.group_send_many([group], message)
@@ -474,6 +566,19 @@ class FanoutChannelLayer(BaseChannelLayer):
     def detach_sink(self, channel: str) -> None:
         """Back to the queue (a no-op for a channel without a sink)."""
         self.state().sinks.pop(channel, None)
+
+    # --- counters ----------------------------------------------------------------------------
+
+    def process_stats(self) -> dict[str, dict[str, str]]:
+        """Every live process's last written counters, by process id (synchronous: an ops
+        script, a benchmark). The same as `redis-cli --scan --pattern '<prefix>__stats__:*'`
+        and HGETALL of each."""
+        client = redis.Redis.from_url(self.address, **self.options, decode_responses=True)
+        try:
+            prefix = f"{self.prefix}{STATS_KEY}"
+            return {key[len(prefix) :]: client.hgetall(key) for key in client.scan_iter(match=f"{prefix}*", count=500)}
+        finally:
+            client.close()
 
     # --- flush -------------------------------------------------------------------------------
 

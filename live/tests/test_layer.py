@@ -340,3 +340,138 @@ async def test_routing_forgets_a_group_after_its_last_member_left(routed):
     await sender.group_send_many(["user.1"], {"type": "live.event", "text": "{}"})
     await asyncio.sleep(0.3)
     assert holder.state().received == 0
+
+
+class HeldRoutes:
+    """Holds a layer's registry commands (ZADD or ZREM of a route key, from its publisher) until
+    released, and records in `log` when Redis acknowledged each: the order two pooled
+    connections could deliver them in, made deterministic."""
+
+    def __init__(self, layer, monkeypatch, hold):
+        import redis.asyncio
+
+        self.pool = layer.state().publisher.connection_pool
+        self.hold = hold  # the command names to hold ("ZADD", "ZREM")
+        self.released = asyncio.Event()
+        self.reached = asyncio.Event()
+        self.log: list[str] = []
+        route_key = layer.route_key("")
+        held = self
+
+        def text(value):
+            return value.decode() if isinstance(value, bytes) else str(value)
+
+        def names(args_list):
+            return {str(args[0]).upper() for args in args_list if len(args) > 1 and text(args[1]).startswith(route_key)}
+
+        original_execute = redis.asyncio.client.Pipeline.execute
+        original_command = redis.asyncio.Redis.execute_command
+
+        async def execute(pipe, *args, **kwargs):
+            queued = names([command[0] for command in pipe.command_stack])
+            return await held.run(pipe, queued, original_execute, pipe, *args, **kwargs)
+
+        async def execute_command(client, *args, **options):
+            return await held.run(client, names([args]), original_command, client, *args, **options)
+
+        monkeypatch.setattr(redis.asyncio.client.Pipeline, "execute", execute)
+        monkeypatch.setattr(redis.asyncio.Redis, "execute_command", execute_command)
+
+    async def run(self, client, names, original, *args, **kwargs):
+        if client.connection_pool is not self.pool or not names:
+            return await original(*args, **kwargs)
+        if names & self.hold:
+            self.reached.set()
+            await self.released.wait()
+        result = await original(*args, **kwargs)
+        self.log.extend(f"{name} acknowledged" for name in sorted(names))
+        return result
+
+
+async def test_a_second_socket_of_a_group_waits_for_the_first_ones_registration(routed, monkeypatch):
+    """Two sockets of one user join at once in one process: the second must not go on (load
+    its hello) before Redis acknowledged the ZADD that routes the user's events here."""
+    holder = routed[0]
+    first, second = await holder.new_channel(), await holder.new_channel()
+    await holder.state().wait_subscribed()
+    held = HeldRoutes(holder, monkeypatch, hold={"ZADD"})
+
+    async def join(channel, name):
+        await holder.group_add("user.1", channel)
+        held.log.append(f"{name} joined")
+
+    joining = [asyncio.create_task(join(first, "first"))]
+    await asyncio.wait_for(held.reached.wait(), 2)  # the first one's ZADD is in flight
+    joining.append(asyncio.create_task(join(second, "second")))
+    await asyncio.sleep(0.1)
+    held.released.set()
+    await asyncio.wait_for(asyncio.gather(*joining), 2)
+
+    assert held.log.index("ZADD acknowledged") < held.log.index("second joined")
+
+
+async def test_a_join_while_the_last_members_zrem_is_in_flight_stays_registered(routed, monkeypatch, redis_url):
+    """The last socket of a user leaves (ZREM in flight) while a new one joins (ZADD): on
+    pooled connections the ZREM could land last and leave a held group unrouted until the next
+    heartbeat. The registry must name the process once both are done."""
+    import redis
+
+    holder, _, sender = routed
+    old, new = await holder.new_channel(), await holder.new_channel()
+    await holder.group_add("user.1", old)
+    held = HeldRoutes(holder, monkeypatch, hold={"ZREM"})
+
+    leaving = asyncio.create_task(holder.group_discard("user.1", old))
+    await asyncio.wait_for(held.reached.wait(), 2)  # the ZREM is in flight
+    joining = asyncio.create_task(holder.group_add("user.1", new))
+    await asyncio.sleep(0.1)
+    held.released.set()
+    await asyncio.wait_for(asyncio.gather(leaving, joining), 2)
+
+    client = redis.Redis.from_url(redis_url)
+    assert client.zscore(holder.route_key("user.1"), holder.state().process_channel) is not None
+    client.close()
+    await sender.group_send_many(["user.1"], {"type": "live.event", "text": "{}"})
+    assert await _receive(holder, new) == {"type": "live.event", "text": "{}"}
+
+
+async def test_an_event_between_the_zrem_and_the_new_zadd_is_in_the_joiners_hello(routed, monkeypatch):
+    """Published after the ZREM landed and before the new member's ZADD: no process is named,
+    so the event reaches nobody live — and the joiner's group_add has not returned yet, so its
+    hello (loaded after group_add) is read after that event's commit and shows it."""
+    holder, _, sender = routed
+    old, new = await holder.new_channel(), await holder.new_channel()
+    await holder.group_add("user.1", old)
+    held = HeldRoutes(holder, monkeypatch, hold={"ZADD"})
+
+    await holder.group_discard("user.1", old)  # ZREM acknowledged
+    joining = asyncio.create_task(holder.group_add("user.1", new))
+    await asyncio.wait_for(held.reached.wait(), 2)  # the new member's ZADD is in flight
+    await sender.group_send_many(["user.1"], {"type": "live.event", "n": 1})
+    published_while_joining = not joining.done()
+    held.released.set()
+    await asyncio.wait_for(joining, 2)
+
+    assert published_while_joining
+    await sender.group_send_many(["user.1"], {"type": "live.event", "n": 2})
+    assert await _receive(holder, new) == {"type": "live.event", "n": 2}
+
+
+async def test_each_process_writes_its_counters_to_redis_for_operators(redis_url):
+    prefix = f"lyceum-test-stats-{uuid.uuid4().hex[:8]}"
+    holder, idle = (_layer(redis_url, prefix, routing="fanout", stats_seconds=0.1) for _ in range(2))
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    await idle.group_add("user.2", await idle.new_channel())
+    await holder.group_send_many(["user.1"], {"type": "live.event", "text": "{}"})
+    await _receive(holder, ada)
+    await asyncio.sleep(0.3)
+
+    stats = await asyncio.to_thread(holder.process_stats)
+    assert stats[holder.state().subscriber_name]["delivered"] == "1"
+    assert stats[idle.state().subscriber_name]["received"] == "1"  # fan-out: read, for nobody here
+    assert stats[idle.state().subscriber_name]["delivered"] == "0"
+    assert stats[idle.state().subscriber_name]["for_nobody"] == "1"
+    assert stats[holder.state().subscriber_name]["for_nobody"] == "0"
+    await holder.flush()
+    await idle.flush()
