@@ -55,20 +55,22 @@ def _send_rate() -> tuple[int, int]:
     return tuple(getattr(settings, "CHAT_SEND_RATE", DEFAULT_SEND_RATE))  # type: ignore[return-value]
 
 
+# SET NX with the expiry, then INCR: one command (a script Redis runs atomically).
+_COUNT_IN_WINDOW_SCRIPT = "redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX') return redis.call('INCR', KEYS[1])"
+
+
 def _count_in_window(key: str, timeout: int) -> int:
     """Add one to a counter in the cache that expires `timeout` seconds after it was made.
 
-    With Redis it is ONE round trip (SET NX with the expiry, then INCR, in a pipeline) instead
-    of the three of cache.add + cache.incr (which checks that the key exists first)."""
+    With Redis it is ONE command (a script, run by EVALSHA: redis-py's Script loads it again
+    when Redis has forgotten it, e.g. after a restart) instead of the three of cache.add +
+    cache.incr (which checks that the key exists first). It runs for every send: a pipeline of
+    SET NX + INCR, the same round trip, cost about twice the client CPU (docs/benchmarks.md)."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     client = redis_client.for_cache(DEFAULT_CACHE_ALIAS) if isinstance(backend, RedisCache) else None
     if client is not None:
         key = backend.make_and_validate_key(key)
-        pipe = client.pipeline(transaction=False)
-        pipe.set(key, 0, ex=timeout, nx=True)
-        pipe.incr(key)
-        _, count = pipe.execute()
-        return int(count)
+        return int(client.register_script(_COUNT_IN_WINDOW_SCRIPT)(keys=[key], args=[timeout]))
     cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)
