@@ -221,10 +221,11 @@ def _send(
         client_id=client_id,
         now=timezone.now(),
         reply_to=original,
+        move_head=False,  # moved by _mark_sent, in the same statement where the database can
     )
     if prepared:
         _store_attachments(message, prepared, stored)
-    _mark_sent(conversation, membership, message.seq)
+    _mark_sent(conversation, membership, message)
     push_on_commit(member_ids, realtime.message_new_event(message))
     if conversation.is_group:
         for user in _mentioned_members(conversation, sender, body):
@@ -260,10 +261,11 @@ def _reply_target(conversation_id: int, message_id: int) -> Message:
     return original
 
 
-def _mark_sent(conversation: Conversation, membership: Membership, seq: int) -> None:
-    """ONE update for the memberships a new message changes: the conversation comes back for
-    everyone who archived it, and the sender has read up to their own message."""
-    send_sql.mark_sent(conversation, membership, seq)
+def _mark_sent(conversation: Conversation, membership: Membership, message: Message) -> None:
+    """The conversation's head moves to the new message, the conversation comes back for
+    everyone who archived it, and the sender has read up to their own message: ONE update on
+    MySQL/MariaDB (send_sql.move_head_and_mark_sent), two elsewhere."""
+    send_sql.move_head_and_mark_sent(conversation, membership, message)
 
 
 def _store_attachments(message: Message, prepared: list, stored: list[str]) -> None:

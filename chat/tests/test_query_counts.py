@@ -1,9 +1,11 @@
-"""How many statements the message paths cost (on SQLite and MariaDB alike): access is one query
+"""How many statements the message paths cost (on SQLite and MariaDB alike, but for a send's head
+and markers: one statement on MariaDB, two on SQLite): access is one query
 (chat.access), so edit, delete and react pay one statement to find, authorise and lock the
 message, and read one to find, authorise and lock the membership. Each count includes the
 SAVEPOINT pair of the service's own transaction.atomic inside the test's transaction."""
 
 import pytest
+from django.db import connection
 
 from chat import services
 from chat.access import access_conversation, access_message
@@ -65,17 +67,22 @@ def test_a_member_who_left_is_refused_like_a_stranger(ada, bob, group):
         access_message(user=bob, message_id=message.pk)
 
 
-def test_a_group_send_costs_seven_statements(ada, group, django_assert_num_queries):
-    # savepoint, lock + sender active, members, insert, head, markers, release
-    with django_assert_num_queries(7):
+def _send_statements() -> int:
+    # savepoint, lock + sender active, members, insert, head, markers, release; MySQL/MariaDB
+    # move the head and the markers in one multi-table UPDATE
+    return 6 if connection.vendor == "mysql" else 7
+
+
+def test_a_group_send_costs_six_statements_on_mariadb_and_seven_on_sqlite(ada, group, django_assert_num_queries):
+    with django_assert_num_queries(_send_statements()):
         send(ada, group)
 
 
-def test_a_direct_send_costs_seven_statements(ada, bob, django_assert_num_queries):
+def test_a_direct_send_costs_six_statements_on_mariadb_and_seven_on_sqlite(ada, bob, django_assert_num_queries):
     conversation = direct_between(ada, bob)
     send(ada, conversation)
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(_send_statements()):
         send(ada, conversation)
 
 
