@@ -203,12 +203,12 @@ def _send(
     if not rate_checked:
         check_send_rate(sender.pk)
     # The statements are written once in send_sql (the ORM's per-query cost was most of a send).
-    conversation, sender_active = send_sql.lock_conversation(conversation_id, sender_id=sender.pk)
+    conversation, sender_active, members = send_sql.lock_conversation(conversation_id, sender_id=sender.pk)
     if not sender_active:
         # Read in this transaction, whatever the caller (an API request, a socket opened before
         # a deactivation) believes about the sender.
         raise ChatError("Your account is not active.", code=SENDER_INACTIVE)
-    membership, member_ids, others = send_sql.memberships_for_send(conversation, sender.pk)
+    membership, member_ids, others = send_sql.memberships_for_send(conversation, sender.pk, members)
     _check_can_send(conversation, membership, others)
     original = _reply_target(conversation.pk, reply_to) if reply_to is not None else None
     # A duplicate client_id raises IntegrityError out of this transaction (send_message answers
