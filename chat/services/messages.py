@@ -65,7 +65,7 @@ def _count_in_window(key: str, timeout: int) -> int:
     With Redis it is ONE command (a script, run by EVALSHA: redis-py's Script loads it again
     when Redis has forgotten it, e.g. after a restart) instead of the three of cache.add +
     cache.incr (which checks that the key exists first). It runs for every send: a pipeline of
-    SET NX + INCR, the same round trip, cost about twice the client CPU (docs/benchmarks.md)."""
+    SET NX + INCR, the same round trip, cost more client CPU (docs/benchmarks.md)."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     client = redis_client.for_cache(DEFAULT_CACHE_ALIAS) if isinstance(backend, RedisCache) else None
     if client is not None:
