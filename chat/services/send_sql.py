@@ -163,7 +163,7 @@ def lock_conversation(conversation_id: int, *, sender_id: int) -> tuple[Conversa
     memberships_for_send reads, all in ONE statement; Conversation.DoesNotExist when there is
     no such conversation."""
     with connection.cursor() as cursor:
-        cursor.execute(_sql().lock, [sender_id, Conversation.Kind.DIRECT, sender_id, sender_id, conversation_id])
+        cursor.execute(_sql().lock, [sender_id, Conversation.Kind.DIRECT.value, sender_id, sender_id, conversation_id])
         row = cursor.fetchone()
     if row is None:
         raise Conversation.DoesNotExist("No such conversation.")
