@@ -3,7 +3,7 @@ live.layer, which has its own connections): redis-py's public `redis.Redis.from_
 one client per URL and timeout, shared by every thread of the process (a redis-py client is
 thread-safe: each command takes a connection from the client's pool).
 
-Django's cache API has no multi-command round trip (SET NX + INCR in one pipeline), and its
+Django's cache API has no multi-command round trip (SET NX + INCR in one round trip), and its
 Redis backend keeps its client private: code that needs more than the cache API takes a client
 from here, for the same Redis the cache uses (`for_cache`), and keys from the cache's public
 `make_and_validate_key`. Every error of such a client is a `redis.RedisError` or an `OSError`:

@@ -55,20 +55,22 @@ def _send_rate() -> tuple[int, int]:
     return tuple(getattr(settings, "CHAT_SEND_RATE", DEFAULT_SEND_RATE))  # type: ignore[return-value]
 
 
+# SET NX with the expiry, then INCR: one command (a script Redis runs atomically).
+_COUNT_IN_WINDOW_SCRIPT = "redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX') return redis.call('INCR', KEYS[1])"
+
+
 def _count_in_window(key: str, timeout: int) -> int:
     """Add one to a counter in the cache that expires `timeout` seconds after it was made.
 
-    With Redis it is ONE round trip (SET NX with the expiry, then INCR, in a pipeline) instead
-    of the three of cache.add + cache.incr (which checks that the key exists first)."""
+    With Redis it is ONE command (a script, run by EVALSHA: redis-py's Script loads it again
+    when Redis has forgotten it, e.g. after a restart) instead of the three of cache.add +
+    cache.incr (which checks that the key exists first). It runs for every send: a pipeline of
+    SET NX + INCR, the same round trip, cost more client CPU (docs/benchmarks.md)."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     client = redis_client.for_cache(DEFAULT_CACHE_ALIAS) if isinstance(backend, RedisCache) else None
     if client is not None:
         key = backend.make_and_validate_key(key)
-        pipe = client.pipeline(transaction=False)
-        pipe.set(key, 0, ex=timeout, nx=True)
-        pipe.incr(key)
-        _, count = pipe.execute()
-        return int(count)
+        return int(client.register_script(_COUNT_IN_WINDOW_SCRIPT)(keys=[key], args=[timeout]))
     cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key)
@@ -201,12 +203,12 @@ def _send(
     if not rate_checked:
         check_send_rate(sender.pk)
     # The statements are written once in send_sql (the ORM's per-query cost was most of a send).
-    conversation, sender_active = send_sql.lock_conversation(conversation_id, sender_id=sender.pk)
+    conversation, sender_active, members = send_sql.lock_conversation(conversation_id, sender_id=sender.pk)
     if not sender_active:
         # Read in this transaction, whatever the caller (an API request, a socket opened before
         # a deactivation) believes about the sender.
         raise ChatError("Your account is not active.", code=SENDER_INACTIVE)
-    membership, member_ids, others = send_sql.memberships_for_send(conversation, sender.pk)
+    membership, member_ids, others = send_sql.memberships_for_send(conversation, sender.pk, members)
     _check_can_send(conversation, membership, others)
     original = _reply_target(conversation.pk, reply_to) if reply_to is not None else None
     # A duplicate client_id raises IntegrityError out of this transaction (send_message answers
@@ -219,10 +221,11 @@ def _send(
         client_id=client_id,
         now=timezone.now(),
         reply_to=original,
+        move_head=False,  # moved by _mark_sent, in the same statement where the database can
     )
     if prepared:
         _store_attachments(message, prepared, stored)
-    _mark_sent(conversation, membership, message.seq)
+    _mark_sent(conversation, membership, message)
     push_on_commit(member_ids, realtime.message_new_event(message))
     if conversation.is_group:
         for user in _mentioned_members(conversation, sender, body):
@@ -258,10 +261,11 @@ def _reply_target(conversation_id: int, message_id: int) -> Message:
     return original
 
 
-def _mark_sent(conversation: Conversation, membership: Membership, seq: int) -> None:
-    """ONE update for the memberships a new message changes: the conversation comes back for
-    everyone who archived it, and the sender has read up to their own message."""
-    send_sql.mark_sent(conversation, membership, seq)
+def _mark_sent(conversation: Conversation, membership: Membership, message: Message) -> None:
+    """The conversation's head moves to the new message, the conversation comes back for
+    everyone who archived it, and the sender has read up to their own message: ONE update on
+    MySQL/MariaDB (send_sql.move_head_and_mark_sent), two elsewhere."""
+    send_sql.move_head_and_mark_sent(conversation, membership, message)
 
 
 def _store_attachments(message: Message, prepared: list, stored: list[str]) -> None:

@@ -1,12 +1,16 @@
 """The statements of a chat send, written once as SQL instead of built by the ORM on every send.
 
 A send is the hottest write in Lyceum, and through the ORM most of its CPU went into building
-and compiling the same five queries (lock, membership read with the block check, insert and
-head update, read-marker update) anew on every send. Here every statement's SQL is built ONCE
+and compiling the same queries (lock, membership read with the block check, insert and head
+update, read-marker update) anew on every send. Here every statement's SQL is built ONCE
 per database vendor from the models' metadata (table and column names, quoting, FOR UPDATE
 where the backend has it) and a send only binds its values, with the same statements in the
 same transaction (the caller's `transaction.atomic`) under the same database constraints.
-`bench/chat_send_cpu.py` measures a send's CPU (docs/benchmarks.md).
+The lock also reads the memberships (as a JSON array), and on MySQL/MariaDB a user's send
+moves the head and the read markers in one multi-table UPDATE: every round trip costs the
+server process about 0.1 ms of CPU (the system calls and the wake-up), as much as building a
+statement. `bench/chat_send_cpu.py` measures a send's CPU
+(docs/benchmarks.md).
 
 Rows come back as the models the rest of the code expects (`Conversation`, `Membership`,
 `Message` instances marked as loaded from the database), holding the fields a send reads.
@@ -19,6 +23,7 @@ written as SQL: the one other place the active-member filter is spelled out.
 # ruff: noqa: S608 - the SQL is assembled only from the models' own table and column names,
 # quoted by the backend; every value is a bound parameter.
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -34,12 +39,16 @@ from social.models import Block
 @dataclass(frozen=True)
 class _Statements:
     lock: str
-    group_members: str
-    direct_members: str
     insert: str
     insert_fields: tuple
     move_head: str
     mark_sent: str
+    move_head_and_mark_sent: str | None
+
+
+# The JSON aggregate and array functions of each vendor Lyceum runs on (MariaDB 10.5+, MySQL
+# 5.7.22+, SQLite's JSON functions): the memberships come back as one JSON array of arrays.
+_JSON_AGGREGATES = {"mysql": ("JSON_ARRAYAGG", "JSON_ARRAY"), "sqlite": ("json_group_array", "json_array")}
 
 
 @lru_cache(maxsize=8)
@@ -53,28 +62,33 @@ def _statements(vendor: str, for_update: bool) -> _Statements:
         return q(model._meta.get_field(name).column)
 
     conv, member, message, user, block = Conversation, Membership, Message, User, Block
-    # With the sender's is_active read in the same statement (a subquery: a locking read does
-    # not lock the rows of its subqueries, so the user row is not locked).
-    lock = (
-        f"SELECT {col(conv, 'kind')}, {col(conv, 'last_seq')}, {col(conv, 'name')},"
-        f" (SELECT {col(user, 'is_active')} FROM {table(user)} WHERE {col(user, 'id')} = %s)"
-        f" FROM {table(conv)} WHERE {col(conv, 'id')} = %s" + (" FOR UPDATE" if for_update else "")
-    )
+    aggregate, array = _JSON_AGGREGATES[vendor]
+    m_user = f"m.{col(member, 'user')}"
+    # A group's active members: (membership id, user id) each.
     group_members = (
-        f"SELECT {col(member, 'id')}, {col(member, 'user')} FROM {table(member)}"
-        f" WHERE {col(member, 'conversation')} = %s AND {col(member, 'left_at')} IS NULL"
+        f"SELECT {aggregate}({array}(m.{col(member, 'id')}, {m_user})) FROM {table(member)} m"
+        f" WHERE m.{col(member, 'conversation')} = c.{col(conv, 'id')} AND m.{col(member, 'left_at')} IS NULL"
     )
     # Direct: both memberships (also a left one), whether each user is still active, and
     # whether a block stands between that user and the sender (in either direction).
-    m_user = f"m.{col(member, 'user')}"
     direct_members = (
-        f"SELECT m.{col(member, 'id')}, {m_user}, m.{col(member, 'accepted')}, m.{col(member, 'left_at')},"
-        f" u.{col(user, 'is_active')},"
+        f"SELECT {aggregate}({array}(m.{col(member, 'id')}, {m_user}, m.{col(member, 'accepted')},"
+        f" m.{col(member, 'left_at')} IS NULL, u.{col(user, 'is_active')},"
         f" EXISTS(SELECT 1 FROM {table(block)} b"
         f" WHERE (b.{col(block, 'blocker')} = {m_user} AND b.{col(block, 'blocked')} = %s)"
-        f" OR (b.{col(block, 'blocker')} = %s AND b.{col(block, 'blocked')} = {m_user}))"
+        f" OR (b.{col(block, 'blocker')} = %s AND b.{col(block, 'blocked')} = {m_user}))))"
         f" FROM {table(member)} m INNER JOIN {table(user)} u ON u.{col(user, 'id')} = {m_user}"
-        f" WHERE m.{col(member, 'conversation')} = %s"
+        f" WHERE m.{col(member, 'conversation')} = c.{col(conv, 'id')}"
+    )
+    # ONE statement: the locked row, the sender's is_active and the memberships a send needs,
+    # as a JSON array. Subqueries: a locking read does not lock the rows of its subqueries (the
+    # user and membership rows are not locked), and they are evaluated once the row is locked,
+    # so they read what the separate statement after the lock read (READ COMMITTED: a fresh view).
+    lock = (
+        f"SELECT c.{col(conv, 'kind')}, c.{col(conv, 'last_seq')}, c.{col(conv, 'name')},"
+        f" (SELECT {col(user, 'is_active')} FROM {table(user)} WHERE {col(user, 'id')} = %s),"
+        f" CASE WHEN c.{col(conv, 'kind')} = %s THEN ({direct_members}) ELSE ({group_members}) END"
+        f" FROM {table(conv)} c WHERE c.{col(conv, 'id')} = %s" + (" FOR UPDATE" if for_update else "")
     )
     insert_fields = tuple(f for f in message._meta.concrete_fields if not f.primary_key)
     insert = (
@@ -94,7 +108,22 @@ def _statements(vendor: str, for_update: bool) -> _Statements:
         f" WHERE {col(member, 'conversation')} = %s AND {col(member, 'left_at')} IS NULL"
         f" AND ({col(member, 'archived')} = %s OR {col(member, 'id')} = %s)"
     )
-    return _Statements(lock, group_members, direct_members, insert, insert_fields, move_head, mark_sent)
+    # Both in ONE statement where the database updates two tables at once (MySQL/MariaDB's
+    # multi-table UPDATE): a round trip less per send. The LEFT JOIN moves the head even if no
+    # membership matched (cannot happen: the sender's active one always does).
+    both = None
+    if vendor == "mysql":
+        m_id, m_read, m_archived = f"m.{col(member, 'id')}", f"m.{read}", f"m.{col(member, 'archived')}"
+        both = (
+            f"UPDATE {table(conv)} c LEFT JOIN {table(member)} m"
+            f" ON m.{col(member, 'conversation')} = c.{col(conv, 'id')} AND m.{col(member, 'left_at')} IS NULL"
+            f" AND ({m_archived} = %s OR {m_id} = %s)"
+            f" SET c.{col(conv, 'last_seq')} = %s, c.{col(conv, 'last_message')} = %s,"
+            f" c.{col(conv, 'last_message_at')} = %s, {m_archived} = %s,"
+            f" {m_read} = CASE WHEN {m_id} = %s AND {m_read} < %s THEN %s ELSE {m_read} END"
+            f" WHERE c.{col(conv, 'id')} = %s"
+        )
+    return _Statements(lock, insert, insert_fields, move_head, mark_sent, both)
 
 
 def _sql() -> _Statements:
@@ -119,17 +148,28 @@ def _row(model, **values):
     return _loaded(instance)
 
 
-def lock_conversation(conversation_id: int, *, sender_id: int) -> tuple[Conversation, bool]:
+@dataclass(frozen=True)
+class SendMembers:
+    """The memberships lock_conversation read for a send: [membership id, user id] of each
+    active member of a group; [membership id, user id, accepted, active membership, user
+    active, blocked] of both sides of a direct conversation."""
+
+    rows: list
+
+
+def lock_conversation(conversation_id: int, *, sender_id: int) -> tuple[Conversation, bool, SendMembers]:
     """The conversation row, locked until the transaction ends (seq allocation is serialised
-    per conversation), and whether the sender's account is active now;
-    Conversation.DoesNotExist when there is no such conversation."""
+    per conversation), whether the sender's account is active now, and the memberships
+    memberships_for_send reads, all in ONE statement; Conversation.DoesNotExist when there is
+    no such conversation."""
     with connection.cursor() as cursor:
-        cursor.execute(_sql().lock, [sender_id, conversation_id])
+        cursor.execute(_sql().lock, [sender_id, Conversation.Kind.DIRECT.value, sender_id, sender_id, conversation_id])
         row = cursor.fetchone()
     if row is None:
         raise Conversation.DoesNotExist("No such conversation.")
-    kind, last_seq, name, sender_active = row
-    return _row(Conversation, pk=conversation_id, kind=kind, last_seq=last_seq, name=name), bool(sender_active)
+    kind, last_seq, name, sender_active, members = row
+    conversation = _row(Conversation, pk=conversation_id, kind=kind, last_seq=last_seq, name=name)
+    return conversation, bool(sender_active), SendMembers(json.loads(members) if members else [])
 
 
 @dataclass
@@ -144,39 +184,31 @@ class OtherMember:
     blocked: bool
 
 
-def memberships_for_send(conversation: Conversation, sender_id: int) -> tuple[Membership, list[int], list[OtherMember]]:
-    """ONE query: (the sender's active membership, every active member's user id, the other
-    side of a direct conversation — empty for groups). A non-member gets DoesNotExist."""
-    sql = _sql()
+def memberships_for_send(
+    conversation: Conversation, sender_id: int, members: SendMembers
+) -> tuple[Membership, list[int], list[OtherMember]]:
+    """From what lock_conversation read: (the sender's active membership, every active
+    member's user id, the other side of a direct conversation — empty for groups). A
+    non-member gets DoesNotExist."""
     sender = None
     member_ids: list[int] = []
     others: list[OtherMember] = []
-    with connection.cursor() as cursor:
-        if conversation.is_direct:
-            cursor.execute(sql.direct_members, [sender_id, sender_id, conversation.pk])
-            for membership_id, user_id, accepted, left_at, user_is_active, blocked in cursor.fetchall():
-                if left_at is None:
-                    member_ids.append(user_id)
-                if user_id == sender_id:
-                    if left_at is None:
-                        sender = (membership_id, bool(accepted))
-                else:
-                    others.append(
-                        OtherMember(
-                            membership_id,
-                            user_id,
-                            bool(accepted),
-                            left_at is not None,
-                            bool(user_is_active),
-                            bool(blocked),
-                        )
-                    )
-        else:
-            cursor.execute(sql.group_members, [conversation.pk])
-            for membership_id, user_id in cursor.fetchall():
+    if conversation.is_direct:
+        for membership_id, user_id, accepted, active, user_is_active, blocked in members.rows:
+            if active:
                 member_ids.append(user_id)
-                if user_id == sender_id:
-                    sender = (membership_id, True)
+            if user_id == sender_id:
+                if active:
+                    sender = (membership_id, bool(accepted))
+            else:
+                others.append(
+                    OtherMember(membership_id, user_id, bool(accepted), not active, bool(user_is_active), bool(blocked))
+                )
+    else:
+        for membership_id, user_id in members.rows:
+            member_ids.append(user_id)
+            if user_id == sender_id:
+                sender = (membership_id, True)
     if sender is None:
         raise Conversation.DoesNotExist("No such conversation.")
     membership = _row(
@@ -186,10 +218,19 @@ def memberships_for_send(conversation: Conversation, sender_id: int) -> tuple[Me
 
 
 def append_message(
-    conversation: Conversation, *, sender: User, kind: str, body: str, client_id, now: datetime, reply_to=None
+    conversation: Conversation,
+    *,
+    sender: User,
+    kind: str,
+    body: str,
+    client_id,
+    now: datetime,
+    reply_to=None,
+    move_head: bool = True,
 ) -> Message:
-    """Insert the conversation's next message and move its head (the conversation is locked).
-    A duplicate (sender, client_id) raises IntegrityError, as Message.objects.create would."""
+    """Insert the conversation's next message and move its head (the conversation is locked);
+    `move_head=False` leaves the head to the caller's move_head_and_mark_sent. A duplicate
+    (sender, client_id) raises IntegrityError, as Message.objects.create would."""
     sql = _sql()
     seq = conversation.last_seq + 1
     message = Message(
@@ -206,19 +247,27 @@ def append_message(
     with connection.cursor() as cursor:
         cursor.execute(sql.insert, values)
         message.pk = cursor.lastrowid
-        cursor.execute(
-            sql.move_head,
-            [
-                seq,
-                message.pk,
-                Conversation._meta.get_field("last_message_at").get_db_prep_save(now, connection),
-                conversation.pk,
-            ],
-        )
+        if move_head:
+            cursor.execute(sql.move_head, _head_values(conversation, message))
     conversation.last_seq, conversation.last_message_at = seq, now
     return _loaded(message)
 
 
-def mark_sent(conversation: Conversation, membership: Membership, seq: int) -> None:
+def _head_values(conversation: Conversation, message: Message) -> list:
+    at = Conversation._meta.get_field("last_message_at").get_db_prep_save(message.created_at, connection)
+    return [message.seq, message.pk, at, conversation.pk]
+
+
+def move_head_and_mark_sent(conversation: Conversation, membership: Membership, message: Message) -> None:
+    """A user's send, after append_message(move_head=False): the conversation's head moves to
+    `message`, the conversation comes back for everyone who archived it, and the sender's read
+    marker moves up to it (never down). One statement on MySQL/MariaDB, two elsewhere."""
+    sql, seq = _sql(), message.seq
+    marks = [False, membership.pk, seq, seq]
     with connection.cursor() as cursor:
-        cursor.execute(_sql().mark_sent, [False, membership.pk, seq, seq, conversation.pk, True, membership.pk])
+        if sql.move_head_and_mark_sent is not None:
+            head = _head_values(conversation, message)
+            cursor.execute(sql.move_head_and_mark_sent, [True, membership.pk, *head[:3], *marks, conversation.pk])
+            return
+        cursor.execute(sql.move_head, _head_values(conversation, message))
+        cursor.execute(sql.mark_sent, [*marks, conversation.pk, True, membership.pk])
