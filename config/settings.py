@@ -149,9 +149,9 @@ elif _db["ENGINE"] == "django.db.backends.mysql":
     _db.setdefault("OPTIONS", {}).update(
         {
             "charset": "utf8mb4",
-            # group_concat_max_len: MariaDB bounds JSON_ARRAYAGG by it (a send reads a group's
-            # members as one JSON array, chat/services/send_sql.py); 16 MiB, ~900,000 members.
-            "init_command": "SET sql_mode='STRICT_TRANS_TABLES', innodb_strict_mode=1, group_concat_max_len=16777216",
+            # No group_concat_max_len here: the send's JSON_ARRAYAGG carries its own bound on
+            # MariaDB (SET STATEMENT, chat/services/send_sql.py), which no reset session loses.
+            "init_command": "SET sql_mode='STRICT_TRANS_TABLES', innodb_strict_mode=1",
             "isolation_level": "read committed",
         }
     )

@@ -123,6 +123,8 @@ class OriginCheckMiddleware:
                 await status.socket_opened()
             elif message.get("type") == "websocket.close":
                 close_code = message.get("code", 1000)
+            elif message.get("type") == "websocket.http.response.start":  # refused over HTTP: its status
+                close_code = message.get("status")
             await send(message)
 
         try:

@@ -35,6 +35,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+import redis
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db.models import Func, IntegerField, QuerySet, Subquery
@@ -58,6 +59,11 @@ SERVER_MAX_MESSAGE_BYTES = MAX_FRAME_CHARS + 1024
 BAD_FRAME_LIMIT = 10  # this many bad frames ...
 BAD_FRAME_WINDOW_SECONDS = 30.0  # ... within this window close the socket
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
+# A socket the live layer could not join (its Redis did not answer in time) is refused as busy:
+# 503 with Retry-After (seconds) where the server lets the application answer the handshake
+# over HTTP (uvicorn), else a refused handshake with this code (RFC 6455 "try again later").
+CLOSE_TRY_AGAIN_LATER = 1013
+BUSY_RETRY_AFTER = 5
 # The input gate's codes as error frames name them (config.inputs).
 FRAME_INPUT_CODES = {inputs.TOO_LARGE: "frame_too_large"}
 
@@ -171,7 +177,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         # Join before "hello": no event pushed after hello's counts can be missed. Frames that
         # arrive meanwhile wait (a consumer handles one message at a time); events wait too,
         # held by the sink or in the queue, and follow "hello" in order.
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group_name, self.channel_name)
+        except redis.RedisError as exc:
+            await self._refuse_busy(exc)
+            return
         await self.accept()
         # Counted as online before "hello": a client that got hello is visible to its audience.
         went_online = await _presence_call(presence.connect, self.user_id, self.channel_name)
@@ -184,6 +194,29 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await _push_presence(self, audience, True)
         await self._hello(parts)
         self._events_after_hello()
+
+    async def _refuse_busy(self, exc: Exception) -> None:
+        """The layer could not join the socket's group (Redis down, or this process's loop too
+        busy to hear its answer within live.layer.SUBSCRIBE_TIMEOUT): refuse the handshake as a
+        busy server, with one warning line and no traceback; the client retries with its
+        backoff. The channel's groups and sink go when the consumer ends (live.layer's
+        drop_channel); nothing else was started."""
+        self.group_name = None  # disconnect: no group to leave, no presence to end
+        logger.warning("live: socket of user %s refused as busy: %s", self.user_id, exc)
+        if "websocket.http.response" in self.scope.get("extensions", {}):
+            await self.base_send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"retry-after", str(BUSY_RETRY_AFTER).encode()),
+                    ],
+                }
+            )
+            await self.base_send({"type": "websocket.http.response.body", "body": b"Busy: retry later.\n"})
+        else:
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     # --- direct delivery -------------------------------------------------------------------
     # With the Redis fan-out layer (live.layer sinks), this socket's live events are

@@ -28,7 +28,8 @@ drops it (a restart, CLIENT KILL), the reader reconnects with backoff (0.1 s dou
 and subscribes again, and then every local channel gets a RESUBSCRIBED message, so that its
 socket catches up from the database instead of waiting for the next message to show a gap.
 `group_add` waits (up to SUBSCRIBE_TIMEOUT) until the reader is subscribed, so no event pushed
-after a join can be missed, and raises ConnectionError when Redis does not answer.
+after a join can be missed, and raises ConnectionError when Redis does not answer (the live
+consumer then refuses the handshake as busy: 503 with Retry-After, or close code 1013).
 
 A local channel may also take its events directly: `attach_sink(channel, sink)` makes the reader
 call `sink(message)` for that channel instead of queueing the message for the channel's

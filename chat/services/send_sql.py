@@ -49,10 +49,17 @@ class _Statements:
 # The JSON aggregate and array functions of each vendor Lyceum runs on (MariaDB 10.5+, MySQL
 # 5.7.22+, SQLite's JSON functions): the memberships come back as one JSON array of arrays.
 _JSON_AGGREGATES = {"mysql": ("JSON_ARRAYAGG", "JSON_ARRAY"), "sqlite": ("json_group_array", "json_array")}
+# MariaDB cuts a JSON_ARRAYAGG longer than group_concat_max_len, sometimes into invalid JSON,
+# sometimes at an element, into a valid array with members missing (a group send that skips
+# them; a direct conversation whose other side, and its block, is not seen). The lock carries
+# its own bound (SET STATEMENT ... FOR, MariaDB's per-statement variables), so no server
+# setting and no session state (a connection whose variables were reset) can shorten it:
+# 16 MiB, about 900,000 group members. MySQL does not bound JSON_ARRAYAGG by it.
+MARIADB_AGGREGATE_BOUND = "SET STATEMENT group_concat_max_len = 16777216 FOR "
 
 
 @lru_cache(maxsize=8)
-def _statements(vendor: str, for_update: bool) -> _Statements:
+def _statements(vendor: str, for_update: bool, mariadb: bool = False) -> _Statements:
     q = connection.ops.quote_name
 
     def table(model) -> str:
@@ -84,7 +91,7 @@ def _statements(vendor: str, for_update: bool) -> _Statements:
     # as a JSON array. Subqueries: a locking read does not lock the rows of its subqueries (the
     # user and membership rows are not locked), and they are evaluated once the row is locked,
     # so they read what the separate statement after the lock read (READ COMMITTED: a fresh view).
-    lock = (
+    lock = (MARIADB_AGGREGATE_BOUND if mariadb else "") + (
         f"SELECT c.{col(conv, 'kind')}, c.{col(conv, 'last_seq')}, c.{col(conv, 'name')},"
         f" (SELECT {col(user, 'is_active')} FROM {table(user)} WHERE {col(user, 'id')} = %s),"
         f" CASE WHEN c.{col(conv, 'kind')} = %s THEN ({direct_members}) ELSE ({group_members}) END"
@@ -127,7 +134,8 @@ def _statements(vendor: str, for_update: bool) -> _Statements:
 
 
 def _sql() -> _Statements:
-    return _statements(connection.vendor, connection.features.has_select_for_update)
+    mariadb = connection.vendor == "mysql" and connection.mysql_is_mariadb
+    return _statements(connection.vendor, connection.features.has_select_for_update, mariadb)
 
 
 def _loaded(instance):
