@@ -147,7 +147,7 @@ def main(argv=None) -> int:
                 "config.asgi:application",
                 cwd=BASE_DIR,
                 env=env,
-                profile=args.profile_server,
+                instrument=args.profile_server,
             )
             for i in range(1, args.processes + 1)
         ]

@@ -15,7 +15,8 @@ class ChatConfig(AppConfig):
         # Chat's frames on the live socket, its part of "hello", and who hears of presence.
         from chat import frames
         from live import presence
-        from live.consumer import register_hello_part
+        from live.consumer import register_hello_count, register_hello_part
 
         register_hello_part(frames.hello_part)
+        register_hello_count("chat_unread", frames.hello_unread_count)
         presence.install_policy(frames.presence_policy)

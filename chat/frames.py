@@ -6,10 +6,13 @@ from the database what a client missed while it was away; "typing" goes to the o
 (not stored, throttled); "read" moves the read marker; "chat.unread.query" answers the navbar
 badge. Every database hop goes through `consumer.db` (live.consumer: the live pool, after the
 socket's credential check). Imported by chat's AppConfig.ready(), which also gives the socket
-its "hello" counts and presence policy (hello_part, presence_policy below).
+its "hello" part and count and presence policy (hello_part, hello_unread_count,
+presence_policy below).
 """
 
 import time
+
+from django.db.models import QuerySet
 
 from chat import realtime as chat_realtime
 from chat import selectors as chat_selectors
@@ -21,12 +24,14 @@ from live.consumer import FrameError, LiveConsumer, frame_handler
 
 
 def hello_part(user) -> dict:
-    """Chat's part of "hello": who the socket is, and how many of its conversations are unread
-    (a queryset: counted in the hello's one statement)."""
-    return {
-        "user": chat_realtime.user_ref(user),
-        "chat_unread": chat_selectors.unread_conversations(user=user),
-    }
+    """Chat's part of "hello": who the socket is."""
+    return {"user": chat_realtime.user_ref(user)}
+
+
+def hello_unread_count(user) -> QuerySet[Membership]:
+    """Chat's count in "hello", `chat_unread`: the conversations with unread messages (counted
+    in the hello's one statement; depends on the user only through its pk)."""
+    return chat_selectors.unread_conversations(user=user)
 
 
 # Who hears that a user came online or went offline: their friends (never blocked users).

@@ -26,6 +26,8 @@ service refuses an inactive sender whatever the socket.
 
 import hashlib
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from importlib import import_module
@@ -35,7 +37,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Exists
 from django.utils.crypto import constant_time_compare
 
@@ -167,27 +169,111 @@ def credential_holds(credential: LiveCredential) -> bool:
     return _still_holds(credential, row[0], row[1] if with_session else None)
 
 
-def read_if_credential_holds(credential: LiveCredential, **expressions) -> dict | None:
-    """credential_holds and, in the SAME statement, `expressions` (ORM expressions, e.g. count
-    subqueries, evaluated on the user's row: OuterRef("pk") is the user): their values by name,
-    or None when the credential no longer holds. How a socket's "hello" reads its counts and
-    checks its credential in one round trip (live.consumer)."""
-    with_session = _with_session(credential)
+# The hello's statement (read_if_credential_holds) is built by the ORM once per process: for a
+# stand-in user and session key that no real socket has, then kept with those two values as
+# parameters. Building it for every connect cost ~2 ms of CPU, most of a connect's own work.
+_STAND_IN_USER_ID = 1_987_654_321  # an int every integer key column takes; no real user's
+_STAND_IN_SESSION_KEY = "live-hello-stand-in-session-key"  # not a key the session engines make
+
+
+@dataclass(frozen=True)
+class _PreparedRead:
+    sql: str
+    params: tuple
+    user_id_at: tuple[int, ...]  # where the user's id goes in params
+    session_key_at: tuple[int, ...]  # where the session key goes
+    names: tuple[str, ...]  # the expressions' names, in the statement's column order
+
+
+class _Captured(Exception):
+    """Not an error: how the statement leaves the ORM unsent (_prepare)."""
+
+    def __init__(self, sql: str, params) -> None:
+        super().__init__("captured")
+        self.sql, self.params = sql, tuple(params)
+
+
+def _capture(execute, sql, params, many, context):
+    raise _Captured(sql, params)
+
+
+_prepared: dict = {}
+
+
+def _prepare(expressions_for: Callable[[AbstractBaseUser], dict], with_session: bool) -> _PreparedRead:
+    """The statement of read_if_credential_holds as the ORM writes it, and where the user's id
+    and the session key go. The ORM runs it under an execute wrapper that takes the SQL and its
+    parameters and sends nothing, in a thread of its own (its own connection: a wrapper that
+    counts the caller's statements sees none)."""
+    User = get_user_model()
+    expressions = dict(expressions_for(User(pk=_STAND_IN_USER_ID)))
+    names = tuple(expressions)
     if with_session:
-        expressions[_SESSION_EXISTS] = Exists(Session.objects.filter(session_key=credential.session_key))
-    row = (
-        get_user_model()
-        ._default_manager.filter(pk=credential.user_id, is_active=True)
+        expressions[_SESSION_EXISTS] = Exists(Session.objects.filter(session_key=_STAND_IN_SESSION_KEY))
+    queryset = (
+        User._default_manager.using(connection.alias)
+        .filter(pk=_STAND_IN_USER_ID, is_active=True)
         .annotate(**expressions)
-        .values("password", *expressions)
         .order_by()
-        .first()
+        .values_list("password", *expressions)
     )
+    captured: list = []
+
+    def run() -> None:
+        own = connections[connection.alias]
+        try:
+            own.ensure_connection()  # what a new connection runs first is not the statement
+            with own.execute_wrapper(_capture):
+                list(queryset)
+        except _Captured as statement:
+            captured.append(statement)
+        finally:
+            own.close()
+
+    thread = threading.Thread(target=run, name="live-hello-prepare")
+    thread.start()
+    thread.join()
+    if not captured:
+        raise RuntimeError("the hello's statement was not captured")
+    sql, params = captured[0].sql, captured[0].params
+    user_id_at = tuple(i for i, p in enumerate(params) if type(p) is int and p == _STAND_IN_USER_ID)
+    session_key_at = tuple(i for i, p in enumerate(params) if p == _STAND_IN_SESSION_KEY)
+    if not user_id_at or len(session_key_at) != int(with_session):
+        raise RuntimeError(f"the hello's statement does not take the user and session as parameters: {sql}")
+    return _PreparedRead(sql, params, user_id_at, session_key_at, names)
+
+
+def read_if_credential_holds(
+    credential: LiveCredential, expressions_for: Callable[[AbstractBaseUser], dict], *, key=None
+) -> dict | None:
+    """credential_holds and, in the SAME statement, the ORM expressions `expressions_for(user)`
+    names (e.g. count subqueries, evaluated on the user's row: OuterRef("pk") is the user): their
+    values by name, or None when the credential no longer holds. How a socket's "hello" reads its
+    counts and checks its credential in one round trip (live.consumer).
+
+    The statement is built once per process (and database, session engine and `key`: pass a
+    value that changes when what `expressions_for` builds does), for a stand-in user that has
+    nothing but its pk: the expressions may depend on the user only through `user.pk`."""
+    with_session = _with_session(credential)
+    cache_key = (key if key is not None else expressions_for, connection.alias, connection.vendor, with_session)
+    prepared = _prepared.get(cache_key)
+    if prepared is None:
+        prepared = _prepared.setdefault(cache_key, _prepare(expressions_for, with_session))
+    params = list(prepared.params)
+    for at in prepared.user_id_at:
+        params[at] = credential.user_id
+    for at in prepared.session_key_at:
+        params[at] = credential.session_key
+    with connection.cursor() as cursor:
+        cursor.execute(prepared.sql, params)
+        row = cursor.fetchone()
     if row is None:  # no such user, or not active
         return None
-    password = row.pop("password")
-    session_exists = row.pop(_SESSION_EXISTS) if with_session else None
-    return row if _still_holds(credential, password, session_exists) else None
+    password, *values = row
+    session_exists = values.pop() if with_session else None
+    if not _still_holds(credential, password, session_exists):
+        return None
+    return dict(zip(prepared.names, values, strict=True))
 
 
 def revoke_live_sockets(*, user_id: int, session_key: str | None = None, login: str | None = None) -> None:

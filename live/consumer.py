@@ -4,7 +4,8 @@ live.routing puts the Origin check and authentication (session or single-use tic
 in front of it, so `scope["user"]` is set. The consumer joins the user's live group, forwards
 every event pushed to that group (live.push), answers heartbeats, and dispatches client frames
 by their "type" through FRAME_HANDLERS. It knows no app: apps register what it serves from their
-AppConfig.ready() — frame handlers, the parts of "hello" (register_hello_part) and who hears of
+AppConfig.ready() — frame handlers, the parts and counts of "hello" (register_hello_part,
+register_hello_count) and who hears of
 presence (live.presence.install_policy).
 
 Adding a frame type (chat messages, typing, resync: chat.frames) means registering a handler:
@@ -398,26 +399,42 @@ async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
 
 
 # --- "hello" -------------------------------------------------------------------------------------
-# Apps add to "hello" (unread counts and the like) with register_hello_part. The whole hello is ONE
-# hop on the live pool, after the socket joined its group and registered its presence (an event
-# pushed after the counts were read cannot be missed): ONE statement for the credential check and
-# every count, then (when the user just came online) the presence audience.
+# Apps add to "hello" with register_hello_part (values computed per socket, e.g. who it is) and
+# register_hello_count (a count). The whole hello is ONE hop on the live pool, after the socket
+# joined its group and registered its presence (an event pushed after the counts were read cannot
+# be missed): ONE statement for the credential check and every count (built once per process, see
+# live.access.read_if_credential_holds), then (when the user just came online) the presence audience.
 
 HelloPart = Callable[[object], dict]
+HelloCount = Callable[[object], QuerySet]
 HELLO_PARTS: list[HelloPart] = []
+HELLO_COUNTS: dict[str, HelloCount] = {}
 
 
 def register_hello_part(part: HelloPart) -> HelloPart:
-    """Add `part(user) -> dict` to every "hello" (an app's ready()); the same part once. A value
-    that is a QuerySet becomes its row count, read as a subquery of the hello's one statement
-    (so a part costs no round trip of its own); any other value is sent as it is."""
+    """Add `part(user) -> dict` to every "hello" (an app's ready()); the same part once. Its
+    values are sent as they are: a part does no database work (a count is register_hello_count)."""
     if part not in HELLO_PARTS:
         HELLO_PARTS.append(part)
     return part
 
 
+def register_hello_count(name: str, count_for: HelloCount) -> HelloCount:
+    """Add `name`: the row count of `count_for(user)` (a QuerySet) to every "hello" (an app's
+    ready()), read as a subquery of the hello's one statement (a count costs no round trip of its
+    own). The statement is built once per process, with `count_for` called for a stand-in user
+    that has only its pk: the queryset may depend on the user only through `user.pk`
+    (filter(user=user), user_id=user.pk)."""
+    HELLO_COUNTS[name] = count_for
+    return count_for
+
+
 def _count_of(queryset: QuerySet) -> Subquery:
     return Subquery(queryset.order_by().values(hello_count=Func(template="COUNT(*)", output_field=IntegerField())))
+
+
+def _hello_counts(user) -> dict:
+    return {name: _count_of(count_for(user)) for name, count_for in HELLO_COUNTS.items()}
 
 
 def _hello_hop(credential: access.LiveCredential, user, went_online: bool) -> tuple[dict, dict | None]:
@@ -425,14 +442,9 @@ def _hello_hop(credential: access.LiveCredential, user, went_online: bool) -> tu
     the credential no longer holds), and, when the user just came online, who to tell (None
     when that lookup failed: presence is a hint)."""
     parts: dict = {}
-    counts: dict = {}
     for part in HELLO_PARTS:
-        for key, value in part(user).items():
-            if isinstance(value, QuerySet):
-                counts[key] = _count_of(value)
-            else:
-                parts[key] = value
-    read = access.read_if_credential_holds(credential, **counts)
+        parts.update(part(user))
+    read = access.read_if_credential_holds(credential, _hello_counts, key=tuple(HELLO_COUNTS.items()))
     if read is None:
         raise SignedOut
     parts.update(read)

@@ -7,7 +7,7 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         # The unread count in every live socket's "hello".
-        from live.consumer import register_hello_part
+        from live.consumer import register_hello_count
         from notifications import realtime
 
-        register_hello_part(realtime.hello_part)
+        register_hello_count("unread", realtime.hello_unread)

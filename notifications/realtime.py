@@ -6,6 +6,8 @@ live.push.push_on_commit.
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from config.timezones import api_timestamp
 from notifications import selectors
 
@@ -36,7 +38,7 @@ def notification_read_event(*, ids: list[int] | None, unread: int) -> dict[str, 
     return {"type": NOTIFICATION_READ, "ids": ids, "all": ids is None, "unread": unread}
 
 
-def hello_part(user) -> dict[str, Any]:
-    """Notifications' part of the live socket's "hello": the unread count (the navbar badge; a
-    queryset, counted in the hello's one statement)."""
-    return {"unread": selectors.unread_for_user_id(user_id=user.pk)}
+def hello_unread(user) -> QuerySet:
+    """Notifications' count in the live socket's "hello", `unread` (the navbar badge; counted in
+    the hello's one statement)."""
+    return selectors.unread_for_user_id(user_id=user.pk)
