@@ -1050,18 +1050,23 @@ def run_target(
             label = f"the send windows of steps {', '.join(map(str, profiled_steps))} msg/s"
             print_cpu_profiles(name, written, windows, label, args.profile_top)
     finally:
-        for pipe in pipes:
-            with contextlib.suppress(Exception):
-                pipe.send({"cmd": "close"})
-        for pipe in pipes:
-            with contextlib.suppress(Exception):
-                if pipe.poll(15):
-                    pipe.recv()
-        for proc in procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
+        stop_generators(pipes, procs)
     return result
+
+
+def stop_generators(pipes, procs) -> None:
+    """Tell every generator to close its sockets, wait for it (15 s), then end its process."""
+    for pipe in pipes:
+        with contextlib.suppress(Exception):
+            pipe.send({"cmd": "close"})
+    for pipe in pipes:
+        with contextlib.suppress(Exception):
+            if pipe.poll(15):
+                pipe.recv()
+    for proc in procs:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.terminate()
 
 
 def print_step(name: str, step: StepResult) -> None:

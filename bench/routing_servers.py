@@ -47,6 +47,7 @@ from chat_load import (
     generator_main,
     machine_load,
     prepare_database,
+    stop_generators,
 )
 
 STATS_SECONDS = 1.0
@@ -152,15 +153,7 @@ def run_one(services: Services, args, users, members_of, secret_key: str, routin
         after, commands_after = settled_stats(client), commandstats(client)
         window = time.monotonic() - window_start
     finally:
-        for pipe in pipes:
-            with contextlib.suppress(Exception):
-                pipe.send({"cmd": "close"})
-                if pipe.poll(15):
-                    pipe.recv()
-        for proc in procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
+        stop_generators(pipes, procs)
         client.close()
         services.stop_all()
     per_process = []
