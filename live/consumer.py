@@ -393,9 +393,11 @@ async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
     if time.monotonic() - consumer.credential_checked > CREDENTIAL_RECHECK_SECONDS:
         await consumer.db(_nothing)()
     # The heartbeat keeps this socket counted as online (presence entries expire without it);
-    # renewed before the pong, so a client that got its pong is counted.
-    await _presence_call(presence.heartbeat, consumer.user_id, consumer.channel_name)
+    # renewed before the pong, so a client that got its pong is counted. A socket whose entry
+    # had expired registers again, and its audience hears the user came online if they had not.
+    came_online = await _presence_call(presence.heartbeat, consumer.user_id, consumer.channel_name)
     await consumer.send_json({"type": "pong"})
+    await _presence_changed(consumer, came_online, True)
 
 
 # --- "hello" -------------------------------------------------------------------------------------

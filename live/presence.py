@@ -9,10 +9,11 @@ With REDIS_URL: one sorted set per user (`<prefix>:chat:presence:<user id>`), me
 channel names scored by their expiry time, the key itself expiring too. Without it: a dict in
 this process (embedded mode has one process anyway).
 
-`connect` / `disconnect` say whether the user went from offline to online (or back), so the
-consumer (live.consumer) pushes a PRESENCE event to the user's audience only on a change. Who
-that audience is (friends only, never blocked users) and what the event carries are not decided
-here: the app that knows friendships installs them (chat's AppConfig.ready, install_policy).
+`connect` / `disconnect` (and a `heartbeat` that finds its entry expired) say whether the user
+went from offline to online (or back), so the consumer (live.consumer) pushes a PRESENCE event
+to the user's audience only on a change. Who that audience is (friends only, never blocked
+users) and what the event carries are not decided here: the app that knows friendships
+installs them (chat's AppConfig.ready, install_policy).
 Without a policy nobody is told, and "presence.query" answers that no one is online.
 """
 
@@ -116,9 +117,31 @@ def connect(user_id: int, channel: str) -> bool:
     return before == 0
 
 
-def heartbeat(user_id: int, channel: str) -> None:
-    """Keep a socket counted for another TTL."""
-    connect(user_id, channel)
+def heartbeat(user_id: int, channel: str) -> bool:
+    """Keep a socket counted for another TTL; True when the user came online again with it.
+
+    A live entry is renewed in place: with Redis one round trip of three commands and no
+    transaction (drop expired entries, ZADD XX CH to renew only an entry that is still there,
+    push the key's expiry). An entry that had expired meanwhile (a stalled process, a lost
+    heartbeat) stopped counting, and the user may have gone offline for their audience: the
+    socket then registers again through `connect`, which says whether the user was offline."""
+    now, ttl = time.time(), ttl_seconds()
+    client = _redis()
+    if client is None:
+        with _lock:
+            sockets = _local.get(user_id, {})
+            renewed = sockets.get(channel, 0.0) > now
+            if renewed:
+                sockets[channel] = now + ttl
+    else:
+        key = _key(user_id)
+        pipe = client.pipeline(transaction=False)
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zadd(key, {channel: now + ttl}, xx=True, ch=True)
+        pipe.expire(key, ttl)
+        _, changed, _ = pipe.execute()
+        renewed = changed == 1
+    return False if renewed else connect(user_id, channel)
 
 
 def disconnect(user_id: int, channel: str) -> bool:

@@ -203,6 +203,29 @@ async def test_an_expired_socket_stops_counting(people, settings):
     await ada_ws.disconnect()
 
 
+async def test_friends_hear_a_member_whose_entry_expired_come_back_with_a_heartbeat(people, settings):
+    ada, bob, _, _ = people
+    settings.CHAT_PRESENCE_TTL_SECONDS = 1
+    bob_ws, _ = await connect(bob)
+    await bob_ws.send_json_to({"type": "presence.query"})
+    await next_of_type(bob_ws, "presence.state")
+    ada_ws, _ = await connect(ada)
+    assert (await next_of_type(bob_ws, "presence"))["online"] is True
+    await asyncio.sleep(1.5)  # no heartbeat: Ada's entry expired, Bob's query would say offline
+    assert presence.online_among([ada.pk]) == set()
+
+    await ada_ws.send_json_to({"type": "ping"})
+    await next_of_type(ada_ws, "pong")
+
+    event = await next_of_type(bob_ws, "presence")
+    assert event == {"type": "presence", "user": str(ada.public_id), "online": True}
+    await ada_ws.send_json_to({"type": "ping"})  # renewed in place now: no news
+    await next_of_type(ada_ws, "pong")
+    assert await bob_ws.receive_nothing(timeout=0.3)
+    for ws in (ada_ws, bob_ws):
+        await ws.disconnect()
+
+
 # --- Unread badge --------------------------------------------------------------------------------
 
 
