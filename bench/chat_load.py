@@ -41,6 +41,11 @@ What it does, all on the loopback interface:
    deliveries still in flight (until all arrived, none arrived for `--drain-idle` s, or
    `--drain-seconds`). A step breaks when p99 > 1 s or any delivery is lost; a target's run
    stops `--after-break` steps after its first broken step, or when `--max-seconds` is spent.
+   Lyceum's clients keep live.js's heartbeat from their hello on: a ping once the hello's
+   `heartbeat` seconds (25) pass without a frame, the first at a random phase so a burst's
+   sockets do not ping in step: at rest, one ping per socket every 25 s, the presence refresh
+   a real sitting carries (`--no-heartbeats` leaves it out). Pings, pongs and pongs later than
+   live.js waits (10 s) are counted after the idle measurement and per step.
 
 Per step: latency from the send to each recipient's socket (every member but the sender) —
 p50/p95/p99/max, deliveries lost (never arrived before the drain ended) and duplicated, the
@@ -95,6 +100,11 @@ DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/lyceum_bench_load"
 EMAIL_DOMAIN = "bench-load.lyceum.local"
 DEFAULT_STEPS = [25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000]
 BREAK_P99_SECONDS = 1.0
+# static/js/live.js: its heartbeat frame, the interval it uses until a hello names one, and how
+# long it waits for the pong before it closes the socket.
+PING_FRAME = json.dumps({"type": "ping"})
+LIVE_JS_HEARTBEAT_SECONDS = 25.0
+PONG_TIMEOUT_SECONDS = 10.0
 # uvicorn as deploy/systemd/lyceum-uvicorn@.service runs it (minus --proxy-headers: no proxy here).
 UVICORN_ARGS = [
     "uvicorn",
@@ -160,6 +170,9 @@ class Client:
     reader: asyncio.Task | None = None
     ready_at: float | None = None  # Lyceum: when its "hello" arrived (the socket is usable); else = connected
     sent_n: int = 0
+    last_frame: float = 0.0  # Lyceum: when the last frame arrived (live.js's heartbeat timer restarts then)
+    ping_at: float | None = None  # Lyceum: when the ping still waiting for its pong was sent
+    heartbeat: asyncio.Task | None = None
 
 
 @dataclass
@@ -172,6 +185,10 @@ class GeneratorState:
     echoes: Counter = field(default_factory=Counter)
     closed: int = 0
     rr: int = 0
+    heartbeats: bool = True
+    pings: int = 0
+    pongs: int = 0
+    late_pongs: int = 0  # after live.js's PONG_TIMEOUT_MS: live.js would have closed the socket
 
 
 def _step_of(key: str) -> int:
@@ -187,6 +204,7 @@ async def _read(state: GeneratorState, client: Client) -> None:
             now = monotonic()
             frame = loads(raw)
             if lyceum:
+                client.last_frame = now
                 kind = frame.get("type")
                 if kind == "message.new":
                     message = frame["message"]
@@ -198,6 +216,13 @@ async def _read(state: GeneratorState, client: Client) -> None:
                         state.received[_step_of(key)].append((key, client.uid, now))
                 elif kind == "hello" and client.ready_at is None:
                     client.ready_at = now
+                    if state.heartbeats and client.heartbeat is None:
+                        client.heartbeat = asyncio.create_task(_heartbeat(state, client, frame.get("heartbeat")))
+                elif kind == "pong":
+                    state.pongs += 1
+                    if client.ping_at is not None and now - client.ping_at > PONG_TIMEOUT_SECONDS:
+                        state.late_pongs += 1
+                    client.ping_at = None
                 elif kind == "message.ack":
                     key = frame.get("client_id") or ""
                     state.acks[_step_of(key)].append((key, now))
@@ -212,6 +237,31 @@ async def _read(state: GeneratorState, client: Client) -> None:
     except Exception as error:
         state.errors[f"reader:{type(error).__name__}"] += 1
     state.closed += 1
+
+
+async def _heartbeat(state: GeneratorState, client: Client, every) -> None:
+    """static/js/live.js's heartbeat: {"type": "ping"} once `every` seconds (the hello's
+    "heartbeat") have passed without a frame from the server. The first ping comes at a random
+    phase within `every` of the hello, so the sockets of a burst do not ping in step (browsers'
+    tabs are spread the same way)."""
+    every = float(every) if isinstance(every, int | float) and every > 0 else LIVE_JS_HEARTBEAT_SECONDS
+    monotonic = time.monotonic
+    due = monotonic() + random.random() * every
+    first = True
+    while True:
+        await asyncio.sleep(max(0.0, due - monotonic()))
+        quiet_until = client.last_frame + every
+        if not first and quiet_until > monotonic():  # traffic since: live.js restarted its timer
+            due = quiet_until
+            continue
+        first = False
+        client.ping_at = monotonic()
+        try:
+            await client.ws.send(PING_FRAME)
+        except Exception:  # the socket closed: its reader counts that
+            return
+        state.pings += 1
+        due = client.ping_at + every
 
 
 async def _connect_one(state: GeneratorState, client: Client, deadline: float, stats: Counter) -> float | None:
@@ -360,8 +410,8 @@ async def _drain(state: GeneratorState, step: int, expected: int, until: float, 
     }
 
 
-async def _generator(conn, target: str, clients: list[Client]) -> None:
-    state = GeneratorState(target=target, clients=clients)
+async def _generator(conn, target: str, clients: list[Client], heartbeats: bool) -> None:
+    state = GeneratorState(target=target, clients=clients, heartbeats=heartbeats)
     loop = asyncio.get_running_loop()
     while True:
         command = await loop.run_in_executor(None, conn.recv)
@@ -374,7 +424,12 @@ async def _generator(conn, target: str, clients: list[Client]) -> None:
             result = await _run_step(state, command["step"], command["rate"], command["start"], command["seconds"])
         elif name == "drain":
             result = await _drain(state, command["step"], command["expected"], command["until"], command["idle"])
+        elif name == "heartbeats":
+            result = {"pings": state.pings, "pongs": state.pongs, "late_pongs": state.late_pongs}
         elif name == "close":
+            for c in clients:
+                if c.heartbeat is not None:
+                    c.heartbeat.cancel()
             await asyncio.gather(*(c.ws.close() for c in clients if c.ws is not None), return_exceptions=True)
             conn.send({"ok": True})
             return
@@ -383,10 +438,10 @@ async def _generator(conn, target: str, clients: list[Client]) -> None:
         conn.send(result)
 
 
-def generator_main(conn, target: str, clients: list[Client]) -> None:
+def generator_main(conn, target: str, clients: list[Client], heartbeats: bool) -> None:
     raise_open_files_limit()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    asyncio.run(_generator(conn, target, clients))
+    asyncio.run(_generator(conn, target, clients, heartbeats))
 
 
 # --- Processes: redis-server, daphne ------------------------------------------------------------
@@ -825,6 +880,7 @@ class StepResult:
     late_earlier: int = 0
     send_failures: int = 0
     closed: int = 0
+    heartbeats: dict = field(default_factory=dict)  # pings, pongs, late_pongs over the step and its drain
     load: float = float("nan")  # the machine's 1-minute load average at the end of the send window
 
     @property
@@ -879,7 +935,12 @@ def run_target(
     for g in range(args.generators):
         parent, child = ctx.Pipe()
         share = [c for c in clients if (c.index // 2) % args.generators == g]
-        proc = ctx.Process(target=generator_main, args=(child, name, share), name=f"chatload-gen{g}", daemon=True)
+        proc = ctx.Process(
+            target=generator_main,
+            args=(child, name, share, not args.no_heartbeats),
+            name=f"chatload-gen{g}",
+            daemon=True,
+        )
         proc.start()
         pipes.append(parent)
         procs.append(proc)
@@ -954,6 +1015,13 @@ def run_target(
         sockets_of = Counter(servers[i % len(servers)] for i in connected)
         result.idle_memory = idle_memory(memory_before, memory_of(watch_pids, redis_url), sockets_of, len(connected))
         print_idle_memory(name, result.idle_memory, args.idle_seconds)
+        beats = heartbeat_counts(pipes)
+        if name.startswith("lyceum"):
+            print(
+                f"[{name}] heartbeats since the burst: {beats['pings']} pings, {beats['pongs']} pongs "
+                f"({beats['late_pongs']} later than {PONG_TIMEOUT_SECONDS:g} s)",
+                flush=True,
+            )
         if args.trace_memory:
             signal_all(instrumented, signal.SIGUSR1)  # the snapshot, and tracemalloc off
             print_allocation_sites(name, {n: Path(f"{written[n]}.mem.json") for n in instrumented}, sockets_of)
@@ -1037,6 +1105,9 @@ def run_target(
             ack_latencies = [t - sent_at[key] for key, t in acks if key in sent_at]
             step.ack_p99 = percentile(ack_latencies, 99)
             step.errors = {k: v for k, v in errors.items() if v}
+            now_beats = heartbeat_counts(pipes)
+            step.heartbeats = dict(now_beats - beats)
+            beats = now_beats
             result.steps[rate] = step
             print_step(name, step)
             if step.broken:
@@ -1052,6 +1123,16 @@ def run_target(
     finally:
         stop_generators(pipes, procs)
     return result
+
+
+def heartbeat_counts(pipes) -> Counter:
+    """Pings sent, pongs received and pongs later than live.js waits, over every generator so far."""
+    total: Counter = Counter()
+    for pipe in pipes:
+        pipe.send({"cmd": "heartbeats"})
+    for pipe in pipes:
+        total.update(pipe.recv())
+    return total
 
 
 def stop_generators(pipes, procs) -> None:
@@ -1074,6 +1155,9 @@ def print_step(name: str, step: StepResult) -> None:
         f"{k} {cpu:.0f}%/{rss:.0f}MB" if rss == rss else f"{k} {cpu:.0f}%" for k, (cpu, rss) in step.resources.items()
     )
     extra = f" acked {step.acked} ack-p99 {step.ack_p99 * 1000:.0f} ms" if step.acked else ""
+    if step.heartbeats:
+        beats = step.heartbeats
+        extra += f" pings {beats.get('pings', 0)} pongs {beats.get('pongs', 0)} late {beats.get('late_pongs', 0)}"
     print(
         f"[{name}] {step.rate:>4} msg/s: sent {step.sent} ({step.achieved:.1f}/s) deliveries {step.delivered}/"
         f"{step.expected} p50/p95/p99/max {step.ms(50)}/{step.ms(95)}/{step.ms(99)}/{step.ms(100)} ms "
@@ -1218,6 +1302,9 @@ def parse_args(argv=None):
     parser.add_argument("--database-url", default=os.environ.get("CHAT_LOAD_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--fresh", action="store_true", help="drop and rebuild the benchmark database")
     parser.add_argument("--quick", action="store_true", help="steps 25 and 100 of 5 s each: a smoke run")
+    parser.add_argument(
+        "--no-heartbeats", action="store_true", help="Lyceum's clients send no heartbeat pings (live.js does)"
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the server logs directory")
     parser.add_argument(
         "--profile-server", action="store_true", help="cProfile Lyceum's server processes (implies --keep-logs)"
