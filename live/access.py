@@ -37,8 +37,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.core.exceptions import FieldError
 from django.db import connection, connections, transaction
-from django.db.models import Exists
+from django.db.models import Exists, IntegerField
 from django.utils.crypto import constant_time_compare
 
 from live import push
@@ -200,13 +201,30 @@ def _capture(execute, sql, params, many, context):
 _prepared: dict = {}
 
 
+def integer_expressions(expressions_for: Callable[[AbstractBaseUser], dict]) -> dict:
+    """The expressions `expressions_for` builds for the stand-in user (read_if_credential_holds),
+    each checked to have an integer output_field (IntegerField or a subclass): TypeError names
+    the first that has not. The statement's values come raw from the cursor, without the ORM's
+    conversions, so only integers (which int() makes of what every backend returns) are read."""
+    expressions = dict(expressions_for(get_user_model()(pk=_STAND_IN_USER_ID)))
+    for name, expression in expressions.items():
+        try:
+            output_field = expression.output_field
+        except (AttributeError, FieldError):
+            output_field = None
+        if not isinstance(output_field, IntegerField):
+            kind = type(output_field).__name__ if output_field is not None else "no output_field"
+            raise TypeError(f"{name!r} is read raw from the cursor and must be an integer expression, not {kind}")
+    return expressions
+
+
 def _prepare(expressions_for: Callable[[AbstractBaseUser], dict], with_session: bool) -> _PreparedRead:
     """The statement of read_if_credential_holds as the ORM writes it, and where the user's id
     and the session key go. The ORM runs it under an execute wrapper that takes the SQL and its
     parameters and sends nothing, in a thread of its own (its own connection: a wrapper that
     counts the caller's statements sees none)."""
     User = get_user_model()
-    expressions = dict(expressions_for(User(pk=_STAND_IN_USER_ID)))
+    expressions = integer_expressions(expressions_for)
     names = tuple(expressions)
     if with_session:
         expressions[_SESSION_EXISTS] = Exists(Session.objects.filter(session_key=_STAND_IN_SESSION_KEY))
@@ -246,10 +264,12 @@ def _prepare(expressions_for: Callable[[AbstractBaseUser], dict], with_session: 
 def read_if_credential_holds(
     credential: LiveCredential, expressions_for: Callable[[AbstractBaseUser], dict], *, key=None
 ) -> dict | None:
-    """credential_holds and, in the SAME statement, the ORM expressions `expressions_for(user)`
-    names (e.g. count subqueries, evaluated on the user's row: OuterRef("pk") is the user): their
-    values by name, or None when the credential no longer holds. How a socket's "hello" reads its
-    counts and checks its credential in one round trip (live.consumer).
+    """credential_holds and, in the SAME statement, the integer ORM expressions
+    `expressions_for(user)` names (e.g. count subqueries, evaluated on the user's row:
+    OuterRef("pk") is the user): their values by name as ints (None for NULL), or None when the
+    credential no longer holds. How a socket's "hello" reads its counts and checks its credential
+    in one round trip (live.consumer). An expression that is not an integer is refused with
+    TypeError (integer_expressions).
 
     The statement is built once per process (and database, session engine and `key`: pass a
     value that changes when what `expressions_for` builds does), for a stand-in user that has
@@ -273,7 +293,7 @@ def read_if_credential_holds(
     session_exists = values.pop() if with_session else None
     if not _still_holds(credential, password, session_exists):
         return None
-    return dict(zip(prepared.names, values, strict=True))
+    return {name: None if value is None else int(value) for name, value in zip(prepared.names, values, strict=True)}
 
 
 def revoke_live_sockets(*, user_id: int, session_key: str | None = None, login: str | None = None) -> None:

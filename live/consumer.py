@@ -426,12 +426,16 @@ def register_hello_count(name: str, count_for: HelloCount) -> HelloCount:
     ready()), read as a subquery of the hello's one statement (a count costs no round trip of its
     own). The statement is built once per process, with `count_for` called for a stand-in user
     that has only its pk: the queryset may depend on the user only through `user.pk`
-    (filter(user=user), user_id=user.pk)."""
+    (filter(user=user), user_id=user.pk). It is built once here too, so a `count_for` that
+    returns no QuerySet is refused now (TypeError), not at the first hello."""
+    access.integer_expressions(lambda user: {name: _count_of(count_for(user))})
     HELLO_COUNTS[name] = count_for
     return count_for
 
 
 def _count_of(queryset: QuerySet) -> Subquery:
+    if not isinstance(queryset, QuerySet):
+        raise TypeError(f"a hello count is the row count of a QuerySet, not of {type(queryset).__name__}")
     return Subquery(queryset.order_by().values(hello_count=Func(template="COUNT(*)", output_field=IntegerField())))
 
 

@@ -5,6 +5,8 @@ statement, and check that the same statement still ends a revoked credential."""
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.db.models import Exists, IntegerField
+from django.db.models.expressions import RawSQL
 from django.test import Client
 from django.utils import timezone
 
@@ -12,9 +14,10 @@ from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.tests.factories import UserFactory, befriend, direct_between, send
 from live import access
-from live.consumer import SignedOut, _hello_hop
+from live.consumer import HELLO_COUNTS, SignedOut, _hello_hop, register_hello_count
 from notifications import selectors as notification_selectors
 from notifications.tests.factories import NotificationFactory
+from social.models import Friendship
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +117,36 @@ def test_the_hello_signs_out_a_deactivated_user_but_not_another_users_socket():
     with pytest.raises(SignedOut):
         _hello(user, credential)
     assert _hello(other, others)["unread"] == 0
+
+
+# --- Only integers are read raw -------------------------------------------------------------------
+
+
+def test_a_hello_count_that_is_not_a_queryset_is_refused_at_registration():
+    before = dict(HELLO_COUNTS)
+
+    with pytest.raises(TypeError, match="QuerySet"):
+        register_hello_count("friends", lambda user: Exists(Friendship.objects.filter(user_low_id=user.pk)))
+
+    assert before == HELLO_COUNTS
+
+
+def test_the_prepared_read_refuses_an_expression_that_is_not_an_integer():
+    user = UserFactory()
+
+    with pytest.raises(TypeError, match=r"'has_friends'.*BooleanField"):
+        access.read_if_credential_holds(
+            _credential(user), lambda user: {"has_friends": Exists(Friendship.objects.filter(user_low_id=user.pk))}
+        )
+
+
+def test_the_prepared_read_gives_ints_whatever_the_cursor_returns():
+    # given: an integer expression whose raw value is a float on SQLite and a Decimal on MariaDB
+    user = UserFactory()
+
+    read = access.read_if_credential_holds(
+        _credential(user), lambda user: {"two": RawSQL("2.0", (), output_field=IntegerField())}
+    )
+
+    assert read == {"two": 2}
+    assert type(read["two"]) is int
