@@ -14,7 +14,9 @@ Printed per round: how many connected, when the last handshake completed and whe
 "hello" arrived (seconds after the burst started; p50 too), and what one connect cost: the
 statements MariaDB ran (its global `Questions` counter over the round, divided by the sockets:
 on a shared server this includes anyone else's statements) and the commands the private Redis
-ran (INFO commandstats: channel layer, presence and cache together).
+ran (INFO commandstats: channel layer, presence and cache together). `--profile-server` runs
+the servers under bench/serve_instrumented.py, with one CPU profile window per round, and prints
+the top functions of the rounds after the first (chat_load.py's print_cpu_profiles).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 import resource
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import sys
@@ -36,7 +39,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench_db import lyceum_env
-from chat_load import BASE_DIR, Services, layout, machine_load, prepare_database
+from chat_load import BASE_DIR, Services, layout, machine_load, prepare_database, print_cpu_profiles, signal_all
 
 DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/lyceum_bench_connect"
 
@@ -118,8 +121,12 @@ def parse_args(argv=None):
     parser.add_argument("--lyceum-env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--keep-logs", action="store_true")
     parser.add_argument(
-        "--profile-server", action="store_true", help="cProfile each server process; prints where its time went"
+        "--profile-server",
+        action="store_true",
+        help="run the servers under bench/serve_instrumented.py, a CPU profile per round; prints where the time "
+        "of the rounds after the first went",
     )
+    parser.add_argument("--profile-top", type=int, default=25, help="functions printed per CPU profile")
     return parser.parse_args(argv)
 
 
@@ -166,11 +173,15 @@ def main(argv=None) -> int:
             user=parts.username or "root",
             password=parts.password or "",
         )
+        names = [f"{args.server}{i}" for i in range(1, args.processes + 1)]
+        instrumented = {name: services.processes[name].pid for name in names} if args.profile_server else {}
         for round_number in range(1, args.repeat + 1):
             questions, commands = mariadb_questions(server), redis_commands(redis_url)
+            signal_all(instrumented, signal.SIGUSR2)  # serve_instrumented.py: profile window <round> on
             result, (questions_after, commands_after) = asyncio.run(
                 burst(targets, lambda: (mariadb_questions(server), redis_commands(redis_url)))
             )
+            signal_all(instrumented, signal.SIGUSR2)  # and off: <name>.cpu<round>.prof written
             statements = (questions_after - questions - 1) / args.sockets
             commands_after.subtract(commands)
             redis_per = commands_after.total() / args.sockets
@@ -189,14 +200,15 @@ def main(argv=None) -> int:
             )
             time.sleep(3)  # the servers see every socket go (presence, groups) before the next burst
         print(f"done; {machine_load()}", flush=True)
+        if args.profile_server:
+            # The first round warms the servers up: the profile is of the others, when there are any.
+            rounds = list(range(2, args.repeat + 1)) or [1]
+            label = f"the burst{'s' if len(rounds) > 1 else ''} of round{'s' if len(rounds) > 1 else ''} " + ", ".join(
+                map(str, rounds)
+            )
+            print_cpu_profiles("connect", {name: logdir / name for name in names}, rounds, label, args.profile_top)
     finally:
         services.stop_all()
-        if args.profile_server:
-            import pstats
-
-            for i in range(1, args.processes + 1):
-                print(f"--- {args.server}{i}: the 25 functions with the most cumulative time")
-                pstats.Stats(str(logdir / f"{args.server}{i}.prof")).sort_stats("cumulative").print_stats(25)
         if args.keep_logs:
             print(f"server logs: {logdir}")
         else:
