@@ -102,7 +102,7 @@ async def send_chat_message(consumer: LiveConsumer, frame: dict) -> None:
         if error.code == "rate_limited":
             await consumer.send_json(error.frame(**refused))
             return
-        raise FrameError(error.code, error.message, **refused) from None
+        raise FrameError(error.code, error.message, field=error.field, **refused) from None
     except Conversation.DoesNotExist:
         raise FrameError("not_found", "No such conversation.", **refused) from None
     # The message ends this typing spell: the next "typing" frame goes out at once.

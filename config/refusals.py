@@ -69,9 +69,12 @@ class Refusal(Exception):
         return body
 
     def frame(self, **extra) -> dict:
-        """The socket's error frame; `extra` (e.g. client_id, conversation) tells the client
-        which of its frames was refused. None values are left out."""
+        """The socket's error frame, with the refusal's `field` when it names an input; `extra`
+        (e.g. client_id, conversation) tells the client which of its frames was refused. None
+        values are left out."""
         frame = {"type": "error", "code": self.code, "detail": self.message}
+        if self.field:
+            frame["field"] = self.field
         frame.update({key: value for key, value in extra.items() if value is not None})
         return frame
 

@@ -89,10 +89,11 @@ class FrameError(Refusal):
     as bad.
 
     `extra` (e.g. the frame's client_id and conversation) is copied into the error frame so
-    the client knows which of its messages was refused."""
+    the client knows which of its messages was refused; `field` names the frame's input that
+    was refused, when one was."""
 
-    def __init__(self, code: str, detail: str, **extra):
-        super().__init__(detail, code=code)
+    def __init__(self, code: str, detail: str, *, field: str | None = None, **extra):
+        super().__init__(detail, code=code, field=field)
         self.extra = extra
 
     def frame(self, **extra) -> dict:

@@ -109,6 +109,20 @@ def test_upload_and_input_refusals_keep_their_statuses():
     assert InputError("malformed_json", "The text is not valid JSON.").status == 400
 
 
+def test_the_sockets_error_frame_names_the_refused_field_when_there_is_one():
+    named = Refusal("Reply to a message of this conversation.", code="invalid_reply_to", field="reply_to")
+    unnamed = Refusal("You are sending messages too fast.", code="rate_limited")
+
+    assert named.frame(client_id="c1", conversation=None) == {
+        "type": "error",
+        "code": "invalid_reply_to",
+        "detail": "Reply to a message of this conversation.",
+        "field": "reply_to",
+        "client_id": "c1",
+    }
+    assert "field" not in unnamed.frame()
+
+
 # --- Through the API: the refusal's status and the one body ---------------------------------------
 
 

@@ -48,6 +48,7 @@ async def test_a_reply_to_a_message_of_another_conversation_is_an_error_frame(pe
 
     error = await ws.receive_json_from(timeout=TIMEOUT)
     assert (error["type"], error["code"], error["client_id"]) == ("error", "invalid_reply_to", cid)
+    assert error["field"] == "reply_to"  # the refusal's field: the input the client got wrong
     assert not await database_sync_to_async(Message.objects.filter(conversation=conversation).exists)()
     await ws.disconnect()
 

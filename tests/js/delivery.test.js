@@ -96,6 +96,16 @@ describe("delivery", () => {
     assert.equal(states.at(-1), "sending");
   });
 
+  test("a refusal naming its field fails the send with the refusal's words", () => {
+    const details = [];
+    globalThis.document.addEventListener("chat:delivery", (event) => details.push(event.detail.detail));
+    const entry = delivery.send({ conversation: 7, body: "x", reply: { id: 99 } });
+    const refusal = { code: "invalid_reply_to", field: "reply_to", detail: "Reply to a message of this chat." };
+    emit("error", { ...refusal, client_id: entry.clientId, conversation: 7 });
+    assert.equal(states.at(-1), "failed");
+    assert.equal(details.at(-1), "Reply to a message of this chat.");
+  });
+
   test("a send with no ack in time shows as stalled; a late ack still settles it", () => {
     const entry = delivery.send({ conversation: 7, body: "x" });
     timers.advance(ACK_TIMEOUT_MS);
