@@ -83,25 +83,46 @@ async def _heartbeat_loop() -> None:
 
 
 # A change of the count is published within PUBLISH_DELAY_SECONDS, one write at a time: the opens
-# and closes of a burst are folded into a few writes, not one each.
+# and closes of a burst are folded into a few writes, not one each. The wait is a timer and the
+# write a job of the loop's executor, not a task: a socket closed while its loop shuts down (its
+# task cancelled) still reports the change, and what it schedules then is dropped with the loop,
+# never left behind as a pending task ("Task was destroyed but it is pending"). The key expires
+# by its TTL anyway.
 PUBLISH_DELAY_SECONDS = 0.25
-_publishing: asyncio.Task | None = None
+_publishing_on: asyncio.AbstractEventLoop | None = None  # the loop a write is waiting or running on
 _dirty = False
 
 
-async def _publish_changes() -> None:
-    global _dirty
-    while _dirty:
-        await asyncio.sleep(PUBLISH_DELAY_SECONDS)
-        _dirty = False
-        await asyncio.to_thread(publish_live_sockets)
-
-
 def _count_changed(loop: asyncio.AbstractEventLoop) -> None:
-    global _publishing, _dirty
+    global _dirty
     _dirty = True
-    if _publishing is None or _publishing.done() or _publishing.get_loop() is not loop:
-        _publishing = loop.create_task(_publish_changes())
+    if _publishing_on is not loop:  # none waiting (or one of a loop that is gone)
+        _publish_later(loop)
+
+
+def _publish_later(loop: asyncio.AbstractEventLoop) -> None:
+    global _publishing_on
+    _publishing_on = loop
+    loop.call_later(PUBLISH_DELAY_SECONDS, _publish_now, loop)
+
+
+def _publish_now(loop: asyncio.AbstractEventLoop) -> None:
+    global _dirty, _publishing_on
+    _dirty = False
+    try:
+        written = loop.run_in_executor(None, publish_live_sockets)
+    except RuntimeError:  # the loop's executor has shut down: the process is stopping
+        _publishing_on = None
+        return
+    written.add_done_callback(lambda _written: _published(loop))
+
+
+def _published(loop: asyncio.AbstractEventLoop) -> None:
+    global _publishing_on
+    if _dirty and not loop.is_closed():
+        _publish_later(loop)
+    else:
+        _publishing_on = None
 
 
 async def socket_opened() -> None:
