@@ -102,7 +102,7 @@ DEFAULT_STEPS = [25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000]
 BREAK_P99_SECONDS = 1.0
 # static/js/live.js: its heartbeat frame, the interval it uses until a hello names one, and how
 # long it waits for the pong before it closes the socket.
-PING_FRAME = json.dumps({"type": "ping"})
+PING_FRAME = json.dumps({"type": "ping"}, separators=(",", ":"))  # JSON.stringify's bytes
 LIVE_JS_HEARTBEAT_SECONDS = 25.0
 PONG_TIMEOUT_SECONDS = 10.0
 # uvicorn as deploy/systemd/lyceum-uvicorn@.service runs it (minus --proxy-headers: no proxy here).
