@@ -39,6 +39,14 @@ frame the consumer is handling. A sink is called on the event loop with the mess
 receiver shares: it must not change it, block or await; it returns False for a message it
 leaves to the queue.
 
+With `routing="process"` a process also subscribes a channel of its own, and a group send
+reaches only the processes that hold a member: Redis keeps, per group, the set of its holding
+processes (`<prefix>__route__:<group>`, written by the first local member's `group_add` and the
+last one's leave, no expiry) and one sorted set of live processes (`<prefix>__procs__`, scored
+by expiry, renewed with ONE command per ROUTE_TTL / 3), and a send is one EVALSHA of
+ROUTE_SCRIPT, which publishes the event once to each live holder and prunes the dead ones.
+docs/routing-design.md has the races and failure cases.
+
 Several `hosts`: the fan-out channel lives on one of them (chosen by a CRC32 of its name, the
 same in every process); a second Redis is for Redis Cluster's sharded pub/sub, not here.
 """
