@@ -83,36 +83,50 @@ ROUTE_TTL = 30.0
 
 # One round trip per routed event. KEYS[1]: the liveness sorted set, KEYS[2..]: the route sets
 # of the event's groups; ARGV[1]: now (the publisher's clock, which is the heartbeats' clock to
-# well within ROUTE_TTL), ARGV[2]: the serialized envelope. Publishes the same payload once to
-# each live holder of any of the groups (its reader keeps the groups it holds) and removes from
-# the sets it read, and from the liveness set, every holder whose liveness lapsed (its next
-# heartbeat then finds itself missing and writes its entries again). Without ARGV[2] it only
-# prunes, and also drops every lapsed process from the liveness set (`sweep_routes`).
-# Returns the number of publishes.
+# well within ROUTE_TTL), ARGV[2]: the serialized envelope. Inside its one call: the union of
+# the route sets (SUNION), the liveness of every holder (ZMSCORE), one PUBLISH of the same
+# payload to each live holder (its reader keeps the groups it holds) — so a constant number of
+# commands plus one per holding process, not one per group. Holders whose liveness lapsed are
+# removed from the sets it read and from the liveness set (their next heartbeat then finds
+# them missing and writes their entries again). Without ARGV[2] it only prunes, and also drops
+# every lapsed process from the liveness set (`sweep_routes`). Keys and holders go to Redis
+# in chunks (Lua's unpack has a stack limit). Returns the number of publishes.
 ROUTE_SCRIPT = """
 local now = tonumber(ARGV[1])
 local payload = ARGV[2]
-local alive = {}
+local chunk = 1000
+local holders, seen = {}, {}
+for first = 2, #KEYS, chunk do
+  local members = redis.call('SUNION', unpack(KEYS, first, math.min(first + chunk - 1, #KEYS)))
+  for _, holder in ipairs(members) do
+    if not seen[holder] then
+      seen[holder] = true
+      holders[#holders + 1] = holder
+    end
+  end
+end
+local dead = {}
 local published = 0
-for i = 2, #KEYS do
-  for _, holder in ipairs(redis.call('SMEMBERS', KEYS[i])) do
-    local live = alive[holder]
-    if live == nil then
-      local expiry = redis.call('ZSCORE', KEYS[1], holder)
-      live = expiry ~= false and tonumber(expiry) > now
-      alive[holder] = live
-      if live then
-        if payload then
-          redis.call('PUBLISH', holder, payload)
-          published = published + 1
-        end
-      else
-        redis.call('ZREM', KEYS[1], holder)
+for first = 1, #holders, chunk do
+  local last = math.min(first + chunk - 1, #holders)
+  local expiries = redis.call('ZMSCORE', KEYS[1], unpack(holders, first, last))
+  for i = first, last do
+    local expiry = expiries[i - first + 1]
+    if expiry and tonumber(expiry) > now then
+      if payload then
+        redis.call('PUBLISH', holders[i], payload)
+        published = published + 1
       end
+    else
+      dead[#dead + 1] = holders[i]
     end
-    if not live then
-      redis.call('SREM', KEYS[i], holder)
-    end
+  end
+end
+for first = 1, #dead, chunk do
+  local last = math.min(first + chunk - 1, #dead)
+  redis.call('ZREM', KEYS[1], unpack(dead, first, last))
+  for k = 2, #KEYS do
+    redis.call('SREM', KEYS[k], unpack(dead, first, last))
   end
 end
 if not payload then

@@ -534,10 +534,33 @@ async def test_routing_costs_one_script_call_per_event_whatever_the_number_of_gr
 
     assert [name for client, name in seen if client == "tcp"] == ["EVALSHA"]
     inside = Counter(name for client, name in seen if client == "lua")
-    assert inside == {"SMEMBERS": 30, "ZSCORE": 2, "PUBLISH": 2}  # one publish per live holder
+    assert inside == {"SUNION": 1, "ZMSCORE": 1, "PUBLISH": 2}  # one publish per live holder
     assert await _receive(holder, ada) == {"type": "live.event", "n": 1}  # once, in 20 of the groups
     assert await _receive(idle, bob) == {"type": "live.event", "n": 1}
     await _nothing_for(holder, ada)
+
+
+async def test_an_event_to_thousands_of_groups_reaches_each_holder_once(routed, redis_url):
+    """More groups than the script hands Redis in one SUNION (its chunks: Lua's stack limit)."""
+    import redis
+
+    holder, idle, sender = routed
+    ada = await holder.new_channel()
+    await holder.group_add("user.0", ada)
+    await holder.group_add("user.2499", ada)
+    bob = await idle.new_channel()
+    await idle.group_add("user.1500", bob)
+    client = redis.Redis.from_url(redis_url)
+    dead = f"{holder.prefix}__proc__.lyceum-live-killed"
+    client.sadd(holder.route_key("user.2000"), dead)  # a killed process's entry, never alive
+
+    await sender.group_send_many([f"user.{n}" for n in range(2500)], {"type": "live.event", "n": 1})
+
+    assert await _receive(holder, ada) == {"type": "live.event", "n": 1}
+    assert await _receive(idle, bob) == {"type": "live.event", "n": 1}
+    await _nothing_for(holder, ada)
+    assert not client.exists(holder.route_key("user.2000"))
+    client.close()
 
 
 @pytest.mark.parametrize("path", ["async", "sync"])
