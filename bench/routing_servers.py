@@ -250,7 +250,7 @@ def print_result(r: dict, step_seconds: float) -> None:
         )
     c, executed, trips = r["commands"], sum(r["commands"].values()), sum(r["round_trips"].values())
     busiest = ", ".join(f"{name} {calls / sent:.2f}" for name, calls in c.most_common(6))
-    inside = ", ".join(f"{name} {calls / sent:.2f}" for name, calls in r["in_scripts"].most_common(4)) or "none"
+    inside = ", ".join(f"{name} {calls / sent:.2f}" for name, calls in r["in_scripts"].most_common()) or "none"
     registry = ", ".join(f"{name} {calls / r['window']:.1f}/s" for name, calls in r["registry"].most_common()) or "none"
     print(
         f"  redis per message: {trips / sent:.2f} round trips, {executed / sent:.2f} commands executed "
