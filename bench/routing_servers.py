@@ -14,11 +14,16 @@ spread over them (user i on process i % N), one open-loop step of `--rate` messa
   layer's own counters, read from the Redis hash every process writes them to, every
   LIVE_STATS_SECONDS, set to 1 s here: live/layer.py, STATS_KEY);
 
-and site-wide, from the private redis-server's `INFO commandstats` (delta from a quiet moment
-before the step to one after its drain): Redis commands per message sent, PUBLISH per message,
-and the busiest commands. The counters are read when they have stood still for two writes, so
-they cover the step and its drain exactly. On a shared machine: the load average is printed;
-compare the counts and CPU seconds of one sitting, not wall-clock latencies.
+and site-wide, over the same window (from a quiet moment before the step to one after its
+drain), per message sent: Redis ROUND TRIPS (the commands clients sent, counted with MONITOR)
+and commands EXECUTED (`INFO commandstats`, which also counts what a Lua script runs inside its
+one call: with LIVE_ROUTING=process the route script's SUNION, ZMSCORE and PUBLISH), the route
+script's calls (EVALSHA) and PUBLISH per message (PUBLISH counted wherever it ran), the
+registry's writes per second (liveness heartbeats and route SADD/SREM, from MONITOR), and the
+busiest commands. The counters
+are read when they have stood still for two writes, so they cover the step and its drain
+exactly. On a shared machine: the load average is printed; compare the counts and CPU seconds
+of one sitting, not wall-clock latencies.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -57,6 +63,53 @@ DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/lyceum_routing"
 def commandstats(client: redis.Redis) -> Counter:
     stats = client.info("commandstats")
     return Counter({name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()})
+
+
+class RoundTrips:
+    """MONITOR of the private redis-server from start to stop(): the commands clients sent (one
+    round trip each; "tcp" in MONITOR's output) by name, apart from what scripts ran inside their
+    call ("lua"), the route script's calls (an EVALSHA naming route sets: one per routed message;
+    the chat's send throttle is a script too) and the other commands on the routing registry
+    (liveness heartbeats, the SADD/SREM of joins and leaves)."""
+
+    REGISTRY = ("__route__:", "__procs__")
+
+    def __init__(self, redis_url: str):
+        self.client = redis.Redis.from_url(redis_url)
+        self.marker = f"routing-bench-end-{secrets.token_hex(4)}"
+        self.sent: Counter = Counter()
+        self.in_scripts: Counter = Counter()
+        self.registry: Counter = Counter()
+        self.route_calls = 0
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self.listen, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def listen(self, ready: threading.Event) -> None:
+        with self.client.monitor() as monitor:
+            ready.set()
+            while True:
+                entry = monitor.next_command()
+                command = entry["command"]
+                if self.marker in command:
+                    return
+                name = command.split(" ", 1)[0].lower()
+                if entry["client_type"] == "lua":
+                    self.in_scripts[name] += 1
+                    continue
+                self.sent[name] += 1
+                if not any(key in command for key in self.REGISTRY):
+                    continue
+                if name in {"evalsha", "eval"}:
+                    self.route_calls += 1
+                else:
+                    self.registry[name] += 1
+
+    def stop(self) -> None:
+        self.client.echo(self.marker)
+        self.thread.join(30)
+        self.client.close()
 
 
 def layer_stats(client: redis.Redis) -> dict[int, dict[str, int]]:
@@ -125,6 +178,7 @@ def run_one(services: Services, args, users, members_of, secret_key: str, routin
                 pipe.send({"cmd": "connect_rest", "concurrency": 8, "deadline": time.monotonic() + 60})
             connected += sum(len(pipe.recv()["times"]) for pipe in pipes)
         time.sleep(3)
+        round_trips = RoundTrips(redis_url)
         before, commands_before = settled_stats(client), commandstats(client)
         window_start = time.monotonic()
 
@@ -151,6 +205,7 @@ def run_one(services: Services, args, users, members_of, secret_key: str, routin
             pipe.send({"cmd": "drain", "step": 1, "expected": expected_per_gen[g], "until": until, "idle": 3.0})
         arrived = {(key, uid) for pipe in pipes for key, uid, _t in pipe.recv()["received"]}
         after, commands_after = settled_stats(client), commandstats(client)
+        round_trips.stop()
         window = time.monotonic() - window_start
     finally:
         stop_generators(pipes, procs)
@@ -173,6 +228,10 @@ def run_one(services: Services, args, users, members_of, secret_key: str, routin
         "load": load,
         "processes": per_process,
         "commands": commands,
+        "round_trips": round_trips.sent,
+        "in_scripts": round_trips.in_scripts,
+        "registry": round_trips.registry,
+        "route_calls": round_trips.route_calls,
     }
 
 
@@ -189,28 +248,34 @@ def print_result(r: dict, step_seconds: float) -> None:
             f"for nobody here {p['for_nobody']:>6} ({p['for_nobody'] / step_seconds:.0f}/s)",
             flush=True,
         )
-    c, total = r["commands"], sum(r["commands"].values())
+    c, executed, trips = r["commands"], sum(r["commands"].values()), sum(r["round_trips"].values())
     busiest = ", ".join(f"{name} {calls / sent:.2f}" for name, calls in c.most_common(6))
+    inside = ", ".join(f"{name} {calls / sent:.2f}" for name, calls in r["in_scripts"].most_common()) or "none"
+    registry = ", ".join(f"{name} {calls / r['window']:.1f}/s" for name, calls in r["registry"].most_common()) or "none"
     print(
-        f"  redis per message: {total / sent:.2f} commands, PUBLISH {c['publish'] / sent:.2f}, ZRANGEBYSCORE "
-        f"{c['zrangebyscore'] / sent:.2f}; registry ZADD+EXPIRE {(c['zadd'] + c['expire']) / r['window']:.0f}/s "
-        f"(heartbeat: every group held, every 10 s); busiest per message: {busiest}",
+        f"  redis per message: {trips / sent:.2f} round trips, {executed / sent:.2f} commands executed "
+        f"(inside scripts: {inside}); route script calls {r['route_calls'] / sent:.2f}, all EVALSHA "
+        f"{c['evalsha'] / sent:.2f}, PUBLISH {c['publish'] / sent:.2f}; registry writes: {registry}; "
+        f"busiest executed per message: {busiest}",
         flush=True,
     )
 
 
 def print_summary(results: list[dict], step_seconds: float) -> None:
     print("\nrouting   N  cpu s/s per process (mean)  received/s per process  for-nobody/s per process  "
-          "redis cmds/msg  (w/o ZADD+EXPIRE)  PUBLISH/msg  deliveries")  # fmt: skip
+          "round trips/msg  commands executed/msg  route EVALSHA/msg  PUBLISH/msg  registry writes/s  "
+          "deliveries")  # fmt: skip
     for r in results:
-        n, procs, sent = r["n"], r["processes"], r["sent"] or 1
+        n, procs, sent, c = r["n"], r["processes"], r["sent"] or 1, r["commands"]
         print(
             f"{r['routing']:<8} {n:>2}  {sum(p['cpu'] for p in procs) / n:>26.3f}  "
             f"{sum(p['received'] for p in procs) / n / step_seconds:>22.0f}  "
             f"{sum(p['for_nobody'] for p in procs) / n / step_seconds:>24.0f}  "
-            f"{sum(r['commands'].values()) / sent:>14.2f}  "
-            f"{(sum(r['commands'].values()) - r['commands']['zadd'] - r['commands']['expire']) / sent:>17.2f}  "
-            f"{r['commands']['publish'] / sent:>11.2f}  "
+            f"{sum(r['round_trips'].values()) / sent:>15.2f}  "
+            f"{sum(c.values()) / sent:>21.2f}  "
+            f"{r['route_calls'] / sent:>17.2f}  "
+            f"{c['publish'] / sent:>11.2f}  "
+            f"{sum(r['registry'].values()) / r['window']:>17.1f}  "
             f"{r['arrived']}/{r['expected']}",
             flush=True,
         )

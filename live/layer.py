@@ -39,6 +39,14 @@ frame the consumer is handling. A sink is called on the event loop with the mess
 receiver shares: it must not change it, block or await; it returns False for a message it
 leaves to the queue.
 
+With `routing="process"` a process also subscribes a channel of its own, and a group send
+reaches only the processes that hold a member: Redis keeps, per group, the set of its holding
+processes (`<prefix>__route__:<group>`, written by the first local member's `group_add` and the
+last one's leave, no expiry) and one sorted set of live processes (`<prefix>__procs__`, scored
+by expiry, renewed with ONE command per ROUTE_TTL / 3), and a send is one EVALSHA of
+ROUTE_SCRIPT, which publishes the event once to each live holder and prunes the dead ones.
+docs/routing-design.md has the races and failure cases.
+
 Several `hosts`: the fan-out channel lives on one of them (chosen by a CRC32 of its name, the
 same in every process); a second Redis is for Redis Cluster's sharded pub/sub, not here.
 """
@@ -47,6 +55,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import threading
@@ -65,9 +74,66 @@ from redis.retry import Retry
 
 FANOUT_CHANNEL = "__fanout__"
 PROCESS_CHANNEL = "__proc__."
+# routing="process": `<prefix>__route__:<group>` is the set of the processes (their channels) that
+# hold a member of the group; `<prefix>__procs__` the sorted set of the processes that are alive,
+# scored by when their liveness lapses (ROUTE_TTL after their last heartbeat).
 ROUTE_KEY = "__route__:"
-# routing="process": how long a process's registry entries live without its heartbeat.
+PROCS_KEY = "__procs__"
 ROUTE_TTL = 30.0
+
+# One round trip per routed event. KEYS[1]: the liveness sorted set, KEYS[2..]: the route sets
+# of the event's groups; ARGV[1]: now (the publisher's clock, which is the heartbeats' clock to
+# well within ROUTE_TTL), ARGV[2]: the serialized envelope. Inside its one call: the union of
+# the route sets (SUNION), the liveness of every holder (ZMSCORE), one PUBLISH of the same
+# payload to each live holder (its reader keeps the groups it holds) — so a constant number of
+# commands plus one per holding process, not one per group. Holders whose liveness lapsed are
+# removed from the sets it read and from the liveness set (their next heartbeat then finds
+# them missing and writes their entries again). Without ARGV[2] it only prunes, and also drops
+# every lapsed process from the liveness set (`sweep_routes`). Keys and holders go to Redis
+# in chunks (Lua's unpack has a stack limit). Returns the number of publishes.
+ROUTE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local payload = ARGV[2]
+local chunk = 1000
+local holders, seen = {}, {}
+for first = 2, #KEYS, chunk do
+  local members = redis.call('SUNION', unpack(KEYS, first, math.min(first + chunk - 1, #KEYS)))
+  for _, holder in ipairs(members) do
+    if not seen[holder] then
+      seen[holder] = true
+      holders[#holders + 1] = holder
+    end
+  end
+end
+local dead = {}
+local published = 0
+for first = 1, #holders, chunk do
+  local last = math.min(first + chunk - 1, #holders)
+  local expiries = redis.call('ZMSCORE', KEYS[1], unpack(holders, first, last))
+  for i = first, last do
+    local expiry = expiries[i - first + 1]
+    if expiry and tonumber(expiry) > now then
+      if payload then
+        redis.call('PUBLISH', holders[i], payload)
+        published = published + 1
+      end
+    else
+      dead[#dead + 1] = holders[i]
+    end
+  end
+end
+for first = 1, #dead, chunk do
+  local last = math.min(first + chunk - 1, #dead)
+  redis.call('ZREM', KEYS[1], unpack(dead, first, last))
+  for k = 2, #KEYS do
+    redis.call('SREM', KEYS[k], unpack(dead, first, last))
+  end
+end
+if not payload then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+end
+return published
+"""
 # Every process writes its counters (events received, deliveries made) to Redis this often, in
 # a hash `<prefix>__stats__:<process id>` that expires after 3 intervals: what an operator reads
 # to see how much of a process's reading is for nobody it holds (bench/routing_servers.py).
@@ -145,14 +211,14 @@ class LoopState:
             retry=_publish_retry(AsyncRetry),
         )
         self.publisher = aioredis.Redis(connection_pool=pool)
+        self.route_script = self.publisher.register_script(ROUTE_SCRIPT)
         self.subscribed = asyncio.Event()
         self.reader: asyncio.Task | None = None
         self.subscriber_name = f"lyceum-live-{uuid.uuid4().hex[:12]}"
-        # routing="process": this loop's own channel, and the task that keeps its registry
-        # entries (which of its groups it holds) from expiring.
+        # routing="process": this loop's own channel, and the task that renews its liveness.
         self.process_channel = f"{layer.prefix}{PROCESS_CHANNEL}{self.subscriber_name}"
         self.heartbeat: asyncio.Task | None = None
-        # The groups whose entry this loop last wrote (ZADD) and has not removed since, and per
+        # The groups whose entry this loop last wrote (SADD) and has not removed since, and per
         # group the one task writing or removing it now (see sync_route).
         self.registered: set[str] = set()
         self.routing: dict[str, asyncio.Task] = {}
@@ -212,10 +278,16 @@ class LoopState:
                     reply = await pubsub.get_message(timeout=None)
                     if reply is not None and reply["type"] == "subscribe":
                         confirmed += 1
-                if connected_before and self.layer.routing == "process":
-                    groups = list(self.groups)
-                    await self.register(groups)  # Redis may have lost the registry
-                    self.registered.update(groups)
+                if self.layer.routing == "process":
+                    # Alive before any entry of this process is written: a publisher that read
+                    # an entry of a process it does not see alive would remove it.
+                    await self.renew_liveness()
+                    if connected_before:
+                        await self.reregister()  # Redis may have lost the registry
+                    if self.heartbeat is None or self.heartbeat.done():
+                        self.heartbeat = asyncio.get_running_loop().create_task(
+                            self.beat(), name="live-layer-route-heartbeat"
+                        )
                 self.subscribed.set()
                 delay = RECONNECT_FIRST
                 if connected_before:
@@ -259,28 +331,33 @@ class LoopState:
 
     # --- the registry (routing="process") ----------------------------------------------------
 
-    async def register(self, groups) -> None:
-        """Record in Redis that this process holds members of `groups` (for ROUTE_TTL)."""
-        if not groups:
-            return
+    async def renew_liveness(self) -> bool:
+        """Mark this process alive for ROUTE_TTL: ONE command, whatever the number of groups it
+        holds. True when Redis did not list it (Redis lost the set, or a publisher found its
+        liveness lapsed and removed it with the entries it read: see ROUTE_SCRIPT)."""
         expiry = time.time() + ROUTE_TTL
-        async with self.publisher.pipeline(transaction=False) as pipe:
-            for group in groups:
-                key = self.layer.route_key(group)
-                pipe.zadd(key, {self.process_channel: expiry})
-                pipe.expire(key, int(ROUTE_TTL) + 1)
-            await pipe.execute()
-        if self.heartbeat is None or self.heartbeat.done():
-            self.heartbeat = asyncio.get_running_loop().create_task(self.beat(), name="live-layer-route-heartbeat")
+        return bool(await self.publisher.zadd(self.layer.procs_key, {self.process_channel: expiry}))
+
+    async def reregister(self) -> None:
+        """Write the entry of every group this process holds again (Redis lost them, or a
+        publisher removed them), each through its group's ordered task (see sync_route), and
+        return once Redis acknowledged every one; raises the first failure."""
+        self.registered.clear()
+        results = await asyncio.gather(*(self.sync_route(group) for group in list(self.groups)), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def sync_route(self, group) -> None:
         """Bring the registry entry of `group` in line with whether this process holds it, and
         wait until Redis acknowledged that: ONE task per group does it, in order, and every
         joiner and leaver of the group awaits that same task. So a second socket of a user
-        does not go on (and load its hello) before the first one's ZADD is acknowledged, and a
-        last member's ZREM cannot land after a new member's ZADD (publisher connections are
-        pooled: two commands in flight may reach Redis in either order). Raises what the ZADD
-        raised (the registering join fails); a failed ZREM is left to expire."""
+        does not go on (and load its hello) before the first one's SADD is acknowledged, and a
+        last member's SREM cannot land after a new member's SADD (publisher connections are
+        pooled: two commands in flight may reach Redis in either order). Raises what the SADD
+        raised (the registering join fails); after a failed SREM the entry stays, and events
+        for the group reach this process and are dropped, until a publisher finds it gone
+        (its liveness lapsed) or the process leaves."""
         task = self.routing.get(group)
         if task is None or task.done():
             task = self.routing[group] = asyncio.get_running_loop().create_task(
@@ -289,19 +366,20 @@ class LoopState:
         await asyncio.shield(task)  # a cancelled caller (socket gone) leaves it to the others
 
     async def reconcile(self, group) -> None:
+        key = self.layer.route_key(group)
         try:
             while (group in self.groups) != (group in self.registered):
                 if group in self.groups:
-                    self.registered.add(group)  # until the ZADD fails: then nobody relies on it
+                    self.registered.add(group)  # until the SADD fails: then nobody relies on it
                     try:
-                        await self.register([group])
+                        await self.publisher.sadd(key, self.process_channel)
                     except BaseException:
                         self.registered.discard(group)
                         raise
                 else:
                     self.registered.discard(group)
-                    with contextlib.suppress(Exception):  # an entry left behind expires
-                        await self.publisher.zrem(self.layer.route_key(group), self.process_channel)
+                    with contextlib.suppress(Exception):  # an entry left behind costs a dropped event
+                        await self.publisher.srem(key, self.process_channel)
         finally:
             if self.routing.get(group) is asyncio.current_task():
                 del self.routing[group]
@@ -309,17 +387,36 @@ class LoopState:
     async def beat(self) -> None:
         while True:
             await asyncio.sleep(ROUTE_TTL / 3)
-            groups = list(self.groups)
             try:
-                # Not ordered with sync_route: a renewal that lands just after a last member's
-                # ZREM leaves an entry for a group nobody here holds, for one ttl at most (its
-                # events reach this process and are dropped) — never the other way round.
-                await self.register(groups)
-                self.registered.update(group for group in groups if group in self.groups)
+                await self.beat_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away: the reader re-registers on reconnect
+            except Exception:  # Redis away: the reader writes the entries again on reconnect
                 logger.warning("live layer: route heartbeat failed", exc_info=True)
+
+    async def beat_once(self) -> None:
+        """Renew this process's liveness (one command; the entries of its groups have no expiry
+        of their own). If Redis no longer listed it, events may have been skipped meanwhile:
+        write every entry again, then tell the sockets to catch up."""
+        missing = await self.renew_liveness()
+        if not self.subscribed.is_set():
+            return  # the reader is reconnecting: it writes the entries again itself
+        if missing:
+            logger.warning("live layer: this process's liveness had lapsed; registering its groups again")
+            await self.reregister()
+            self.resubscribed()
+        else:  # a held group whose SADD failed (a re-registration during a hiccup): write it now
+            unrouted = [group for group in self.groups if group not in self.registered and group not in self.routing]
+            await asyncio.gather(*(self.sync_route(group) for group in unrouted))
+
+    async def leave_registry(self) -> None:
+        """On close: no longer alive, and no entries left behind (one pipeline)."""
+        async with self.publisher.pipeline(transaction=False) as pipe:
+            pipe.zrem(self.layer.procs_key, self.process_channel)
+            for group in self.registered:
+                pipe.srem(self.layer.route_key(group), self.process_channel)
+            await pipe.execute()
+        self.registered.clear()
 
     def deliver(self, data) -> None:
         """Hand one published event to every local channel it names or that is in one of its
@@ -383,6 +480,8 @@ class LoopState:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.heartbeat
             self.heartbeat = None
+            with contextlib.suppress(Exception):  # Redis away: the entries are pruned as dead
+                await self.leave_registry()
         if self.reader is not None:
             self.reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):  # closing anyway
@@ -413,6 +512,7 @@ class FanoutChannelLayer(BaseChannelLayer):
         ]
         self.prefix = prefix
         self.fanout_channel = f"{prefix}{FANOUT_CHANNEL}"
+        self.procs_key = f"{prefix}{PROCS_KEY}"
         if routing not in {"fanout", "process"}:
             raise ValueError(f"live layer: routing must be 'fanout' or 'process', not {routing!r}")
         self.routing = routing
@@ -508,54 +608,51 @@ class FanoutChannelLayer(BaseChannelLayer):
             await self.publish({"groups": groups, "message": message})
 
     async def publish(self, envelope: dict) -> None:
-        publisher = self.state().publisher
+        state = self.state()
         if self.routing == "process" and "groups" in envelope:
-            groups = envelope["groups"]
-            now = time.time()
-            async with publisher.pipeline(transaction=False) as pipe:
-                for group in groups:
-                    pipe.zrangebyscore(self.route_key(group), now, "+inf")
-                holders = await pipe.execute()
-            async with publisher.pipeline(transaction=False) as pipe:
-                for channel, held in self.route(groups, holders).items():
-                    pipe.publish(channel, self.serialize({"groups": held, "message": envelope["message"]}))
-                await pipe.execute()
+            keys = self.route_keys(envelope["groups"])
+            await state.route_script(keys=keys, args=[time.time(), self.serialize(envelope)])
             return
-        await publisher.publish(self.fanout_channel, self.serialize(envelope))
+        await state.publisher.publish(self.fanout_channel, self.serialize(envelope))
 
-    @staticmethod
-    def route(groups, holders) -> dict:
-        """{process channel: [its groups]} from each group's registered processes."""
-        routes: dict = {}
-        for group, processes in zip(groups, holders, strict=True):
-            for process in processes:
-                name = process.decode() if isinstance(process, bytes) else process
-                routes.setdefault(name, []).append(group)
-        return routes
+    def route_keys(self, groups) -> list[str]:
+        """ROUTE_SCRIPT's keys: the liveness set, then the route set of each group."""
+        return [self.procs_key, *(self.route_key(group) for group in groups)]
 
     def group_send_many_sync(self, groups, message) -> None:
         """The same from synchronous code — a database thread after its commit, a view, a Celery
-        task — as ONE blocking PUBLISH on this thread's own connection: no hop to an event loop
-        and no event loop made for it. Raises what redis-py raises (the caller logs: a push is a
-        hint)."""
+        task — as ONE blocking command (PUBLISH, or with routing="process" the EVALSHA of
+        ROUTE_SCRIPT) on this thread's own connection: no hop to an event loop and no event
+        loop made for it. Raises what redis-py raises (the caller logs: a push is a hint)."""
         groups = list(dict.fromkeys(groups))
         if not groups:
             return
         client = getattr(self.sync, "client", None)
         if client is None:
             client = self.sync.client = redis.Redis.from_url(self.address, **self.options, retry=_publish_retry(Retry))
+            self.sync.route_script = client.register_script(ROUTE_SCRIPT)
+        payload = self.serialize({"groups": groups, "message": message})
         if self.routing == "process":
-            now = time.time()
-            pipe = client.pipeline(transaction=False)
-            for group in groups:
-                pipe.zrangebyscore(self.route_key(group), now, "+inf")
-            holders = pipe.execute()
-            pipe = client.pipeline(transaction=False)
-            for channel, held in self.route(groups, holders).items():
-                pipe.publish(channel, self.serialize({"groups": held, "message": message}))
-            pipe.execute()
+            self.sync.route_script(keys=self.route_keys(groups), args=[time.time(), payload])
             return
-        client.publish(self.fanout_channel, self.serialize({"groups": groups, "message": message}))
+        client.publish(self.fanout_channel, payload)
+
+    def sweep_routes(self, batch: int = 200) -> None:
+        """Remove every route entry of a process whose liveness lapsed, in every route set, and
+        the lapsed processes from the liveness set (synchronous: an ops script or a periodic
+        task). A publish already does it for the groups it reads; this is for the groups that
+        get no event any more (memory only: a dead entry never causes a publish)."""
+        client = redis.Redis.from_url(self.address, **self.options)
+        try:
+            script = client.register_script(ROUTE_SCRIPT)
+            keys = client.scan_iter(match=f"{self.prefix}{ROUTE_KEY}*", count=500)
+            while True:
+                chunk = list(itertools.islice(keys, batch))
+                script(keys=[self.procs_key, *chunk], args=[time.time()])
+                if len(chunk) < batch:
+                    return
+        finally:
+            client.close()
 
     # --- sinks -------------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@ own members of the named groups. Two layer instances with their own connections 
 two daphne processes (tests/multiprocess proves the same with real daphnes)."""
 
 import asyncio
+import time
 import uuid
+from collections import Counter
 
 import pytest
 import pytest_asyncio
@@ -343,7 +345,7 @@ async def test_routing_forgets_a_group_after_its_last_member_left(routed):
 
 
 class HeldRoutes:
-    """Holds a layer's registry commands (ZADD or ZREM of a route key, from its publisher) until
+    """Holds a layer's registry commands (SADD or SREM of a route key, from its publisher) until
     released, and records in `log` when Redis acknowledged each: the order two pooled
     connections could deliver them in, made deterministic."""
 
@@ -351,7 +353,7 @@ class HeldRoutes:
         import redis.asyncio
 
         self.pool = layer.state().publisher.connection_pool
-        self.hold = hold  # the command names to hold ("ZADD", "ZREM")
+        self.hold = hold  # the command names to hold ("SADD", "SREM")
         self.released = asyncio.Event()
         self.reached = asyncio.Event()
         self.log: list[str] = []
@@ -390,63 +392,63 @@ class HeldRoutes:
 
 async def test_a_second_socket_of_a_group_waits_for_the_first_ones_registration(routed, monkeypatch):
     """Two sockets of one user join at once in one process: the second must not go on (load
-    its hello) before Redis acknowledged the ZADD that routes the user's events here."""
+    its hello) before Redis acknowledged the SADD that routes the user's events here."""
     holder = routed[0]
     first, second = await holder.new_channel(), await holder.new_channel()
     await holder.state().wait_subscribed()
-    held = HeldRoutes(holder, monkeypatch, hold={"ZADD"})
+    held = HeldRoutes(holder, monkeypatch, hold={"SADD"})
 
     async def join(channel, name):
         await holder.group_add("user.1", channel)
         held.log.append(f"{name} joined")
 
     joining = [asyncio.create_task(join(first, "first"))]
-    await asyncio.wait_for(held.reached.wait(), 2)  # the first one's ZADD is in flight
+    await asyncio.wait_for(held.reached.wait(), 2)  # the first one's SADD is in flight
     joining.append(asyncio.create_task(join(second, "second")))
     await asyncio.sleep(0.1)
     held.released.set()
     await asyncio.wait_for(asyncio.gather(*joining), 2)
 
-    assert held.log.index("ZADD acknowledged") < held.log.index("second joined")
+    assert held.log.index("SADD acknowledged") < held.log.index("second joined")
 
 
-async def test_a_join_while_the_last_members_zrem_is_in_flight_stays_registered(routed, monkeypatch, redis_url):
-    """The last socket of a user leaves (ZREM in flight) while a new one joins (ZADD): on
-    pooled connections the ZREM could land last and leave a held group unrouted until the next
-    heartbeat. The registry must name the process once both are done."""
+async def test_a_join_while_the_last_members_srem_is_in_flight_stays_registered(routed, monkeypatch, redis_url):
+    """The last socket of a user leaves (SREM in flight) while a new one joins (SADD): on
+    pooled connections the SREM could land last and leave a held group unrouted. The registry
+    must name the process once both are done."""
     import redis
 
     holder, _, sender = routed
     old, new = await holder.new_channel(), await holder.new_channel()
     await holder.group_add("user.1", old)
-    held = HeldRoutes(holder, monkeypatch, hold={"ZREM"})
+    held = HeldRoutes(holder, monkeypatch, hold={"SREM"})
 
     leaving = asyncio.create_task(holder.group_discard("user.1", old))
-    await asyncio.wait_for(held.reached.wait(), 2)  # the ZREM is in flight
+    await asyncio.wait_for(held.reached.wait(), 2)  # the SREM is in flight
     joining = asyncio.create_task(holder.group_add("user.1", new))
     await asyncio.sleep(0.1)
     held.released.set()
     await asyncio.wait_for(asyncio.gather(leaving, joining), 2)
 
     client = redis.Redis.from_url(redis_url)
-    assert client.zscore(holder.route_key("user.1"), holder.state().process_channel) is not None
+    assert client.sismember(holder.route_key("user.1"), holder.state().process_channel)
     client.close()
     await sender.group_send_many(["user.1"], {"type": "live.event", "text": "{}"})
     assert await _receive(holder, new) == {"type": "live.event", "text": "{}"}
 
 
-async def test_an_event_between_the_zrem_and_the_new_zadd_is_in_the_joiners_hello(routed, monkeypatch):
-    """Published after the ZREM landed and before the new member's ZADD: no process is named,
+async def test_an_event_between_the_srem_and_the_new_sadd_is_in_the_joiners_hello(routed, monkeypatch):
+    """Published after the SREM landed and before the new member's SADD: no process is named,
     so the event reaches nobody live — and the joiner's group_add has not returned yet, so its
     hello (loaded after group_add) is read after that event's commit and shows it."""
     holder, _, sender = routed
     old, new = await holder.new_channel(), await holder.new_channel()
     await holder.group_add("user.1", old)
-    held = HeldRoutes(holder, monkeypatch, hold={"ZADD"})
+    held = HeldRoutes(holder, monkeypatch, hold={"SADD"})
 
-    await holder.group_discard("user.1", old)  # ZREM acknowledged
+    await holder.group_discard("user.1", old)  # SREM acknowledged
     joining = asyncio.create_task(holder.group_add("user.1", new))
-    await asyncio.wait_for(held.reached.wait(), 2)  # the new member's ZADD is in flight
+    await asyncio.wait_for(held.reached.wait(), 2)  # the new member's SADD is in flight
     await sender.group_send_many(["user.1"], {"type": "live.event", "n": 1})
     published_while_joining = not joining.done()
     held.released.set()
@@ -475,3 +477,241 @@ async def test_each_process_writes_its_counters_to_redis_for_operators(redis_url
     assert stats[holder.state().subscriber_name]["for_nobody"] == "0"
     await holder.flush()
     await idle.flush()
+
+
+# --- the registry's cost: one script call per event, one command per heartbeat ----------------
+
+
+class Monitor:
+    """Every command Redis runs that names this test's prefix (MONITOR: every database and
+    client; the prefix picks out this test's), as (client type, command name): "tcp" for what
+    a client sent (one round trip each), "lua" for what a script ran inside its call."""
+
+    def __init__(self, redis_url, prefix):
+        import redis.asyncio
+
+        self.client = redis.asyncio.Redis.from_url(redis_url)
+        self.prefix = prefix
+        self.marker = f"{prefix}-monitor-end"
+
+    async def during(self, action) -> list[tuple[str, str]]:
+        seen = []
+        async with self.client.monitor() as monitor:
+            await action()
+            await self.client.echo(self.marker)
+            while True:
+                entry = await asyncio.wait_for(monitor.next_command(), 5)
+                command = entry["command"]
+                if self.marker in command:
+                    break
+                if self.prefix in command and "__stats__" not in command:
+                    seen.append((entry["client_type"], command.split(" ", 1)[0].upper()))
+        await self.client.aclose()
+        return seen
+
+
+def _send(layer, path):
+    """group_send_many, from an event loop ("async") or a database thread ("sync")."""
+    if path == "async":
+        return layer.group_send_many
+    return lambda groups, message: asyncio.to_thread(layer.group_send_many_sync, groups, message)
+
+
+@pytest.mark.parametrize("path", ["async", "sync"])
+async def test_routing_costs_one_script_call_per_event_whatever_the_number_of_groups(routed, redis_url, path):
+    holder, idle, sender = routed
+    ada = await holder.new_channel()
+    for n in range(20):
+        await holder.group_add(f"user.{n}", ada)
+    bob = await idle.new_channel()
+    await idle.group_add("user.5", bob)
+    send = _send(sender, path)
+    await send(["user.0"], {"type": "live.event", "n": 0})  # the script is loaded (SCRIPT LOAD) once
+    assert await _receive(holder, ada) == {"type": "live.event", "n": 0}
+
+    groups = [f"user.{n}" for n in range(30)]
+    seen = await Monitor(redis_url, holder.prefix).during(lambda: send(groups, {"type": "live.event", "n": 1}))
+
+    assert [name for client, name in seen if client == "tcp"] == ["EVALSHA"]
+    inside = Counter(name for client, name in seen if client == "lua")
+    assert inside == {"SUNION": 1, "ZMSCORE": 1, "PUBLISH": 2}  # one publish per live holder
+    assert await _receive(holder, ada) == {"type": "live.event", "n": 1}  # once, in 20 of the groups
+    assert await _receive(idle, bob) == {"type": "live.event", "n": 1}
+    await _nothing_for(holder, ada)
+
+
+async def test_an_event_to_thousands_of_groups_reaches_each_holder_once(routed, redis_url):
+    """More groups than the script hands Redis in one SUNION (its chunks: Lua's stack limit)."""
+    import redis
+
+    holder, idle, sender = routed
+    ada = await holder.new_channel()
+    await holder.group_add("user.0", ada)
+    await holder.group_add("user.2499", ada)
+    bob = await idle.new_channel()
+    await idle.group_add("user.1500", bob)
+    client = redis.Redis.from_url(redis_url)
+    dead = f"{holder.prefix}__proc__.lyceum-live-killed"
+    client.sadd(holder.route_key("user.2000"), dead)  # a killed process's entry, never alive
+
+    await sender.group_send_many([f"user.{n}" for n in range(2500)], {"type": "live.event", "n": 1})
+
+    assert await _receive(holder, ada) == {"type": "live.event", "n": 1}
+    assert await _receive(idle, bob) == {"type": "live.event", "n": 1}
+    await _nothing_for(holder, ada)
+    assert not client.exists(holder.route_key("user.2000"))
+    client.close()
+
+
+@pytest.mark.parametrize("path", ["async", "sync"])
+async def test_a_process_whose_liveness_lapsed_gets_no_publish_and_loses_its_entries(routed, redis_url, path):
+    """A killed process (here: its liveness set into the past): the publisher skips it and
+    removes its entry from the route sets it read, and it from the liveness set."""
+    import redis
+
+    holder, idle, sender = routed
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    bob = await idle.new_channel()
+    await idle.group_add("user.1", bob)
+    client = redis.Redis.from_url(redis_url)
+    dead = holder.state().process_channel
+    client.zadd(holder.procs_key, {dead: time.time() - 1})
+
+    await _send(sender, path)(["user.1"], {"type": "live.event", "n": 1})
+
+    assert await _receive(idle, bob) == {"type": "live.event", "n": 1}
+    await _nothing_for(holder, ada)
+    assert holder.state().received == 0
+    assert not client.sismember(holder.route_key("user.1"), dead)
+    assert client.zscore(holder.procs_key, dead) is None
+    assert client.sismember(holder.route_key("user.1"), idle.state().process_channel)
+    client.close()
+
+
+async def test_a_process_found_dead_registers_again_at_its_next_heartbeat_and_tells_its_sockets(routed, redis_url):
+    """Its liveness lapsed while it was alive (its loop stalled past ROUTE_TTL) and a publisher
+    removed its entries: its next heartbeat sees itself missing, writes every entry again and
+    tells its sockets to catch up (what it missed meanwhile is in the database)."""
+    import redis
+
+    from live.layer import RESUBSCRIBED
+
+    holder, _, sender = routed
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    client = redis.Redis.from_url(redis_url)
+    client.zadd(holder.procs_key, {holder.state().process_channel: time.time() - 1})
+    await sender.group_send_many(["user.1"], {"type": "live.event", "n": 1})  # skipped: removed
+    client.close()
+
+    await holder.state().beat_once()
+
+    assert await _receive(holder, ada) == {"type": RESUBSCRIBED}
+    await sender.group_send_many(["user.1"], {"type": "live.event", "n": 2})
+    assert await _receive(holder, ada) == {"type": "live.event", "n": 2}
+
+
+async def test_the_heartbeat_is_one_command_whatever_the_number_of_groups(routed, redis_url):
+    holder = routed[0]
+    ada = await holder.new_channel()
+    for n in range(50):
+        await holder.group_add(f"user.{n}", ada)
+
+    seen = await Monitor(redis_url, holder.prefix).during(holder.state().beat_once)
+
+    assert seen == [("tcp", "ZADD")]
+
+
+@pytest.mark.parametrize("path", ["async", "sync"])
+async def test_after_script_flush_an_event_is_still_delivered(routed, redis_url, path):
+    """Redis forgot the script (SCRIPT FLUSH, a restart): the EVALSHA's NOSCRIPT makes redis-py
+    load it again and repeat the call, and the event is delivered."""
+    import redis
+
+    from live.layer import ROUTE_SCRIPT
+
+    holder, _, sender = routed
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    send = _send(sender, path)
+    await send(["user.1"], {"type": "live.event", "n": 1})
+    assert await _receive(holder, ada) == {"type": "live.event", "n": 1}
+    client = redis.Redis.from_url(redis_url)
+    sha = client.register_script(ROUTE_SCRIPT).sha
+    client.script_flush()
+    assert client.script_exists(sha) == [False]
+
+    await send(["user.1"], {"type": "live.event", "n": 2})
+
+    assert await _receive(holder, ada) == {"type": "live.event", "n": 2}
+    assert client.script_exists(sha) == [True]
+    client.close()
+
+
+async def test_after_redis_lost_the_registry_the_reader_writes_it_again_before_the_catch_up(routed, redis_url):
+    """A Redis restart, as the reader sees it: the registry and the liveness set are gone and
+    the subscriber connection drops. Liveness and every held group's entry are written again
+    before the sockets are told to catch up, so their catch-up's events are routed."""
+    import redis
+
+    from live.layer import RESUBSCRIBED
+
+    holder, _, sender = routed
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    await holder.group_add("user.2", ada)
+    client = redis.Redis.from_url(redis_url)
+    client.delete(holder.procs_key, holder.route_key("user.1"), holder.route_key("user.2"))
+    name = holder.state().subscriber_name
+    ids = [entry["id"] for entry in client.client_list() if entry.get("name") == name]
+    client.execute_command("CLIENT", "KILL", "ID", ids[0])
+
+    assert await _receive(holder, ada, timeout=10) == {"type": RESUBSCRIBED}
+    channel = holder.state().process_channel
+    assert client.zscore(holder.procs_key, channel) > time.time()
+    assert client.sismember(holder.route_key("user.1"), channel)
+    assert client.sismember(holder.route_key("user.2"), channel)
+    client.close()
+    await sender.group_send_many(["user.2"], {"type": "live.event", "n": 1})
+    assert await _receive(holder, ada) == {"type": "live.event", "n": 1}
+
+
+async def test_a_process_that_closes_leaves_no_liveness_and_no_entries(routed, redis_url):
+    import redis
+
+    holder = routed[0]
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    channel = holder.state().process_channel
+
+    await holder.flush()
+
+    client = redis.Redis.from_url(redis_url)
+    assert client.zscore(holder.procs_key, channel) is None
+    assert not client.exists(holder.route_key("user.1"))
+    client.close()
+
+
+async def test_the_sweep_removes_lapsed_processes_from_groups_nobody_messages(routed, redis_url):
+    """A killed process's entries in groups that get no event any more: the sweep removes
+    them (and the process from the liveness set), and leaves a live holder's."""
+    import redis
+
+    holder, idle, _ = routed
+    ada = await holder.new_channel()
+    await holder.group_add("user.1", ada)
+    await holder.group_add("user.2", ada)
+    bob = await idle.new_channel()
+    await idle.group_add("user.2", bob)
+    client = redis.Redis.from_url(redis_url)
+    dead = holder.state().process_channel
+    client.zadd(holder.procs_key, {dead: time.time() - 1})
+
+    await asyncio.to_thread(holder.sweep_routes, batch=1)
+
+    assert not client.exists(holder.route_key("user.1"))
+    assert client.smembers(holder.route_key("user.2")) == {idle.state().process_channel.encode()}
+    assert client.zscore(holder.procs_key, dead) is None
+    assert client.zscore(holder.procs_key, idle.state().process_channel) is not None
+    client.close()
