@@ -19,10 +19,12 @@ Handlers that touch the database wrap that work in `consumer.db` (live.db: a
 thread per process). No Channels message type of this consumer does database work outside
 it, so every one skips Channels' per-message `close_old_connections` thread hop.
 
-Connecting costs one database hop after the handshake's session read: the credential check with
-every "hello" count, the socket counted online and (when that brought the user online) the
-presence audience, before accept. Both hops go through live.handshake's door: a handshake that
-waited for a pool thread longer than its server keeps it open is refused as busy, unread.
+Connecting costs two database hops: the handshake's session read (live.auth), then, after
+accept, the hello's: the credential check with every "hello" count, the socket counted online
+and (when that brought the user online) the presence audience. A handshake that waited longer
+than its server keeps it open is refused as busy before accept, without its database work
+(live.handshake: the session read checks its age in the pool thread, the consumer again before
+accept).
 
 A socket obeys the end of the session or ticket it was opened with (live.access): a
 "live.revoke" message to the user's group that names it closes it with CLOSE_SIGNED_OUT (4401),
@@ -184,21 +186,23 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self.group_name = None  # disconnect: no group to leave, no presence to end
             await self._refuse_busy(exc)
             return
-        # The hello's one hop, before accept (accept comes last, after the credential check): it
-        # also counts the socket online (before its audience is told and before hello).
-        self.counted_online = True  # disconnect ends it, unless the hop says it never began
-        try:
-            parts, went_online, audience = await self._load_hello(connecting=True)
-        except handshake.Expired:
-            self.counted_online = False
+        # The join can wait for Redis: a handshake that aged past its budget meanwhile is not
+        # accepted (its server gives up on it soon; live.handshake).
+        if handshake.expired(self.scope):
             await self._refuse_busy(handshake.expired_reason(self.scope))
             return
-        except SignedOut:  # a revocation since the handshake read the session missed the group
+        # Accepted before the hello's hop: the handshake completes after ONE wait for the live
+        # pool (the session read), not two.
+        await self.accept()
+        # The hello's one hop also counts the socket online: before its audience is told and
+        # before hello.
+        self.counted_online = True  # disconnect ends it, unless the hop says it never began
+        try:  # also checks the credential: a revocation since the handshake missed the group
+            parts, went_online, audience = await self._load_hello(connecting=True)
+        except SignedOut:
             self.counted_online = False
-            await self.accept()
             await self.sign_out()
             return
-        await self.accept()
         if went_online and audience is not None:
             await _push_presence(self, audience, True)
         await self._hello(parts)
@@ -256,14 +260,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def _load_hello(self, *, connecting: bool) -> tuple[dict, bool, dict | None]:
         """The hello's ONE hop on the live pool (_hello_hop): SignedOut when the credential no
-        longer holds. Connecting, it registers the socket's presence too, and goes through
-        live.handshake's door (Expired: the handshake is too old, nothing ran)."""
+        longer holds. Connecting, it registers the socket's presence too."""
         self.credential_checked = time.monotonic()
-        user = self.scope["user"]
-        if connecting:
-            hop = handshake.connect_db(self.scope, _hello_hop)
-            return await hop(self.credential, user, presence_channel=self.channel_name)
-        return await live_db(_hello_hop)(self.credential, user)
+        channel = self.channel_name if connecting else None
+        return await live_db(_hello_hop)(self.credential, self.scope["user"], presence_channel=channel)
 
     async def _hello(self, parts: dict) -> None:
         await self.send_json({"type": "hello", **parts, "heartbeat": settings.LIVE_HEARTBEAT_SECONDS})

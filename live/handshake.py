@@ -11,11 +11,14 @@ socket gone, so every handshake behind it would wait longer still.
 
 The Origin check (live.auth.OriginCheckMiddleware, the outermost layer, called as soon as the
 server has parsed the HTTP upgrade) notes when the handshake reached the application
-(STARTED_AT). Every database hop of the connect path (the session read or ticket redemption in
-live.auth, the hello hop in live.consumer) goes through `connect_db`: checked in the pool thread,
-right before the work, a handshake older than LIVE_HANDSHAKE_BUDGET_SECONDS raises Expired
-without running a statement, and the handshake is refused as busy (`refuse_busy`): the client
-retries with its backoff.
+(STARTED_AT). The session read or ticket redemption (live.auth) goes through `connect_db`:
+checked in the pool thread, right before the work, a handshake older than
+LIVE_HANDSHAKE_BUDGET_SECONDS raises Expired without running a statement. The consumer checks
+again (`expired`) after joining the user's group, right before accept. Either way the handshake
+is refused as busy (`refuse_busy`), never counted online, and the client retries with its
+backoff. The hello's hop comes after accept and is not checked: by then the handshake has
+completed in time, and the socket is owed its hello (refusing it there would close sockets that
+are open, and send their clients round again).
 """
 
 import logging
@@ -53,6 +56,12 @@ def age(scope) -> float | None:
     """Seconds since the handshake reached the application (None: not noted, e.g. a test's scope)."""
     started = scope.get(STARTED_AT)
     return None if started is None else time.monotonic() - started
+
+
+def expired(scope) -> bool:
+    """Whether the handshake is older than the budget (False when its start was not noted)."""
+    seconds = age(scope)
+    return seconds is not None and seconds >= budget_seconds()
 
 
 def connect_db(scope, function):

@@ -1,6 +1,7 @@
-"""A handshake that waited longer than its budget (LIVE_HANDSHAKE_BUDGET_SECONDS) for a live pool
-thread is refused as busy without its database work (live.handshake): the session read's and the
-hello's hop both check its age in the pool thread, right before the work. A fresh one connects."""
+"""A handshake that waited longer than its budget (LIVE_HANDSHAKE_BUDGET_SECONDS) is refused as busy
+without its database work (live.handshake): the session read checks its age in the pool thread,
+right before the work, and the consumer again right before accept (so no hello hop). A fresh one
+connects."""
 
 import logging
 import time
@@ -83,9 +84,8 @@ async def test_with_the_http_response_extension_an_old_handshake_gets_503_with_r
     assert (line.outcome, line.close_code) == ("refused", 503)
 
 
-async def test_a_handshake_that_ages_past_its_budget_after_the_session_read_gets_no_hello_work(settings, caplog):
-    # given: the session read is served in time, but the pool comes back to the hello only
-    # after the handshake's budget
+async def test_a_handshake_that_ages_past_its_budget_during_the_session_read_is_not_accepted(settings, caplog):
+    # given: the session read starts in time but ends after the handshake's budget
     settings.LIVE_HANDSHAKE_BUDGET_SECONDS = 0.4
     cookie = await database_sync_to_async(_world)()
     statements = _Statements(slow=2, seconds=0.3)  # the session's two statements: 0.6 s
@@ -94,7 +94,7 @@ async def test_a_handshake_that_ages_past_its_budget_after_the_session_read_gets
     with watch_statements(statements):
         ok, code = await _communicator(cookie).connect(timeout=TIMEOUT)
 
-    # then: refused as busy after the session read; no hello statement, not counted online
+    # then: refused as busy before accept; no hello statement, not counted online
     assert (ok, code) == (False, handshake.CLOSE_TRY_AGAIN_LATER)
     assert len(statements.sql) == 2, "\n".join(statements.sql)
     assert presence.online_among(await database_sync_to_async(_ada_id)()) == set()
