@@ -38,6 +38,7 @@ STARTED_AT = "lyceum.handshake_started"
 CLOSE_TRY_AGAIN_LATER = 1013
 BUSY_RETRY_AFTER = 5
 
+# What connect_db raises for a handshake past its budget (nothing ran).
 Expired = DeadlinePassed
 
 
@@ -71,10 +72,13 @@ def connect_db(scope, function):
     return live_db(function, deadline=None if started is None else started + budget_seconds())
 
 
-async def refuse_busy(scope, send, *, user_id, reason) -> None:
+async def refuse_busy(scope, send, *, user_id: int | None, reason) -> None:
     """Refuse the handshake as a busy server (see CLOSE_TRY_AGAIN_LATER), with one warning line
     and no traceback. `send` is the ASGI send of the handshake; nothing was accepted."""
-    logger.warning("live: socket of user %s refused as busy: %s", user_id, reason)
+    if user_id is None:  # before the session read: nobody known yet
+        logger.warning("live: socket refused as busy: %s", reason)
+    else:
+        logger.warning("live: socket of user %s refused as busy: %s", user_id, reason)
     if "websocket.http.response" in scope.get("extensions", {}):
         await send(
             {
