@@ -3,7 +3,8 @@
     DATABASE_URL=mysql://root@127.0.0.1:3306/lyceum_bench_load .venv/bin/python bench/connect_cpu.py
 
 The hello hop (live.consumer._hello_hop: the credential check and every hello count in one
-statement), the same when the user just came online (plus the presence audience), and the
+statement), the same for a connect that brings the user online (plus the socket's presence, in
+this process's registry without REDIS_URL, and the presence audience), the audience alone, and the
 session's user (live.auth.session_user: session and user, as the handshake reads them), each
 timed with time.process_time over USERS users (300, environment), ROUNDS rounds (5), against
 the database of DATABASE_URL (users "hb<i>@uni.example", half of them friends in 1-on-1 pairs
@@ -28,7 +29,7 @@ def main() -> int:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
-    from live import access, consumer
+    from live import access, consumer, presence
     from live import auth as live_auth
 
     n_users, rounds = int(os.environ.get("USERS", 300)), int(os.environ.get("ROUNDS", 5))
@@ -59,10 +60,11 @@ def main() -> int:
         credentials.append(access.session_credential(user=user, session_key=session.session_key))
         session_keys.append(session.session_key)
 
-    def per_call(call) -> list[float]:
+    def per_call(call, before_round=lambda: None) -> list[float]:
         call(0)  # outside the measurement: what a process builds once
         out = []
         for _ in range(rounds):
+            before_round()
             started = time.process_time()
             for i in range(len(users)):
                 call(i)
@@ -70,8 +72,15 @@ def main() -> int:
         return out
 
     figures = [
-        ("hello hop", per_call(lambda i: consumer._hello_hop(credentials[i], users[i], False))),
-        ("hello hop, came online", per_call(lambda i: consumer._hello_hop(credentials[i], users[i], True))),
+        ("hello hop", per_call(lambda i: consumer._hello_hop(credentials[i], users[i]))),
+        (
+            "hello hop, came online",
+            per_call(
+                lambda i: consumer._hello_hop(credentials[i], users[i], presence_channel=f"bench.{i}"),
+                before_round=presence.reset_local,
+            ),
+        ),
+        ("presence audience", per_call(lambda i: presence.policy().audience(user=users[i]))),
         (
             "session user",
             per_call(lambda i: live_auth.session_user({"session": SessionStore(session_key=session_keys[i])})),

@@ -175,6 +175,11 @@ elif _db["ENGINE"] == "django.db.backends.mysql":
 # socket of the process slower under load (docs/benchmarks.md measures the live path).
 LIVE_DB_THREADS = env.int("LIVE_DB_THREADS", default=2)
 LIVE_DB_CONN_MAX_AGE = env.int("DATABASE_LIVE_CONN_MAX_AGE", default=60)
+# A live handshake that has waited this long (from when it reached the application) for a pool
+# thread is refused as busy without its database work (live.handshake): its server gives up on it
+# soon anyway. Below the server's own handshake timeout: uvicorn's 10 s (the websockets library's
+# open_timeout), daphne's 5 s (--websocket_connect_timeout; its systemd unit sets 4).
+LIVE_HANDSHAKE_BUDGET_SECONDS = env.float("LIVE_HANDSHAKE_BUDGET_SECONDS", default=8.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache and Celery broker switch together ----------------------

@@ -26,7 +26,6 @@ service refuses an inactive sender whatever the socket.
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -38,10 +37,11 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.core.exceptions import FieldError
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, IntegerField
 from django.utils.crypto import constant_time_compare
 
+from config import statements
 from live import push
 
 logger = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ def credential_holds(credential: LiveCredential) -> bool:
 # The hello's statement (read_if_credential_holds) is built by the ORM once per process: for a
 # stand-in user and session key that no real socket has, then kept with those two values as
 # parameters. Building it for every connect cost ~2 ms of CPU, most of a connect's own work.
-_STAND_IN_USER_ID = 1_987_654_321  # an int every integer key column takes; no real user's
+_STAND_IN_USER_ID = statements.STAND_IN_ID
 _STAND_IN_SESSION_KEY = "live-hello-stand-in-session-key"  # not a key the session engines make
 
 
@@ -184,18 +184,6 @@ class _PreparedRead:
     user_id_at: tuple[int, ...]  # where the user's id goes in params
     session_key_at: tuple[int, ...]  # where the session key goes
     names: tuple[str, ...]  # the expressions' names, in the statement's column order
-
-
-class _Captured(Exception):
-    """Not an error: how the statement leaves the ORM unsent (_prepare)."""
-
-    def __init__(self, sql: str, params) -> None:
-        super().__init__("captured")
-        self.sql, self.params = sql, tuple(params)
-
-
-def _capture(execute, sql, params, many, context):
-    raise _Captured(sql, params)
 
 
 _prepared: dict = {}
@@ -219,10 +207,8 @@ def integer_expressions(expressions_for: Callable[[AbstractBaseUser], dict]) -> 
 
 
 def _prepare(expressions_for: Callable[[AbstractBaseUser], dict], with_session: bool) -> _PreparedRead:
-    """The statement of read_if_credential_holds as the ORM writes it, and where the user's id
-    and the session key go. The ORM runs it under an execute wrapper that takes the SQL and its
-    parameters and sends nothing, in a thread of its own (its own connection: a wrapper that
-    counts the caller's statements sees none)."""
+    """The statement of read_if_credential_holds as the ORM writes it (config.statements.capture:
+    sent nowhere), and where the user's id and the session key go."""
     User = get_user_model()
     expressions = integer_expressions(expressions_for)
     names = tuple(expressions)
@@ -235,25 +221,7 @@ def _prepare(expressions_for: Callable[[AbstractBaseUser], dict], with_session: 
         .order_by()
         .values_list("password", *expressions)
     )
-    captured: list = []
-
-    def run() -> None:
-        own = connections[connection.alias]
-        try:
-            own.ensure_connection()  # what a new connection runs first is not the statement
-            with own.execute_wrapper(_capture):
-                list(queryset)
-        except _Captured as statement:
-            captured.append(statement)
-        finally:
-            own.close()
-
-    thread = threading.Thread(target=run, name="live-hello-prepare")
-    thread.start()
-    thread.join()
-    if not captured:
-        raise RuntimeError("the hello's statement was not captured")
-    sql, params = captured[0].sql, captured[0].params
+    sql, params = statements.capture(queryset)
     user_id_at = tuple(i for i, p in enumerate(params) if type(p) is int and p == _STAND_IN_USER_ID)
     session_key_at = tuple(i for i, p in enumerate(params) if p == _STAND_IN_SESSION_KEY)
     if not user_id_at or len(session_key_at) != int(with_session):

@@ -9,7 +9,6 @@ connect with `?ticket=…`: no long-lived token ever sits in a URL or a proxy lo
 client may omit Origin, but only together with a ticket.
 """
 
-import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,8 +24,7 @@ from django.utils.http import is_same_domain
 from config import status
 from config.logging import log_socket
 from config.sentry import wrap_asgi
-from live import access
-from live.db import live_db
+from live import access, handshake
 
 
 def _query(scope) -> dict[str, list[str]]:
@@ -107,7 +105,8 @@ class OriginCheckMiddleware:
         self.app = wrap_asgi(app)
 
     async def __call__(self, scope, receive, send):
-        started = time.monotonic()
+        scope = dict(scope)
+        started = handshake.note_started(scope)
         origin = _origin(scope)
         has_ticket = bool(_query(scope).get("ticket"))
         if (origin is None and not has_ticket) or (origin is not None and not origin_allowed(origin, scope)):
@@ -140,7 +139,8 @@ def session_user(scope):
     scope), as Django's `auth.get_user` finds it for an HTTP request: the session's user, its
     backend and the session-hash check (a password change ends the session). Run on the live
     database pool (live.db), not asgiref's single thread: a burst of connects reads
-    sessions in parallel instead of queueing behind every socket's work."""
+    sessions in parallel instead of queueing behind every socket's work; and through
+    live.handshake.connect_db, so a handshake that waited too long is refused unread."""
     request = HttpRequest()
     request.session = scope["session"]
     return auth.get_user(request)
@@ -159,7 +159,8 @@ def _no_tickets(*, ticket: str) -> None:
 class LiveAuthMiddleware:
     """Sets scope["user"] from a live ticket if one is given (redeemed by `redeem_ticket`), else
     from the session, and the socket's credential (live.access.SCOPE_KEY: what ends it) beside
-    it."""
+    it. A handshake that waited past its budget for the read is refused as busy
+    (live.handshake)."""
 
     def __init__(self, app, *, redeem_ticket: TicketRedeemer = _no_tickets):
         self.app = app
@@ -169,12 +170,18 @@ class LiveAuthMiddleware:
         scope = dict(scope)
         tickets = _query(scope).get("ticket")
         credential = None
+        try:
+            if tickets:
+                redeemed = await handshake.connect_db(scope, self.redeem_ticket)(ticket=tickets[0])
+            else:
+                user = await handshake.connect_db(scope, session_user)(scope)
+        except handshake.Expired:
+            await receive()  # the handshake's websocket.connect, answered below
+            return await handshake.refuse_busy(scope, send, user_id=None, reason=handshake.expired_reason(scope))
         if tickets:
-            redeemed = await live_db(self.redeem_ticket)(ticket=tickets[0])
             user, credential = redeemed if redeemed is not None else (AnonymousUser(), None)
             scope["auth_method"] = "ticket"
         else:
-            user = await live_db(session_user)(scope)
             if user.is_authenticated:
                 credential = access.session_credential(user=user, session_key=scope["session"].session_key)
             scope["auth_method"] = "session"

@@ -19,9 +19,12 @@ Handlers that touch the database wrap that work in `consumer.db` (live.db: a
 thread per process). No Channels message type of this consumer does database work outside
 it, so every one skips Channels' per-message `close_old_connections` thread hop.
 
-Connecting does no database work before the handshake is accepted (a handshake daphne gives
-up on cannot cancel a thread's database work, so a burst of connects would pile it up): the
-"hello" parts and the presence audience come in ONE database hop after accept.
+Connecting costs two database hops: the handshake's session read (live.auth), then, after
+accept, the hello's: the credential check with every "hello" count, the socket counted online
+and (when that brought the user online) the presence audience. A handshake that waited longer
+than its server keeps it open is refused as busy before accept, without its database work
+(live.handshake: the session read checks its age in the pool thread, the consumer again before
+accept).
 
 A socket obeys the end of the session or ticket it was opened with (live.access): a
 "live.revoke" message to the user's group that names it closes it with CLOSE_SIGNED_OUT (4401),
@@ -43,7 +46,7 @@ from django.db.models import Func, IntegerField, QuerySet, Subquery
 
 from config import inputs
 from config.refusals import Refusal
-from live import access, presence, push
+from live import access, handshake, presence, push
 from live.db import live_db
 from live.layer import RESUBSCRIBED
 
@@ -60,11 +63,10 @@ SERVER_MAX_MESSAGE_BYTES = MAX_FRAME_CHARS + 1024
 BAD_FRAME_LIMIT = 10  # this many bad frames ...
 BAD_FRAME_WINDOW_SECONDS = 30.0  # ... within this window close the socket
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
-# A socket the live layer could not join (its Redis did not answer in time) is refused as busy:
-# 503 with Retry-After (seconds) where the server lets the application answer the handshake
-# over HTTP (uvicorn), else a refused handshake with this code (RFC 6455 "try again later").
-CLOSE_TRY_AGAIN_LATER = 1013
-BUSY_RETRY_AFTER = 5
+# A socket the live layer could not join (its Redis did not answer in time), or whose handshake
+# waited too long for its database work, is refused as busy (live.handshake.refuse_busy).
+CLOSE_TRY_AGAIN_LATER = handshake.CLOSE_TRY_AGAIN_LATER
+BUSY_RETRY_AFTER = handshake.BUSY_RETRY_AFTER
 # The input gate's codes as error frames name them (config.inputs).
 FRAME_INPUT_CODES = {inputs.TOO_LARGE: "frame_too_large"}
 
@@ -182,14 +184,24 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         try:
             await self.channel_layer.group_add(self.group_name, self.channel_name)
         except redis.RedisError as exc:
+            self.group_name = None  # disconnect: no group to leave, no presence to end
             await self._refuse_busy(exc)
             return
+        # The join can wait for Redis: a handshake that aged past its budget meanwhile is not
+        # accepted (its server gives up on it soon; live.handshake).
+        if handshake.expired(self.scope):
+            await self._refuse_busy(handshake.expired_reason(self.scope))
+            return
+        # Accepted before the hello's hop: the handshake completes after ONE wait for the live
+        # pool (the session read), not two.
         await self.accept()
-        # Counted as online before "hello": a client that got hello is visible to its audience.
-        went_online = await _presence_call(presence.connect, self.user_id, self.channel_name)
+        # The hello's one hop also counts the socket online: before its audience is told and
+        # before hello.
+        self.counted_online = True  # disconnect ends it, unless the hop says it never began
         try:  # also checks the credential: a revocation since the handshake missed the group
-            parts, audience = await self._load_hello(went_online)
+            parts, went_online, audience = await self._load_hello(connecting=True)
         except SignedOut:
+            self.counted_online = False
             await self.sign_out()
             return
         if went_online and audience is not None:
@@ -197,28 +209,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self._hello(parts)
         self._events_after_hello()
 
-    async def _refuse_busy(self, exc: Exception) -> None:
-        """The layer could not join the socket's group (Redis down, or this process's loop too
-        busy to hear its answer within live.layer.SUBSCRIBE_TIMEOUT): refuse the handshake as a
-        busy server, with one warning line and no traceback; the client retries with its
-        backoff. The channel's groups and sink go when the consumer ends (live.layer's
-        drop_channel); nothing else was started."""
-        self.group_name = None  # disconnect: no group to leave, no presence to end
-        logger.warning("live: socket of user %s refused as busy: %s", self.user_id, exc)
-        if "websocket.http.response" in self.scope.get("extensions", {}):
-            await self.base_send(
-                {
-                    "type": "websocket.http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"text/plain; charset=utf-8"),
-                        (b"retry-after", str(BUSY_RETRY_AFTER).encode()),
-                    ],
-                }
-            )
-            await self.base_send({"type": "websocket.http.response.body", "body": b"Busy: retry later.\n"})
-        else:
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+    async def _refuse_busy(self, reason) -> None:
+        """Refuse the handshake as a busy server (live.handshake.refuse_busy): the layer could not
+        join the socket's group (Redis down, or this process's loop too busy to hear its answer
+        within live.layer.SUBSCRIBE_TIMEOUT), or the handshake waited past its budget. The
+        client retries with its backoff. The channel's groups and sink go when the consumer
+        ends (disconnect, live.layer's drop_channel); nothing else was started."""
+        await handshake.refuse_busy(self.scope, self.base_send, user_id=self.user_id, reason=reason)
 
     # --- direct delivery -------------------------------------------------------------------
     # With the Redis fan-out layer (live.layer sinks), this socket's live events are
@@ -262,11 +259,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.write_text(text if text is not None else json.dumps(event))
         return True
 
-    async def _load_hello(self, went_online: bool) -> tuple[dict, dict | None]:
+    async def _load_hello(self, *, connecting: bool) -> tuple[dict, bool, dict | None]:
         """The hello's ONE hop on the live pool (_hello_hop): SignedOut when the credential no
-        longer holds."""
+        longer holds. Connecting, it registers the socket's presence too."""
         self.credential_checked = time.monotonic()
-        return await live_db(_hello_hop)(self.credential, self.scope["user"], went_online)
+        channel = self.channel_name if connecting else None
+        return await live_db(_hello_hop)(self.credential, self.scope["user"], presence_channel=channel)
 
     async def _hello(self, parts: dict) -> None:
         await self.send_json({"type": "hello", **parts, "heartbeat": settings.LIVE_HEARTBEAT_SECONDS})
@@ -279,7 +277,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         try:
-            parts, _audience = await self._load_hello(False)
+            parts, _went_online, _audience = await self._load_hello(connecting=False)
         except SignedOut:
             await self.sign_out()
             return
@@ -319,6 +317,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         group = getattr(self, "group_name", None)
         if group:
             await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "counted_online", False):
             went_offline = await _presence_call(presence.disconnect, self.user_id, self.channel_name)
             await _presence_changed(self, went_offline, False)
 
@@ -404,9 +403,10 @@ async def answer_ping(consumer: LiveConsumer, frame: dict) -> None:
 # --- "hello" -------------------------------------------------------------------------------------
 # Apps add to "hello" with register_hello_part (values computed per socket, e.g. who it is) and
 # register_hello_count (a count). The whole hello is ONE hop on the live pool, after the socket
-# joined its group and registered its presence (an event pushed after the counts were read cannot
-# be missed): ONE statement for the credential check and every count (built once per process, see
-# live.access.read_if_credential_holds), then (when the user just came online) the presence audience.
+# joined its group (an event pushed after the counts were read cannot be missed): ONE statement for
+# the credential check and every count (built once per process, see
+# live.access.read_if_credential_holds), then, connecting, the socket's presence and (when the user
+# just came online) the presence audience.
 
 HelloPart = Callable[[object], dict]
 HelloCount = Callable[[object], QuerySet]
@@ -444,10 +444,14 @@ def _hello_counts(user) -> dict:
     return {name: _count_of(count_for(user)) for name, count_for in HELLO_COUNTS.items()}
 
 
-def _hello_hop(credential: access.LiveCredential, user, went_online: bool) -> tuple[dict, dict | None]:
+def _hello_hop(
+    credential: access.LiveCredential, user, *, presence_channel: str | None = None
+) -> tuple[dict, bool, dict | None]:
     """On the live pool: the credential check and every count in one statement (SignedOut when
-    the credential no longer holds), and, when the user just came online, who to tell (None
-    when that lookup failed: presence is a hint)."""
+    the credential no longer holds); with `presence_channel` (a connect), then the socket
+    counted online (live.presence.connect, a Redis pipeline) and, when that brought the user
+    online, who to tell. Returns the hello's parts, whether the user came online, and the
+    audience (None when that lookup failed: presence is a hint)."""
     parts: dict = {}
     for part in HELLO_PARTS:
         parts.update(part(user))
@@ -455,6 +459,9 @@ def _hello_hop(credential: access.LiveCredential, user, went_online: bool) -> tu
     if read is None:
         raise SignedOut
     parts.update(read)
+    went_online = False
+    if presence_channel is not None:
+        went_online = _presence_or_false(presence.connect, user.pk, presence_channel)
     audience: dict | None = {}
     if went_online:
         try:
@@ -462,7 +469,7 @@ def _hello_hop(credential: access.LiveCredential, user, went_online: bool) -> tu
         except Exception:
             logger.warning("presence audience unavailable", exc_info=True)
             audience = None
-    return parts, audience
+    return parts, went_online, audience
 
 
 # --- Presence ------------------------------------------------------------------------------------
@@ -471,13 +478,18 @@ def _hello_hop(credential: access.LiveCredential, user, went_online: bool) -> tu
 # presence policy names (live.presence.install_policy).
 
 
-async def _presence_call(function, *args):
+def _presence_or_false(function, *args):
     """Presence is a hint: a Redis hiccup must not break the socket."""
     try:
-        return await asyncio.to_thread(function, *args)
+        return function(*args)
     except Exception:
         logger.warning("presence update failed", exc_info=True)
         return False
+
+
+async def _presence_call(function, *args):
+    """_presence_or_false in a thread of its own (the Redis round trip does not block the loop)."""
+    return await asyncio.to_thread(_presence_or_false, function, *args)
 
 
 async def _presence_changed(consumer: LiveConsumer, changed: bool, online: bool) -> None:

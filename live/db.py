@@ -141,9 +141,17 @@ def _watched(function, args, kwargs):
         return function(*args, **kwargs)
 
 
-def _run(loop, function, args, kwargs):
+class DeadlinePassed(Exception):
+    """A call's deadline had passed when a pool thread took it: nothing ran, not even a
+    connection check (live_db's `deadline`)."""
+
+
+def _run(loop, function, args, kwargs, deadline):
     """On a pool thread: Django's request bracket (close_old_connections before and after: a
-    connection that failed, or is older than its max age, is closed) around the call."""
+    connection that failed, or is older than its max age, is closed) around the call, unless
+    its deadline has passed (DeadlinePassed)."""
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DeadlinePassed
     state = _thread_state()
     _keep_connections(state)
     state.loop = loop
@@ -159,13 +167,15 @@ def _run(loop, function, args, kwargs):
         state.loop = None
 
 
-def live_db(function):
+def live_db(function, *, deadline: float | None = None):
     """`function` run on the live pool (asgiref's public sync_to_async with our executor):
-    `await live_db(f)(*args)`."""
+    `await live_db(f)(*args)`. With `deadline` (a time.monotonic() value), the pool thread first
+    checks the time: past it, DeadlinePassed and nothing runs (the wait for a thread is where a
+    call ages; live.handshake)."""
     run = sync_to_async(_run, thread_sensitive=False, executor=executor())
 
     @functools.wraps(function)
     async def call(*args, **kwargs):
-        return await run(asyncio.get_running_loop(), function, args, kwargs)
+        return await run(asyncio.get_running_loop(), function, args, kwargs, deadline)
 
     return call

@@ -78,15 +78,15 @@ def _nobody_online():
     presence.reset_local()
 
 
-async def test_a_connect_that_brings_the_user_online_costs_five_statements():
-    # session, user (the handshake); credential check with every hello count; friend ids and
-    # their public ids (who to tell)
+async def test_a_connect_that_brings_the_user_online_costs_four_statements():
+    # session, user (the handshake); credential check with every hello count; the friends with
+    # their public ids (who to tell), one statement
     cookie = await database_sync_to_async(_world)()
 
     ws, hello, statements = await _connect_and_count(cookie)
 
     assert hello["type"] == "hello" and (hello["unread"], hello["chat_unread"]) == (2, 1)
-    assert len(statements) == 5, "\n".join(statements)
+    assert len(statements) == 4, "\n".join(statements)
     await ws.disconnect()
 
 

@@ -29,7 +29,7 @@ def _credential(user) -> access.LiveCredential:
 
 
 def _hello(user, credential) -> dict:
-    parts, _audience = _hello_hop(credential, user, False)
+    parts, _went_online, _audience = _hello_hop(credential, user)
     return parts
 
 

@@ -1,0 +1,100 @@
+"""The live handshake's clock and its busy refusal: one door for every database hop of a connect.
+
+A handshake is worth database work only while its server still keeps it open. uvicorn (the
+websockets library's protocol) gives the whole opening handshake 10 s from the TCP connection
+(websockets' `open_timeout`; uvicorn does not change it); daphne gives it its
+`--websocket_connect_timeout`, 5 s by default (its CLI passes the same value to autobahn's
+`openHandshakeTimeout` and to its own check of unaccepted sockets). Under a burst of connects
+the wait for a live pool thread (live.db) is where a handshake ages: a handshake whose server,
+or client, has already given up would still get its session read and hello, and then find the
+socket gone, so every handshake behind it would wait longer still.
+
+The Origin check (live.auth.OriginCheckMiddleware, the outermost layer, called as soon as the
+server has parsed the HTTP upgrade) notes when the handshake reached the application
+(STARTED_AT). The session read or ticket redemption (live.auth) goes through `connect_db`:
+checked in the pool thread, right before the work, a handshake older than
+LIVE_HANDSHAKE_BUDGET_SECONDS raises Expired without running a statement. The consumer checks
+again (`expired`) after joining the user's group, right before accept. Either way the handshake
+is refused as busy (`refuse_busy`), never counted online, and the client retries with its
+backoff. The hello's hop comes after accept and is not checked: by then the handshake has
+completed in time, and the socket is owed its hello (refusing it there would close sockets that
+are open, and send their clients round again).
+"""
+
+import logging
+import time
+
+from django.conf import settings
+
+from live.db import DeadlinePassed, live_db
+
+logger = logging.getLogger(__name__)
+
+# The scope key holding time.monotonic() when the handshake reached the application.
+STARTED_AT = "lyceum.handshake_started"
+# A handshake refused as busy: 503 with Retry-After (seconds) where the server lets the
+# application answer the handshake over HTTP (uvicorn's websocket.http.response extension), else
+# a refused handshake with this code (RFC 6455 "try again later").
+CLOSE_TRY_AGAIN_LATER = 1013
+BUSY_RETRY_AFTER = 5
+
+# What connect_db raises for a handshake past its budget (nothing ran).
+Expired = DeadlinePassed
+
+
+def note_started(scope: dict) -> float:
+    """Record in `scope` (a copy the caller owns) when the handshake reached the application."""
+    started = time.monotonic()
+    scope[STARTED_AT] = started
+    return started
+
+
+def budget_seconds() -> float:
+    return float(getattr(settings, "LIVE_HANDSHAKE_BUDGET_SECONDS", 8.0))
+
+
+def age(scope) -> float | None:
+    """Seconds since the handshake reached the application (None: not noted, e.g. a test's scope)."""
+    started = scope.get(STARTED_AT)
+    return None if started is None else time.monotonic() - started
+
+
+def expired(scope) -> bool:
+    """Whether the handshake is older than the budget (False when its start was not noted)."""
+    seconds = age(scope)
+    return seconds is not None and seconds >= budget_seconds()
+
+
+def connect_db(scope, function):
+    """`live_db(function)` for a hop of the connect path: Expired, with nothing run, when the
+    handshake is older than the budget by the time a pool thread takes the call."""
+    started = scope.get(STARTED_AT)
+    return live_db(function, deadline=None if started is None else started + budget_seconds())
+
+
+async def refuse_busy(scope, send, *, user_id: int | None, reason) -> None:
+    """Refuse the handshake as a busy server (see CLOSE_TRY_AGAIN_LATER), with one warning line
+    and no traceback. `send` is the ASGI send of the handshake; nothing was accepted."""
+    if user_id is None:  # before the session read: nobody known yet
+        logger.warning("live: socket refused as busy: %s", reason)
+    else:
+        logger.warning("live: socket of user %s refused as busy: %s", user_id, reason)
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"retry-after", str(BUSY_RETRY_AFTER).encode()),
+                ],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": b"Busy: retry later.\n"})
+    else:
+        await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
+
+def expired_reason(scope) -> str:
+    seconds = age(scope)
+    return f"the handshake waited {seconds:.1f} s (budget {budget_seconds():g} s)"
