@@ -163,7 +163,7 @@ def run_one(services: Services, args, users, members_of, secret_key: str, routin
     for g in range(args.generators):
         parent, child = ctx.Pipe()
         share = [c for c in clients if owner[c.uid] == g]
-        proc = ctx.Process(target=generator_main, args=(child, "lyceum", share), daemon=True)
+        proc = ctx.Process(target=generator_main, args=(child, "lyceum", share, True), daemon=True)
         proc.start()
         pipes.append(parent)
         procs.append(proc)

@@ -21,6 +21,20 @@ def ping_task(key: str = "", value: str = "pong") -> str:
     return value
 
 
+@app.task(name="config.sweep_live_routes_task")
+def sweep_live_routes_task() -> bool:
+    """Beat, hourly: drop the route entries of live server processes that died (restarts,
+    deploys) from groups that got no event since (live.layer.FanoutChannelLayer.sweep_routes;
+    a publish prunes the groups it reads itself). False when the layer routes no events."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if getattr(layer, "routing", None) != "process":
+        return False
+    layer.sweep_routes()
+    return True
+
+
 @signals.task_failure.connect
 def _record_task_failure(sender=None, task_id=None, exception=None, **kwargs):
     """A failed task is listed on the admin status page (config/status.py): Redis, capped."""

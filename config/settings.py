@@ -199,9 +199,10 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": _KEY_PREFIX,
-                # "fanout": every process reads every event; "process": each process gets only
-                # the events for groups it holds (docs/architecture.md, "The live path").
-                "routing": env.str("LIVE_ROUTING", default="fanout"),
+                # "process": each process gets only the events for groups it holds (one route
+                # script call per event; docs/architecture.md, "The live path"); "fanout":
+                # every process reads every event.
+                "routing": env.str("LIVE_ROUTING", default="process"),
                 # Each process's live counters (received, delivered) are written to Redis this
                 # often (live.layer, STATS_KEY); 0 turns it off.
                 "stats_seconds": env.float("LIVE_STATS_SECONDS", default=5.0),
@@ -250,6 +251,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "accounts-erase-deleted": {"task": "accounts.tasks.erase_deleted_accounts_task", "schedule": 3600.0},
     "accounts-expire-exports": {"task": "accounts.tasks.expire_data_exports_task", "schedule": 900.0},
+    "live-sweep-routes": {"task": "config.sweep_live_routes_task", "schedule": 3600.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------

@@ -180,3 +180,48 @@ def test_a_real_worker_consumes_a_task_sent_with_delay(tmp_path, redis_url):
     assert f".> {queue}" in log  # the worker consumed the private queue
     assert "config.ping_task" in log
     assert "succeeded" in log
+
+
+def test_the_route_sweep_does_nothing_without_routed_events(settings):
+    from config.celery import sweep_live_routes_task
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    try:
+        assert sweep_live_routes_task.delay().get() is False
+    finally:
+        channel_layers.backends.clear()
+
+
+def test_the_route_sweep_drops_a_dead_process_from_a_group_nobody_messages(settings, redis_url):
+    import redis
+    from channels.layers import channel_layers
+
+    from config.celery import sweep_live_routes_task
+
+    prefix = f"lyceum-test-sweep-{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "live.layer.FanoutChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": prefix, "routing": "process"},
+        }
+    }
+    channel_layers.backends.clear()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        dead, alive = f"{prefix}__proc__.dead", f"{prefix}__proc__.alive"
+        client.zadd(f"{prefix}__procs__", {dead: time.time() - 1, alive: time.time() + 30})
+        client.sadd(f"{prefix}__route__:user.1", dead)
+        client.sadd(f"{prefix}__route__:user.2", dead, alive)
+
+        assert sweep_live_routes_task.delay().get() is True
+
+        assert not client.exists(f"{prefix}__route__:user.1")
+        assert client.smembers(f"{prefix}__route__:user.2") == {alive.encode()}
+        assert client.zscore(f"{prefix}__procs__", dead) is None
+    finally:
+        client.delete(f"{prefix}__procs__", f"{prefix}__route__:user.1", f"{prefix}__route__:user.2")
+        client.close()
+        channel_layers.backends.clear()
