@@ -1181,7 +1181,8 @@ def print_tables(results: list[TargetResult], args) -> None:
         stats = ", ".join(f"{k} {v}" for k, v in sorted(r.connect_stats.items()))
         print(
             f"- {r.name}: burst of {args.users} connects: {sum(1 for t in r.connect_times if t <= 10.0)} connected "
-            f"within 10 s, {r.connected} within {args.burst_seconds:g} s (the last at {r.connect_seconds:.2f} s; "
+            f"within 10 s, {sum(1 for t in r.connect_times if t <= args.burst_seconds)} within "
+            f"{args.burst_seconds:g} s, {r.connected} by the burst's end (the last at {r.connect_seconds:.2f} s; "
             f"{stats}); {r.ready_within_5} ready (hello received) within 5 s, the last at {r.ready_seconds:.2f} s"
         )
         if r.rest:
