@@ -24,15 +24,11 @@ def ping_task(key: str = "", value: str = "pong") -> str:
 @app.task(name="config.sweep_live_routes_task")
 def sweep_live_routes_task() -> bool:
     """Beat, hourly: drop the route entries of live server processes that died (restarts,
-    deploys) from groups that got no event since (live.layer.FanoutChannelLayer.sweep_routes;
-    a publish prunes the groups it reads itself). False when the layer routes no events."""
-    from channels.layers import get_channel_layer
+    deploys) from groups that got no event since (live.layer.sweep_configured_routes; a publish
+    prunes the groups it reads itself). False when the layer routes no events."""
+    from live.layer import sweep_configured_routes
 
-    layer = get_channel_layer()
-    if getattr(layer, "routing", None) != "process":
-        return False
-    layer.sweep_routes()
-    return True
+    return sweep_configured_routes()
 
 
 @signals.task_failure.connect

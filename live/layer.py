@@ -686,3 +686,16 @@ class FanoutChannelLayer(BaseChannelLayer):
         state = self.loops.pop(loop, None)
         if state is not None:
             await state.close()
+
+
+def sweep_configured_routes() -> bool:
+    """Sweep the routes of the site's channel layer (settings.CHANNEL_LAYERS["default"]): what
+    Celery beat runs hourly (config.sweep_live_routes_task). False when that layer routes no
+    events (fan-out, or the embedded in-memory layer)."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if not isinstance(layer, FanoutChannelLayer) or layer.routing != "process":
+        return False
+    layer.sweep_routes()
+    return True
