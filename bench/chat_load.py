@@ -481,15 +481,26 @@ class Services:
         raise RuntimeError(f"{name} did not start (see {self.logdir / (name + '.log')})")
 
     def asgi(
-        self, name: str, server: str, application: str, *, cwd: Path, env: dict, instrument: bool = False, ws: str = ""
+        self,
+        name: str,
+        server: str,
+        application: str,
+        *,
+        cwd: Path,
+        env: dict,
+        instrument: bool = False,
+        ws: str = "",
+        gc_only: bool = False,
     ) -> int:
         """One ASGI server process (daphne or uvicorn) on a free port, as production runs it:
         listen backlog 1024, no access log (daphne's is 3 lines per connection). `instrument`:
         run it under bench/serve_instrumented.py (a CPU profile and an allocation trace switched
         by SIGUSR2 and SIGUSR1, written to the logs directory as `<name>.cpu<k>.prof` and
-        `<name>.mem.json`)."""
+        `<name>.mem.json`; `gc_only`: its windows record the collector's pauses only)."""
         port = free_port()
-        prefix = [sys.executable, str(INSTRUMENTED), "--out", str(self.logdir / name), "--"] if instrument else []
+        prefix = [sys.executable, str(INSTRUMENTED), "--out", str(self.logdir / name)] if instrument else []
+        if instrument:
+            prefix += ["--gc-only", "--"] if gc_only else ["--"]
         if server == "daphne":
             argv = [
                 str(VENV_BIN / "daphne"),
@@ -815,6 +826,27 @@ def print_allocation_sites(name: str, files: dict[str, Path], sockets_of: Counte
             print(f"    {site['size'] / n:8.0f} B {site['count'] / n:6.1f}  {frames}")
 
 
+def print_gc_pauses(name: str, servers: dict[str, Path], labels: list[str]) -> None:
+    """The garbage collector's pauses per server and window (serve_instrumented.py --gc-only):
+    collections, their total and the longest, per generation, and the objects tracked."""
+    for server, prefix in servers.items():
+        for k, label in enumerate(labels, start=1):
+            paths = _wait_for([Path(f"{prefix}.gc{k}.json")], 30)
+            if not paths:
+                print(f"[{name}] {server}: no collector record of {label}", flush=True)
+                continue
+            data = json.loads(paths[0].read_text())
+            collector = ", ".join(
+                f"gen{g}: {c} collections, {t * 1000:.0f} ms (longest {m * 1000:.0f} ms)"
+                for g, (c, t, m) in sorted(data["pauses"].items())
+            )
+            print(
+                f"[{name}] {server}: garbage collector during {label}: {collector or 'no collection'}; "
+                f"{data['objects']} objects tracked at its end",
+                flush=True,
+            )
+
+
 def print_cpu_profiles(name: str, servers: dict[str, Path], windows: list[int], label: str, top: int) -> None:
     """Where the servers' CPU went in some of serve_instrumented.py's profile windows (each
     server's windows together): the top functions by own and by cumulative CPU time of their
@@ -949,13 +981,14 @@ def run_target(
         for g, proc in enumerate(procs):
             watch_pids[f"gen{g}"] = proc.pid
         memory_before = memory_of(watch_pids, redis_url)
-        instrumented = {n: pids[n] for n in servers} if args.profile_server or args.trace_memory else {}
+        windowed = args.profile_server or args.gc_pauses  # SIGUSR2 windows: the burst, each send window
+        instrumented = {n: pids[n] for n in servers} if windowed or args.trace_memory else {}
         # serve_instrumented.py's files are named after the service: "<target name><i>".
         written = {n: logdir / f"{name}{n[len(n.rstrip('0123456789')) :]}" for n in instrumented}
         if args.trace_memory:
             signal_all(instrumented, signal.SIGUSR1)  # tracemalloc on: what the burst allocates
-        if args.profile_server:
-            signal_all(instrumented, signal.SIGUSR2)  # CPU profile window 1: the connects
+        if windowed:
+            signal_all(instrumented, signal.SIGUSR2)  # window 1: the connects
         burst_watch = ProcessWatch(watch_pids)
         burst_watch.begin()
         start = time.monotonic() + 1.0
@@ -1001,7 +1034,7 @@ def run_target(
                 result.note = f"only {result.connected + more}/{len(clients)} sockets connected"
         time.sleep(args.settle_seconds)
         burst_cpu = burst_watch.end_seconds()
-        if args.profile_server:
+        if windowed:
             signal_all(instrumented, signal.SIGUSR2)
         n_connected = len(connected) or 1
         print(
@@ -1045,12 +1078,12 @@ def run_target(
                     }
                 )
             time.sleep(max(0.0, start - time.monotonic()))
-            if args.profile_server:
-                signal_all(instrumented, signal.SIGUSR2)  # a CPU profile of the send window
+            if windowed:
+                signal_all(instrumented, signal.SIGUSR2)  # a window of the send window
             watch.begin()
             time.sleep(max(0.0, start + args.step_seconds - time.monotonic()))
             step.resources = watch.end()
-            if args.profile_server:
+            if windowed:
                 signal_all(instrumented, signal.SIGUSR2)
                 profiled_steps.append(rate)
             step.load = os.getloadavg()[0]
@@ -1114,9 +1147,11 @@ def run_target(
                 broken_steps += 1
                 if broken_steps > args.after_break:
                     break
-        if args.profile_server:
+        if args.gc_pauses:
+            print_gc_pauses(name, written, ["the connect burst", *(f"{r} msg/s" for r in profiled_steps)])
+        elif args.profile_server:
             print_cpu_profiles(name, written, [1], "the connect burst (and the rest)", args.profile_top)
-        if profiled_steps:
+        if profiled_steps and args.profile_server:
             windows = list(range(2, len(profiled_steps) + 2))
             label = f"the send windows of steps {', '.join(map(str, profiled_steps))} msg/s"
             print_cpu_profiles(name, written, windows, label, args.profile_top)
@@ -1319,12 +1354,17 @@ def parse_args(argv=None):
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle time before the memory is read")
     parser.add_argument("--profile-top", type=int, default=25, help="functions printed per CPU profile")
     parser.add_argument(
+        "--gc-pauses",
+        action="store_true",
+        help="print the garbage collector's pauses of Lyceum's servers in the burst and each step (no profile)",
+    )
+    parser.add_argument(
         "--lyceum-env", action="append", default=[], metavar="NAME=VALUE", help="extra env for Lyceum's daphnes"
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.step_seconds, args.drain_seconds, args.after_break = "25,100", 5.0, 10.0, 0
-    args.keep_logs = args.keep_logs or args.profile_server or args.trace_memory
+    args.keep_logs = args.keep_logs or args.profile_server or args.trace_memory or args.gc_pauses
     aliases = {"both": "lyceum,bare", "all": ",".join(TARGETS)}
     args.target = [t for t in aliases.get(args.target, args.target).split(",") if t]
     args.server = [t for t in args.server.split(",") if t]
@@ -1380,8 +1420,9 @@ def main(argv=None) -> int:
                         "config.asgi:application",
                         cwd=BASE_DIR,
                         env=env,
-                        instrument=args.profile_server or args.trace_memory,
+                        instrument=args.profile_server or args.trace_memory or args.gc_pauses,
                         ws=args.uvicorn_ws,
+                        gc_only=args.gc_pauses and not args.profile_server,
                     )
                     for i in range(1, args.processes + 1)
                 ]

@@ -8,7 +8,8 @@ an allocation trace that the benchmark switches on and off by signal.
   (window 1) and each load step's send window, so a profile holds those and not the start-up. On
   Python 3.12+ cProfile uses sys.monitoring, so the live database threads' calls are in it too
   (and their waits: see toggle_profile). Beside it, `NAME.gc<k>.json`: the garbage collector's pauses in the window
-  (count, total and longest, per generation) and the objects it tracks at the end.
+  (count, total and longest, per generation) and the objects it tracks at the end. With
+  `--gc-only` a window records only those pauses (no profile, so the server runs at its speed).
 - SIGUSR1 starts tracemalloc (`--trace-frames` frames per allocation); the next SIGUSR1 takes a
   snapshot, writes `NAME.mem.json` (the traced total and the top allocation sites) and stops
   tracing: bracketing the connect burst and the idle time after it shows what the sockets
@@ -40,6 +41,11 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="path prefix of the files written")
     parser.add_argument("--trace-frames", type=int, default=8, help="frames kept per traced allocation")
     parser.add_argument("--top", type=int, default=40, help="allocation sites written")
+    parser.add_argument(
+        "--gc-only",
+        action="store_true",
+        help="SIGUSR2 windows record the garbage collector's pauses only (no CPU profile, which slows the server)",
+    )
     parser.add_argument("server", nargs=argparse.REMAINDER, help="-- the console script and its arguments")
     args = parser.parse_args()
     server = args.server[1:] if args.server[:1] == ["--"] else args.server
@@ -58,6 +64,16 @@ def main() -> None:
             entry[0] += 1
             entry[1] += pause
             entry[2] = max(entry[2], pause)
+
+    def toggle_gc_window(_signum, _frame) -> None:
+        if on_gc in gc.callbacks:
+            gc.callbacks.remove(on_gc)
+            windows[0] += 1
+            with open(f"{args.out}.gc{windows[0]}.json", "w") as handle:
+                json.dump({"objects": len(gc.get_objects()), "pauses": pauses}, handle)
+        else:
+            pauses.clear()
+            gc.callbacks.append(on_gc)
 
     def toggle_profile(_signum, _frame) -> None:
         if profile:
@@ -104,7 +120,7 @@ def main() -> None:
             json.dump({"traced": traced, "peak": peak, "sites": sites}, handle)
 
     signal.signal(signal.SIGUSR1, toggle_trace)
-    signal.signal(signal.SIGUSR2, toggle_profile)
+    signal.signal(signal.SIGUSR2, toggle_gc_window if args.gc_only else toggle_profile)
     sys.argv = server
     runpy.run_path(server[0], run_name="__main__")
 
