@@ -180,6 +180,12 @@ LIVE_DB_CONN_MAX_AGE = env.int("DATABASE_LIVE_CONN_MAX_AGE", default=60)
 # soon anyway. Below the server's own handshake timeout: uvicorn's 10 s (the websockets library's
 # open_timeout), daphne's 5 s (--websocket_connect_timeout; its systemd unit sets 4).
 LIVE_HANDSHAKE_BUDGET_SECONDS = env.float("LIVE_HANDSHAKE_BUDGET_SECONDS", default=8.0)
+# The garbage collector's thresholds in a server process (config.warmup, gc.set_threshold), as
+# "young,middle,old". CPython's 700,10,10 make a server with thousands of sockets run a full
+# collection (over a million objects: a second's pause) several times a minute under load;
+# these make young collections rarer and full ones far rarer (docs/benchmarks.md, "10,000
+# sockets"). "700,10,10" restores CPython's.
+GC_THRESHOLDS = env.list("GC_THRESHOLDS", cast=int, default=[50_000, 20, 100])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache and Celery broker switch together ----------------------

@@ -17,8 +17,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _unfrozen():
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()  # the test process is not a server: its objects go back to the collector
+    gc.set_threshold(*thresholds)
 
 
 def _closed_port() -> int:
@@ -54,3 +56,16 @@ def test_warm_up_freezes_the_start_ups_objects_out_of_full_collections():
     warmup.warm_up()
 
     assert gc.get_freeze_count() > 10_000
+
+
+def test_warm_up_sets_the_collectors_thresholds_from_the_settings(settings):
+    settings.GC_THRESHOLDS = [12_345, 17, 99]
+    warmup.freeze_start_up()
+    assert gc.get_threshold() == (12_345, 17, 99)
+
+
+def test_no_thresholds_keep_the_collectors_own(settings):
+    before = gc.get_threshold()
+    settings.GC_THRESHOLDS = []
+    warmup.freeze_start_up()
+    assert gc.get_threshold() == before
