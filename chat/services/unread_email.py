@@ -1,5 +1,6 @@
 """The batched unread-messages e-mail: scheduled after a message, swept periodically, idempotent."""
 
+import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -9,6 +10,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from accounts.models import User
 from chat.models import (
@@ -58,6 +60,10 @@ def schedule_unread_email(conversation_id: int) -> None:
     The cache key of a window holds when it ends; a process that has seen it skips the cache
     until then (the key could only be added again after it expired). Embedded mode (eager
     Celery) has no clock to wait on: no unread e-mails there.
+
+    It runs after the message's commit, on the sender's request or socket: a cache that cannot
+    be reached (Redis restarting) schedules nothing, with one warning line, and the periodic
+    sweep (sweep_unread_emails) sends that window's e-mail instead. The send itself succeeded.
     """
     from chat.tasks import email_unread_messages_task  # tasks import this module
 
@@ -69,15 +75,22 @@ def schedule_unread_email(conversation_id: int) -> None:
     delay = unread_email_delay()
     key = f"chat:unread-email:{conversation_id}"
     until = now + delay
-    if not cache.add(key, until, timeout=delay):
-        waiting_until = cache.get(key)
-        if isinstance(waiting_until, int | float):
-            _remember_waiting(conversation_id, min(float(waiting_until), until), now)
-        return  # a task for this window is already waiting; it will cover this message
+    try:
+        if not cache.add(key, until, timeout=delay):
+            waiting_until = cache.get(key)
+            if isinstance(waiting_until, int | float):
+                _remember_waiting(conversation_id, min(float(waiting_until), until), now)
+            return  # a task for this window is already waiting; it will cover this message
+    except (RedisError, OSError) as exc:
+        logger.warning(
+            "unread e-mail of conversation %s left to the sweep, cache unavailable: %r", conversation_id, exc
+        )
+        return
     try:
         email_unread_messages_task.apply_async(args=[conversation_id], countdown=delay)
     except Exception:  # the broker is down: the message is stored, only the e-mail hint is lost
-        cache.delete(key)
+        with contextlib.suppress(RedisError, OSError):  # the cache may have gone with it
+            cache.delete(key)
         logger.exception("could not schedule the unread e-mail for conversation %s", conversation_id)
         return
     _remember_waiting(conversation_id, until, now)

@@ -545,6 +545,46 @@ def test_the_unread_email_is_scheduled_once_per_window(ada, bob, monkeypatch, dj
     assert scheduled == [{"args": [conversation.pk], "countdown": services.unread_email_delay()}]
 
 
+def test_a_send_is_stored_and_answered_when_the_cache_cannot_be_reached(
+    ada, bob, caplog, django_capture_on_commit_callbacks
+):
+    """Redis (the cache) down: the send-rate check and the unread e-mail's schedule are skipped
+    with a warning each, after the commit nothing raises, and the message is stored; the sweep
+    sends the e-mail later. A real redis-py client against a port where nothing listens."""
+    import socket
+
+    from django.test import override_settings
+
+    from chat.models import Message
+    from chat.services import unread_email
+    from chat.tasks import email_unread_messages_task
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: connections are refused
+    conversation = direct_between(ada, bob)
+    unread_email._known_waiting.pop(conversation.pk, None)
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    conf = email_unread_messages_task.app.conf
+    conf.task_always_eager = False  # as with a real broker: the schedule asks the cache
+    try:
+        with override_settings(CACHES=caches), django_capture_on_commit_callbacks(execute=True):
+            message = send(ada, conversation, "while Redis restarts")
+    finally:
+        conf.task_always_eager = True
+
+    assert Message.objects.filter(pk=message.pk, body="while Redis restarts").exists()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(w.startswith("send-rate check skipped, cache unavailable") for w in warnings), warnings
+    assert any(w.startswith(f"unread e-mail of conversation {conversation.pk} left to the sweep") for w in warnings)
+
+
 def test_a_process_that_knows_the_window_skips_the_cache_and_another_learns_it_from_the_key(
     ada, bob, monkeypatch, django_capture_on_commit_callbacks
 ):
