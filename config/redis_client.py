@@ -15,6 +15,11 @@ import threading
 import redis
 from django.conf import settings
 
+# What Redis being down or restarting raises, from a client here or from Django's Redis cache
+# (both redis-py): callers that carry on without Redis catch exactly these, and log them as one
+# line (the outage is the news, not its traceback); anything else is a bug and keeps its traceback.
+UNAVAILABLE: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
 _clients: dict[tuple[str, float, float], redis.Redis] = {}
 _lock = threading.Lock()
 

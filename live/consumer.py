@@ -44,7 +44,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db.models import Func, IntegerField, QuerySet, Subquery
 
-from config import inputs
+from config import inputs, redis_client
 from config.refusals import Refusal
 from live import access, handshake, presence, push
 from live.db import live_db
@@ -482,6 +482,9 @@ def _presence_or_false(function, *args):
     """Presence is a hint: a Redis hiccup must not break the socket."""
     try:
         return function(*args)
+    except redis_client.UNAVAILABLE as exc:
+        logger.warning("presence update failed: %r", exc)
+        return False
     except Exception:
         logger.warning("presence update failed", exc_info=True)
         return False

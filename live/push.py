@@ -26,6 +26,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from config import redis_client
 from live import db
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ def send_to_users(user_ids: Iterable[int], message: dict) -> None:
     if send_many is not None:
         try:
             send_many([user_group(user_id) for user_id in user_ids], message)
+        except redis_client.UNAVAILABLE as exc:  # Redis down: the clients catch up when it is back
+            logger.error("live push of %s to %s users failed: %r", _kind(message), len(user_ids), exc)
         except Exception:
             logger.exception("live push of %s to %s users failed", _kind(message), len(user_ids))
         return

@@ -12,7 +12,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from accounts import selectors as account_selectors
 from accounts.models import User
@@ -90,7 +89,7 @@ def check_send_rate(user_id: int) -> None:
     key = f"chat:send-rate:{user_id}:{int(timezone.now().timestamp()) // window}"
     try:
         count = _count_in_window(key, window + 1)
-    except (RedisError, OSError) as exc:
+    except redis_client.UNAVAILABLE as exc:
         logger.warning("send-rate check skipped, cache unavailable: %r", exc)
         return
     if count > limit:

@@ -10,7 +10,6 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from accounts.models import User
 from chat.models import (
@@ -24,6 +23,7 @@ from chat.services.common import (
     conversation_url,
     display_name,
 )
+from config import redis_client
 from notifications import services as notification_services
 from notifications.models import NotificationKind
 
@@ -81,7 +81,7 @@ def schedule_unread_email(conversation_id: int) -> None:
             if isinstance(waiting_until, int | float):
                 _remember_waiting(conversation_id, min(float(waiting_until), until), now)
             return  # a task for this window is already waiting; it will cover this message
-    except (RedisError, OSError) as exc:
+    except redis_client.UNAVAILABLE as exc:
         logger.warning(
             "unread e-mail of conversation %s left to the sweep, cache unavailable: %r", conversation_id, exc
         )
@@ -89,7 +89,7 @@ def schedule_unread_email(conversation_id: int) -> None:
     try:
         email_unread_messages_task.apply_async(args=[conversation_id], countdown=delay)
     except Exception:  # the broker is down: the message is stored, only the e-mail hint is lost
-        with contextlib.suppress(RedisError, OSError):  # the cache may have gone with it
+        with contextlib.suppress(*redis_client.UNAVAILABLE):  # the cache may have gone with it
             cache.delete(key)
         logger.exception("could not schedule the unread e-mail for conversation %s", conversation_id)
         return
