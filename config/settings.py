@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config import redis_client
 from config.converters import MAX_DATABASE_ID
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -220,7 +221,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": _KEY_PREFIX,
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+            # redis_client.outage_retry: one immediate retry, no backoff (Redis down is fast to see).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5, "retry": redis_client.outage_retry()},
         }
     }
 else:

@@ -69,7 +69,7 @@ import redis
 from channels.layers import BaseChannelLayer
 from redis import asyncio as aioredis
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 FANOUT_CHANNEL = "__fanout__"
@@ -165,8 +165,11 @@ class Decoded:
 
 def _publish_retry(retry_class):
     # A publish after a Redis restart first meets the pooled connection Redis dropped: retried
-    # on a new one instead of lost (a repeated publish is harmless: clients dedup by id).
-    return retry_class(ExponentialBackoff(cap=1.0, base=0.1), 3)
+    # once, at once, on a new one instead of lost (a repeated publish is harmless: clients dedup
+    # by id). Never a sleep: a publish runs on a live database thread right after its commit, and
+    # waiting out an outage there stalled every later send; the readers catch their sockets up
+    # when Redis is back (RESUBSCRIBED). The same policy as config.redis_client.outage_retry.
+    return retry_class(NoBackoff(), 1)
 
 
 class Serializer:
