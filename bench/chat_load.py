@@ -105,6 +105,7 @@ BREAK_P99_SECONDS = 1.0
 PING_FRAME = json.dumps({"type": "ping"}, separators=(",", ":"))  # JSON.stringify's bytes
 LIVE_JS_HEARTBEAT_SECONDS = 25.0
 PONG_TIMEOUT_SECONDS = 10.0
+RESYNC_TIMEOUT_SECONDS = 5.0  # static/js/chat/protocol.js's RESYNC_TIMEOUT_MS
 # uvicorn as deploy/systemd/lyceum-uvicorn@.service runs it (minus --proxy-headers: no proxy here).
 UVICORN_ARGS = [
     "uvicorn",
@@ -173,6 +174,45 @@ class Client:
     last_frame: float = 0.0  # Lyceum: when the last frame arrived (live.js's heartbeat timer restarts then)
     ping_at: float | None = None  # Lyceum: when the ping still waiting for its pong was sent
     heartbeat: asyncio.Task | None = None
+    # --catch-up (Lyceum): the conversation's cursors as static/js/chat/protocol.js keeps them,
+    # the sends not acked yet (client_id -> frame), and the hellos since the first.
+    sync: ConversationSync | None = None
+    unacked: dict = field(default_factory=dict)
+    hellos: int = 0
+
+
+class ConversationSync:
+    """static/js/chat/protocol.js's ConversationSync, for one conversation: a message is shown
+    once (by id) and in seq order; one after a gap is not shown and asks for a "resync" (one in
+    flight at a time: a gap meanwhile only notes the newest seq held back, `behind()` asks again
+    after the answer); the answer ("message.batch") is fed in order."""
+
+    def __init__(self, conversation: int):
+        self.conversation = conversation
+        self.last_seq = 0
+        self.known: set[int] = set()
+        self.resyncing_since: float | None = None  # when the resync in flight went out
+        self.held_seq = 0
+
+    def receive(self, message: dict) -> str:
+        if message.get("conversation") != self.conversation:
+            return "other"
+        if message["id"] in self.known:
+            return "known"
+        if message["seq"] > self.last_seq + 1:
+            if self.resyncing_since is None:
+                return "gap"
+            self.held_seq = max(self.held_seq, message["seq"])
+            return "held"
+        self.known.add(message["id"])
+        self.last_seq = max(self.last_seq, message["seq"])
+        return "new"
+
+    def behind(self) -> bool:
+        return self.resyncing_since is None and self.held_seq > self.last_seq
+
+    def resync_frame(self) -> str:
+        return json.dumps({"type": "resync", "conversations": {str(self.conversation): self.last_seq}})
 
 
 @dataclass
@@ -189,6 +229,14 @@ class GeneratorState:
     pings: int = 0
     pongs: int = 0
     late_pongs: int = 0  # after live.js's PONG_TIMEOUT_MS: live.js would have closed the socket
+    # --catch-up: clients resync, resend and reconnect as static/js/chat does (_catch_up_frame).
+    catch_up: bool = False
+    closing: bool = False  # the run is over: a closed socket is not reconnected
+    resyncs: int = 0
+    redundant: int = 0  # frames of a message already shown (e.g. a push overtaken by a resync's answer)
+    resent: int = 0
+    reconnects: int = 0
+    later_hellos: int = 0
 
 
 def _step_of(key: str) -> int:
@@ -203,7 +251,10 @@ async def _read(state: GeneratorState, client: Client) -> None:
         async for raw in client.ws:
             now = monotonic()
             frame = loads(raw)
-            if lyceum:
+            if lyceum and state.catch_up:
+                client.last_frame = now
+                _catch_up_frame(state, client, frame, now)
+            elif lyceum:
                 client.last_frame = now
                 kind = frame.get("type")
                 if kind == "message.new":
@@ -237,6 +288,108 @@ async def _read(state: GeneratorState, client: Client) -> None:
     except Exception as error:
         state.errors[f"reader:{type(error).__name__}"] += 1
     state.closed += 1
+    if state.catch_up and not state.closing:  # live.js reconnects (its backoff, in _connect_one)
+        client.ws = None
+        client.reader = asyncio.create_task(_reconnect(state, client))
+
+
+def _show(state: GeneratorState, client: Client, message: dict, now: float) -> None:
+    """A message the client's view shows now: counted as the sender's echo or a delivery."""
+    key = message.get("client_id") or ""
+    if key.split("-", 2)[1:2] == [str(client.uid)]:
+        state.echoes[_step_of(key)] += 1
+    else:
+        state.received[_step_of(key)].append((key, client.uid, now))
+
+
+def _feed(state: GeneratorState, client: Client, message: dict, now: float) -> None:
+    """One stored message from a push, an ack or a resync's answer, as chat.js takes it."""
+    outcome = client.sync.receive(message)
+    if outcome == "new":
+        _show(state, client, message, now)
+    elif outcome == "known":
+        state.redundant += 1
+    elif outcome == "gap":
+        _resync(state, client)
+
+
+def _resync(state: GeneratorState, client: Client) -> None:
+    if client.ws is None:
+        return
+    client.sync.resyncing_since = time.monotonic()
+    state.resyncs += 1
+    _send_later(client, client.sync.resync_frame())
+
+
+def _send_later(client: Client, data: str) -> None:
+    """Send without waiting (the reader must not block): a socket that closed meanwhile is
+    the reader's to report and reconnect."""
+    task = asyncio.ensure_future(client.ws.send(data))
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
+def _catch_up_frame(state: GeneratorState, client: Client, frame: dict, now: float) -> None:
+    """static/js/chat's protocol: pushes and acks are fed to the conversation's cursors; a later
+    hello (a reconnect, or live.resubscribed after a Redis outage) resyncs and then sends again
+    every message not acked yet, with the same client_id; a resync's answer is fed in order and
+    asked again when capped or when something held back during it is still missing."""
+    kind = frame.get("type")
+    if kind == "message.new":
+        _feed(state, client, frame["message"], now)
+    elif kind == "message.ack":
+        key = frame.get("client_id") or ""
+        state.acks[_step_of(key)].append((key, now))
+        client.unacked.pop(key, None)
+        _feed(state, client, frame["message"], now)
+    elif kind == "message.batch":
+        if frame.get("conversation") != client.sync.conversation:
+            return
+        client.sync.resyncing_since = None
+        for message in frame.get("messages") or []:
+            _feed(state, client, message, now)
+        if frame.get("more") or client.sync.behind():
+            _resync(state, client)
+    elif kind == "hello":
+        if client.ready_at is None:
+            client.ready_at = now
+        else:
+            state.later_hellos += 1
+        client.hellos += 1
+        if state.heartbeats and (client.heartbeat is None or client.heartbeat.done()):
+            client.heartbeat = asyncio.create_task(_heartbeat(state, client, frame.get("heartbeat")))
+        if client.hellos > 1:
+            client.sync.resyncing_since = None  # an answer to the old socket never comes
+            _resync(state, client)
+            for data in list(client.unacked.values()):
+                state.resent += 1
+                _send_later(client, data)
+    elif kind == "pong":
+        state.pongs += 1
+        if client.ping_at is not None and now - client.ping_at > PONG_TIMEOUT_SECONDS:
+            state.late_pongs += 1
+        client.ping_at = None
+    elif kind == "error":
+        state.errors[frame.get("code", "?")] += 1
+
+
+async def _reconnect(state: GeneratorState, client: Client) -> None:
+    state.reconnects += 1
+    await asyncio.sleep(1.0 + random.random())  # live.js: its first reconnect waits 1-2 s
+    await _connect_one(state, client, time.monotonic() + 600, Counter())
+
+
+async def _resync_timeouts(state: GeneratorState) -> None:
+    """static/js/chat: a resync unanswered for RESYNC_TIMEOUT_MS is abandoned (and asked again
+    when something is still missing)."""
+    while True:
+        await asyncio.sleep(1.0)
+        stale = time.monotonic() - RESYNC_TIMEOUT_SECONDS
+        for client in state.clients:
+            sync = client.sync
+            if sync is not None and sync.resyncing_since is not None and sync.resyncing_since < stale:
+                sync.resyncing_since = None
+                if sync.behind():
+                    _resync(state, client)
 
 
 async def _heartbeat(state: GeneratorState, client: Client, every) -> None:
@@ -375,11 +528,15 @@ async def _run_step(state: GeneratorState, step: int, rate: float, start: float,
             else:
                 data = json.dumps({"message": key})
             t = monotonic()
+            sent.append((key, client.conversation, client.uid, t))
+            next_at += interval
+            if state.catch_up:  # chat.js's outbox: sent again after every hello until acked
+                client.unacked[key] = data
+                if client.ws is None:  # reconnecting: its hello sends it
+                    continue
             task = asyncio.ensure_future(client.ws.send(data))
             pending.add(task)
             task.add_done_callback(sent_done)
-            sent.append((key, client.conversation, client.uid, t))
-            next_at += interval
         await asyncio.sleep(max(0.0, next_at - monotonic()))
     state.rr = i
     if pending:
@@ -410,9 +567,15 @@ async def _drain(state: GeneratorState, step: int, expected: int, until: float, 
     }
 
 
-async def _generator(conn, target: str, clients: list[Client], heartbeats: bool) -> None:
+async def _generator(conn, target: str, clients: list[Client], heartbeats: bool, catch_up: bool) -> None:
     state = GeneratorState(target=target, clients=clients, heartbeats=heartbeats)
     loop = asyncio.get_running_loop()
+    timeouts = None
+    if catch_up and target.startswith("lyceum"):
+        state.catch_up = True
+        for client in clients:
+            client.sync = ConversationSync(client.conversation)
+        timeouts = asyncio.create_task(_resync_timeouts(state))
     while True:
         command = await loop.run_in_executor(None, conn.recv)
         name = command["cmd"]
@@ -426,7 +589,20 @@ async def _generator(conn, target: str, clients: list[Client], heartbeats: bool)
             result = await _drain(state, command["step"], command["expected"], command["until"], command["idle"])
         elif name == "heartbeats":
             result = {"pings": state.pings, "pongs": state.pongs, "late_pongs": state.late_pongs}
+        elif name == "catch_up":
+            result = {
+                "resyncs": state.resyncs,
+                "redundant": state.redundant,
+                "resent": state.resent,
+                "reconnects": state.reconnects,
+                "later_hellos": state.later_hellos,
+                "unacked": sum(len(c.unacked) for c in clients),
+                "disconnected": sum(1 for c in clients if c.ws is None),
+            }
         elif name == "close":
+            state.closing = True
+            if timeouts is not None:
+                timeouts.cancel()
             for c in clients:
                 if c.heartbeat is not None:
                     c.heartbeat.cancel()
@@ -438,10 +614,10 @@ async def _generator(conn, target: str, clients: list[Client], heartbeats: bool)
         conn.send(result)
 
 
-def generator_main(conn, target: str, clients: list[Client], heartbeats: bool) -> None:
+def generator_main(conn, target: str, clients: list[Client], heartbeats: bool, catch_up: bool = False) -> None:
     raise_open_files_limit()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    asyncio.run(_generator(conn, target, clients, heartbeats))
+    asyncio.run(_generator(conn, target, clients, heartbeats, catch_up))
 
 
 # --- Processes: redis-server, daphne ------------------------------------------------------------
@@ -466,6 +642,10 @@ class Services:
 
     def redis(self, name: str) -> str:
         port = free_port()
+        self._redis_on(name, port)
+        return f"redis://127.0.0.1:{port}/0"
+
+    def _redis_on(self, name: str, port: int) -> float:
         self.start(
             name,
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -476,9 +656,22 @@ class Services:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
                 sock.sendall(b"PING\r\n")
                 if sock.recv(16).startswith(b"+PONG"):
-                    return f"redis://127.0.0.1:{port}/0"
+                    return time.monotonic()
             time.sleep(0.1)
         raise RuntimeError(f"{name} did not start (see {self.logdir / (name + '.log')})")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a service (kill -9): no shutdown of its own."""
+        process = self.processes[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def restart_redis(self, name: str, url: str) -> float:
+        """Start the redis-server `name` again, empty, on the port of `url`; the monotonic time
+        it answered PING."""
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        return self._redis_on(name, port)
 
     def asgi(
         self,
@@ -910,6 +1103,8 @@ class StepResult:
     errors: dict = field(default_factory=dict)
     resources: dict = field(default_factory=dict)
     late_earlier: int = 0
+    outage: dict = field(default_factory=dict)  # --redis-outage: outage_figures()
+    catch_up: dict = field(default_factory=dict)  # --catch-up: the generators' counters after the step
     send_failures: int = 0
     closed: int = 0
     heartbeats: dict = field(default_factory=dict)  # pings, pongs, late_pongs over the step and its drain
@@ -958,6 +1153,7 @@ def run_target(
     servers: list[str],
     redis_url: str,
     logdir: Path,
+    services: Services | None = None,
 ) -> TargetResult:
     """One target's sitting. `servers`: the names (in `pids`) of the server processes, client
     index i on servers[i % len(servers)]; `redis_url`: the target's private Redis."""
@@ -969,7 +1165,7 @@ def run_target(
         share = [c for c in clients if (c.index // 2) % args.generators == g]
         proc = ctx.Process(
             target=generator_main,
-            args=(child, name, share, not args.no_heartbeats),
+            args=(child, name, share, not args.no_heartbeats, args.catch_up),
             name=f"chatload-gen{g}",
             daemon=True,
         )
@@ -1081,6 +1277,15 @@ def run_target(
             if windowed:
                 signal_all(instrumented, signal.SIGUSR2)  # a window of the send window
             watch.begin()
+            outage = None
+            if args.redis_outage and step_number == 1 and services is not None:
+                outage = kill_and_restart_redis(services, f"{name}-redis", redis_url, start, *args.redis_outage)
+                print(
+                    f"[{name}] Redis killed (SIGKILL) {outage[0] - start:.1f} s into the step, answering again "
+                    f"{outage[1] - outage[0]:.1f} s later (empty)",
+                    flush=True,
+                )
+                watch_pids["redis"] = pids["redis"] = services.processes[f"{name}-redis"].pid
             time.sleep(max(0.0, start + args.step_seconds - time.monotonic()))
             step.resources = watch.end()
             if windowed:
@@ -1115,6 +1320,7 @@ def run_target(
                 )
             drained = [pipe.recv() for pipe in pipes]
             seen = set()
+            views: dict[tuple[str, int], float] = {}  # (client_id, member) -> when it was first shown
             errors: Counter = Counter()
             acks = []
             for reply in drained:
@@ -1130,6 +1336,7 @@ def run_target(
                         step.duplicated += 1
                         continue
                     seen.add(pair)
+                    views[pair] = t
                     step.latencies.append(t - sent_at[key])
             step.delivered = len(seen)
             step.lost = step.expected - step.delivered
@@ -1138,6 +1345,10 @@ def run_target(
             ack_latencies = [t - sent_at[key] for key, t in acks if key in sent_at]
             step.ack_p99 = percentile(ack_latencies, 99)
             step.errors = {k: v for k, v in errors.items() if v}
+            if args.catch_up:
+                step.catch_up = generator_counts(pipes, "catch_up")
+            if outage is not None:
+                step.outage = outage_figures(outage, sent_at, expected_pairs, views)
             now_beats = heartbeat_counts(pipes)
             step.heartbeats = dict(now_beats - beats)
             beats = now_beats
@@ -1160,14 +1371,64 @@ def run_target(
     return result
 
 
-def heartbeat_counts(pipes) -> Counter:
-    """Pings sent, pongs received and pongs later than live.js waits, over every generator so far."""
+def kill_and_restart_redis(
+    services: Services, name: str, url: str, start: float, at: float, seconds: float
+) -> tuple[float, float]:
+    """`at` s after `start`, SIGKILL the redis-server `name`; `seconds` later start it again,
+    empty (no persistence), on the same port. (killed, answering again), monotonic."""
+    time.sleep(max(0.0, start + at - time.monotonic()))
+    killed = time.monotonic()
+    services.kill(name)
+    time.sleep(max(0.0, killed + seconds - time.monotonic()))
+    return killed, services.restart_redis(name, url)
+
+
+def outage_figures(outage: tuple[float, float], sent_at: dict, expected: set, views: dict) -> dict:
+    """What each member's view showed of the messages sent before, during and after a Redis
+    outage: deliveries, lost (never shown), view latency (send to first shown) p50/p99/max, and
+    when the last message sent before Redis answered again was shown, after it did."""
+    killed, back = outage
+    phases = {"before": [], "during": [], "after": []}
+    lost = Counter()
+    for key, member in expected:
+        t = sent_at[key]
+        phase = "before" if t < killed else "during" if t < back else "after"
+        shown = views.get((key, member))
+        if shown is None:
+            lost[phase] += 1
+        else:
+            phases[phase].append(shown - t)
+    caught_up = max(
+        (shown - back for (key, _member), shown in views.items() if sent_at[key] < back), default=float("nan")
+    )
+    figures = {
+        phase: {
+            "deliveries": len(latencies) + lost[phase],
+            "lost": lost[phase],
+            "p50": percentile(latencies, 50),
+            "p99": percentile(latencies, 99),
+            "max": max(latencies, default=float("nan")),
+        }
+        for phase, latencies in phases.items()
+    }
+    figures["down_seconds"] = back - killed
+    figures["caught_up_seconds"] = caught_up
+    return figures
+
+
+def generator_counts(pipes, command: str) -> Counter:
+    """A generator command's counters ("heartbeats", "catch_up"), summed over every generator."""
     total: Counter = Counter()
     for pipe in pipes:
-        pipe.send({"cmd": "heartbeats"})
+        pipe.send({"cmd": command})
     for pipe in pipes:
         total.update(pipe.recv())
     return total
+
+
+def heartbeat_counts(pipes) -> Counter:
+    """Pings sent, pongs received and pongs later than live.js waits, over every generator so far."""
+    return generator_counts(pipes, "heartbeats")
 
 
 def stop_generators(pipes, procs) -> None:
@@ -1200,6 +1461,27 @@ def print_step(name: str, step: StepResult) -> None:
         f"closed {step.closed} late-from-earlier-steps {step.late_earlier} load {step.load:.1f}\n    cpu/rss: {res}",
         flush=True,
     )
+    if step.catch_up:
+        print(f"    catch-up (as static/js/chat does), so far: {dict(step.catch_up)}", flush=True)
+    if step.outage:
+        print("    " + "\n    ".join(outage_lines(step.outage)), flush=True)
+
+
+def outage_lines(outage: dict) -> list[str]:
+    def ms(value: float) -> str:
+        return "-" if value != value else f"{value * 1000:.0f}"
+
+    lines = [
+        f"Redis down {outage['down_seconds']:.1f} s; every view held every message sent before it answered again "
+        f"{outage['caught_up_seconds']:.1f} s after it did"
+    ]
+    for phase in ("before", "during", "after"):
+        row = outage[phase]
+        lines.append(
+            f"sent {phase:>6} the outage: {row['deliveries']:>6} deliveries, lost {row['lost']}, view latency "
+            f"p50/p99/max {ms(row['p50'])}/{ms(row['p99'])}/{ms(row['max'])} ms"
+        )
+    return lines
 
 
 def print_tables(results: list[TargetResult], args) -> None:
@@ -1296,6 +1578,14 @@ def print_tables(results: list[TargetResult], args) -> None:
         held = [rate for rate, s in r.steps.items() if not s.broken]
         best[r.name] = max(held) if held else 0
         print(f"- {r.name}: highest step with p99 ≤ {BREAK_P99_SECONDS:g} s and 0 lost: {best[r.name]} msg/s")
+    for r in results:
+        for rate, step in r.steps.items():
+            if step.outage:
+                print(f"\n- {r.name}: Redis outage in the {rate} msg/s step:")
+                for line in outage_lines(step.outage):
+                    print(f"    {line}")
+                if step.catch_up:
+                    print(f"    the clients' catch-up: {dict(step.catch_up)}")
 
 
 # --- Main ------------------------------------------------------------------------------------------
@@ -1359,6 +1649,18 @@ def parse_args(argv=None):
         help="print the garbage collector's pauses of Lyceum's servers in the burst and each step (no profile)",
     )
     parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="Lyceum's clients keep static/js/chat's cursors: a gap or a later hello resyncs, unacked sends go "
+        "again after a hello, a closed socket reconnects",
+    )
+    parser.add_argument(
+        "--redis-outage",
+        metavar="AT,SECONDS",
+        help="SIGKILL the target's Redis AT s into the first step and start it again, empty, SECONDS later "
+        "(implies --catch-up)",
+    )
+    parser.add_argument(
         "--lyceum-env", action="append", default=[], metavar="NAME=VALUE", help="extra env for Lyceum's daphnes"
     )
     args = parser.parse_args(argv)
@@ -1373,6 +1675,14 @@ def parse_args(argv=None):
     if not set(args.server) <= set(SERVERS) or not args.server:
         parser.error(f"--server: choose from {', '.join(SERVERS)}")
     args.steps = [int(s) for s in str(args.steps).split(",") if s.strip()]
+    if args.redis_outage:
+        try:
+            at, seconds = (float(v) for v in args.redis_outage.split(","))
+        except ValueError:
+            parser.error("--redis-outage: AT,SECONDS, e.g. 10,5")
+        if at < 0 or seconds < 0 or at + seconds >= args.step_seconds:
+            parser.error("--redis-outage: the outage must end within the first step (--step-seconds)")
+        args.redis_outage, args.catch_up = (at, seconds), True
     return args
 
 
@@ -1478,6 +1788,7 @@ def main(argv=None) -> int:
                     servers=servers,
                     redis_url=redis_url,
                     logdir=services.logdir,
+                    services=services,
                 )
             )
             services.stop_all()
