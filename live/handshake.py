@@ -37,6 +37,9 @@ STARTED_AT = "lyceum.handshake_started"
 # a refused handshake with this code (RFC 6455 "try again later").
 CLOSE_TRY_AGAIN_LATER = 1013
 BUSY_RETRY_AFTER = 5
+# Busy refusals come in bursts (a connect burst on a busy server): the first refusal of a quiet
+# period is logged at once, those of the next BUSY_LOG_INTERVAL seconds are only counted.
+BUSY_LOG_INTERVAL = 10.0
 
 # What connect_db raises for a handshake past its budget (nothing ran).
 Expired = DeadlinePassed
@@ -72,13 +75,52 @@ def connect_db(scope, function):
     return live_db(function, deadline=None if started is None else started + budget_seconds())
 
 
+class BusyRefusals:
+    """The warning lines of this process's busy refusals: the first refusal of a quiet period is
+    logged at once, with its reason; the refusals of the `interval` seconds after a logged one
+    are counted, not logged; the first refusal after that interval is logged with its own reason
+    and how many were counted since the last line ("N more sockets refused as busy in the last
+    X s"), and starts the next interval. So a burst of thousands of refusals logs one line per
+    interval. No timer: counted refusals are told by the next refusal after the interval (until
+    then they stay counted). `clock` gives monotonic seconds. Called from the event loop only
+    (one thread), so a plain counter suffices."""
+
+    def __init__(self, *, interval: float = BUSY_LOG_INTERVAL, clock=time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the last line and the count: the next refusal is logged at once."""
+        self.logged_at: float | None = None
+        self.counted = 0
+
+    def record(self, *, user_id: int | None, reason) -> None:
+        now = self.clock()
+        if self.logged_at is not None and now - self.logged_at < self.interval:
+            self.counted += 1
+            return
+        if user_id is None:  # before the session read: nobody known yet
+            message, args = "live: socket refused as busy: %s", [reason]
+        else:
+            message, args = "live: socket of user %s refused as busy: %s", [user_id, reason]
+        if self.counted:
+            message += "; %d more sockets refused as busy in the last %.0f s"
+            args += [self.counted, now - self.logged_at]
+        logger.warning(message, *args)
+        self.logged_at = now
+        self.counted = 0
+
+
+# This process's busy refusals (refuse_busy).
+busy_refusals = BusyRefusals()
+
+
 async def refuse_busy(scope, send, *, user_id: int | None, reason) -> None:
-    """Refuse the handshake as a busy server (see CLOSE_TRY_AGAIN_LATER), with one warning line
-    and no traceback. `send` is the ASGI send of the handshake; nothing was accepted."""
-    if user_id is None:  # before the session read: nobody known yet
-        logger.warning("live: socket refused as busy: %s", reason)
-    else:
-        logger.warning("live: socket of user %s refused as busy: %s", user_id, reason)
+    """Refuse the handshake as a busy server (see CLOSE_TRY_AGAIN_LATER), with no traceback and
+    a warning line as `busy_refusals` allows (one per BUSY_LOG_INTERVAL in a burst). `send` is
+    the ASGI send of the handshake; nothing was accepted."""
+    busy_refusals.record(user_id=user_id, reason=reason)
     if "websocket.http.response" in scope.get("extensions", {}):
         await send(
             {
