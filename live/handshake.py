@@ -13,9 +13,9 @@ The Origin check (live.auth.OriginCheckMiddleware, the outermost layer, called a
 server has parsed the HTTP upgrade) notes when the handshake reached the application
 (STARTED_AT). The session read or ticket redemption (live.auth) goes through `connect_db`:
 checked in the pool thread, right before the work, a handshake older than
-LIVE_HANDSHAKE_BUDGET_SECONDS raises Expired without running a statement. The consumer checks
-again (`expired`) after joining the user's group, right before accept. Either way the handshake
-is refused as busy (`refuse_busy`), never counted online, and the client retries with its
+LIVE_HANDSHAKE_BUDGET_SECONDS raises live.db.DeadlinePassed without running a statement. The
+consumer checks again (`expired`) after joining the user's group, right before accept. Either
+way the handshake is refused as busy (`refuse_busy`), never counted online, and the client retries with its
 backoff. The hello's hop comes after accept and is not checked: by then the handshake has
 completed in time, and the socket is owed its hello (refusing it there would close sockets that
 are open, and send their clients round again).
@@ -26,7 +26,7 @@ import time
 
 from django.conf import settings
 
-from live.db import DeadlinePassed, live_db
+from live.db import live_db
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,6 @@ BUSY_RETRY_AFTER = 5
 # Busy refusals come in bursts (a connect burst on a busy server): the first refusal of a quiet
 # period is logged at once, those of the next BUSY_LOG_INTERVAL seconds are only counted.
 BUSY_LOG_INTERVAL = 10.0
-
-# What connect_db raises for a handshake past its budget (nothing ran).
-Expired = DeadlinePassed
 
 
 def note_started(scope: dict) -> float:
@@ -69,8 +66,8 @@ def expired(scope) -> bool:
 
 
 def connect_db(scope, function):
-    """`live_db(function)` for a hop of the connect path: Expired, with nothing run, when the
-    handshake is older than the budget by the time a pool thread takes the call."""
+    """`live_db(function)` for a hop of the connect path: live.db.DeadlinePassed, with nothing
+    run, when the handshake is older than the budget by the time a pool thread takes the call."""
     started = scope.get(STARTED_AT)
     return live_db(function, deadline=None if started is None else started + budget_seconds())
 
