@@ -43,6 +43,15 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_busy_refusals():
+    """The busy refusals' log counts per process: each test's first refusal is logged at once."""
+    from live import handshake
+
+    handshake.busy_refusals.reset()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """bcrypt costs ~0.4 s a hash here. The production order (bcrypt first) is asserted in
     accounts/tests/test_services.py, which overrides this for itself."""

@@ -1019,6 +1019,15 @@ def print_allocation_sites(name: str, files: dict[str, Path], sockets_of: Counte
             print(f"    {site['size'] / n:8.0f} B {site['count'] / n:6.1f}  {frames}")
 
 
+def collector_summary(pauses: dict) -> str:
+    """The collector's pauses per generation ({generation: (collections, seconds, longest)}) as
+    one phrase: "gen0: 12 collections, 40 ms (longest 9 ms), ..."; "" when there were none."""
+    return ", ".join(
+        f"gen{g}: {c} collections, {t * 1000:.0f} ms (longest {m * 1000:.0f} ms)"
+        for g, (c, t, m) in sorted(pauses.items())
+    )
+
+
 def print_gc_pauses(name: str, servers: dict[str, Path], labels: list[str]) -> None:
     """The garbage collector's pauses per server and window (serve_instrumented.py --gc-only):
     collections, their total and the longest, per generation, and the objects tracked."""
@@ -1029,10 +1038,7 @@ def print_gc_pauses(name: str, servers: dict[str, Path], labels: list[str]) -> N
                 print(f"[{name}] {server}: no collector record of {label}", flush=True)
                 continue
             data = json.loads(paths[0].read_text())
-            collector = ", ".join(
-                f"gen{g}: {c} collections, {t * 1000:.0f} ms (longest {m * 1000:.0f} ms)"
-                for g, (c, t, m) in sorted(data["pauses"].items())
-            )
+            collector = collector_summary(data["pauses"])
             print(
                 f"[{name}] {server}: garbage collector during {label}: {collector or 'no collection'}; "
                 f"{data['objects']} objects tracked at its end",
@@ -1066,10 +1072,7 @@ def print_cpu_profiles(name: str, servers: dict[str, Path], windows: list[int], 
                     entry[0] += count
                     entry[1] += spent
                     entry[2] = max(entry[2], longest)
-        collector = ", ".join(
-            f"gen{g}: {c} collections, {t * 1000:.0f} ms (longest {m * 1000:.0f} ms)"
-            for g, (c, t, m) in sorted(pauses.items())
-        )
+        collector = collector_summary(pauses)
         print(
             f"[{name}] {server}: CPU profile of {label} ({total:.1f} CPU s, every thread); garbage collector: "
             f"{collector or 'no collection'}, {objects} objects tracked at the end; top {top} by own time, then "

@@ -25,6 +25,7 @@ from config import status
 from config.logging import log_socket
 from config.sentry import wrap_asgi
 from live import access, handshake
+from live.db import DeadlinePassed
 
 
 def _query(scope) -> dict[str, list[str]]:
@@ -175,7 +176,7 @@ class LiveAuthMiddleware:
                 redeemed = await handshake.connect_db(scope, self.redeem_ticket)(ticket=tickets[0])
             else:
                 user = await handshake.connect_db(scope, session_user)(scope)
-        except handshake.Expired:
+        except DeadlinePassed:
             await receive()  # the handshake's websocket.connect, answered below
             return await handshake.refuse_busy(scope, send, user_id=None, reason=handshake.expired_reason(scope))
         if tickets:

@@ -317,6 +317,24 @@ async def routed(redis_url):
         await layer.flush()
 
 
+@pytest.fixture
+def redis_client(redis_url):
+    """A plain (sync) client of the test's Redis, to look at or tamper with the layer's keys."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+async def _member(layer, *groups: str) -> str:
+    """A new channel of `layer` (a process), added to each of `groups`."""
+    channel = await layer.new_channel()
+    for group in groups:
+        await layer.group_add(group, channel)
+    return channel
+
+
 async def test_routing_sends_an_event_only_to_the_processes_that_hold_a_member(routed):
     holder, idle, sender = routed
     ada = await holder.new_channel()
@@ -540,53 +558,40 @@ async def test_routing_costs_one_script_call_per_event_whatever_the_number_of_gr
     await _nothing_for(holder, ada)
 
 
-async def test_an_event_to_thousands_of_groups_reaches_each_holder_once(routed, redis_url):
+async def test_an_event_to_thousands_of_groups_reaches_each_holder_once(routed, redis_client):
     """More groups than the script hands Redis in one SUNION (its chunks: Lua's stack limit)."""
-    import redis
-
     holder, idle, sender = routed
-    ada = await holder.new_channel()
-    await holder.group_add("user.0", ada)
-    await holder.group_add("user.2499", ada)
-    bob = await idle.new_channel()
-    await idle.group_add("user.1500", bob)
-    client = redis.Redis.from_url(redis_url)
+    ada = await _member(holder, "user.0", "user.2499")
+    bob = await _member(idle, "user.1500")
     dead = f"{holder.prefix}__proc__.lyceum-live-killed"
-    client.sadd(holder.route_key("user.2000"), dead)  # a killed process's entry, never alive
+    redis_client.sadd(holder.route_key("user.2000"), dead)  # a killed process's entry, never alive
 
     await sender.group_send_many([f"user.{n}" for n in range(2500)], {"type": "live.event", "n": 1})
 
     assert await _receive(holder, ada) == {"type": "live.event", "n": 1}
     assert await _receive(idle, bob) == {"type": "live.event", "n": 1}
     await _nothing_for(holder, ada)
-    assert not client.exists(holder.route_key("user.2000"))
-    client.close()
+    assert not redis_client.exists(holder.route_key("user.2000"))
 
 
 @pytest.mark.parametrize("path", ["async", "sync"])
-async def test_a_process_whose_liveness_lapsed_gets_no_publish_and_loses_its_entries(routed, redis_url, path):
+async def test_a_process_whose_liveness_lapsed_gets_no_publish_and_loses_its_entries(routed, redis_client, path):
     """A killed process (here: its liveness set into the past): the publisher skips it and
     removes its entry from the route sets it read, and it from the liveness set."""
-    import redis
-
     holder, idle, sender = routed
-    ada = await holder.new_channel()
-    await holder.group_add("user.1", ada)
-    bob = await idle.new_channel()
-    await idle.group_add("user.1", bob)
-    client = redis.Redis.from_url(redis_url)
+    ada = await _member(holder, "user.1")
+    bob = await _member(idle, "user.1")
     dead = holder.state().process_channel
-    client.zadd(holder.procs_key, {dead: time.time() - 1})
+    redis_client.zadd(holder.procs_key, {dead: time.time() - 1})
 
     await _send(sender, path)(["user.1"], {"type": "live.event", "n": 1})
 
     assert await _receive(idle, bob) == {"type": "live.event", "n": 1}
     await _nothing_for(holder, ada)
     assert holder.state().received == 0
-    assert not client.sismember(holder.route_key("user.1"), dead)
-    assert client.zscore(holder.procs_key, dead) is None
-    assert client.sismember(holder.route_key("user.1"), idle.state().process_channel)
-    client.close()
+    assert not redis_client.sismember(holder.route_key("user.1"), dead)
+    assert redis_client.zscore(holder.procs_key, dead) is None
+    assert redis_client.sismember(holder.route_key("user.1"), idle.state().process_channel)
 
 
 async def test_a_process_found_dead_registers_again_at_its_next_heartbeat_and_tells_its_sockets(routed, redis_url):
@@ -693,25 +698,18 @@ async def test_a_process_that_closes_leaves_no_liveness_and_no_entries(routed, r
     client.close()
 
 
-async def test_the_sweep_removes_lapsed_processes_from_groups_nobody_messages(routed, redis_url):
+async def test_the_sweep_removes_lapsed_processes_from_groups_nobody_messages(routed, redis_client):
     """A killed process's entries in groups that get no event any more: the sweep removes
     them (and the process from the liveness set), and leaves a live holder's."""
-    import redis
-
     holder, idle, _ = routed
-    ada = await holder.new_channel()
-    await holder.group_add("user.1", ada)
-    await holder.group_add("user.2", ada)
-    bob = await idle.new_channel()
-    await idle.group_add("user.2", bob)
-    client = redis.Redis.from_url(redis_url)
+    await _member(holder, "user.1", "user.2")
+    await _member(idle, "user.2")
     dead = holder.state().process_channel
-    client.zadd(holder.procs_key, {dead: time.time() - 1})
+    redis_client.zadd(holder.procs_key, {dead: time.time() - 1})
 
     await asyncio.to_thread(holder.sweep_routes, batch=1)
 
-    assert not client.exists(holder.route_key("user.1"))
-    assert client.smembers(holder.route_key("user.2")) == {idle.state().process_channel.encode()}
-    assert client.zscore(holder.procs_key, dead) is None
-    assert client.zscore(holder.procs_key, idle.state().process_channel) is not None
-    client.close()
+    assert not redis_client.exists(holder.route_key("user.1"))
+    assert redis_client.smembers(holder.route_key("user.2")) == {idle.state().process_channel.encode()}
+    assert redis_client.zscore(holder.procs_key, dead) is None
+    assert redis_client.zscore(holder.procs_key, idle.state().process_channel) is not None
