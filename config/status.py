@@ -30,7 +30,6 @@ from collections import deque
 from typing import Any
 
 from django.conf import settings
-from redis.exceptions import RedisError
 
 from config import redis_client
 
@@ -71,6 +70,8 @@ def publish_live_sockets() -> None:
     payload = json.dumps({"process": PROCESS_ID, "pid": os.getpid(), "count": _live_sockets, "at": time.time()})
     try:
         _redis(settings.REDIS_URL).set(_live_key(), payload, ex=settings.LIVE_SOCKETS_TTL)
+    except redis_client.UNAVAILABLE as exc:  # Redis away: the next interval writes it
+        logger.warning("could not publish the live socket count: %r", exc)
     except Exception:  # monitoring must never break a socket
         logger.warning("could not publish the live socket count", exc_info=True)
 
@@ -153,7 +154,7 @@ def live_sockets_by_process() -> tuple[list[dict[str, Any]], str]:
         client = _redis(settings.REDIS_URL)
         keys = sorted(client.scan_iter(match=f"{_prefix()}:live-sockets:*", count=500))
         values = client.mget(keys) if keys else []
-    except (RedisError, OSError) as exc:
+    except redis_client.UNAVAILABLE as exc:
         return [], f"Redis unreachable: {type(exc).__name__}"
     rows = []
     now = time.time()
@@ -198,7 +199,7 @@ def recent_task_failures(limit: int = 20) -> tuple[list[dict[str, Any]], str]:
         return list(_local_failures)[:limit], ""
     try:
         raw = _redis(settings.REDIS_URL).lrange(_failures_key(), 0, limit - 1)
-    except (RedisError, OSError) as exc:
+    except redis_client.UNAVAILABLE as exc:
         return [], f"Redis unreachable: {type(exc).__name__}"
     rows = []
     for item in raw:
@@ -218,6 +219,6 @@ def celery_queue() -> dict[str, Any]:
         return {"queue": queue, "length": None, "error": "not a Redis broker", "eager": False}
     try:
         length = int(_redis(settings.CELERY_BROKER_URL).llen(queue))
-    except (RedisError, OSError) as exc:
+    except redis_client.UNAVAILABLE as exc:
         return {"queue": queue, "length": None, "error": f"broker unreachable: {type(exc).__name__}", "eager": False}
     return {"queue": queue, "length": length, "error": "", "eager": False}

@@ -394,7 +394,9 @@ class LoopState:
                 await self.beat_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away: the reader writes the entries again on reconnect
+            except (redis.RedisError, OSError) as exc:  # Redis away: the reader writes the entries again
+                logger.warning("live layer: route heartbeat failed: %r", exc)
+            except Exception:
                 logger.warning("live layer: route heartbeat failed", exc_info=True)
 
     async def beat_once(self) -> None:
