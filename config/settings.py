@@ -195,6 +195,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 _KEY_PREFIX = env.str(
     "REDIS_KEY_PREFIX", default=f"lyceum-test-{os.getpid()}" if "PYTEST_VERSION" in os.environ else "lyceum"
 )
+# The Redis cache's connection options (redis_client.outage_retry: one immediate retry, no
+# backoff, so a Redis that is down is seen at once).
+redis_cache_options = {"socket_connect_timeout": 2, "socket_timeout": 5, "retry": redis_client.outage_retry()}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -221,8 +224,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": _KEY_PREFIX,
-            # redis_client.outage_retry: one immediate retry, no backoff (Redis down is fast to see).
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5, "retry": redis_client.outage_retry()},
+            "OPTIONS": redis_cache_options,
         }
     }
 else:

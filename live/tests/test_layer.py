@@ -713,3 +713,23 @@ async def test_the_sweep_removes_lapsed_processes_from_groups_nobody_messages(ro
     assert redis_client.smembers(holder.route_key("user.2")) == {idle.state().process_channel.encode()}
     assert redis_client.zscore(holder.procs_key, dead) is None
     assert redis_client.zscore(holder.procs_key, idle.state().process_channel) is not None
+
+
+async def test_a_publish_to_a_redis_that_drops_every_connection_tries_twice_and_raises():
+    """A publish runs on a live database thread right after its commit: against a Redis that is
+    down it makes ONE retry on a new connection and raises (the caller logs it), never waiting
+    out the outage (redis-py's default policy: eleven attempts with backoff)."""
+    import redis
+
+    from tests.servers import ClosingListener
+
+    listener = ClosingListener()
+    try:
+        for routing in ("fanout", "process"):
+            layer = _layer(f"redis://127.0.0.1:{listener.port}/0", f"lyceum-test-drop-{routing}", routing=routing)
+            before = listener.accepted
+            with pytest.raises((redis.RedisError, OSError)):
+                await asyncio.to_thread(layer.group_send_many_sync, ["user.1"], {"type": "live.event"})
+            assert listener.accepted - before == 2, routing
+    finally:
+        listener.close()
