@@ -3,7 +3,9 @@
 The cache points at a port where nothing listens, through a real redis-py client (Django's
 Redis cache), so every cache call raises what an outage raises. The pages and the API's writes
 carry on without the cache (a hint: the send rate, the API's throttles, each skipped with one
-warning line); the login lock-out still holds (django-axes counts in the database).
+warning line); the login lock-out still holds (django-axes counts in the database). What
+cannot be done safely without the cache (the sign-up and password-reset limits, a live ticket)
+is a clear 503 with Retry-After, and nothing is done.
 """
 
 import logging
@@ -16,15 +18,20 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from accounts import services as account_services
+from accounts.models import User
 from accounts.tests.factories import DEFAULT_PASSWORD
 from chat.models import Message
 from chat.tests.factories import befriend, direct_between
+from config.unavailable import RETRY_AFTER_SECONDS
 from experts.tests.factories import CategoryFactory, ExpertProfileFactory, StaffFactory, UserFactory
 from helpdesk.models import HelpRequest, HelpRequestStatus
 from helpdesk.tests.factories import submit
 from social.models import FriendRequest
 
 pytestmark = pytest.mark.django_db
+
+PASSPHRASE = "a-long-unusual-passphrase-42"
 
 
 @pytest.fixture
@@ -75,10 +82,12 @@ def test_the_pages_answer_without_the_cache(cache_down, browser, ada, bob):
     assert browser.get(reverse("home")).status_code == 200
     assert browser.get(reverse("chat:list")).status_code == 200
     assert browser.get(reverse("chat:conversation", args=[conversation.pk])).status_code == 200
-    sent = browser.post(reverse("chat:send", args=[conversation.pk]), {"body": "page send", "client_id": uuid.uuid4().hex})
+    page_send = {"body": "page send", "client_id": uuid.uuid4().hex}
+    sent = browser.post(reverse("chat:send", args=[conversation.pk]), page_send)
     assert sent.status_code == 302
     assert Message.objects.filter(conversation=conversation, body="page send").exists()
     assert browser.get(reverse("notifications:list")).status_code == 200
+    assert browser.get(reverse("social:profile", kwargs={"public_id": bob.public_id})).status_code == 200
 
 
 def test_the_login_lock_out_still_holds_without_the_cache(cache_down, browser, ada):
@@ -133,3 +142,47 @@ def test_the_back_office_login_and_status_page_answer_and_readyz_says_redis(cach
     ready = browser.get(reverse("readyz"))
     assert ready.status_code == 503
     assert ready.json()["checks"]["redis"].startswith("error:")
+
+
+def _assert_unavailable_json(response, detail: str) -> None:
+    assert response.status_code == 503
+    assert response.json() == {"detail": detail, "code": "unavailable"}
+    assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
+
+
+def test_signing_up_is_a_clear_503_on_both_doors_and_creates_no_account(cache_down, browser, caplog):
+    study = {"first_name": "Grace", "last_name": "Hopper", "university": "Yale", "course": "Mathematics"}
+    form = {**study, "email": "grace@example.edu", "password1": PASSPHRASE, "password2": PASSPHRASE}
+
+    page = browser.post(reverse("accounts:register"), form)
+    api = _api().post(reverse("api:register"), {**study, "email": "alan@example.edu", "password": PASSPHRASE})
+
+    assert page.status_code == 503 and page["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert "Signing up is unavailable for a moment. Please try again in a minute." in page.content.decode()
+    _assert_unavailable_json(api, "Signing up is unavailable for a moment. Please try again in a minute.")
+    assert not User.objects.filter(email__in=["grace@example.edu", "alan@example.edu"]).exists()
+    warnings = _warnings(caplog)
+    assert sum(line.startswith("accounts.sign_up limit not counted, cache unavailable") for line in warnings) == 2
+
+
+def test_a_password_reset_is_a_clear_503_and_sends_nothing(
+    cache_down, browser, ada, caplog, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = browser.post(reverse("accounts:password_reset"), {"email": ada.email})
+
+    assert response.status_code == 503 and response["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert "Resetting a password is unavailable for a moment." in response.content.decode()
+    assert callbacks == []  # no reset e-mail queued
+    warnings = _warnings(caplog)
+    assert any(line.startswith("accounts.password_reset.ip limit not counted") for line in warnings), warnings
+
+
+def test_a_live_ticket_is_a_503_in_the_apis_shape_and_none_is_redeemed(cache_down, ada, caplog):
+    response = _api(ada).post(reverse("api:live_ticket"))
+
+    _assert_unavailable_json(response, "The live connection is unavailable for a moment. Please try again in a minute.")
+    assert account_services.redeem_live_ticket(ticket="t" * 43) is None
+    warnings = _warnings(caplog)
+    assert any(line.startswith("live ticket not issued, cache unavailable") for line in warnings), warnings
+    assert any(line.startswith("live ticket not redeemed, cache unavailable") for line in warnings), warnings
