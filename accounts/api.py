@@ -36,6 +36,8 @@ BAD_REQUEST = refusal_response("Invalid input; `errors` lists it by field.")
 UNAUTHORIZED = refusal_response("Missing, invalid, expired or revoked credentials.")
 TOO_MANY = refusal_response("Too many attempts; see Retry-After.")
 NOT_FOUND = refusal_response("No such resource.")
+# config.unavailable: what cannot be done without the cache (Redis) while it is down.
+UNAVAILABLE = refusal_response("Unavailable for a moment (code `unavailable`); see Retry-After.")
 
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
@@ -224,7 +226,7 @@ class RegisterView(APIView):
         tags=["auth"],
         summary="Create an account (its address is confirmed by a link sent to it)",
         request=RegisterSerializer,
-        responses={202: DetailSerializer, 400: BAD_REQUEST, 429: TOO_MANY},
+        responses={202: DetailSerializer, 400: BAD_REQUEST, 429: TOO_MANY, 503: UNAVAILABLE},
     )
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
@@ -489,7 +491,7 @@ class LiveTicketView(APIView):
         tags=["live"],
         summary="A single-use ticket to open the live socket",
         request=None,
-        responses={200: LiveTicketSerializer, 401: UNAUTHORIZED},
+        responses={200: LiveTicketSerializer, 401: UNAUTHORIZED, 503: UNAVAILABLE},
     )
     def post(self, request):
         login = request.auth.get(live_access.LOGIN_CLAIM) if request.auth is not None else None

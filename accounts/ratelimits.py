@@ -6,14 +6,29 @@
   refuses further checks without looking at the password until the cool-off ends.
 - Sign-up: RATELIMIT_SIGN_UP (10 an hour by default) per client address, one counter for the
   HTML form and the API (`sign_up_usage`), so neither door is a way around the other.
+- Password reset: RATELIMIT_PASSWORD_RESET per client address and per e-mail address
+  (accounts.views, through `count_attempt`).
+
+The sign-up and reset counters live in the cache (django-ratelimit). Both limits keep Lyceum
+from being used to flood someone's inbox (each attempt can send an e-mail to an address the
+caller types), so while the cache cannot be reached (Redis down) they fail closed:
+`count_attempt` raises config.unavailable.Unavailable (a 503 with Retry-After, nothing done)
+rather than let attempts through uncounted. The password counts are in the database
+(django-axes' database handler) and do not depend on the cache.
 """
 
+import logging
 import math
 
 from axes.helpers import get_client_ip_address, get_cool_off
 from django.conf import settings
 from django_ratelimit.core import get_usage
 from rest_framework.throttling import BaseThrottle
+
+from config import redis_client
+from config.unavailable import Unavailable
+
+logger = logging.getLogger(__name__)
 
 SIGN_UP_GROUP = "accounts.sign_up"
 
@@ -23,10 +38,29 @@ def client_address(group: str, request) -> str:
     return get_client_ip_address(request) or "unknown"
 
 
+def count_attempt(request, *, group: str, key, rate: str, unavailable_message: str) -> dict | None:
+    """Count one POST of this request against `rate` in `group` (django-ratelimit's usage:
+    should_limit, time_left, …; None when RATELIMIT_ENABLE is off). The cache down: one warning
+    line and Unavailable with `unavailable_message`, before anything is done."""
+    try:
+        return get_usage(request, group=group, key=key, rate=rate, method="POST", increment=True)
+    except redis_client.UNAVAILABLE as exc:
+        logger.warning("%s limit not counted, cache unavailable: %r", group, exc)
+        raise Unavailable(unavailable_message) from exc
+
+
+SIGN_UP_UNAVAILABLE_MESSAGE = "Signing up is unavailable for a moment. Please try again in a minute."
+
+
 def sign_up_usage(request) -> tuple[bool, int]:
-    """Count one sign-up attempt of this client: (over the limit?, seconds until the window ends)."""
-    usage = get_usage(
-        request, group=SIGN_UP_GROUP, key=client_address, rate=settings.RATELIMIT_SIGN_UP, method="POST", increment=True
+    """Count one sign-up attempt of this client: (over the limit?, seconds until the window ends).
+    Unavailable while the cache is down (see the module docstring)."""
+    usage = count_attempt(
+        request,
+        group=SIGN_UP_GROUP,
+        key=client_address,
+        rate=settings.RATELIMIT_SIGN_UP,
+        unavailable_message=SIGN_UP_UNAVAILABLE_MESSAGE,
     )
     if usage is None:  # RATELIMIT_ENABLE is off
         return False, 0

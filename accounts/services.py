@@ -28,8 +28,10 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import images, ratelimits, selectors, tokens
 from accounts.models import STUDY_NAME_MAX_LENGTH, Course, University, User, clean_study_name, study_name_key
+from config import redis_client
 from config.refusals import Refusal
 from config.timezones import zone_name_or_default
+from config.unavailable import Unavailable
 from live import access as live_access
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
@@ -417,6 +419,9 @@ def request_password_reset(*, email: str) -> int:
 # --- Live socket tickets ------------------------------------------------------------------
 
 
+LIVE_TICKET_UNAVAILABLE_MESSAGE = "The live connection is unavailable for a moment. Please try again in a minute."
+
+
 def _ticket_key(ticket: str) -> str:
     return f"accounts:live-ticket:{ticket}"
 
@@ -425,10 +430,17 @@ def _ticket_key(ticket: str) -> str:
 def issue_live_ticket(*, user: User, login: str | None = None) -> str:
     """A random single-use ticket that lets an API client open the live socket once. `login`
     is the API login (live_access.LOGIN_CLAIM of the caller's access token) it belongs to: logging
-    that login out closes the socket."""
+    that login out closes the socket.
+
+    The ticket lives only in the cache: while the cache cannot be reached (Redis down) there is
+    no ticket to give, so Unavailable (the API's 503 with Retry-After; the client asks again)."""
     ticket = secrets.token_urlsafe(32)
     grant = {"user": user.pk, "auth_hash": user.get_session_auth_hash(), "login": login}
-    cache.set(_ticket_key(ticket), grant, timeout=settings.LIVE_TICKET_SECONDS)
+    try:
+        cache.set(_ticket_key(ticket), grant, timeout=settings.LIVE_TICKET_SECONDS)
+    except redis_client.UNAVAILABLE as exc:
+        logger.warning("live ticket not issued, cache unavailable: %r", exc)
+        raise Unavailable(LIVE_TICKET_UNAVAILABLE_MESSAGE) from exc
     return ticket
 
 
@@ -439,13 +451,18 @@ def redeem_live_ticket(*, ticket: str) -> tuple[User, live_access.LiveCredential
     out); else None.
 
     get + delete: of two connections racing with one ticket, only the one whose delete
-    removed the key wins.
+    removed the key wins. While the cache cannot be reached no ticket can be checked (nor used
+    up): None, with one warning line.
     """
     if not isinstance(ticket, str) or not LIVE_TICKET_PATTERN.match(ticket):
         return None
     key = _ticket_key(ticket)
-    grant = cache.get(key)
-    if not isinstance(grant, dict) or not cache.delete(key):
+    try:
+        grant = cache.get(key)
+        if not isinstance(grant, dict) or not cache.delete(key):
+            return None
+    except redis_client.UNAVAILABLE as exc:
+        logger.warning("live ticket not redeemed, cache unavailable: %r", exc)
         return None
     user = selectors.active_users().filter(pk=grant["user"]).first()
     if user is None:

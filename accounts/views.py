@@ -19,7 +19,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.core import is_ratelimited
 
 from accounts import data_export, deletion, forms, ratelimits, selectors, services
 from accounts.models import DataExport
@@ -216,25 +215,26 @@ def _reset_address_key(group: str, request: HttpRequest) -> str:
     return request.POST.get("email", "").strip().casefold()
 
 
+RESET_UNAVAILABLE_MESSAGE = "Resetting a password is unavailable for a moment. Please try again in a minute."
+
+
 def _reset_rate_limited(request: HttpRequest) -> bool:
-    rate = settings.RATELIMIT_PASSWORD_RESET
-    by_ip = is_ratelimited(
-        request,
-        group="accounts.password_reset.ip",
-        key=ratelimits.client_address,
-        rate=rate,
-        method="POST",
-        increment=True,
-    )
-    by_address = is_ratelimited(
-        request,
-        group="accounts.password_reset.address",
-        key=_reset_address_key,
-        rate=rate,
-        method="POST",
-        increment=True,
-    )
-    return by_ip or by_address
+    """Count this reset against both limits; Unavailable (a 503 page) while the cache is down
+    (accounts.ratelimits: the reset limit fails closed)."""
+    limited = False
+    for group, key in (
+        ("accounts.password_reset.ip", ratelimits.client_address),
+        ("accounts.password_reset.address", _reset_address_key),
+    ):
+        usage = ratelimits.count_attempt(
+            request,
+            group=group,
+            key=key,
+            rate=settings.RATELIMIT_PASSWORD_RESET,
+            unavailable_message=RESET_UNAVAILABLE_MESSAGE,
+        )
+        limited = limited or bool(usage and usage["should_limit"])
+    return limited
 
 
 @csrf_protect

@@ -150,7 +150,8 @@ class PrivateCacheMiddleware:
 class RefusalMiddleware:
     """The pages' one answer to a rule's refusal (config.refusals.Refusal) that a view lets
     through: the message on the next page (`tell`) and a redirect back (`back_url`: the form's
-    safe `next`, else the same-site Referer, else home).
+    safe `next`, else the same-site Referer, else home); a dependency that is down
+    (config.unavailable.Unavailable) gets the 503 page instead, as there is nothing to go back to.
     A page's script that asks for JSON (`Accept: application/json`, chat's uploads and
     reactions) gets the API's refusal body and status instead. The transaction the service ran
     in is already rolled back, so nothing changed. The API (/api/) answers refusals itself
@@ -164,6 +165,7 @@ class RefusalMiddleware:
 
     def process_exception(self, request, exception):
         # Imported here: the logging set-up imports this module before Django's apps are ready.
+        from config import unavailable
         from config.refusals import Refusal, back_url, tell
 
         if not isinstance(exception, Refusal) or request.path.startswith(API_PREFIX):
@@ -171,7 +173,12 @@ class RefusalMiddleware:
         if request.headers.get("Accept", "").startswith("application/json"):
             from django.http import JsonResponse
 
-            return JsonResponse(exception.body(), status=exception.status)
+            response = JsonResponse(exception.body(), status=exception.status)
+            if exception.retry_after:
+                response["Retry-After"] = str(exception.retry_after)
+            return response
+        if isinstance(exception, unavailable.Unavailable):
+            return unavailable.page(request, exception)
         tell(request, exception)
         from django.http import HttpResponseRedirect
 

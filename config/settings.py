@@ -335,10 +335,11 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["config.api.ApiJSONRenderer"],
     # Every API view is throttled per client IP (anonymous) or per user, unless it names its own
     # throttles (sign-up: "register" per IP). Counters live in the cache (Redis when configured,
-    # so they are shared by every daphne process).
+    # so they are shared by every daphne process). config.throttling: DRF's two, skipped while
+    # the cache is down.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),

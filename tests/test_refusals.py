@@ -19,6 +19,7 @@ from chat.services import ChatError
 from config.content_inspection import Refused
 from config.inputs import InputError
 from config.refusals import Refusal
+from config.unavailable import Unavailable
 from experts.models import ExpertProfile
 from experts.services import ExpertRefusal
 from experts.tests.factories import CategoryFactory
@@ -43,6 +44,7 @@ REFUSAL_NAMES = {
     "FrameError",
     "Refused",
     "InputError",
+    "Unavailable",
 }
 
 
@@ -91,7 +93,17 @@ def test_no_api_module_catches_a_refusal_to_answer_it_itself():
 
 @pytest.mark.parametrize(
     "refusal",
-    [ChatError, SocialRefusal, ExpertRefusal, AccountRefusal, HelpdeskRefusal, FrameError, Refused, InputError],
+    [
+        ChatError,
+        SocialRefusal,
+        ExpertRefusal,
+        AccountRefusal,
+        HelpdeskRefusal,
+        FrameError,
+        Refused,
+        InputError,
+        Unavailable,
+    ],
 )
 def test_every_apps_refusal_is_a_refusal(refusal):
     assert issubclass(refusal, Refusal)

@@ -74,10 +74,16 @@ def test_a_signed_in_user_is_throttled_per_user_whatever_the_address(monkeypatch
 
 
 def test_the_declared_default_throttles_are_the_anonymous_and_user_rates():
+    from rest_framework.throttling import AnonRateThrottle
+
+    from config import throttling
+
     assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] == [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
     ]
+    assert issubclass(throttling.AnonRateThrottle, AnonRateThrottle)
+    assert issubclass(throttling.UserRateThrottle, UserRateThrottle)
     assert declared_limit("anon") > 0 and declared_limit("user") > declared_limit("anon")
 
 

@@ -1,0 +1,32 @@
+"""The API's default throttles (REST_FRAMEWORK's DEFAULT_THROTTLE_CLASSES): DRF's per-address
+and per-user rates, whose counters live in the cache (Redis when configured).
+
+They limit load, not guessing: passwords are counted by django-axes in the database
+(accounts.ratelimits) and sign-up by its own limit. So when the cache cannot be reached
+(Redis restarting) a request is let through uncounted, with one warning line, rather than
+refused: the database is up and the request can be served."""
+
+import logging
+
+from rest_framework import throttling
+
+from config import redis_client
+
+logger = logging.getLogger(__name__)
+
+
+class _CarriesOnWithoutTheCache:
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)  # type: ignore[misc]
+        except redis_client.UNAVAILABLE as exc:
+            logger.warning("API throttle %s skipped, cache unavailable: %r", self.scope, exc)  # type: ignore[attr-defined]
+            return True
+
+
+class AnonRateThrottle(_CarriesOnWithoutTheCache, throttling.AnonRateThrottle):
+    """DRF's AnonRateThrottle (scope "anon"), skipped while the cache is down."""
+
+
+class UserRateThrottle(_CarriesOnWithoutTheCache, throttling.UserRateThrottle):
+    """DRF's UserRateThrottle (scope "user"), skipped while the cache is down."""
