@@ -62,6 +62,12 @@ collector's pauses; `--trace-memory` prints the top allocation sites per socket 
 from the burst to the idle measurement). Both slow the servers: take the figures from a run
 without them. The open-files limit is raised to the hard limit for every process it starts.
 
+`--redis-outage AT,SECONDS` SIGKILLs the target's Redis AT s into the first step and starts it
+again, empty, SECONDS later; with it (or `--catch-up`) Lyceum's clients catch up as
+static/js/chat does (resync on a gap and after a later hello, unacked sends again, reconnect),
+and the step prints what the views showed of the messages sent before, during and after the
+outage, and when they had all caught up (docs/benchmarks.md, "A Redis kill under load").
+
 Timestamps are CLOCK_MONOTONIC, which every process on the machine shares.
 """
 
