@@ -264,22 +264,13 @@ async def _read(state: GeneratorState, client: Client) -> None:
                 client.last_frame = now
                 kind = frame.get("type")
                 if kind == "message.new":
-                    message = frame["message"]
-                    key = message.get("client_id") or ""
-                    # Our own echo: the sender's pk is in the client_id (frames carry public ids).
-                    if key.split("-", 2)[1:2] == [str(client.uid)]:
-                        state.echoes[_step_of(key)] += 1
-                    else:
-                        state.received[_step_of(key)].append((key, client.uid, now))
+                    _show(state, client, frame["message"], now)
                 elif kind == "hello" and client.ready_at is None:
                     client.ready_at = now
                     if state.heartbeats and client.heartbeat is None:
                         client.heartbeat = asyncio.create_task(_heartbeat(state, client, frame.get("heartbeat")))
                 elif kind == "pong":
-                    state.pongs += 1
-                    if client.ping_at is not None and now - client.ping_at > PONG_TIMEOUT_SECONDS:
-                        state.late_pongs += 1
-                    client.ping_at = None
+                    _pong(state, client, now)
                 elif kind == "message.ack":
                     key = frame.get("client_id") or ""
                     state.acks[_step_of(key)].append((key, now))
@@ -302,10 +293,18 @@ async def _read(state: GeneratorState, client: Client) -> None:
 def _show(state: GeneratorState, client: Client, message: dict, now: float) -> None:
     """A message the client's view shows now: counted as the sender's echo or a delivery."""
     key = message.get("client_id") or ""
+    # Our own echo: the sender's pk is in the client_id (frames carry public ids).
     if key.split("-", 2)[1:2] == [str(client.uid)]:
         state.echoes[_step_of(key)] += 1
     else:
         state.received[_step_of(key)].append((key, client.uid, now))
+
+
+def _pong(state: GeneratorState, client: Client, now: float) -> None:
+    state.pongs += 1
+    if client.ping_at is not None and now - client.ping_at > PONG_TIMEOUT_SECONDS:
+        state.late_pongs += 1
+    client.ping_at = None
 
 
 def _feed(state: GeneratorState, client: Client, message: dict, now: float) -> None:
@@ -370,10 +369,7 @@ def _catch_up_frame(state: GeneratorState, client: Client, frame: dict, now: flo
                 state.resent += 1
                 _send_later(client, data)
     elif kind == "pong":
-        state.pongs += 1
-        if client.ping_at is not None and now - client.ping_at > PONG_TIMEOUT_SECONDS:
-            state.late_pongs += 1
-        client.ping_at = None
+        _pong(state, client, now)
     elif kind == "error":
         state.errors[frame.get("code", "?")] += 1
 
