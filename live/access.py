@@ -299,5 +299,5 @@ def revoke_message(*, target: str | None) -> dict:
 def _remember_revoked_login(login: str, lifetime: int) -> None:
     try:
         cache.set(_revoked_login_key(login), True, timeout=lifetime)
-    except Exception:  # the close message still goes out; the logout must not fail
-        logger.exception("could not record the logout of API login %s", login)
+    except Exception as exc:  # noqa: BLE001 - the close message still goes out; the logout must not fail
+        redis_client.log_failure(logger, exc, "could not record the logout of API login %s", login, level=logging.ERROR)

@@ -504,11 +504,8 @@ def _presence_or_false(function, *args):
     """Presence is a hint: a Redis hiccup must not break the socket."""
     try:
         return function(*args)
-    except redis_client.UNAVAILABLE as exc:
-        logger.warning("presence update failed: %r", exc)
-        return False
-    except Exception:
-        logger.warning("presence update failed", exc_info=True)
+    except Exception as exc:  # noqa: BLE001
+        redis_client.log_failure(logger, exc, "presence update failed")
         return False
 
 

@@ -186,3 +186,17 @@ def test_a_live_ticket_is_a_503_in_the_apis_shape_and_none_is_redeemed(cache_dow
     warnings = _warnings(caplog)
     assert any(line.startswith("live ticket not issued, cache unavailable") for line in warnings), warnings
     assert any(line.startswith("live ticket not redeemed, cache unavailable") for line in warnings), warnings
+
+
+def test_an_api_logout_is_done_and_its_unrecorded_logout_is_one_error_line(
+    cache_down, ada, caplog, django_capture_on_commit_callbacks
+):
+    tokens = account_services.issue_api_tokens(user=ada)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _api().post(reverse("api:logout"), {"refresh": tokens["refresh"]})
+
+    assert response.status_code < 300, response.content
+    errors = [r for r in caplog.records if r.name == "live.access" and r.levelno == logging.ERROR]
+    assert [r.getMessage().startswith("could not record the logout of API login") for r in errors] == [True]
+    assert errors[0].exc_info is None
