@@ -200,3 +200,11 @@ def test_an_api_logout_is_done_and_its_unrecorded_logout_is_one_error_line(
     errors = [r for r in caplog.records if r.name == "live.access" and r.levelno == logging.ERROR]
     assert [r.getMessage().startswith("could not record the logout of API login") for r in errors] == [True]
     assert errors[0].exc_info is None
+
+
+def test_a_pages_script_asking_for_json_gets_the_apis_503_with_retry_after(cache_down, browser):
+    response = browser.post(
+        reverse("accounts:password_reset"), {"email": "someone@example.edu"}, HTTP_ACCEPT="application/json"
+    )
+
+    _assert_unavailable_json(response, "Resetting a password is unavailable for a moment. Please try again in a minute.")
