@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from accounts.models import User
 from accounts.tests.factories import DEFAULT_PASSWORD
+from accounts.views import RESET_UNAVAILABLE_MESSAGE
 from chat.models import Message
 from chat.tests.factories import befriend, direct_between
 from config.unavailable import RETRY_AFTER_SECONDS
@@ -207,4 +208,4 @@ def test_a_pages_script_asking_for_json_gets_the_apis_503_with_retry_after(cache
         reverse("accounts:password_reset"), {"email": "someone@example.edu"}, HTTP_ACCEPT="application/json"
     )
 
-    _assert_unavailable_json(response, "Resetting a password is unavailable for a moment. Please try again in a minute.")
+    _assert_unavailable_json(response, RESET_UNAVAILABLE_MESSAGE)
