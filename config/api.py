@@ -42,7 +42,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config import inputs
-from config.refusals import Refusal
+from config.refusals import Refusal, with_retry_after
 
 DEFAULT_DETAIL = "Please correct the errors below."
 # The code of a field error whose raiser named none, and of a 400 whose field errors differ.
@@ -169,10 +169,7 @@ def _with_codes(error: DjangoValidationError):
 
 def exception_handler(exc, context):
     if isinstance(exc, Refusal):
-        response = Response(error_body(exc.body(), exc.status), status=exc.status)
-        if exc.retry_after:
-            response["Retry-After"] = str(exc.retry_after)
-        return response
+        return with_retry_after(Response(error_body(exc.body(), exc.status), status=exc.status), exc)
     if isinstance(exc, RequestDataTooBig):
         exc = inputs.refused_body(str(exc), code=inputs.TOO_LARGE)
     if isinstance(exc, DjangoValidationError):

@@ -166,17 +166,14 @@ class RefusalMiddleware:
     def process_exception(self, request, exception):
         # Imported here: the logging set-up imports this module before Django's apps are ready.
         from config import unavailable
-        from config.refusals import Refusal, back_url, tell
+        from config.refusals import Refusal, back_url, tell, with_retry_after
 
         if not isinstance(exception, Refusal) or request.path.startswith(API_PREFIX):
             return None
         if request.headers.get("Accept", "").startswith("application/json"):
             from django.http import JsonResponse
 
-            response = JsonResponse(exception.body(), status=exception.status)
-            if exception.retry_after:
-                response["Retry-After"] = str(exception.retry_after)
-            return response
+            return with_retry_after(JsonResponse(exception.body(), status=exception.status), exception)
         if isinstance(exception, unavailable.Unavailable):
             return unavailable.page(request, exception)
         tell(request, exception)

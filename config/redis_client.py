@@ -10,6 +10,7 @@ from here, for the same Redis the cache uses (`for_cache`), and keys from the ca
 callers catch those and carry on without Redis where they can.
 """
 
+import logging
 import threading
 
 import redis
@@ -21,6 +22,16 @@ from redis.retry import Retry
 # (both redis-py): callers that carry on without Redis catch exactly these, and log them as one
 # line (the outage is the news, not its traceback); anything else is a bug and keeps its traceback.
 UNAVAILABLE: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
+
+def log_failure(logger: logging.Logger, exc: BaseException, message: str, *args, level: int = logging.WARNING) -> None:
+    """The one way to log a Redis call that failed and was carried on from: an outage
+    (UNAVAILABLE) is one line, `message` then ": " and the error's repr; anything else keeps
+    its traceback (a bug, not an outage). `args` are `message`'s %-arguments."""
+    if isinstance(exc, UNAVAILABLE):
+        logger.log(level, message + ": %r", *args, exc)
+    else:
+        logger.log(level, message, *args, exc_info=exc)
 
 
 def outage_retry() -> Retry:

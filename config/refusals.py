@@ -7,15 +7,17 @@ Every service raises `Refusal` (or a subclass that only adds its app's table of 
 - `field`: the input it is about, when there is one (e.g. "files");
 - `status`: the HTTP status the API answers with: given at the raise site, else the class's
   `status_by_code` entry for the code, else 400;
-- `retry_after`: seconds, for a refusal that passes with time (a lock-out): the API's
-  Retry-After header.
+- `retry_after`: seconds, for a refusal that passes with time (a lock-out, a dependency that
+  is down): the Retry-After header of every answer that carries the refusal's status
+  (`with_retry_after`).
 
 It is mapped once per way out, here:
 
 - the API: `config.api.exception_handler` answers `refusal.body()` with `refusal.status`;
 - a page: `config.middleware.RefusalMiddleware` answers a Refusal a view lets through: the
-  message (`tell`) and a redirect back (`back_url`). A view that re-renders a form puts the
-  refusal on it instead, with `add_refusal_to_form`;
+  message (`tell`) and a redirect back (`back_url`); a page's script that asks for JSON gets
+  the body and status, and config.unavailable.Unavailable the 503 page. A view that
+  re-renders a form puts the refusal on it instead, with `add_refusal_to_form`;
 - the socket: `refusal.frame(**extra)` is the error frame.
 
 A refused input changes nothing: raise before writing, or inside the transaction that is
@@ -77,6 +79,14 @@ class Refusal(Exception):
             frame["field"] = self.field
         frame.update({key: value for key, value in extra.items() if value is not None})
         return frame
+
+
+def with_retry_after(response, refusal: Refusal):
+    """`response` with the refusal's Retry-After header when it has a `retry_after` (each way
+    out that answers a refusal with a status of its own: the API, a page's JSON, the 503 page)."""
+    if refusal.retry_after:
+        response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 def field_error(field: str, message: str, *, code: str) -> ValidationError:

@@ -70,10 +70,8 @@ def publish_live_sockets() -> None:
     payload = json.dumps({"process": PROCESS_ID, "pid": os.getpid(), "count": _live_sockets, "at": time.time()})
     try:
         _redis(settings.REDIS_URL).set(_live_key(), payload, ex=settings.LIVE_SOCKETS_TTL)
-    except redis_client.UNAVAILABLE as exc:  # Redis away: the next interval writes it
-        logger.warning("could not publish the live socket count: %r", exc)
-    except Exception:  # monitoring must never break a socket
-        logger.warning("could not publish the live socket count", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - monitoring must never break a socket; the next interval writes it
+        redis_client.log_failure(logger, exc, "could not publish the live socket count")
 
 
 async def _heartbeat_loop() -> None:
@@ -190,8 +188,8 @@ def record_task_failure(*, task_name: str, task_id: str, exception: BaseExceptio
         pipe.lpush(_failures_key(), json.dumps(row))
         pipe.ltrim(_failures_key(), 0, FAILED_TASKS_KEEP - 1)
         pipe.execute()
-    except Exception:
-        logger.warning("could not record the failure of task %s", task_id, exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - the task's own failure is the news
+        redis_client.log_failure(logger, exc, "could not record the failure of task %s", task_id)
 
 
 def recent_task_failures(limit: int = 20) -> tuple[list[dict[str, Any]], str]:

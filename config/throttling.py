@@ -1,10 +1,13 @@
 """The API's default throttles (REST_FRAMEWORK's DEFAULT_THROTTLE_CLASSES): DRF's per-address
 and per-user rates, whose counters live in the cache (Redis when configured).
 
-They limit load, not guessing: passwords are counted by django-axes in the database
-(accounts.ratelimits) and sign-up by its own limit. So when the cache cannot be reached
-(Redis restarting) a request is let through uncounted, with one warning line, rather than
-refused: the database is up and the request can be served."""
+They limit load; the guessing limit that holds whatever the cache does is django-axes' (an
+address + account pair, counted in the database: accounts.ratelimits), and sign-up has its
+own. So when the cache cannot be reached (Redis restarting) a request is let through
+uncounted, with one warning line, rather than refused: the database is up and the request
+can be served. That includes the token endpoint's per-address cap across accounts (the
+anonymous rate, docs/security.md): while Redis is down only the per-pair lock-out holds there,
+as on the HTML log-in always."""
 
 import logging
 

@@ -16,7 +16,7 @@ gets `page()`, the 503 page (config.middleware.RefusalMiddleware). Raise it befo
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from config.refusals import Refusal
+from config.refusals import Refusal, with_retry_after
 
 SERVICE_UNAVAILABLE = 503
 # What Retry-After says: Redis restarts in seconds; a client (or person) tries again after this.
@@ -34,6 +34,4 @@ class Unavailable(Refusal):
 def page(request: HttpRequest, refusal: Unavailable) -> HttpResponse:
     """The 503 page for a refusal of a page's action, with Retry-After."""
     response = render(request, "503.html", {"message": refusal.message}, status=SERVICE_UNAVAILABLE)
-    if refusal.retry_after:
-        response["Retry-After"] = str(refusal.retry_after)
-    return response
+    return with_retry_after(response, refusal)

@@ -41,7 +41,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, IntegerField
 from django.utils.crypto import constant_time_compare
 
-from config import statements
+from config import redis_client, statements
 from live import push
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,13 @@ SCOPE_KEY = "lyceum.live_credential"
 # The channel-layer message that closes a user's sockets: {"type", "target"}, target naming a
 # session or an API login, or None for every socket of the user (revoke_message).
 LIVE_REVOKE = "live.revoke"
+
+
+class CredentialUnchecked(Exception):
+    """The credential could not be checked: an API login's logout is remembered only in the
+    cache, which cannot be reached (Redis down). Neither "holds" (a logged-out login's socket
+    would be served on a guess) nor "signed out" (it was not): the consumer closes the socket
+    to be tried again later (live.consumer)."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +157,10 @@ def _still_holds(credential: LiveCredential, password: str, session_exists: bool
     if credential.session_key is not None:
         return _session_store().exists(credential.session_key)
     if credential.login is not None:
-        return not cache.get(_revoked_login_key(credential.login))
+        try:
+            return not cache.get(_revoked_login_key(credential.login))
+        except redis_client.UNAVAILABLE as exc:
+            raise CredentialUnchecked(f"API login's logout not readable, cache unavailable: {exc!r}") from exc
     return True
 
 
@@ -159,7 +169,8 @@ def credential_holds(credential: LiveCredential) -> bool:
     the one it was opened with, and its session still exists / its API login was not logged out.
 
     Asked for every frame that reads or writes, so it is one statement (user and session row
-    together, with the database session engines) plus, for an API login, one cache read."""
+    together, with the database session engines) plus, for an API login, one cache read:
+    CredentialUnchecked when that read cannot be made."""
     with_session = _with_session(credential)
     params: list = [credential.session_key] if with_session else []
     with connection.cursor() as cursor:
@@ -288,5 +299,5 @@ def revoke_message(*, target: str | None) -> dict:
 def _remember_revoked_login(login: str, lifetime: int) -> None:
     try:
         cache.set(_revoked_login_key(login), True, timeout=lifetime)
-    except Exception:  # the close message still goes out; the logout must not fail
-        logger.exception("could not record the logout of API login %s", login)
+    except Exception as exc:  # noqa: BLE001 - the close message still goes out; the logout must not fail
+        redis_client.log_failure(logger, exc, "could not record the logout of API login %s", login, level=logging.ERROR)

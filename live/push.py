@@ -95,10 +95,10 @@ def send_to_users(user_ids: Iterable[int], message: dict) -> None:
     if send_many is not None:
         try:
             send_many([user_group(user_id) for user_id in user_ids], message)
-        except redis_client.UNAVAILABLE as exc:  # Redis down: the clients catch up when it is back
-            logger.error("live push of %s to %s users failed: %r", _kind(message), len(user_ids), exc)
-        except Exception:
-            logger.exception("live push of %s to %s users failed", _kind(message), len(user_ids))
+        except Exception as exc:  # noqa: BLE001 - Redis down: the clients catch up when it is back
+            redis_client.log_failure(
+                logger, exc, "live push of %s to %s users failed", _kind(message), len(user_ids), level=logging.ERROR
+            )
         return
     loop = db.event_loop()
     if loop is not None:

@@ -6,6 +6,8 @@ connection attempts (the first, and ONE retry on a new connection), where redis-
 policy makes eleven with backoff in between.
 """
 
+import logging
+
 import pytest
 import redis
 from django.core.cache.backends.redis import RedisCache
@@ -54,3 +56,27 @@ def test_the_cache_of_the_settings_makes_one_retry(dropping_redis):
         cache.get("a-key")
 
     assert dropping_redis.accepted == 2
+
+
+@pytest.mark.parametrize(
+    "error", [redis.ConnectionError("refused"), redis.exceptions.BusyLoadingError("loading"), TimeoutError("slow")]
+)
+def test_an_outage_is_logged_as_one_line(error, caplog):
+    logger = logging.getLogger("tests.redis_down")
+    redis_client.log_failure(logger, error, "could not do %s", "it")
+
+    (record,) = caplog.records
+    assert record.getMessage() == f"could not do it: {error!r}"
+    assert record.levelno == logging.WARNING and record.exc_info is None
+
+
+def test_anything_else_keeps_its_traceback_at_the_level_asked(caplog):
+    logger = logging.getLogger("tests.redis_down")
+    try:
+        raise KeyError("a bug")
+    except KeyError as error:
+        redis_client.log_failure(logger, error, "could not do it", level=logging.ERROR)
+
+    (record,) = caplog.records
+    assert record.getMessage() == "could not do it"
+    assert record.levelno == logging.ERROR and record.exc_info[0] is KeyError

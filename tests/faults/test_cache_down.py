@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from accounts.models import User
 from accounts.tests.factories import DEFAULT_PASSWORD
+from accounts.views import RESET_UNAVAILABLE_MESSAGE
 from chat.models import Message
 from chat.tests.factories import befriend, direct_between
 from config.unavailable import RETRY_AFTER_SECONDS
@@ -186,3 +187,25 @@ def test_a_live_ticket_is_a_503_in_the_apis_shape_and_none_is_redeemed(cache_dow
     warnings = _warnings(caplog)
     assert any(line.startswith("live ticket not issued, cache unavailable") for line in warnings), warnings
     assert any(line.startswith("live ticket not redeemed, cache unavailable") for line in warnings), warnings
+
+
+def test_an_api_logout_is_done_and_its_unrecorded_logout_is_one_error_line(
+    cache_down, ada, caplog, django_capture_on_commit_callbacks
+):
+    tokens = account_services.issue_api_tokens(user=ada)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _api().post(reverse("api:logout"), {"refresh": tokens["refresh"]})
+
+    assert response.status_code < 300, response.content
+    errors = [r for r in caplog.records if r.name == "live.access" and r.levelno == logging.ERROR]
+    assert [r.getMessage().startswith("could not record the logout of API login") for r in errors] == [True]
+    assert errors[0].exc_info is None
+
+
+def test_a_pages_script_asking_for_json_gets_the_apis_503_with_retry_after(cache_down, browser):
+    response = browser.post(
+        reverse("accounts:password_reset"), {"email": "someone@example.edu"}, HTTP_ACCEPT="application/json"
+    )
+
+    _assert_unavailable_json(response, RESET_UNAVAILABLE_MESSAGE)
