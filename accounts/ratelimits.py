@@ -64,7 +64,9 @@ def sign_up_usage(request) -> tuple[bool, int]:
     )
     if usage is None:  # RATELIMIT_ENABLE is off
         return False, 0
-    return bool(usage["should_limit"]), int(usage["time_left"])
+    # django-ratelimit reports time_left -1 when its counter's add and incr straddled an expiry
+    # (a restart between them): never a negative Retry-After.
+    return bool(usage["should_limit"]), max(0, int(usage["time_left"]))
 
 
 SIGN_UP_LIMITED_MESSAGE = "Too many sign-ups from your network. Try again later."

@@ -93,3 +93,13 @@ def test_the_sign_up_throttle_still_applies_on_its_own(settings):
     for _ in range(2):
         assert client.post(reverse("api:register"), {}, format="json").status_code == 400
     assert client.post(reverse("api:register"), {}, format="json").status_code == 429
+
+
+def test_a_counter_that_straddled_its_expiry_never_gives_a_negative_retry_after(monkeypatch, rf):
+    """django-ratelimit reports time_left -1 when its add and incr straddled an expiry: the
+    sign-up limit answers Retry-After 0, not -1 ("try again in -1 seconds")."""
+    from accounts import ratelimits
+
+    monkeypatch.setattr(ratelimits, "count_attempt", lambda request, **kwargs: {"should_limit": True, "time_left": -1})
+
+    assert ratelimits.sign_up_usage(rf.post("/accounts/signup/")) == (True, 0)
