@@ -42,7 +42,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-import redis
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db.models import Func, IntegerField, QuerySet, Subquery
@@ -186,7 +185,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         # held by the sink or in the queue, and follow "hello" in order.
         try:
             await self.channel_layer.group_add(self.group_name, self.channel_name)
-        except redis.RedisError as exc:
+        except redis_client.UNAVAILABLE as exc:
             self.group_name = None  # disconnect: no group to leave, no presence to end
             await self._refuse_busy(exc)
             return
