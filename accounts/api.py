@@ -495,7 +495,10 @@ class LiveTicketView(APIView):
     )
     def post(self, request):
         login = request.auth.get(live_access.LOGIN_CLAIM) if request.auth is not None else None
-        ticket = services.issue_live_ticket(user=request.user, login=login)
+        try:
+            ticket = services.issue_live_ticket(user=request.user, login=login)
+        except services.LoginLoggedOut as refusal:  # a 401 like any token that is not valid
+            raise AuthenticationFailed(refusal.message, refusal.code) from refusal
         return Response(
             {"ticket": ticket, "expires_in": settings.LIVE_TICKET_SECONDS, "url": f"/ws/live/?ticket={ticket}"}
         )

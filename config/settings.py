@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "channels",
+    "live",  # the socket stack; its one table: live.models.RevokedLogin
     "accounts",
     "notifications",
     "social",

@@ -29,10 +29,9 @@ accept).
 A socket obeys the end of the session or ticket it was opened with (live.access): a
 "live.revoke" message to the user's group that names it closes it with CLOSE_SIGNED_OUT (4401),
 and every database hop of a frame (`consumer.db`, never bare live_db) first checks that its
-credential still holds, so a socket that missed the message closes instead of answering. A
-check that cannot be made (an API login's, while the cache is down:
-live.access.CredentialUnchecked) serves nothing either: the socket closes with
-CLOSE_TRY_AGAIN_LATER and the client reconnects with its backoff.
+credential still holds, so a socket that missed the message closes instead of answering. The
+check reads only the database (an API login's logout is a row, live.models.RevokedLogin), so a
+Redis outage neither stops it nor makes it forget a logout.
 """
 
 import asyncio
@@ -206,10 +205,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             self.counted_online = False
             await self.sign_out()
             return
-        except access.CredentialUnchecked as unchecked:  # before presence: never counted online
-            self.counted_online = False
-            await self.try_again_later(unchecked)
-            return
         if went_online and audience is not None:
             await _push_presence(self, audience, True)
         await self._hello(parts)
@@ -287,9 +282,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         except SignedOut:
             await self.sign_out()
             return
-        except access.CredentialUnchecked as unchecked:
-            await self.try_again_later(unchecked)
-            return
         await self._hello(parts)
 
     # --- revocation (live.access) ----------------------------------------------------
@@ -320,16 +312,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         logger.info("live socket of user %s closed: signed out", self.user_id)
         await self.close(code=access.CLOSE_SIGNED_OUT)
 
-    async def try_again_later(self, unchecked: access.CredentialUnchecked) -> None:
-        """Close with CLOSE_TRY_AGAIN_LATER (one warning line, no traceback): the credential
-        could not be checked (the cache is down), so nothing is served on a guess; the client
-        reconnects with its backoff."""
-        if self.closing:
-            return
-        self.closing = True
-        logger.warning("live socket of user %s closed to try again later: %s", self.user_id, unchecked)
-        await self.close(code=CLOSE_TRY_AGAIN_LATER)
-
     async def disconnect(self, code):
         if getattr(self, "write_text", None) is not None:
             self.channel_layer.detach_sink(self.channel_name)
@@ -355,8 +337,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.reject_frame(error.frame())
         except SignedOut:
             await self.sign_out()
-        except access.CredentialUnchecked as unchecked:
-            await self.try_again_later(unchecked)
 
     def _parse(self, text_data, bytes_data) -> dict:
         if text_data is None:

@@ -413,6 +413,20 @@ def test_a_live_ticket_is_issued_for_a_jwt_and_redeemed_once(jwt_client, user):
     assert services.redeem_live_ticket(ticket=body["ticket"]) is None
 
 
+def test_the_access_token_of_a_logged_out_login_buys_no_live_ticket(jwt_client, user):
+    logged_out = jwt_client.post(reverse("api:logout"), {"refresh": jwt_client.tokens["refresh"]}, format="json")
+    assert logged_out.status_code < 300, logged_out.content
+
+    response = jwt_client.post(reverse("api:live_ticket"))  # its access token has not expired yet
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    other = APIClient()  # another login of the same user still gets one
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {services.issue_api_tokens(user=user)['access']}")
+    assert other.post(reverse("api:live_ticket")).status_code == 200
+
+
 def test_a_live_ticket_needs_a_jwt(client, api_client, user):
     assert api_client.post(reverse("api:live_ticket")).status_code == 401
     client.force_login(user)  # a session alone is not enough: browsers use the session on the socket

@@ -1,11 +1,11 @@
-"""Redis (the cache) goes down under an open live socket of an API login.
+"""Redis (the cache) goes down under open live sockets.
 
-An API login's logout is remembered only in the cache (live.access), so while the cache cannot
-be reached that socket's credential cannot be checked: its frames are not served on a guess
-(fail closed), and the socket is not told "signed out" either (it was not). It closes with
-1013 "try again later", one warning line and no traceback; the client reconnects with its
-backoff (a live ticket is a 503 until the cache is back). A browser session's socket does not
-need the cache (the session is a database row) and carries on.
+The check of a socket's credential reads only the database: a browser session is its
+django_session row, an API login's logout a live.models.RevokedLogin row (live.access). So while
+the cache cannot be reached a ticket socket goes on sending and reading, and a logout made
+meanwhile still closes a socket of that login at its next frame (4401), even when the
+LIVE_REVOKE message never reached it. Only a new ticket waits for the cache (a 503 until it is
+back, tests/faults/test_cache_down.py).
 """
 
 import json
@@ -15,11 +15,15 @@ import socket
 import pytest
 from channels.db import database_sync_to_async
 from django.test import override_settings
+from django.urls import reverse
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts import services as account_services
 from accounts.tests.factories import UserFactory
 from chat.models import Message
 from chat.tests.factories import client_id, direct_between
-from live import access, handshake
+from live import access, push
 from tests.security.live_sockets import TIMEOUT, session_cookie, ticket_socket_of
 from tests.security.live_sockets import open_socket as open_live_socket
 
@@ -60,27 +64,67 @@ async def _close_code(ws) -> int | None:
     return output.get("code")
 
 
-def test_an_api_logins_credential_cannot_be_checked_without_the_cache(ada):
+@pytest.fixture
+def lost_revocations(monkeypatch):
+    """The channel layer drops every revocation message (it is at most once)."""
+    real = push.send_to_users
+
+    def send_to_users(user_ids, message):
+        if message.get("type") != access.LIVE_REVOKE:
+            real(user_ids, message)
+
+    monkeypatch.setattr(push, "send_to_users", send_to_users)
+
+
+async def _answer_to(ws) -> dict:
+    frame = await ws.receive_json_from(timeout=TIMEOUT)
+    while frame.get("type") not in {"message.ack", "message", "error"}:
+        frame = await ws.receive_json_from(timeout=TIMEOUT)
+    return frame
+
+
+def test_an_api_logins_credential_is_checked_without_the_cache(ada):
     credential = access.ticket_credential(user=ada, auth_hash=ada.get_session_auth_hash(), login="a-login")
 
-    with override_settings(CACHES=_closed_port_caches()), pytest.raises(access.CredentialUnchecked):
-        access.credential_holds(credential)
+    with override_settings(CACHES=_closed_port_caches()):
+        assert access.credential_holds(credential)
 
 
 @pytest.mark.asyncio
-async def test_an_api_logins_socket_closes_to_try_again_later_and_stores_nothing(ada, bob, caplog):
+async def test_an_api_logins_socket_carries_on_without_the_cache(ada, bob, caplog):
     conversation = await database_sync_to_async(direct_between)(ada, bob)
     ws = await ticket_socket_of(ada, login="a-login")
 
     with override_settings(CACHES=_closed_port_caches()):
         await ws.send_to(text_data=_send_frame(conversation.pk, "while the cache is down"))
+        frame = await _answer_to(ws)
+
+    assert frame["type"] != "error", frame
+    assert await database_sync_to_async(Message.objects.filter(body="while the cache is down").exists)()
+    assert all(r.exc_info is None for r in caplog.records if r.levelno >= logging.WARNING)
+    await ws.disconnect()
+
+
+def _log_out_through_the_api(tokens: dict) -> None:
+    response = APIClient().post(reverse("api:logout"), {"refresh": tokens["refresh"]}, format="json")
+    assert response.status_code < 300, response.content
+
+
+@pytest.mark.asyncio
+async def test_a_logout_while_the_cache_is_down_closes_its_socket_that_missed_the_message(ada, bob, lost_revocations):
+    conversation = await database_sync_to_async(direct_between)(ada, bob)
+    tokens = await database_sync_to_async(account_services.issue_api_tokens)(user=ada)
+    login = RefreshToken(tokens["refresh"])[access.LOGIN_CLAIM]
+    ws = await ticket_socket_of(ada, login=login)
+
+    with override_settings(CACHES=_closed_port_caches()):
+        await database_sync_to_async(_log_out_through_the_api)(tokens)
+        assert await ws.receive_nothing(timeout=0.2)  # the message was lost: nothing closed it
+        await ws.send_to(text_data=_send_frame(conversation.pk, "after my logout"))
         code = await _close_code(ws)
 
-    assert code == handshake.CLOSE_TRY_AGAIN_LATER  # not CLOSE_SIGNED_OUT: it was not signed out
+    assert code == access.CLOSE_SIGNED_OUT
     assert not await database_sync_to_async(Message.objects.filter(conversation=conversation).exists)()
-    lines = [r for r in caplog.records if r.name == "live.consumer" and r.levelno == logging.WARNING]
-    assert [r.getMessage().startswith(f"live socket of user {ada.pk} closed") for r in lines] == [True], lines
-    assert all(r.exc_info is None for r in caplog.records if r.levelno >= logging.WARNING)
 
 
 @pytest.mark.asyncio

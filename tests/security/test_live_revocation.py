@@ -14,6 +14,7 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -223,6 +224,26 @@ async def test_a_socket_whose_revocation_was_lost_cannot_send(ada, bob, lost_rev
     browser, login = await database_sync_to_async(Browser)(ada), await database_sync_to_async(ApiLogin)(ada)
     ws = await (ticket_socket(login) if with_ticket else browser_socket(browser))
     await run(trigger, browser, login)
+    await assert_still_open_for(ws, 0.2)  # the message was lost: nothing closed it
+
+    started = time.monotonic()
+    await ws.send_to(
+        text_data=json.dumps(
+            {"type": "message.send", "conversation": conversation.pk, "body": "still here?", "client_id": client_id()}
+        )
+    )
+
+    await assert_signed_out(ws, since=started)
+    assert not await database_sync_to_async(Message.objects.filter(conversation=conversation).exists)()
+
+
+async def test_a_lost_api_logout_still_closes_its_socket_after_the_cache_was_emptied(ada, bob, lost_revocations):
+    # A Redis restart (it keeps nothing on disk) empties the cache: the logout is a database row.
+    conversation = await database_sync_to_async(direct_between)(ada, bob)
+    login = await database_sync_to_async(ApiLogin)(ada)
+    ws = await ticket_socket(login)
+    await run(LOST_MESSAGE_CASES["api logout"][0], None, login)
+    await database_sync_to_async(cache.clear)()
     await assert_still_open_for(ws, 0.2)  # the message was lost: nothing closed it
 
     started = time.monotonic()
