@@ -20,10 +20,9 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services as account_services
-from accounts.tests.factories import UserFactory
 from chat.models import Message
 from chat.tests.factories import client_id, direct_between
-from live import access, push
+from live import access
 from tests.security.live_sockets import TIMEOUT, session_cookie, ticket_socket_of
 from tests.security.live_sockets import open_socket as open_live_socket
 
@@ -43,16 +42,6 @@ def _closed_port_caches() -> dict:
     }
 
 
-@pytest.fixture
-def ada(transactional_db):
-    return UserFactory(first_name="Ada", last_name="Lovelace")
-
-
-@pytest.fixture
-def bob(transactional_db):
-    return UserFactory(first_name="Bob", last_name="Babbage")
-
-
 def _send_frame(conversation_id: int, body: str) -> str:
     return json.dumps({"type": "message.send", "conversation": conversation_id, "body": body, "client_id": client_id()})
 
@@ -62,18 +51,6 @@ async def _close_code(ws) -> int | None:
     while output["type"] != "websocket.close":
         output = await ws.receive_output(timeout=TIMEOUT)
     return output.get("code")
-
-
-@pytest.fixture
-def lost_revocations(monkeypatch):
-    """The channel layer drops every revocation message (it is at most once)."""
-    real = push.send_to_users
-
-    def send_to_users(user_ids, message):
-        if message.get("type") != access.LIVE_REVOKE:
-            real(user_ids, message)
-
-    monkeypatch.setattr(push, "send_to_users", send_to_users)
 
 
 async def _answer_to(ws) -> dict:

@@ -20,7 +20,6 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from accounts.models import User
-from accounts.tests.factories import UserFactory
 from chat.models import Message
 from chat.tests.factories import client_id, direct_between
 from live import access as live_access
@@ -86,16 +85,6 @@ async def run(function, *args, **kwargs):
 
 
 # --- each trigger closes what it ends, and nothing else ------------------------------------------
-
-
-@pytest.fixture
-def ada(transactional_db):
-    return UserFactory(first_name="Ada", last_name="Lovelace")
-
-
-@pytest.fixture
-def bob(transactional_db):
-    return UserFactory(first_name="Bob", last_name="Babbage")
 
 
 async def test_logging_out_closes_the_sockets_of_that_session_and_no_other(ada, bob):
@@ -180,18 +169,16 @@ async def test_a_ticket_bought_before_a_password_change_opens_nothing(ada):
 
 
 # --- a lost revocation message: the socket still cannot send ---------------------------------------
-
-
-@pytest.fixture
-def lost_revocations(monkeypatch):
-    """The channel layer drops every revocation message (it is at most once)."""
-    real = push.send_to_users
-
-    def send_to_users(user_ids, message):
-        if message.get("type") != live_access.LIVE_REVOKE:
-            real(user_ids, message)
-
-    monkeypatch.setattr(push, "send_to_users", send_to_users)
+async def assert_a_send_is_refused_signed_out(ws, conversation) -> None:
+    """A send on `ws` closes it as signed out (4401) and stores nothing."""
+    started = time.monotonic()
+    await ws.send_to(
+        text_data=json.dumps(
+            {"type": "message.send", "conversation": conversation.pk, "body": "still here?", "client_id": client_id()}
+        )
+    )
+    await assert_signed_out(ws, since=started)
+    assert not await database_sync_to_async(Message.objects.filter(conversation=conversation).exists)()
 
 
 def _deactivate_behind_the_services_back(browser, login):
@@ -226,15 +213,7 @@ async def test_a_socket_whose_revocation_was_lost_cannot_send(ada, bob, lost_rev
     await run(trigger, browser, login)
     await assert_still_open_for(ws, 0.2)  # the message was lost: nothing closed it
 
-    started = time.monotonic()
-    await ws.send_to(
-        text_data=json.dumps(
-            {"type": "message.send", "conversation": conversation.pk, "body": "still here?", "client_id": client_id()}
-        )
-    )
-
-    await assert_signed_out(ws, since=started)
-    assert not await database_sync_to_async(Message.objects.filter(conversation=conversation).exists)()
+    await assert_a_send_is_refused_signed_out(ws, conversation)
 
 
 async def test_a_lost_api_logout_still_closes_its_socket_after_the_cache_was_emptied(ada, bob, lost_revocations):
@@ -246,15 +225,7 @@ async def test_a_lost_api_logout_still_closes_its_socket_after_the_cache_was_emp
     await database_sync_to_async(cache.clear)()
     await assert_still_open_for(ws, 0.2)  # the message was lost: nothing closed it
 
-    started = time.monotonic()
-    await ws.send_to(
-        text_data=json.dumps(
-            {"type": "message.send", "conversation": conversation.pk, "body": "still here?", "client_id": client_id()}
-        )
-    )
-
-    await assert_signed_out(ws, since=started)
-    assert not await database_sync_to_async(Message.objects.filter(conversation=conversation).exists)()
+    await assert_a_send_is_refused_signed_out(ws, conversation)
 
 
 @pytest.mark.parametrize(
