@@ -19,6 +19,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.axe import axe_violations
+from tests.browser.chromium import close_contexts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -157,6 +158,5 @@ def test_every_main_page_passes_axe_wcag_21_aa(browser, a11y_site, world, label)
                 found[name] = violations
             page.close()
     finally:
-        for context in contexts.values():
-            context.close()
+        close_contexts(*contexts.values())
     assert found == {}, json.dumps(found, indent=1)

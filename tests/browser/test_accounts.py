@@ -13,6 +13,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
+from tests.browser.chromium import close_contexts
 from tests.browser.pages import PASSWORD, confirm_address, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -77,7 +78,7 @@ def test_sign_up_confirm_and_change_the_address(browser, site, shots, width, hei
     expect(page.locator("#pending-email")).to_contain_text("nina.simone@example.org")
     expect(page.locator("#current-email")).to_have_text("nina@example.org")
     page.screenshot(path=shots / f"email-pending-{width}.png", full_page=True)
-    context.close()
+    close_contexts(context)
 
 
 def test_a_used_link_says_so(browser, site):

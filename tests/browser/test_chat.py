@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from social.models import Friendship
+from tests.browser.chromium import close_contexts
 from tests.browser.pages import register
 from tests.servers import daphne_server
 
@@ -148,8 +149,7 @@ def test_two_students_chat_live_and_nothing_is_lost_while_one_is_offline(browser
     seqs = bob.locator("#chat-messages .chat-message").evaluate_all("els => els.map(e => Number(e.dataset.seq))")
     assert seqs == [1, 2, 3, 4, 5, 6]
     assert errors == []
-    ada_context.close()
-    bob_context.close()
+    close_contexts(ada_context, bob_context)
 
 
 def _image(path, color) -> str:
@@ -242,7 +242,7 @@ def test_files_presence_badge_and_missed_edits_in_two_browsers(browser, chat_sit
 
     # And when Ada leaves, her presence dot goes away on Bob's page
     expect(bob.locator(".chat-header .presence-dot")).to_be_visible(timeout=10_000)
-    ada_context.close()
+    close_contexts(ada_context)
     expect(bob.locator(".chat-header .presence-dot")).to_be_hidden(timeout=10_000)
     assert errors == []
-    bob_context.close()
+    close_contexts(bob_context)

@@ -27,6 +27,7 @@ from chat import services
 from chat.models import Message
 from chat.tests.factories import befriend, direct_between, send
 from tests.browser.axe import axe_violations
+from tests.browser.chromium import close_contexts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -71,7 +72,7 @@ class Browser:
         return self.page.evaluate("() => window.__samePage === true")
 
     def close(self):
-        self.context.close()
+        close_contexts(self.context)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.browser.chromium import close_contexts
 from tests.browser.pages import register
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -61,5 +62,4 @@ def test_two_students_become_friends_through_the_directory(browser, site):
     expect(ada.locator("main")).to_contain_text("Grace Hopper")
     grace.goto(site + reverse("social:friends"))
     expect(grace.locator("main")).to_contain_text("Ada Lovelace")
-    ada_context.close()
-    grace_context.close()
+    close_contexts(ada_context, grace_context)

@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from helpdesk.tests.factories import PDF_BYTES, started
 from tests.browser.axe import axe_violations
+from tests.browser.chromium import close_contexts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -214,5 +215,4 @@ def test_a_request_goes_from_submission_to_rating_live(browser, help_site, peopl
     expect(grace.locator("main")).not_to_contain_text("Join the meeting")
     shoot(ada, shots, "requester-completed")
 
-    ada_context.close()
-    grace_context.close()
+    close_contexts(ada_context, grace_context)

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from helpdesk.tests.factories import PDF_BYTES
 from tests.browser.axe import axe_violations
+from tests.browser.chromium import close_contexts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -126,7 +127,7 @@ def test_submit_it_again_opens_the_form_filled_in(browser, help_site, people, wi
     expect(page.locator("#help-request")).to_have_attribute("data-status", "open")
     expect(page.locator("#documents")).to_contain_text("notes.pdf")
     expect(page.locator("#timeline")).to_contain_text("Submitted again from")
-    context.close()
+    close_contexts(context)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -171,7 +172,8 @@ def test_ask_an_expert_then_chat_with_the_pinned_card(browser, help_site, people
     card = ada.locator("[data-help-card]")
     expect(card).to_contain_text("Diagonalising a symmetric matrix")
     expect(card).to_contain_text("Europe/London")
-    expect(card.locator("[data-card-join]")).to_be_visible()
+    # (the link arrives live once the meeting is made, after the accept's commit)
+    expect(card.locator("[data-card-join]")).to_be_visible(timeout=15_000)
     no_sideways_scroll(ada)
     shoot(ada, "chat-card", width, full_page=False)
 
@@ -182,5 +184,6 @@ def test_ask_an_expert_then_chat_with_the_pinned_card(browser, help_site, people
     other_tab.click("#cancel")
     expect(card.locator("[data-card-stage]")).to_have_text("Cancelled", timeout=15_000)
     expect(ada.locator("[data-card-join]")).to_have_count(0)
-    ada_context.close()
-    grace_context.close()
+    # and the expert's open page too (it reloads itself on the live event)
+    expect(grace.locator("#help-request")).to_have_attribute("data-status", "cancelled", timeout=15_000)
+    close_contexts(ada_context, grace_context)

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.browser.chromium import close_contexts
 from tests.browser.pages import PASSWORD, register
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -62,4 +63,4 @@ def test_a_new_student_registers_logs_in_and_a_password_change_signs_the_other_t
     assert navigations[-1] == home, navigations
     expect(page.locator("#live-status")).to_have_attribute("data-state", "online", timeout=10_000)
     expect(badge).to_have_text("2", timeout=10_000)
-    context.close()
+    close_contexts(context)

@@ -6,6 +6,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from accounts.models import User
+from tests.browser.chromium import close_contexts
 from tests.browser.pages import PASSWORD, register
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,7 +25,7 @@ def test_signing_up_keeps_the_browsers_zone_and_the_profile_offers_it_again(brow
     assert User.objects.get(email="aiko@example.org").time_zone == "Asia/Tokyo"
 
     # When she later travels (the browser now says Los Angeles) and opens her profile
-    context.close()
+    close_contexts(context)
     context = browser.new_context(viewport={"width": 1366, "height": 900}, timezone_id="America/Los_Angeles")
     page = context.new_page()
     page.goto(site + reverse("accounts:login"))
@@ -41,4 +42,4 @@ def test_signing_up_keeps_the_browsers_zone_and_the_profile_offers_it_again(brow
     page.click("main form button[type=submit]")
     expect(page.locator(".alert-success")).to_contain_text("saved")
     assert User.objects.get(email="aiko@example.org").time_zone == "America/Los_Angeles"
-    context.close()
+    close_contexts(context)
