@@ -33,6 +33,7 @@ from config.refusals import Refusal
 from config.timezones import zone_name_or_default
 from config.unavailable import Unavailable
 from live import access as live_access
+from live import handshake as live_handshake
 from notifications import selectors as notification_selectors
 from notifications import services as notification_services
 from notifications.models import NotificationKind
@@ -466,7 +467,8 @@ def redeem_live_ticket(*, ticket: str) -> tuple[User, live_access.LiveCredential
 
     get + delete: of two connections racing with one ticket, only the one whose delete
     removed the key wins. While the cache cannot be reached no ticket can be checked (nor used
-    up): None, with one warning line.
+    up): live.handshake.CannotCheckNow, so the socket is refused as busy (the client retries;
+    a ticket the cache lost with a restart is then unknown, and the client buys a new one).
     """
     if not isinstance(ticket, str) or not LIVE_TICKET_PATTERN.match(ticket):
         return None
@@ -476,8 +478,7 @@ def redeem_live_ticket(*, ticket: str) -> tuple[User, live_access.LiveCredential
         if not isinstance(grant, dict) or not cache.delete(key):
             return None
     except redis_client.UNAVAILABLE as exc:
-        logger.warning("live ticket not redeemed, cache unavailable: %r", exc)
-        return None
+        raise live_handshake.CannotCheckNow(f"live ticket not checked, cache unavailable: {exc!r}") from exc
     user = selectors.active_users().filter(pk=grant["user"]).first()
     if user is None:
         return None

@@ -148,7 +148,8 @@ def session_user(scope):
 
 
 # Redeems a single-use ticket: `redeem_ticket(ticket=...)` -> (user, its LiveCredential), or
-# None when the ticket is unknown, used or no longer backed by a valid way in. The app that sells
+# None when the ticket is unknown, used or no longer backed by a valid way in; it raises
+# live.handshake.CannotCheckNow when tickets cannot be read at the moment (a busy refusal). The app that sells
 # tickets provides it (config.asgi passes accounts.services.redeem_live_ticket).
 TicketRedeemer = Callable[..., tuple[AbstractBaseUser, access.LiveCredential] | None]
 
@@ -179,6 +180,9 @@ class LiveAuthMiddleware:
         except DeadlinePassed:
             await receive()  # the handshake's websocket.connect, answered below
             return await handshake.refuse_busy(scope, send, user_id=None, reason=handshake.expired_reason(scope))
+        except handshake.CannotCheckNow as exc:
+            await receive()
+            return await handshake.refuse_busy(scope, send, user_id=None, reason=str(exc))
         if tickets:
             user, credential = redeemed if redeemed is not None else (AnonymousUser(), None)
             scope["auth_method"] = "ticket"

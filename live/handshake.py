@@ -16,7 +16,8 @@ checked in the pool thread, right before the work, a handshake older than
 LIVE_HANDSHAKE_BUDGET_SECONDS raises live.db.DeadlinePassed without running a statement. The
 consumer checks again (`expired`) after joining the user's group, right before accept. Either
 way the handshake is refused as busy (`refuse_busy`), never counted online, and the client retries with its
-backoff. The hello's hop comes after accept and is not checked: by then the handshake has
+backoff. So is a handshake whose way in cannot be checked now (`CannotCheckNow`: a live ticket
+while the cache is down). The hello's hop comes after accept and is not checked: by then the handshake has
 completed in time, and the socket is owed its hello (refusing it there would close sockets that
 are open, and send their clients round again).
 """
@@ -132,6 +133,13 @@ async def refuse_busy(scope, send, *, user_id: int | None, reason) -> None:
         await send({"type": "websocket.http.response.body", "body": b"Busy: retry later.\n"})
     else:
         await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
+
+class CannotCheckNow(Exception):
+    """The way in a handshake brings cannot be checked at the moment (its store, e.g. the cache
+    that holds live tickets, does not answer): the handshake is refused as busy, so the client
+    retries with its backoff instead of taking a refusal for a bad credential. Its message is
+    the refusal's logged reason."""
 
 
 def expired_reason(scope) -> str:

@@ -30,6 +30,7 @@ from experts.tests.factories import CategoryFactory, ExpertProfileFactory, Staff
 from helpdesk.models import HelpRequest, HelpRequestStatus
 from helpdesk.tests.factories import submit
 from live import access as live_access
+from live.handshake import CannotCheckNow
 from live.models import RevokedLogin
 from social.models import FriendRequest
 
@@ -182,14 +183,14 @@ def test_a_password_reset_is_a_clear_503_and_sends_nothing(
     assert any(line.startswith("accounts.password_reset.ip limit not counted") for line in warnings), warnings
 
 
-def test_a_live_ticket_is_a_503_in_the_apis_shape_and_none_is_redeemed(cache_down, ada, caplog):
+def test_a_live_ticket_is_a_503_in_the_apis_shape_and_none_can_be_checked(cache_down, ada, caplog):
     response = _api(ada).post(reverse("api:live_ticket"))
 
     _assert_unavailable_json(response, "The live connection is unavailable for a moment. Please try again in a minute.")
-    assert account_services.redeem_live_ticket(ticket="t" * 43) is None
+    with pytest.raises(CannotCheckNow, match="live ticket not checked, cache unavailable"):
+        account_services.redeem_live_ticket(ticket="t" * 43)  # the handshake is refused as busy
     warnings = _warnings(caplog)
     assert any(line.startswith("live ticket not issued, cache unavailable") for line in warnings), warnings
-    assert any(line.startswith("live ticket not redeemed, cache unavailable") for line in warnings), warnings
 
 
 def test_an_api_logout_is_done_and_recorded_in_the_database(

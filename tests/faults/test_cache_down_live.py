@@ -23,7 +23,7 @@ from accounts import services as account_services
 from chat.models import Message
 from chat.tests.factories import client_id, direct_between
 from live import access
-from tests.security.live_sockets import TIMEOUT, session_cookie, ticket_socket_of
+from tests.security.live_sockets import TIMEOUT, communicator, session_cookie, ticket_socket_of
 from tests.security.live_sockets import open_socket as open_live_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -117,4 +117,22 @@ async def test_a_browser_sessions_socket_carries_on_without_the_cache(ada, bob):
 
     assert frame["type"] != "error", frame
     assert await database_sync_to_async(Message.objects.filter(body="session socket").exists)()
+    await ws.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_ticket_handshake_while_the_cache_is_down_is_refused_as_busy_and_the_ticket_kept(ada, caplog):
+    """Not a refusal for a bad ticket (403): the client retries with its backoff; the ticket,
+    not read, is still good once the cache answers again."""
+
+    ticket = await database_sync_to_async(account_services.issue_live_ticket)(user=ada, login="a-login")
+
+    with override_settings(CACHES=_closed_port_caches()), caplog.at_level(logging.WARNING):
+        ws = communicator(ticket=ticket)
+        connected, code = await ws.connect(timeout=TIMEOUT)
+
+    assert (connected, code) == (False, 1013)  # RFC 6455 "try again later"
+    assert any("refused as busy: live ticket not checked, cache unavailable" in r.getMessage() for r in caplog.records)
+    ws, hello = await open_live_socket(ticket=ticket)
+    assert hello["type"] == "hello"
     await ws.disconnect()
