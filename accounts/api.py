@@ -14,12 +14,12 @@ from rest_framework.exceptions import AuthenticationFailed, NotFound, Throttled
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import data_export, deletion, ratelimits, selectors, services, views
+from accounts.authentication import LoginJWTAuthentication
 from accounts.models import STUDY_NAME_MAX_LENGTH, Course, DataExport, University, User, validate_time_zone
 from accounts.views import data_export_response
 from config.api import error
@@ -485,7 +485,7 @@ class AvatarView(APIView):
 class LiveTicketView(APIView):
     """API clients open /ws/live/ with a short single-use ticket, never their JWT in a URL."""
 
-    authentication_classes = [JWTAuthentication]
+    authentication_classes = [LoginJWTAuthentication]
 
     @extend_schema(
         tags=["live"],
@@ -495,10 +495,7 @@ class LiveTicketView(APIView):
     )
     def post(self, request):
         login = request.auth.get(live_access.LOGIN_CLAIM) if request.auth is not None else None
-        try:
-            ticket = services.issue_live_ticket(user=request.user, login=login)
-        except services.LoginLoggedOut as refusal:  # a 401 like any token that is not valid
-            raise AuthenticationFailed(refusal.message, refusal.code) from refusal
+        ticket = services.issue_live_ticket(user=request.user, login=login)
         return Response(
             {"ticket": ticket, "expires_in": settings.LIVE_TICKET_SECONDS, "url": f"/ws/live/?ticket={ticket}"}
         )

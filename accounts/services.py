@@ -421,16 +421,6 @@ def request_password_reset(*, email: str) -> int:
 
 
 LIVE_TICKET_UNAVAILABLE_MESSAGE = "The live connection is unavailable for a moment. Please try again in a minute."
-LOGGED_OUT_LOGIN_MESSAGE = "This API login was logged out: log in again."
-
-
-class LoginLoggedOut(Refusal):
-    """The access token belongs to an API login that was logged out (its refresh token
-    blacklisted): it buys nothing more, though it has not expired. The API answers it as the
-    401 of a token that is not valid."""
-
-    def __init__(self):
-        super().__init__(LOGGED_OUT_LOGIN_MESSAGE, code="token_not_valid", status=401)
 
 
 def _ticket_key(ticket: str) -> str:
@@ -441,14 +431,11 @@ def _ticket_key(ticket: str) -> str:
 def issue_live_ticket(*, user: User, login: str | None = None) -> str:
     """A random single-use ticket that lets an API client open the live socket once. `login`
     is the API login (live_access.LOGIN_CLAIM of the caller's access token) it belongs to: logging
-    that login out closes the socket, and a logged-out login gets no ticket any more, though its
-    access token has not expired yet (LoginLoggedOut; live_access.login_revoked, the table the
-    socket's own check reads).
+    that login out closes the socket (a logged-out login's access token is refused before this,
+    by accounts.authentication).
 
     The ticket lives only in the cache: while the cache cannot be reached (Redis down) there is
     no ticket to give, so Unavailable (the API's 503 with Retry-After; the client asks again)."""
-    if login and live_access.login_revoked(login):
-        raise LoginLoggedOut
     ticket = secrets.token_urlsafe(32)
     grant = {"user": user.pk, "auth_hash": user.get_session_auth_hash(), "login": login}
     try:

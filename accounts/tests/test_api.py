@@ -442,3 +442,17 @@ def test_the_openapi_schema_generates_without_warnings(tmp_path):
     schema = target.read_text()
     for path in ("/api/v1/auth/register/", "/api/v1/auth/token/", "/api/v1/me/avatar/", "/api/v1/live/ticket/"):
         assert path in schema
+
+
+def test_a_logout_ends_the_logins_access_token_on_every_endpoint(jwt_client, user):
+    assert jwt_client.get(reverse("api:me")).status_code == 200
+    logged_out = jwt_client.post(reverse("api:logout"), {"refresh": jwt_client.tokens["refresh"]}, format="json")
+    assert logged_out.status_code < 300, logged_out.content
+
+    response = jwt_client.get(reverse("api:me"))  # the access token has not expired
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+    other = APIClient()  # another login of the same user is not touched
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {services.issue_api_tokens(user=user)['access']}")
+    assert other.get(reverse("api:me")).status_code == 200
