@@ -616,10 +616,17 @@ async def _generator(conn, target: str, clients: list[Client], heartbeats: bool,
         conn.send(result)
 
 
-def generator_main(conn, target: str, clients: list[Client], heartbeats: bool, catch_up: bool = False) -> None:
+def generator_main(
+    conn, target: str, clients: list[Client], heartbeats: bool, catch_up: bool = False, loop: str = "asyncio"
+) -> None:
     raise_open_files_limit()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    asyncio.run(_generator(conn, target, clients, heartbeats, catch_up))
+    loop_factory = None
+    if loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    asyncio.run(_generator(conn, target, clients, heartbeats, catch_up), loop_factory=loop_factory)
 
 
 # --- Processes: redis-server, daphne ------------------------------------------------------------
@@ -1170,7 +1177,7 @@ def run_target(
         share = [c for c in clients if (c.index // 2) % args.generators == g]
         proc = ctx.Process(
             target=generator_main,
-            args=(child, name, share, not args.no_heartbeats, args.catch_up),
+            args=(child, name, share, not args.no_heartbeats, args.catch_up, args.generator_loop),
             name=f"chatload-gen{g}",
             daemon=True,
         )
@@ -1495,7 +1502,7 @@ def print_tables(results: list[TargetResult], args) -> None:
         f"Chat load: {args.users} live sockets (50% 1-on-1, 40% groups of 10, 10% groups of 50), open loop, "
         f"{args.step_seconds:g} s per step, drain ≤ {args.drain_seconds:g} s "
         f"(or {args.drain_idle:g} s without a delivery), "
-        f"{args.generators} generator processes, {args.processes} server processes per target"
+        f"{args.generators} generator processes ({args.generator_loop}), {args.processes} server processes per target"
     )
     print(f"Machine: at the start {args.load_at_start}; at the end {args.load_at_end}")
     print()
@@ -1629,6 +1636,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--max-seconds", type=float, default=1500.0, help="bound on the whole run")
     parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
+    parser.add_argument(
+        "--generator-loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the generators' event loop (the same for every target)",
+    )
     parser.add_argument("--processes", type=int, default=2, help="server processes, the same for every target")
     parser.add_argument("--database-url", default=os.environ.get("CHAT_LOAD_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--fresh", action="store_true", help="drop and rebuild the benchmark database")
