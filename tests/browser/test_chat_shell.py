@@ -10,6 +10,7 @@ Screenshots go to artifacts/screenshots/ (chat-*.png) for a person to look at.
 import datetime
 import json
 import re
+import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -49,7 +50,9 @@ class Browser:
         client = Client()
         client.force_login(user)
         cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-        self.context = browser.new_context(viewport=viewport, java_script_enabled=js, bypass_csp=axe)
+        self.context = browser.new_context(
+            viewport=viewport, java_script_enabled=js, bypass_csp=axe, timezone_id=user.time_zone
+        )
         self.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": site}])
         self.page = self.context.new_page()
         self.site = site
@@ -100,11 +103,16 @@ def _history():
     for friend in (bob, cleo, dan):
         befriend(ada, friend)
     with_bob = direct_between(ada, bob)
+    # Fifteen messages three days ago, fifteen yesterday and fifteen today, each fifteen within one
+    # day in Ada's zone at any hour (just after midnight they sit closer together).
     now = timezone.now()
+    midnight = now.astimezone(zoneinfo.ZoneInfo(ada.time_zone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    step = min(datetime.timedelta(minutes=1), (now - midnight) / 20)
     for n in range(1, 46):
         message = send(ada if n % 3 == 0 else bob, with_bob, f"Message number {n} about the **lab** report")
         days_ago = 3 if n <= 15 else 1 if n <= 30 else 0
-        Message.objects.filter(pk=message.pk).update(created_at=now - datetime.timedelta(days=days_ago, minutes=60 - n))
+        created_at = now - datetime.timedelta(days=days_ago) - (15 - (n - 1) % 15) * step
+        Message.objects.filter(pk=message.pk).update(created_at=created_at)
     with_cleo = direct_between(ada, cleo)
     send(cleo, with_cleo, "Hi Ada! Lunch at one?")
     send(ada, with_cleo, "Yes, see you at the canteen")
