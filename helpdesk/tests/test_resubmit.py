@@ -75,8 +75,9 @@ def test_the_form_is_filled_in_from_the_old_request(client_of, ada, expired_requ
 
 
 def test_passed_slots_move_on_by_whole_weeks_with_a_note(client_of, ada, expired_request):
-    # the request's slots have passed meanwhile
-    expired_request.slots.update(start=timezone.now() - timedelta(days=3))
+    # the request's slots have passed meanwhile (at 10:00, so that no slot runs past midnight)
+    passed = timezone.localtime(timezone.now() - timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
+    expired_request.slots.update(start=passed)
     for slot in expired_request.slots.all():
         slot.end = slot.start + timedelta(hours=1)
         slot.save()
