@@ -173,9 +173,11 @@ elif _db["ENGINE"] == "django.db.backends.mysql":
 # (live.db), not on asgiref's single thread. Those threads live as long as the process, so
 # their connections are kept (and reused) for LIVE_DB_CONN_MAX_AGE seconds: at most
 # LIVE_DB_THREADS connections per process, instead of a new connection per database hop.
-# Few threads: each one competes with the event loop for the GIL, so more threads make every
-# socket of the process slower under load (docs/benchmarks.md measures the live path).
-LIVE_DB_THREADS = env.int("LIVE_DB_THREADS", default=2)
+# A send spends most of its time waiting for its round trips (the GIL released), so a process
+# needs several sends in flight: 8 threads held 500 msg/s where 2 held 400 (docs/benchmarks.md,
+# "Chat under load"). Each thread keeps one connection: processes x LIVE_DB_THREADS plus the HTTP
+# threads must stay below the database's max_connections.
+LIVE_DB_THREADS = env.int("LIVE_DB_THREADS", default=8)
 LIVE_DB_CONN_MAX_AGE = env.int("DATABASE_LIVE_CONN_MAX_AGE", default=60)
 # A live handshake that has waited this long (from when it reached the application) for a pool
 # thread is refused as busy without its database work (live.handshake): its server gives up on it

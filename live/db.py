@@ -17,10 +17,12 @@ here the same few threads serve every call, so at most LIVE_DB_THREADS connectio
 are held open and each one is reused instead of reconnecting (a new MySQL connection per hop
 was a third of a send's time). HTTP requests keep DATABASE_CONN_MAX_AGE.
 
-The pool is small on purpose (default 2): a call is a few short queries on kept connections and
-does not wait for pushes (live.push.send_to_users hands them to the event loop), and every
-extra thread competes with the event loop for the GIL, which slowed every socket in the
-benchmark (see LIVE_DB_THREADS in config/settings.py).
+The pool is bounded (default 8): a call is a few short queries on kept connections and does not
+wait for pushes (live.push.send_to_users hands them to the event loop), but most of its time is
+spent waiting for those queries' round trips with the GIL released, so under load a process needs
+several calls in flight. In the benchmark 2 threads queued sends from ~400 msg/s (two processes)
+and 8 held 500 without slowing the connect burst or the low steps (see LIVE_DB_THREADS in
+config/settings.py and docs/benchmarks.md).
 """
 
 import asyncio
@@ -40,7 +42,7 @@ _executor: ThreadPoolExecutor | None = None
 
 
 def pool_size() -> int:
-    return int(getattr(settings, "LIVE_DB_THREADS", 2))
+    return int(getattr(settings, "LIVE_DB_THREADS", 8))
 
 
 def executor() -> ThreadPoolExecutor:
