@@ -42,7 +42,7 @@ _executor: ThreadPoolExecutor | None = None
 
 
 def pool_size() -> int:
-    return int(getattr(settings, "LIVE_DB_THREADS", 8))
+    return int(settings.LIVE_DB_THREADS)
 
 
 def executor() -> ThreadPoolExecutor:
