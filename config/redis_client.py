@@ -34,13 +34,14 @@ def log_failure(logger: logging.Logger, exc: BaseException, message: str, *args,
         logger.log(level, message, *args, exc_info=exc)
 
 
-def outage_retry() -> Retry:
-    """The retry policy of every Redis client of ours and of the cache (settings.CACHES): ONE
+def outage_retry(retry_class: type = Retry):
+    """The retry policy of every Redis client of ours, of the cache (settings.CACHES) and of the
+    channel layer (live.layer, which passes redis-py's asyncio `Retry` for its async clients): ONE
     immediate retry on a new connection, never a sleep. It replaces a pooled connection that a
     restarted Redis dropped; a Redis that is down costs a caller one more refused connect (or
     its timeout), not redis-py's default ten retries with up to 1 s of backoff each, which held
     a live database thread for seconds per command and stalled every send of the outage."""
-    return Retry(NoBackoff(), 1)
+    return retry_class(NoBackoff(), 1)
 
 
 _clients: dict[tuple[str, float, float], redis.Redis] = {}

@@ -73,7 +73,7 @@ def _keep_connections(state) -> None:
     (see _check_idle_connections) instead of Django's per-call ping: a copy of the alias's
     settings, refreshed whenever those settings change (e.g. the test runner renaming the
     database)."""
-    max_age = getattr(settings, "LIVE_DB_CONN_MAX_AGE", 0)
+    max_age = settings.LIVE_DB_CONN_MAX_AGE
     for alias in connections:
         base = connections.settings[alias]
         if state.bases.get(alias) == base:

@@ -70,7 +70,8 @@ from channels.layers import BaseChannelLayer
 from redis import asyncio as aioredis
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from config import redis_client
 
 FANOUT_CHANNEL = "__fanout__"
 PROCESS_CHANNEL = "__proc__."
@@ -163,15 +164,6 @@ class Decoded:
         self.message = message
 
 
-def _publish_retry(retry_class):
-    # A publish after a Redis restart first meets the pooled connection Redis dropped: retried
-    # once, at once, on a new one instead of lost (a repeated publish is harmless: clients dedup
-    # by id). Never a sleep: a publish runs on a live database thread right after its commit, and
-    # waiting out an outage there stalled every later send; the readers catch their sockets up
-    # when Redis is back (RESUBSCRIBED). The same policy as config.redis_client.outage_retry.
-    return retry_class(NoBackoff(), 1)
-
-
 class Serializer:
     """msgpack, Fernet-encrypted when keys are given (the first key encrypts, every key
     decrypts: keys can be rotated)."""
@@ -207,11 +199,16 @@ class LoopState:
         self.groups: dict[str, set[str]] = {}
         self.sinks: dict[str, Callable[[dict], object]] = {}
         # A blocking pool: a burst of publishes waits for one of its connections instead of
-        # failing once redis-py's pool is exhausted (MaxConnectionsError).
+        # failing once redis-py's pool is exhausted (MaxConnectionsError). A publish after a
+        # Redis restart first meets the pooled connection Redis dropped: redis_client's outage
+        # policy retries it once, at once, on a new one instead of losing it (a repeated publish
+        # is harmless: clients dedup by id), and never sleeps: a publish runs right after its
+        # commit, and waiting out an outage there stalled every later send; the readers catch
+        # their sockets up when Redis is back (RESUBSCRIBED).
         pool = aioredis.BlockingConnectionPool.from_url(
             layer.address,
             **{"max_connections": 50, "timeout": SUBSCRIBE_TIMEOUT, **layer.options},
-            retry=_publish_retry(AsyncRetry),
+            retry=redis_client.outage_retry(AsyncRetry),
         )
         self.publisher = aioredis.Redis(connection_pool=pool)
         self.route_script = self.publisher.register_script(ROUTE_SCRIPT)
@@ -524,7 +521,8 @@ class FanoutChannelLayer(BaseChannelLayer):
         self.stats_seconds = float(stats_seconds or 0)  # 0: counters are not written
         host = hosts[zlib.crc32(self.fanout_channel.encode()) % len(hosts)]
         self.address = host.get("address", "redis://localhost:6379")
-        # The layer sets its own retry policy (see _publish_retry and LoopState.read).
+        # The layer sets its own retry policy (config.redis_client.outage_retry for publishes, see
+        # LoopState.publisher; none for the reader, see LoopState.read).
         self.options = {k: v for k, v in host.items() if k not in {"address", "retry"}}
         self.serializer = Serializer(symmetric_encryption_keys)
         self.loops: dict[asyncio.AbstractEventLoop, LoopState] = {}
@@ -634,7 +632,9 @@ class FanoutChannelLayer(BaseChannelLayer):
             return
         client = getattr(self.sync, "client", None)
         if client is None:
-            client = self.sync.client = redis.Redis.from_url(self.address, **self.options, retry=_publish_retry(Retry))
+            client = self.sync.client = redis.Redis.from_url(
+                self.address, **self.options, retry=redis_client.outage_retry()
+            )
             self.sync.route_script = client.register_script(ROUTE_SCRIPT)
         payload = self.serialize({"groups": groups, "message": message})
         if self.routing == "process":
