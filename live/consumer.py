@@ -28,7 +28,8 @@ accept).
 
 A socket obeys the end of the session or ticket it was opened with (live.access): a
 "live.revoke" message to the user's group that names it closes it with CLOSE_SIGNED_OUT (4401),
-and every database hop of a frame (`consumer.db`, never bare live_db) first checks that its
+and every database hop of a frame (`consumer.db` or `consumer.db_batched`, never bare live_db)
+first checks that its
 credential still holds, so a socket that missed the message closes instead of answering. The
 check reads only the database (an API login's logout is a row, live.models.RevokedLogin), so a
 Redis outage neither stops it nor makes it forget a logout.
@@ -48,7 +49,7 @@ from django.db.models import Func, IntegerField, QuerySet, Subquery
 from config import inputs, redis_client
 from config.refusals import Refusal
 from live import access, handshake, presence, push
-from live.db import live_db
+from live.db import Batched, live_db
 from live.layer import RESUBSCRIBED
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,22 @@ class FrameError(Refusal):
 
 class SignedOut(Exception):
     """The socket's session or ticket no longer holds (live.access.credential_holds)."""
+
+
+def credential_checked_batch(function: Callable[[list], list]) -> Callable[[list], list]:
+    """For live.db.Batched behind `consumer.db_batched`: each (credential, item) whose
+    credential still holds goes to `function`; the others are answered SignedOut."""
+
+    def checked(entries: list) -> list:
+        results: list = [SignedOut() for _entry in entries]
+        holding = [index for index, (credential, _item) in enumerate(entries) if access.credential_holds(credential)]
+        if holding:
+            answers = function([entries[index][1] for index in holding])
+            for index, answer in zip(holding, answers, strict=True):
+                results[index] = answer
+        return results
+
+    return checked
 
 
 class OrderedSender:
@@ -298,6 +315,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
         self.credential_checked = time.monotonic()
         return live_db(checked)
+
+    async def db_batched(self, batched: Batched, item):
+        """`consumer.db` for a call that may share its pool hop with other sockets' calls
+        (live.db.Batched, made with `credential_checked_batch`): this socket's credential is
+        checked in that hop, before its item is handled; SignedOut when it does not hold."""
+        self.credential_checked = time.monotonic()
+        return await batched((self.credential, item))
 
     async def live_revoke(self, message):
         """live.access.revoke_live_sockets: close if the revocation names this socket."""

@@ -34,7 +34,7 @@ from chat.services.conversations import (
     set_group_picture,
     set_muted,
 )
-from chat.services.messages import delete_message, edit_message, mark_read, send_message
+from chat.services.messages import TextSend, delete_message, edit_message, mark_read, send_message, send_messages
 from chat.services.reactions import clean_emoji, set_reaction
 from chat.services.reports import (
     REPORT_MESSAGES_MAX,
@@ -55,6 +55,7 @@ __all__ = [
     "REPORT_MESSAGES_MAX",
     "ChatError",
     "ReportEvidence",
+    "TextSend",
     "accept_message_request",
     "add_members",
     "can_read_evidence",
@@ -79,6 +80,7 @@ __all__ = [
     "report_from_conversation",
     "schedule_unread_email",
     "send_message",
+    "send_messages",
     "set_archived",
     "set_group_picture",
     "set_muted",

@@ -2,6 +2,7 @@
 
 import logging
 import secrets
+from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
@@ -148,29 +149,102 @@ def send_message(
     and converted (chat.attachments) BEFORE anything is stored, so a refused file stores
     nothing; with files the body may be empty. Files written to storage by a send that then
     fails are removed again. Refused (code "unverified") until the sender's address is confirmed."""
-    if not account_selectors.can_act(sender):
-        raise ChatError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
     files = list(files or ())
-    body = clean_optional_body(body) if files else clean_body(body)
-    client_id = clean_client_id(client_id)
-    reply_to = clean_reply_to(reply_to)
+    body, client_id, reply_to = _cleaned_send(sender, body, client_id, reply_to, with_files=bool(files))
     # No read of client_id first: the unique (sender, client_id) constraint finds a retry, and
     # a refused send checks whether it was a retry of a message already stored (answered with
     # that message, as if it had been looked up first).
     try:
         return _send_new(sender, conversation_id, body, client_id, files, reply_to)
-    except IntegrityError:
-        existing = _existing_send(sender, client_id, conversation_id)
-        if existing is None:
-            raise
-        return existing, False
-    except (ChatError, Conversation.DoesNotExist) as refused:
-        if isinstance(refused, ChatError) and refused.code == SENDER_INACTIVE:
-            raise  # not even a retry is answered
-        existing = _existing_send(sender, client_id, conversation_id)
-        if existing is None:
-            raise
-        return existing, False
+    except (IntegrityError, ChatError, Conversation.DoesNotExist) as refused:
+        return _answer_refused(refused, sender, client_id, conversation_id)
+
+
+def _cleaned_send(sender: User, body, client_id, reply_to, *, with_files: bool = False) -> tuple[str, str, int | None]:
+    if not account_selectors.can_act(sender):
+        raise ChatError(account_selectors.UNVERIFIED_MESSAGE, code="unverified")
+    body = clean_optional_body(body) if with_files else clean_body(body)
+    return body, clean_client_id(client_id), clean_reply_to(reply_to)
+
+
+def _answer_refused(refused: Exception, sender: User, client_id: str, conversation_id: int) -> tuple[Message, bool]:
+    """A send that was refused (a duplicate client_id, a ChatError, no such conversation): if it
+    was the retry of a message already stored, that message (created=False); else `refused`,
+    raised. An inactive sender is not even answered a retry."""
+    if isinstance(refused, ChatError) and refused.code == SENDER_INACTIVE:
+        raise refused
+    existing = _existing_send(sender, client_id, conversation_id)
+    if existing is None:
+        raise refused
+    return existing, False
+
+
+@dataclass(frozen=True)
+class TextSend:
+    """One text message to send (the live socket's "message.send"), as send_message takes it."""
+
+    sender: User
+    conversation_id: int
+    body: object
+    client_id: object
+    reply_to: object = None
+
+
+def send_messages(sends: list[TextSend]) -> list:
+    """Several text sends (of different sockets, gathered by live.db.Batched) with what they
+    share done once: ONE transaction for all of them. Each result is what send_message would
+    have returned for that send, or the exception it would have raised (an instance, not raised).
+
+    Each send is cleaned and counted against its sender's rate first, on its own. Then the sends
+    are stored in one transaction, in conversation order (the lock order of any two batches is
+    the same). If any of them is refused or fails inside it (a retried client_id, a block, a
+    deadlock), the whole transaction is rolled back and every send is stored again on its own,
+    exactly as send_message stores it (without counting its rate twice): a batch never changes
+    what a send does, only what it costs."""
+    results: list = [None] * len(sends)
+    ready = []
+    for index, send in enumerate(sends):
+        try:
+            body, client_id, reply_to = _cleaned_send(send.sender, send.body, send.client_id, send.reply_to)
+        except ChatError as refused:
+            results[index] = refused
+            continue
+        try:
+            check_send_rate(send.sender.pk)
+        except ChatError as refused:
+            results[index] = _outcome(_answer_refused, refused, send.sender, client_id, send.conversation_id)
+            continue
+        ready.append((index, send.sender, send.conversation_id, body, client_id, reply_to))
+    ready.sort(key=lambda entry: (entry[2], entry[0]))
+    if len(ready) > 1:
+        try:
+            with transaction.atomic():
+                stored = [
+                    _store(sender, conv, body, cid, [], [], reply_to) for _i, sender, conv, body, cid, reply_to in ready
+                ]
+        except Exception as exc:  # noqa: BLE001 - each send again on its own says what it was
+            logger.debug("batched send rolled back (%r): each send on its own", exc)
+        else:
+            for (index, *_send), result in zip(ready, stored, strict=True):
+                results[index] = result
+            return results
+    for index, sender, conversation_id, body, client_id, reply_to in ready:
+        results[index] = _outcome(_send_alone, sender, conversation_id, body, client_id, reply_to)
+    return results
+
+
+def _outcome(function, *args):
+    try:
+        return function(*args)
+    except Exception as exc:  # noqa: BLE001 - handed to its caller (send_messages' results)
+        return exc
+
+
+def _send_alone(sender, conversation_id, body, client_id, reply_to) -> tuple[Message, bool]:
+    try:
+        return _send(sender, conversation_id, body, client_id, [], [], rate_checked=True, reply_to=reply_to)
+    except (IntegrityError, ChatError, Conversation.DoesNotExist) as refused:
+        return _answer_refused(refused, sender, client_id, conversation_id)
 
 
 def _send_new(
@@ -201,6 +275,11 @@ def _send(
 ) -> tuple[Message, bool]:
     if not rate_checked:
         check_send_rate(sender.pk)
+    return _store(sender, conversation_id, body, client_id, prepared, stored, reply_to)
+
+
+def _store(sender, conversation_id, body, client_id, prepared, stored, reply_to) -> tuple[Message, bool]:
+    """The send itself, inside the caller's transaction: lock, checks, insert, head, pushes."""
     # The statements are written once in send_sql (the ORM's per-query cost was most of a send).
     conversation, sender_active, members = send_sql.lock_conversation(conversation_id, sender_id=sender.pk)
     if not sender_active:
