@@ -23,6 +23,13 @@ def _group(owner, *members, name="Study group"):
     return services.create_group(owner=owner, name=name, members=members)
 
 
+def _send_all(*sends):
+    """send_messages of (sender, conversation, body) triples, each with a new client_id."""
+    return services.send_messages(
+        [TextSend(sender, conversation.pk, body, client_id()) for sender, conversation, body in sends]
+    )
+
+
 @pytest.fixture
 def commits(monkeypatch):
     """The COMMITs the database ran (execute_wrapper does not see them: they are a connection
@@ -43,14 +50,7 @@ def test_a_batch_stores_every_send_in_one_transaction(ada, bob, cleo, commits):
     group = _group(ada, bob, cleo)
     commits.clear()
 
-    results = services.send_messages(
-        [
-            TextSend(ada, pair.pk, "one", client_id()),
-            TextSend(bob, group.pk, "two", client_id()),
-            TextSend(cleo, group.pk, "three", client_id()),
-            TextSend(bob, pair.pk, "four", client_id()),
-        ]
-    )
+    results = _send_all((ada, pair, "one"), (bob, group, "two"), (cleo, group, "three"), (bob, pair, "four"))
 
     assert [(message.body, created) for message, created in results] == [
         ("one", True),
@@ -72,20 +72,14 @@ def test_a_batch_stores_every_send_in_one_transaction(ada, bob, cleo, commits):
     assert Conversation.objects.get(pk=pair.pk).last_seq == 2
 
 
-def test_a_refused_send_does_not_cost_the_others_their_message(ada, bob, cleo, commits):
+def test_a_refused_send_does_not_cost_the_others_their_message(ada, bob, cleo):
     pair = direct_between(ada, bob)
     stranger = UserFactory()
     cleo_and_bob = direct_between(cleo, bob)
     Block.objects.create(blocker=bob, blocked=cleo)
-    commits.clear()
 
-    results = services.send_messages(
-        [
-            TextSend(ada, pair.pk, "kept", client_id()),
-            TextSend(stranger, pair.pk, "not a member", client_id()),
-            TextSend(cleo, cleo_and_bob.pk, "blocked", client_id()),
-            TextSend(bob, pair.pk, "kept too", client_id()),
-        ]
+    results = _send_all(
+        (ada, pair, "kept"), (stranger, pair, "not a member"), (cleo, cleo_and_bob, "blocked"), (bob, pair, "kept too")
     )
 
     assert results[0][0].body == "kept" and results[3][0].body == "kept too"
