@@ -30,9 +30,8 @@ A socket obeys the end of the session or ticket it was opened with (live.access)
 "live.revoke" message to the user's group that names it closes it with CLOSE_SIGNED_OUT (4401),
 and every database hop of a frame (`consumer.db` or `consumer.db_batched`, never bare live_db)
 first checks that its credential still holds, so a socket that missed the message closes
-instead of answering. The
-check reads only the database (an API login's logout is a row, live.models.RevokedLogin), so a
-Redis outage neither stops it nor makes it forget a logout.
+instead of answering. The check reads only the database (an API login's logout is a row,
+live.models.RevokedLogin), so a Redis outage neither stops it nor makes it forget a logout.
 """
 
 import asyncio

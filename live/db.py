@@ -209,7 +209,7 @@ class Batched:
         loop = asyncio.get_running_loop()
         state = self.loops.get(loop)
         if state is None:
-            state = self.loops[loop] = {"queue": [], "running": 0}
+            state = self.loops[loop] = {"queue": [], "running": 0, "tasks": set()}
         future = loop.create_future()
         state["queue"].append((item, future))
         self._start(loop, state)
@@ -222,7 +222,9 @@ class Batched:
         ):
             taken, state["queue"] = state["queue"][: self.max_items], state["queue"][self.max_items :]
             state["running"] += 1
-            loop.create_task(self._run(loop, state, taken))
+            task = loop.create_task(self._run(loop, state, taken))
+            state["tasks"].add(task)  # a strong reference until it is done
+            task.add_done_callback(state["tasks"].discard)
 
     async def _run(self, loop, state, taken) -> None:
         try:
