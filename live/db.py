@@ -229,7 +229,9 @@ class Batched:
     async def _run(self, loop, state, taken) -> None:
         try:
             results = await self.call([item for item, _future in taken])
-        except BaseException as exc:  # every caller of this call hears it
+            if len(results) != len(taken):
+                raise RuntimeError(f"{self.function!r} answered {len(results)} of {len(taken)} items")
+        except BaseException as exc:  # every caller of this call hears it; none waits forever
             for _item, future in taken:
                 if not future.done():
                     future.set_exception(exc)

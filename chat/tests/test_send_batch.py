@@ -208,3 +208,20 @@ def test_a_second_batch_starts_only_once_half_a_batch_waits():
     # second call takes 1 and 2; the rest gather behind them.
     assert started[:2] == [1, 2]
     assert sum(started) == 7 and max(started) <= 4
+
+
+def test_a_batched_function_that_fails_or_miscounts_answers_every_caller():
+    def failing(items):
+        raise ValueError("database gone")
+
+    def short(items):
+        return items[:-1]
+
+    async def main(batched):
+        return await asyncio.gather(*(batched(item) for item in range(3)), return_exceptions=True)
+
+    failed = asyncio.run(main(Batched(failing, concurrency=lambda: 1)))
+    miscounted = asyncio.run(main(Batched(short, concurrency=lambda: 1)))
+
+    assert all(isinstance(result, ValueError) for result in failed)
+    assert all(isinstance(result, RuntimeError) for result in miscounted)
