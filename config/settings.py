@@ -181,7 +181,7 @@ LIVE_DB_THREADS = env.int("LIVE_DB_THREADS", default=8)
 LIVE_DB_CONN_MAX_AGE = env.int("DATABASE_LIVE_CONN_MAX_AGE", default=60)
 # Chat sends of one process that arrive while earlier ones are on the live pool share one pool
 # hop and one transaction (live.db.Batched, chat.services.send_messages): one batch at a time,
-# and up to this many once a batch's worth waits. Under LIVE_DB_THREADS: the other frames and
+# and up to this many once half a batch waits or a send has waited 50 ms. Under LIVE_DB_THREADS: the other frames and
 # the connects keep threads of their own. In the benchmark 4 held 600 msg/s where sends one by
 # one held 500 (docs/benchmarks.md).
 LIVE_SEND_BATCHES = env.int("LIVE_SEND_BATCHES", default=4)

@@ -113,7 +113,13 @@ def credential_checked_batch(function: Callable[[list], list]) -> Callable[[list
 
     def checked(entries: list) -> list:
         results: list = [SignedOut() for _entry in entries]
-        holding = [index for index, (credential, _item) in enumerate(entries) if access.credential_holds(credential)]
+        holding = []
+        for index, (credential, _item) in enumerate(entries):
+            try:
+                if access.credential_holds(credential):
+                    holding.append(index)
+            except Exception as exc:  # noqa: BLE001 - this socket's failure, not the others'
+                results[index] = exc
         if holding:
             answers = function([entries[index][1] for index in holding])
             for index, answer in zip(holding, answers, strict=True):

@@ -192,7 +192,9 @@ class Batched:
 
     A call starts at once when none is running, with every item queued (at most `max_items`);
     while one runs the next items gather behind it, and a further call (up to `concurrency()`
-    in flight) starts only once half of `max_items` wait. So a lone item goes out as a live_db
+    in flight) starts once half of `max_items` wait, or once an item has waited
+    MAX_WAIT_SECONDS (a slow call does not hold up the rest). An item whose caller was
+    cancelled before its call started is not run. So a lone item goes out as a live_db
     call would, and under load whatever a pool call costs once (the hop, a transaction's
     statements) is shared by many items instead of paid by each: in the benchmark one batch at a
     time with ~5 sends each cut the database's CPU per message by a quarter (docs/benchmarks.md).
@@ -209,18 +211,35 @@ class Batched:
         loop = asyncio.get_running_loop()
         state = self.loops.get(loop)
         if state is None:
-            state = self.loops[loop] = {"queue": [], "running": 0, "tasks": set()}
+            state = self.loops[loop] = {"queue": [], "waiting": set(), "running": 0, "tasks": set()}
         future = loop.create_future()
         state["queue"].append((item, future))
+        state["waiting"].add(future)
         self._start(loop, state)
+        if future in state["waiting"]:
+            # Behind a running call: if that one is slow (a lock wait), a further call takes
+            # this item after MAX_WAIT_SECONDS even if fewer than half a batch wait.
+            loop.call_later(self.MAX_WAIT_SECONDS, self._start_late, loop, state, future)
         return await future
 
-    def _start(self, loop, state) -> None:
+    # How long an item waits behind running calls before a further one starts for it.
+    MAX_WAIT_SECONDS = 0.05
+
+    def _start_late(self, loop, state, future) -> None:
+        if future in state["waiting"]:
+            self._start(loop, state, late=True)
+
+    def _start(self, loop, state, late: bool = False) -> None:
+        if any(future.done() for _item, future in state["queue"]):
+            # Items whose caller is gone (cancelled: the socket closed) are not run.
+            state["waiting"].difference_update(future for _item, future in state["queue"] if future.done())
+            state["queue"] = [(item, future) for item, future in state["queue"] if not future.done()]
         while state["queue"] and (
             state["running"] == 0
-            or (state["running"] < self.concurrency() and len(state["queue"]) >= self.max_items // 2)
+            or (state["running"] < self.concurrency() and (late or len(state["queue"]) >= self.max_items // 2))
         ):
             taken, state["queue"] = state["queue"][: self.max_items], state["queue"][self.max_items :]
+            state["waiting"].difference_update(future for _item, future in taken)
             state["running"] += 1
             task = loop.create_task(self._run(loop, state, taken))
             state["tasks"].add(task)  # a strong reference until it is done

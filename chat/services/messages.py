@@ -197,40 +197,71 @@ def send_messages(sends: list[TextSend]) -> list:
 
     Each send is cleaned and counted against its sender's rate first, on its own. Then the sends
     are stored in one transaction, in conversation order (the lock order of any two batches is
-    the same). If any of them is refused or fails inside it (a retried client_id, a block, a
-    deadlock), the whole transaction is rolled back and every send is stored again on its own,
-    exactly as send_message stores it (without counting its rate twice): a batch never changes
-    what a send does, only what it costs."""
+    the same). If one of them is refused or fails inside it (a non-member, a block, a retried
+    client_id, a deadlock), the transaction is rolled back and the batch goes again in three
+    parts, in the same order: the sends before that one (together), that one on its own, the
+    sends after it (together). A send on its own is stored exactly as send_message stores it
+    (without counting its rate twice). A client_id that a batch carries twice for one sender (two
+    tabs) goes in arrival order: the later one waits for the first. So a batch never changes what
+    a send does, only what it costs."""
     results: list = [None] * len(sends)
-    ready = []
+    ready, later, seen = [], [], set()
     for index, send in enumerate(sends):
         try:
             body, client_id, reply_to = _cleaned_send(send.sender, send.body, send.client_id, send.reply_to)
-        except ChatError as refused:
-            results[index] = refused
+        except Exception as exc:  # noqa: BLE001 - this send's refusal (or failure), not the batch's
+            results[index] = exc
             continue
         try:
             check_send_rate(send.sender.pk)
-        except ChatError as refused:
+        except ChatError as refused:  # a retry of a stored message is still answered with it
             results[index] = _outcome(_answer_refused, refused, send.sender, client_id, send.conversation_id)
             continue
-        ready.append((index, send.sender, send.conversation_id, body, client_id, reply_to))
+        except Exception as exc:  # noqa: BLE001 - this send's failure, not the batch's
+            results[index] = exc
+            continue
+        entry = (index, send.sender, send.conversation_id, body, client_id, reply_to)
+        key = (send.sender.pk, client_id)
+        (later if key in seen else ready).append(entry)
+        seen.add(key)
     ready.sort(key=lambda entry: (entry[2], entry[0]))
-    if len(ready) > 1:
-        try:
-            with transaction.atomic():
-                stored = [
-                    _store(sender, conv, body, cid, [], [], reply_to) for _i, sender, conv, body, cid, reply_to in ready
-                ]
-        except Exception as exc:  # noqa: BLE001 - each send again on its own says what it was
-            logger.debug("batched send rolled back (%r): each send on its own", exc)
-        else:
-            for (index, *_send), result in zip(ready, stored, strict=True):
+    parts = [ready]
+    while parts:
+        part = parts.pop(0)
+        if len(part) == 1:
+            index, sender, conversation_id, body, client_id, reply_to = part[0]
+            results[index] = _outcome(_send_alone, sender, conversation_id, body, client_id, reply_to)
+            continue
+        stored = _store_together(part)
+        if len(stored) == len(part):
+            for (index, *_send), result in zip(part, stored, strict=True):
                 results[index] = result
-            return results
-    for index, sender, conversation_id, body, client_id, reply_to in ready:
+            continue
+        failed = len(stored)  # the send that raised; the transaction stored nothing
+        parts[:0] = [piece for piece in (part[:failed], part[failed : failed + 1], part[failed + 1 :]) if piece]
+    for index, sender, conversation_id, body, client_id, reply_to in later:
         results[index] = _outcome(_send_alone, sender, conversation_id, body, client_id, reply_to)
     return results
+
+
+def _store_together(part: list) -> list:
+    """The sends of `part` in ONE transaction: their results, all of them once it committed;
+    else the results of the sends before the one that raised (the transaction rolled back). A
+    failure after the commit (an after-commit hook) does not undo what was stored."""
+    stored: list = []
+    committed: list = []
+    try:
+        with transaction.atomic():
+            transaction.on_commit(partial(committed.append, True))  # the first hook: it committed
+            for _index, sender, conversation_id, body, client_id, reply_to in part:
+                stored.append(_store(sender, conversation_id, body, client_id, [], [], reply_to))
+    except Exception as exc:
+        if committed:
+            logger.exception("an after-commit hook of a batch of sends failed")
+            return stored
+        logger.debug("batched sends rolled back at send %s of %s (%r)", len(stored) + 1, len(part), exc)
+        return stored[: len(part) - 1] if len(stored) == len(part) else stored
+    return stored
 
 
 def _outcome(function, *args):

@@ -2,6 +2,7 @@
 the outcome it would have had on its own (send_message)."""
 
 import asyncio
+import threading
 
 import pytest
 from django.db import connection
@@ -199,6 +200,7 @@ def test_a_second_batch_starts_only_once_half_a_batch_waits():
         return items
 
     batched = Batched(handle, concurrency=lambda: 2, max_items=4)
+    batched.MAX_WAIT_SECONDS = 60  # only the count starts a second call here, not the clock
 
     async def main():
         return await asyncio.gather(*(batched(item) for item in range(7)))
@@ -225,3 +227,115 @@ def test_a_batched_function_that_fails_or_miscounts_answers_every_caller():
 
     assert all(isinstance(result, ValueError) for result in failed)
     assert all(isinstance(result, RuntimeError) for result in miscounted)
+
+
+def test_one_client_id_twice_in_a_batch_goes_in_arrival_order(ada, bob, cleo):
+    low, high = direct_between(ada, bob), direct_between(ada, cleo)
+    assert low.pk < high.pk  # the batch's lock order would put `low` first
+    reused = client_id()
+
+    results = services.send_messages([TextSend(ada, high.pk, "first", reused), TextSend(ada, low.pk, "second", reused)])
+
+    assert results[0][0].conversation_id == high.pk and results[0][1] is True
+    assert isinstance(results[1], ChatError) and results[1].code == "duplicate_client_id"
+
+
+def test_a_refused_send_splits_its_batch_instead_of_sending_everything_alone(ada, bob, commits):
+    pairs = [direct_between(UserFactory(), bob) for _ in range(4)]
+    senders = [pair.memberships.exclude(user=bob).get().user for pair in pairs]
+    commits.clear()
+
+    results = services.send_messages(
+        [TextSend(sender, pair.pk, "hi", client_id()) for sender, pair in zip(senders, pairs, strict=True)]
+        + [TextSend(ada, 2**62, "nowhere", client_id())]  # sorts last: fails after the others
+    )
+
+    assert all(created for _message, created in results[:4])
+    assert isinstance(results[4], Conversation.DoesNotExist)
+    assert len(commits) == 1  # the four honest sends again together, not one by one
+
+
+def test_an_after_commit_failure_does_not_store_a_batch_twice(ada, bob, cleo, monkeypatch):
+    pair, other = direct_between(ada, bob), direct_between(cleo, bob)
+    hooks = []
+
+    def failing_hook(*args):
+        hooks.append(args)
+        raise RuntimeError("a hook failed after the commit")
+
+    monkeypatch.setattr(message_services, "schedule_unread_email", failing_hook)
+
+    results = services.send_messages(
+        [TextSend(ada, pair.pk, "a", client_id()), TextSend(cleo, other.pk, "b", client_id())]
+    )
+
+    assert [created for _message, created in results] == [True, True]
+    assert Message.objects.filter(conversation__in=[pair, other]).count() == 2
+
+
+def test_an_unexpected_failure_of_one_send_is_that_send_s_alone(ada, bob, monkeypatch):
+    from django.db import OperationalError
+
+    pair = direct_between(ada, bob)
+    stranger = UserFactory()
+    real_cleaned = message_services._cleaned_send
+
+    def cleaned(sender, *args, **kwargs):
+        if sender == stranger:
+            raise OperationalError("the re-read of an unconfirmed account failed")
+        return real_cleaned(sender, *args, **kwargs)
+
+    monkeypatch.setattr(message_services, "_cleaned_send", cleaned)
+
+    results = _send_all((ada, pair, "a"), (stranger, pair, "b"), (bob, pair, "c"))
+
+    assert isinstance(results[1], OperationalError)
+    assert results[0][1] is True and results[2][1] is True
+
+
+def test_a_slow_call_does_not_hold_up_the_next_items_for_long():
+    release = threading.Event()
+
+    def handle(items):
+        if items == ["slow"]:
+            release.wait(5)  # e.g. a lock wait on one hot conversation
+        return items
+
+    batched = Batched(handle, concurrency=lambda: 4)
+
+    async def main():
+        first = asyncio.ensure_future(batched("slow"))
+        await asyncio.sleep(0.02)
+        others = [asyncio.ensure_future(batched(number)) for number in range(3)]
+        done, _pending = await asyncio.wait(others, timeout=2)
+        release.set()
+        await first
+        return len(done)
+
+    assert asyncio.run(main()) == 3
+
+
+def test_an_item_whose_caller_is_gone_before_its_call_is_not_run():
+    release = threading.Event()
+    ran = []
+
+    def handle(items):
+        ran.extend(items)
+        if "first" in items:
+            release.wait(5)
+        return items
+
+    batched = Batched(handle, concurrency=lambda: 1)
+
+    async def main():
+        first = asyncio.ensure_future(batched("first"))
+        await asyncio.sleep(0.02)
+        queued = asyncio.ensure_future(batched("gone"))
+        await asyncio.sleep(0.02)
+        queued.cancel()
+        release.set()
+        await first
+        await asyncio.sleep(0.1)
+
+    asyncio.run(main())
+    assert ran == ["first"]
