@@ -260,6 +260,8 @@ def _store_together(part: list) -> list:
             logger.exception("an after-commit hook of a batch of sends failed")
             return stored
         logger.debug("batched sends rolled back at send %s of %s (%r)", len(stored) + 1, len(part), exc)
+        # Every send ran and the COMMIT itself failed: taken as the last send's failure, so the
+        # others go again together and the last one alone.
         return stored[: len(part) - 1] if len(stored) == len(part) else stored
     return stored
 
